@@ -1,0 +1,254 @@
+//! Wiring: build every stage from a validated config, load the lists,
+//! bind the listeners, start the background tasks, and stop them again.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::config::{ResolverMode, Validated};
+use crate::http::{self, OpsState};
+use crate::metrics::Metrics;
+use crate::pipeline::Handler;
+use crate::policy::store::PolicyStore;
+use crate::policy::watch::{self as listwatch, ListWatcher};
+use crate::resolve::cache::AnswerCache;
+use crate::resolve::forward::Forwarder;
+use crate::resolve::recursive::{Recursive, RecursiveSettings};
+use crate::resolve::{roothints, Upstream};
+use crate::server;
+use crate::sinkhole::Sinkhole;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Metrics registry failure (a bug).
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    /// Root hints unusable.
+    #[error(transparent)]
+    Hints(#[from] roothints::HintsError),
+    /// The recursor refused its settings.
+    #[error(transparent)]
+    Recursor(#[from] crate::resolve::recursive::RecursorInitError),
+    /// Some lists failed their first load.
+    #[error("lists failed to load:\n{}", .0.join("\n"))]
+    Lists(Vec<String>),
+    /// A listener could not bind.
+    #[error(transparent)]
+    Bind(#[from] server::BindError),
+    /// The metrics listener could not bind.
+    #[error("cannot listen on {addr} (metrics): {source}")]
+    MetricsBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// List watching could not start.
+    #[error(transparent)]
+    Watch(#[from] listwatch::WatchError),
+}
+
+/// A started server.
+pub struct Running {
+    /// DNS addresses actually bound (UDP and TCP share each).
+    pub dns: Vec<SocketAddr>,
+    /// Metrics address actually bound.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The policy store.
+    pub store: Arc<PolicyStore>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    hup: Arc<Notify>,
+    ops: Arc<OpsState>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _watcher: Option<ListWatcher>,
+}
+
+impl Running {
+    /// Re-read every list now (what SIGHUP does).
+    pub fn reload_all(&self) {
+        self.hup.notify_one();
+    }
+
+    /// Stop: report not-ready, close listeners, give in-flight work up to
+    /// `drain` to finish.
+    pub async fn shutdown(self, drain: Duration) {
+        self.ops.serving.store(false, Ordering::Relaxed);
+        let _ = self.stop.send(true);
+        let deadline = Instant::now() + drain;
+        for t in self.tasks {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if tokio::time::timeout(left, t).await.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
+    let r = &cfg.config.resolver;
+    Ok(match r.mode {
+        ResolverMode::Forward => Upstream::Forward(Forwarder::new(
+            cfg.upstreams.clone(),
+            Duration::from_millis(r.upstream_timeout_ms),
+        )),
+        ResolverMode::Recursive => {
+            let (roots, ports): (Vec<IpAddr>, HashMap<IpAddr, u16>) = if !cfg.root_servers.is_empty()
+            {
+                (
+                    cfg.root_servers.iter().map(|s| s.ip()).collect(),
+                    cfg.root_servers.iter().map(|s| (s.ip(), s.port())).collect(),
+                )
+            } else if let Some(p) = &cfg.root_hints {
+                (roothints::read_hints(p)?, HashMap::new())
+            } else {
+                (roothints::IANA_ROOTS.to_vec(), HashMap::new())
+            };
+            let default_port = r.authority_port.unwrap_or_else(|| {
+                let mut it = cfg.root_servers.iter().map(|s| s.port());
+                match it.next() {
+                    Some(p) if it.all(|q| q == p) => p,
+                    _ => 53,
+                }
+            });
+            Upstream::Recursive(Recursive::new(RecursiveSettings {
+                roots,
+                ports,
+                default_port,
+                allow: cfg.authority_allow.clone(),
+            })?)
+        }
+    })
+}
+
+/// Build everything and start serving.
+pub async fn start(cfg: Validated) -> Result<Running, StartError> {
+    let metrics = Arc::new(Metrics::new()?);
+    let store = Arc::new(PolicyStore::new(cfg.lists.clone(), metrics.clone()));
+    {
+        let s = store.clone();
+        let out = tokio::task::spawn_blocking(move || s.reload(true))
+            .await
+            .map_err(|e| StartError::Lists(vec![e.to_string()]))?;
+        if !out.failed.is_empty() {
+            return Err(StartError::Lists(
+                out.failed
+                    .into_iter()
+                    .map(|(n, e)| format!("  {n}: {e}"))
+                    .collect(),
+            ));
+        }
+    }
+    let handler = Arc::new(Handler {
+        policy: store.clone(),
+        cache: AnswerCache::new(cfg.config.cache.clone()),
+        upstream: build_upstream(&cfg)?,
+        sinkhole: Sinkhole::new(&cfg.config.sinkhole),
+        metrics: metrics.clone(),
+        max_udp_payload: cfg.config.server.max_udp_payload,
+        resolve_timeout: cfg.resolve_timeout(),
+    });
+
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+    let mut dns = Vec::new();
+    let idle = Duration::from_secs(cfg.config.server.tcp_idle_timeout_secs);
+    for addr in &cfg.listen {
+        let (udp, tcp) = server::bind_pair(*addr).await?;
+        let bound = udp.local_addr().map_err(|source| server::BindError {
+            addr: *addr,
+            source,
+        })?;
+        dns.push(bound);
+        tasks.push(tokio::spawn(server::serve_udp(
+            udp,
+            handler.clone(),
+            stop_rx.clone(),
+        )));
+        tasks.push(tokio::spawn(server::serve_tcp(
+            tcp,
+            handler.clone(),
+            idle,
+            stop_rx.clone(),
+        )));
+    }
+
+    let ops = Arc::new(OpsState {
+        metrics: metrics.clone(),
+        store: store.clone(),
+        serving: true.into(),
+    });
+    let metrics_addr = match cfg.metrics_listen {
+        Some(addr) => {
+            let l = http::bind(addr)
+                .await
+                .map_err(|source| StartError::MetricsBind { addr, source })?;
+            let bound = l.local_addr().ok();
+            tasks.push(tokio::spawn(http::serve(l, ops.clone(), stop_rx.clone())));
+            bound
+        }
+        None => None,
+    };
+
+    let changed = Arc::new(Notify::new());
+    let hup = Arc::new(Notify::new());
+    let watcher = if cfg.config.reload.watch && !cfg.lists.is_empty() {
+        let paths: Vec<_> = cfg.lists.iter().map(|l| l.path.clone()).collect();
+        Some(listwatch::watch(&paths, changed.clone())?)
+    } else {
+        None
+    };
+    // Background tasks that never finish on their own are aborted at
+    // shutdown rather than awaited.
+    let reloader = tokio::spawn(listwatch::run_reloader(
+        store.clone(),
+        changed,
+        hup.clone(),
+        Duration::from_millis(cfg.config.reload.settle_ms),
+    ));
+    let sweeper = {
+        let h = handler.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                h.cache.sweep(Instant::now());
+                h.metrics.cache_entries.set(h.cache.len() as i64);
+            }
+        })
+    };
+    let mut stop_bg = stop_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let _ = stop_bg.changed().await;
+        reloader.abort();
+        sweeper.abort();
+    }));
+
+    info!(
+        dns = ?dns,
+        metrics = ?metrics_addr,
+        lists = cfg.lists.len(),
+        entries = store.load().entries(),
+        mode = ?cfg.config.resolver.mode,
+        "dnsward serving"
+    );
+    Ok(Running {
+        dns,
+        metrics_addr,
+        store,
+        metrics,
+        hup,
+        ops,
+        stop,
+        tasks,
+        _watcher: watcher,
+    })
+}

@@ -1,0 +1,628 @@
+//! Configuration: the TOML file an operator writes, its built-in defaults,
+//! and the validation that runs before anything is served.
+//!
+//! Validation collects *every* problem, each naming its key (`lists[2].path`),
+//! so `dnsward check-config` shows an operator the whole picture in one run
+//! instead of one error per edit-and-retry cycle.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::policy::parse::Format;
+
+/// Default DNS listen address: loopback and an unprivileged port, so the
+/// built-in config can run without root and never exposes an open resolver.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+/// Default metrics/health listener: loopback only.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
+/// Default directory scanned for lists when no `[[lists]]` are configured.
+pub const DEFAULT_LIST_DIR: &str = "blocklists";
+
+/// Whole configuration file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listeners and wire limits.
+    pub server: ServerConfig,
+    /// How names that are not blocked get resolved.
+    pub resolver: ResolverConfig,
+    /// Answer cache in front of the resolver.
+    pub cache: CacheConfig,
+    /// Block and allow lists, in priority order.
+    pub lists: Vec<ListConfig>,
+    /// What blocked names resolve to.
+    pub sinkhole: SinkholeConfig,
+    /// Prometheus and health endpoints.
+    pub metrics: MetricsConfig,
+    /// List file watching.
+    pub reload: ReloadConfig,
+}
+
+/// `[server]`: where DNS is served and the limits on the wire.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Addresses served on both UDP and TCP. Default `["127.0.0.1:5353"]`.
+    pub listen: Vec<String>,
+    /// Largest UDP response we send even if a client advertises more, in
+    /// bytes. Default 1232 (DNS Flag Day 2020: avoids IP fragmentation).
+    pub max_udp_payload: u16,
+    /// Idle time after which a TCP connection is closed, in seconds. Default 10.
+    pub tcp_idle_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: vec![DEFAULT_LISTEN.to_string()],
+            max_udp_payload: 1232,
+            tcp_idle_timeout_secs: 10,
+        }
+    }
+}
+
+/// Resolution strategy for names that pass the policy.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ResolverMode {
+    /// Iterate from the root servers.
+    #[default]
+    Recursive,
+    /// Send every query to the configured upstreams.
+    Forward,
+}
+
+/// `[resolver]`: recursion or forwarding.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResolverConfig {
+    /// `recursive` (default) or `forward`.
+    pub mode: ResolverMode,
+    /// Root hints file (master-file format); the IANA hints compiled into
+    /// the binary are used when neither this nor `root_servers` is set.
+    pub root_hints: Option<PathBuf>,
+    /// Explicit root servers, `ip` or `ip:port`; overrides `root_hints`.
+    pub root_servers: Vec<String>,
+    /// Port used for every authoritative server (referrals carry no port).
+    /// Defaults to the port of `root_servers`, else 53. Lab and test use.
+    pub authority_port: Option<u16>,
+    /// Networks the recursor may send queries to even though they are in
+    /// the default deny list (loopback, RFC 1918, ...). Default empty.
+    pub authority_allow: Vec<String>,
+    /// Forward-mode upstreams, `ip` or `ip:port`, tried in order.
+    pub upstreams: Vec<String>,
+    /// Upper bound on one client query's whole resolution, in milliseconds.
+    /// Default 3000: the client gets SERVFAIL instead of a hang.
+    pub timeout_ms: u64,
+    /// Per-attempt timeout for one forward upstream, in milliseconds. Default 1000.
+    pub upstream_timeout_ms: u64,
+}
+
+impl Default for ResolverConfig {
+    fn default() -> Self {
+        Self {
+            mode: ResolverMode::Recursive,
+            root_hints: None,
+            root_servers: Vec::new(),
+            authority_port: None,
+            authority_allow: Vec::new(),
+            upstreams: Vec::new(),
+            timeout_ms: 3000,
+            upstream_timeout_ms: 1000,
+        }
+    }
+}
+
+/// `[cache]`: the answer cache.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Maximum number of cached answers. Default 200000; 0 disables the cache.
+    pub max_entries: usize,
+    /// Longest time an answer is kept, in seconds. Default 86400.
+    pub max_ttl_secs: u32,
+    /// Shortest time an answer is kept, in seconds. Default 0.
+    pub min_ttl_secs: u32,
+    /// Longest time a NXDOMAIN/NODATA answer is kept, in seconds. Default 3600.
+    pub negative_max_ttl_secs: u32,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 200_000,
+            max_ttl_secs: 86_400,
+            min_ttl_secs: 0,
+            negative_max_ttl_secs: 3_600,
+        }
+    }
+}
+
+/// Whether a list blocks or exempts names.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ListKind {
+    /// Names on the list are blocked.
+    #[default]
+    Block,
+    /// Names on the list are never blocked, whatever a block list says.
+    Allow,
+}
+
+/// What a blocked query is answered with.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A/AAAA get the sinkhole address, other types NODATA.
+    #[default]
+    Sinkhole,
+    /// NXDOMAIN with a synthetic SOA.
+    Nxdomain,
+    /// NOERROR, no answer, synthetic SOA.
+    Nodata,
+    /// REFUSED.
+    Refused,
+}
+
+impl Action {
+    /// Lowercase name used in metrics labels and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Sinkhole => "sinkhole",
+            Action::Nxdomain => "nxdomain",
+            Action::Nodata => "nodata",
+            Action::Refused => "refused",
+        }
+    }
+}
+
+/// One `[[lists]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListConfig {
+    /// Short name used in metrics, logs and EDE text. Must be unique.
+    pub name: String,
+    /// File path; relative paths are relative to the config file.
+    pub path: PathBuf,
+    /// `auto` (default), `domains` or `hosts`.
+    #[serde(default)]
+    pub format: Format,
+    /// `block` (default) or `allow`.
+    #[serde(default)]
+    pub kind: ListKind,
+    /// `sinkhole` (default), `nxdomain`, `nodata` or `refused`.
+    #[serde(default)]
+    pub action: Action,
+    /// Extended DNS Error code on blocked answers: 15 Blocked (default),
+    /// 16 Censored or 17 Filtered.
+    #[serde(default = "default_ede")]
+    pub ede: u16,
+}
+
+fn default_ede() -> u16 {
+    15
+}
+
+/// `[sinkhole]`: the addresses and TTL of blocked answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SinkholeConfig {
+    /// Address for blocked A queries. Default 0.0.0.0.
+    pub ipv4: Ipv4Addr,
+    /// Address for blocked AAAA queries. Default ::.
+    pub ipv6: Ipv6Addr,
+    /// TTL of blocked answers and negative TTL of their SOA, in seconds. Default 300.
+    pub ttl_secs: u32,
+}
+
+impl Default for SinkholeConfig {
+    fn default() -> Self {
+        Self {
+            ipv4: Ipv4Addr::UNSPECIFIED,
+            ipv6: Ipv6Addr::UNSPECIFIED,
+            ttl_secs: 300,
+        }
+    }
+}
+
+/// `[metrics]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Listen address; empty string disables it. Default 127.0.0.1:9153.
+    pub listen: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_METRICS_LISTEN.to_string(),
+        }
+    }
+}
+
+/// `[reload]`: list file watching.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReloadConfig {
+    /// Watch list files and reload on change. Default true. SIGHUP always reloads.
+    pub watch: bool,
+    /// Quiet time after the last file event before reloading, in
+    /// milliseconds. Default 500: editors and `cp` write in several steps.
+    pub settle_ms: u64,
+}
+
+impl Default for ReloadConfig {
+    fn default() -> Self {
+        Self {
+            watch: true,
+            settle_ms: 500,
+        }
+    }
+}
+
+/// One configuration problem, named by its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `lists[1].path`.
+    pub key: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's message, with line and column.
+        message: String,
+    },
+    /// The file parsed but some values are unusable.
+    #[error("{path}: {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The config file (or `<built-in>`).
+        path: PathBuf,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+/// A configuration that passed validation, with addresses parsed and paths
+/// resolved, so the rest of the program never re-parses strings.
+#[derive(Debug, Clone)]
+pub struct Validated {
+    /// The raw configuration.
+    pub config: Config,
+    /// Parsed `server.listen`.
+    pub listen: Vec<SocketAddr>,
+    /// Parsed `resolver.root_servers` (empty means hints).
+    pub root_servers: Vec<SocketAddr>,
+    /// Parsed `resolver.upstreams`.
+    pub upstreams: Vec<SocketAddr>,
+    /// Parsed `resolver.authority_allow`.
+    pub authority_allow: Vec<IpNet>,
+    /// Parsed `metrics.listen` (None when disabled).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Lists with paths resolved against the config file's directory.
+    pub lists: Vec<ListConfig>,
+    /// Root hints path resolved, if any.
+    pub root_hints: Option<PathBuf>,
+}
+
+impl Validated {
+    /// Total time budget for resolving one query.
+    pub fn resolve_timeout(&self) -> Duration {
+        Duration::from_millis(self.config.resolver.timeout_ms)
+    }
+}
+
+/// Parse `ip` or `ip:port` (IPv6 as `[ip]:port`), defaulting the port.
+pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, default_port));
+    }
+    Err(format!(
+        "`{s}` is not an address (want ip, ip:port or [ipv6]:port)"
+    ))
+}
+
+impl Config {
+    /// Read and validate a config file.
+    pub fn load(path: &Path) -> Result<Validated, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.validate(path, base)
+    }
+
+    /// The built-in configuration used by `dnsward run` without `--config`:
+    /// loopback listener, recursion from the compiled-in root hints, and
+    /// every list file found in `blocklists/` under `base`.
+    pub fn builtin(base: &Path) -> Result<Validated, ConfigError> {
+        let mut config = Config::default();
+        let dir = base.join(DEFAULT_LIST_DIR);
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.is_file()
+                            && p.extension()
+                                .is_some_and(|e| e == "txt" || e == "hosts" || e == "list")
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        for path in found {
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "list".into());
+            let kind = if stem.starts_with("allow") {
+                ListKind::Allow
+            } else {
+                ListKind::Block
+            };
+            config.lists.push(ListConfig {
+                name: stem,
+                path,
+                format: Format::Auto,
+                kind,
+                action: Action::Sinkhole,
+                ede: 15,
+            });
+        }
+        config.validate(Path::new("<built-in>"), base)
+    }
+
+    /// Check every value, collecting all problems before failing.
+    pub fn validate(self, path: &Path, base: &Path) -> Result<Validated, ConfigError> {
+        let mut problems = Vec::new();
+        let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+
+        let mut listen = Vec::new();
+        if self.server.listen.is_empty() {
+            bad("server.listen".into(), "at least one address is needed".into());
+        }
+        for (i, s) in self.server.listen.iter().enumerate() {
+            match parse_addr(s, 53) {
+                Ok(a) => listen.push(a),
+                Err(e) => bad(format!("server.listen[{i}]"), e),
+            }
+        }
+        if self.server.max_udp_payload < 512 {
+            bad(
+                "server.max_udp_payload".into(),
+                "must be at least 512 (RFC 1035)".into(),
+            );
+        }
+        if self.server.tcp_idle_timeout_secs == 0 {
+            bad(
+                "server.tcp_idle_timeout_secs".into(),
+                "must be at least 1".into(),
+            );
+        }
+
+        let mut root_servers = Vec::new();
+        for (i, s) in self.resolver.root_servers.iter().enumerate() {
+            match parse_addr(s, 53) {
+                Ok(a) => root_servers.push(a),
+                Err(e) => bad(format!("resolver.root_servers[{i}]"), e),
+            }
+        }
+        let mut upstreams = Vec::new();
+        for (i, s) in self.resolver.upstreams.iter().enumerate() {
+            match parse_addr(s, 53) {
+                Ok(a) => upstreams.push(a),
+                Err(e) => bad(format!("resolver.upstreams[{i}]"), e),
+            }
+        }
+        let mut authority_allow = Vec::new();
+        for (i, s) in self.resolver.authority_allow.iter().enumerate() {
+            match s
+                .parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            {
+                Ok(n) => authority_allow.push(n),
+                Err(_) => bad(
+                    format!("resolver.authority_allow[{i}]"),
+                    format!("`{s}` is not a CIDR network"),
+                ),
+            }
+        }
+        if self.resolver.mode == ResolverMode::Forward && self.resolver.upstreams.is_empty() {
+            bad(
+                "resolver.upstreams".into(),
+                "forward mode needs at least one upstream".into(),
+            );
+        }
+        if self.resolver.timeout_ms == 0 {
+            bad("resolver.timeout_ms".into(), "must be at least 1".into());
+        }
+        if self.resolver.upstream_timeout_ms == 0 {
+            bad(
+                "resolver.upstream_timeout_ms".into(),
+                "must be at least 1".into(),
+            );
+        }
+        let root_hints = self.resolver.root_hints.as_ref().map(|p| base.join(p));
+        if let Some(p) = &root_hints {
+            if !p.is_file() {
+                bad(
+                    "resolver.root_hints".into(),
+                    format!("{}: no such file", p.display()),
+                );
+            }
+        }
+
+        if self.cache.min_ttl_secs > self.cache.max_ttl_secs {
+            bad(
+                "cache.min_ttl_secs".into(),
+                "must not exceed cache.max_ttl_secs".into(),
+            );
+        }
+
+        let mut lists = Vec::new();
+        let mut names = std::collections::HashSet::new();
+        for (i, l) in self.lists.iter().enumerate() {
+            if l.name.is_empty()
+                || !l
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+            {
+                bad(
+                    format!("lists[{i}].name"),
+                    format!("`{}` must be non-empty and use only A-Z a-z 0-9 - _ .", l.name),
+                );
+            }
+            if !names.insert(l.name.clone()) {
+                bad(
+                    format!("lists[{i}].name"),
+                    format!("`{}` is used by another list", l.name),
+                );
+            }
+            if !matches!(l.ede, 15..=17) {
+                bad(
+                    format!("lists[{i}].ede"),
+                    format!("{} is not 15 (Blocked), 16 (Censored) or 17 (Filtered)", l.ede),
+                );
+            }
+            let mut l = l.clone();
+            l.path = base.join(&l.path);
+            if !l.path.is_file() {
+                bad(
+                    format!("lists[{i}].path"),
+                    format!("{}: no such file", l.path.display()),
+                );
+            }
+            lists.push(l);
+        }
+
+        let metrics_listen = if self.metrics.listen.is_empty() {
+            None
+        } else {
+            match parse_addr(&self.metrics.listen, 9153) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    bad("metrics.listen".into(), e);
+                    None
+                }
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(Validated {
+            config: self,
+            listen,
+            root_servers,
+            upstreams,
+            authority_allow,
+            metrics_listen,
+            lists,
+            root_hints,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(toml_text: &str) -> Vec<String> {
+        let c: Config = toml::from_str(toml_text).expect("toml");
+        match c.validate(Path::new("t.toml"), Path::new(".")) {
+            Ok(_) => vec![],
+            Err(ConfigError::Invalid { problems, .. }) => {
+                problems.into_iter().map(|p| p.key).collect()
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(problems("").is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let keys = problems(
+            r#"
+            [server]
+            listen = ["nope", "127.0.0.1:53"]
+            max_udp_payload = 100
+            [resolver]
+            mode = "forward"
+            [[lists]]
+            name = "a b"
+            path = "/nonexistent/list"
+            ede = 3
+            "#,
+        );
+        assert_eq!(
+            keys,
+            vec![
+                "server.listen[0]",
+                "server.max_udp_payload",
+                "resolver.upstreams",
+                "lists[0].name",
+                "lists[0].ede",
+                "lists[0].path"
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        assert!(toml::from_str::<Config>("[server]\nlisten_addr = []").is_err());
+    }
+
+    #[test]
+    fn addresses_default_their_port() {
+        assert_eq!(
+            parse_addr("127.0.0.1", 53).ok(),
+            "127.0.0.1:53".parse().ok()
+        );
+        assert_eq!(parse_addr("[::1]:5300", 53).ok(), "[::1]:5300".parse().ok());
+        assert!(parse_addr("localhost", 53).is_err());
+    }
+}

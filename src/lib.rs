@@ -1,0 +1,19 @@
+//! dnsward: a recursive DNS resolver for ISPs that enforces block lists.
+//!
+//! The query path lives in [`pipeline`]; each stage is a module named for
+//! what it does: [`policy`] (lists, matching, hot reload), [`sinkhole`]
+//! (blocked answers), [`resolve`] (cache, recursor, forwarder), [`server`]
+//! (UDP/TCP listeners), [`http`] and [`metrics`] (operations), [`app`]
+//! (wiring) and [`config`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod metrics;
+pub mod pipeline;
+pub mod policy;
+pub mod resolve;
+pub mod server;
+pub mod sinkhole;

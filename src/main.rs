@@ -1,0 +1,213 @@
+//! The `dnsward` command: run the resolver, or check configs and lists
+//! offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use dnsward::config::{Config, Validated};
+use dnsward::policy::matcher::LookupKey;
+use dnsward::policy::parse::Format;
+use dnsward::policy::{self, Decision};
+
+#[derive(Parser)]
+#[command(name = "dnsward", version, about = "DNS blocking resolver for ISPs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve DNS. Without --config: 127.0.0.1:5353, recursion from the
+    /// built-in root hints, every list in ./blocklists, metrics on 127.0.0.1:9153.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Validate a configuration file and every list it names.
+    CheckConfig {
+        /// Configuration file (TOML).
+        file: PathBuf,
+    },
+    /// Parse one list file and report every rejected line.
+    CheckList {
+        /// The list file.
+        file: PathBuf,
+        /// auto, domains or hosts.
+        #[arg(long, default_value = "auto")]
+        format: Format,
+    },
+    /// Show which list entries block or allow NAME (offline).
+    Explain {
+        /// The name to look up.
+        name: String,
+        /// Configuration file (TOML); the built-in default without it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+fn load(config: Option<&PathBuf>) -> anyhow::Result<Validated> {
+    Ok(match config {
+        Some(p) => Config::load(p)?,
+        None => Config::builtin(&std::env::current_dir()?)?,
+    })
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    // Quiet by default: no per-query lines; hickory's own chatter is cut
+    // to warnings.
+    let filter = EnvFilter::try_from_env("DNSWARD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=warn,hickory_resolver=warn,hickory_net=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cfg: Validated) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
+    let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+    let running = dnsward::app::start(cfg).await?;
+    // Machine-readable lines so scripts and tests learn ephemeral ports.
+    for a in &running.dns {
+        println!("listening dns udp+tcp {a}");
+    }
+    if let Some(a) = running.metrics_addr {
+        println!("listening http {a}");
+    }
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading every list");
+                running.reload_all();
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("shutting down");
+    running.shutdown(Duration::from_secs(5)).await;
+    Ok(())
+}
+
+fn check_config(file: &PathBuf) -> anyhow::Result<bool> {
+    let cfg = Config::load(file)?;
+    let mut ok = true;
+    for l in &cfg.lists {
+        match policy::compile_list(l, None) {
+            Ok(c) => println!(
+                "list {}: {} entries, {} rejected lines ({})",
+                l.name,
+                c.set.len(),
+                c.report.rejected,
+                l.path.display()
+            ),
+            Err(e) => {
+                ok = false;
+                println!("list {}: {e}", l.name);
+            }
+        }
+    }
+    if ok {
+        println!("{}: ok", file.display());
+    }
+    Ok(ok)
+}
+
+fn check_list(file: &PathBuf, format: Format) -> anyhow::Result<bool> {
+    let (report, entries) = policy::check_list(file, format)?;
+    for l in report.reject_lines() {
+        println!("{l}");
+    }
+    if report.rejected as usize > report.rejects.len() {
+        println!("... {} more rejected lines not shown", report.rejected as usize - report.rejects.len());
+    }
+    println!(
+        "{}: format {}, {} lines: {} entries accepted ({} distinct names), {} comments/blank, {} skipped placeholders, {} rejected",
+        file.display(),
+        report.format.unwrap_or(format),
+        report.lines,
+        report.accepted,
+        entries,
+        report.comments,
+        report.skipped,
+        report.rejected
+    );
+    Ok(entries > 0)
+}
+
+fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
+    let store = dnsward::policy::store::PolicyStore::new(
+        cfg.lists.clone(),
+        std::sync::Arc::new(dnsward::metrics::Metrics::new()?),
+    );
+    let out = store.reload(true);
+    for (list, e) in &out.failed {
+        eprintln!("warning: list {list} not loaded: {e}");
+    }
+    let policy = store.load();
+    let key = LookupKey::from_dotted(name);
+    let chain = policy.explain(&key);
+    for m in &chain {
+        println!(
+            "{} {} `{}` ({}:{})",
+            match m.list.kind {
+                dnsward::config::ListKind::Allow => "allow",
+                dnsward::config::ListKind::Block => "block",
+            },
+            m.list.name,
+            m.name,
+            m.list.path.display(),
+            m.line
+        );
+    }
+    let verdict = match policy.decide(&key) {
+        Decision::NotListed => "not listed: resolved normally".to_string(),
+        Decision::Allowed { list } => format!("allowed by list {}: resolved normally", list.name),
+        Decision::Blocked { list, line, .. } => format!(
+            "blocked by list {} line {} (action {}, EDE {})",
+            list.name,
+            line,
+            list.action.as_str(),
+            list.ede
+        ),
+    };
+    println!("{name}: {verdict}");
+    Ok(true)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => {
+            init_logging();
+            load(config.as_ref()).and_then(|cfg| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .enable_all()
+                    .build()
+                    .context("tokio runtime")?
+                    .block_on(run(cfg))
+                    .map(|_| true)
+            })
+        }
+        Command::CheckConfig { file } => check_config(&file),
+        Command::CheckList { file, format } => check_list(&file, format),
+        Command::Explain { name, config } => load(config.as_ref()).and_then(|c| explain(&name, c)),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("dnsward: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

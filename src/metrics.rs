@@ -1,0 +1,198 @@
+//! Prometheus metrics. Handles are built once; the query path only bumps
+//! counters. Labels are bounded sets (protocol, qtype, rcode, list, action,
+//! mode, reason): never a query name or a client address.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Queries received, by `protocol` (udp, tcp) and `qtype`.
+pub const QUERIES: &str = "dnsward_queries_total";
+/// Responses sent, by `rcode`.
+pub const RESPONSES: &str = "dnsward_responses_total";
+/// Blocked answers, by `list` and `action`.
+pub const BLOCKED: &str = "dnsward_blocked_total";
+/// Answers served from the cache.
+pub const CACHE_HITS: &str = "dnsward_cache_hits_total";
+/// Lookups that missed the cache.
+pub const CACHE_MISSES: &str = "dnsward_cache_misses_total";
+/// Entries in the cache.
+pub const CACHE_ENTRIES: &str = "dnsward_cache_entries";
+/// Upstream/recursive resolution time, by `mode`.
+pub const UPSTREAM_DURATION: &str = "dnsward_upstream_duration_seconds";
+/// Failed resolutions, by `mode` and `kind` (timeout, network, other).
+pub const UPSTREAM_ERRORS: &str = "dnsward_upstream_errors_total";
+/// Entries per list, by `list`.
+pub const LIST_ENTRIES: &str = "dnsward_list_entries";
+/// Successful list loads, by `list`.
+pub const LIST_RELOADS: &str = "dnsward_list_reloads_total";
+/// Failed list loads (old version kept), by `list`.
+pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
+/// Unix time of the last successful load, by `list`.
+pub const LIST_LAST_RELOAD: &str = "dnsward_list_last_reload_timestamp_seconds";
+/// Packets not answered or answered with an error before resolution, by `reason`.
+pub const REJECTED: &str = "dnsward_rejected_queries_total";
+/// Always 1, with the `version` label.
+pub const BUILD_INFO: &str = "dnsward_build_info";
+
+/// Query types given their own label value; others are `other`, so a
+/// client sending random qtypes cannot inflate the series count.
+const QTYPES: &[&str] = &[
+    "A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "HTTPS", "SVCB", "ANY", "CAA",
+    "DS", "DNSKEY", "NAPTR",
+];
+
+/// Bounded label for a query type.
+pub fn qtype_label(t: hickory_proto::rr::RecordType) -> &'static str {
+    let s = t.to_string();
+    QTYPES.iter().find(|q| **q == s).copied().unwrap_or("other")
+}
+
+/// All metric handles.
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// See [`QUERIES`].
+    pub queries: IntCounterVec,
+    /// See [`RESPONSES`].
+    pub responses: IntCounterVec,
+    /// See [`BLOCKED`].
+    pub blocked: IntCounterVec,
+    /// See [`CACHE_HITS`].
+    pub cache_hits: IntCounter,
+    /// See [`CACHE_MISSES`].
+    pub cache_misses: IntCounter,
+    /// See [`CACHE_ENTRIES`].
+    pub cache_entries: IntGauge,
+    /// See [`UPSTREAM_DURATION`].
+    pub upstream_duration: HistogramVec,
+    /// See [`UPSTREAM_ERRORS`].
+    pub upstream_errors: IntCounterVec,
+    /// See [`LIST_ENTRIES`].
+    pub list_entries: IntGaugeVec,
+    /// See [`LIST_RELOADS`].
+    pub list_reloads: IntCounterVec,
+    /// See [`LIST_RELOAD_FAILURES`].
+    pub list_reload_failures: IntCounterVec,
+    /// See [`LIST_LAST_RELOAD`].
+    pub list_last_reload: GaugeVec,
+    /// See [`REJECTED`].
+    pub rejected: IntCounterVec,
+    /// Process start time, for dashboards.
+    pub start_time: Gauge,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
+    // Names are constants and unique: registration cannot fail except by a
+    // programming error, which the unit test below catches.
+    let _ = r.register(Box::new(c.clone()));
+    c
+}
+
+impl Metrics {
+    /// Build and register every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let r = Registry::new();
+        let cv = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).map(|c| reg(&r, c))
+        };
+        let m = Metrics {
+            queries: cv(QUERIES, "DNS queries received.", &["protocol", "qtype"])?,
+            responses: cv(RESPONSES, "DNS responses sent.", &["rcode"])?,
+            blocked: cv(BLOCKED, "Queries answered by a block list.", &["list", "action"])?,
+            cache_hits: reg(&r, IntCounter::new(CACHE_HITS, "Answers served from cache.")?),
+            cache_misses: reg(&r, IntCounter::new(CACHE_MISSES, "Cache lookups that missed.")?),
+            cache_entries: reg(&r, IntGauge::new(CACHE_ENTRIES, "Answers held in cache.")?),
+            upstream_duration: reg(
+                &r,
+                HistogramVec::new(
+                    HistogramOpts::new(UPSTREAM_DURATION, "Time to resolve a cache miss.")
+                        .buckets(vec![
+                            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                            2.5, 5.0,
+                        ]),
+                    &["mode"],
+                )?,
+            ),
+            upstream_errors: cv(
+                UPSTREAM_ERRORS,
+                "Resolutions that failed (client got SERVFAIL).",
+                &["mode", "kind"],
+            )?,
+            list_entries: reg(
+                &r,
+                IntGaugeVec::new(Opts::new(LIST_ENTRIES, "Entries in each list."), &["list"])?,
+            ),
+            list_reloads: cv(LIST_RELOADS, "Successful list loads.", &["list"])?,
+            list_reload_failures: cv(
+                LIST_RELOAD_FAILURES,
+                "List loads that failed; the previous version kept serving.",
+                &["list"],
+            )?,
+            list_last_reload: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(LIST_LAST_RELOAD, "Unix time of the last successful load."),
+                    &["list"],
+                )?,
+            ),
+            rejected: cv(
+                REJECTED,
+                "Queries dropped or refused before resolution.",
+                &["reason"],
+            )?,
+            start_time: reg(
+                &r,
+                Gauge::new("dnsward_start_time_seconds", "Unix time the process started.")?,
+            ),
+            registry: r,
+        };
+        let info = IntGaugeVec::new(
+            Opts::new(BUILD_INFO, "Build information."),
+            &["version"],
+        )?;
+        info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        reg(&m.registry, info);
+        m.start_time.set(unix_now());
+        Ok(m)
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+/// Seconds since the Unix epoch, as Prometheus timestamps want.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_names_register_and_render() {
+        let m = Metrics::new().expect("metrics");
+        m.queries.with_label_values(&["udp", "A"]).inc();
+        m.cache_hits.inc();
+        let text = m.render();
+        for name in [QUERIES, CACHE_HITS, BUILD_INFO, CACHE_ENTRIES] {
+            assert!(text.contains(name), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn unknown_qtypes_share_one_label() {
+        use hickory_proto::rr::RecordType;
+        assert_eq!(qtype_label(RecordType::A), "A");
+        assert_eq!(qtype_label(RecordType::Unknown(65000)), "other");
+    }
+}

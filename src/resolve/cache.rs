@@ -1,0 +1,267 @@
+//! Answer cache in front of the recursor/forwarder.
+//!
+//! Keyed by (lowercase name, qtype, qclass, DO bit); values are the answer
+//! sections with the instant they were stored, and TTLs are decremented on
+//! the way out so clients never see a TTL longer than what remains.
+//! Positive answers live for their smallest record TTL, negative ones for
+//! the SOA-derived negative TTL (RFC 2308), both clamped by `[cache]`.
+//! SERVFAIL is never cached. Lookups do not allocate: the key is built in
+//! a stack buffer and borrowed as `[u8]`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use dashmap::DashMap;
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::{RData, Record, RecordType};
+
+use crate::config::CacheConfig;
+
+/// Largest encoded key: 253-byte name + separator + type + class + DO.
+const KEY_MAX: usize = 262;
+
+/// A cache key built on the stack.
+pub struct KeyBuf {
+    buf: [u8; KEY_MAX],
+    len: usize,
+}
+
+impl KeyBuf {
+    /// Encode a lowercase name (as bytes) and the question's other fields.
+    pub fn new(lower_name: &[u8], qtype: u16, qclass: u16, dnssec_ok: bool) -> Self {
+        let mut buf = [0u8; KEY_MAX];
+        let n = lower_name.len().min(KEY_MAX - 6);
+        buf[..n].copy_from_slice(&lower_name[..n]);
+        buf[n] = 0;
+        buf[n + 1..n + 3].copy_from_slice(&qtype.to_be_bytes());
+        buf[n + 3..n + 5].copy_from_slice(&qclass.to_be_bytes());
+        buf[n + 5] = u8::from(dnssec_ok);
+        Self { buf, len: n + 6 }
+    }
+
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+/// One cached answer.
+#[derive(Debug)]
+pub struct CachedAnswer {
+    /// NOERROR or NXDOMAIN.
+    pub response_code: ResponseCode,
+    /// Answer section.
+    pub answers: Vec<Record>,
+    /// Authority section (the SOA of negative answers).
+    pub authorities: Vec<Record>,
+    /// When it was stored.
+    pub stored: Instant,
+    /// Seconds it may be served.
+    pub ttl: u32,
+}
+
+impl CachedAnswer {
+    /// Seconds left at `now`, or None if expired.
+    pub fn remaining(&self, now: Instant) -> Option<u32> {
+        let age = now.saturating_duration_since(self.stored).as_secs();
+        let age = u32::try_from(age).unwrap_or(u32::MAX);
+        (age < self.ttl).then(|| self.ttl - age)
+    }
+
+    /// Copy the sections into `resp`, TTLs reduced by the time spent in
+    /// cache.
+    pub fn fill(&self, resp: &mut Message, now: Instant) {
+        let age = u32::try_from(now.saturating_duration_since(self.stored).as_secs())
+            .unwrap_or(u32::MAX);
+        let aged = |r: &Record| {
+            let mut r = r.clone();
+            r.ttl = r.ttl.saturating_sub(age);
+            r
+        };
+        resp.metadata.response_code = self.response_code;
+        resp.answers.extend(self.answers.iter().map(aged));
+        resp.authorities.extend(self.authorities.iter().map(aged));
+    }
+}
+
+/// The cache.
+pub struct AnswerCache {
+    map: DashMap<Box<[u8]>, Arc<CachedAnswer>>,
+    cfg: CacheConfig,
+}
+
+impl AnswerCache {
+    /// An empty cache with these limits.
+    pub fn new(cfg: CacheConfig) -> Self {
+        Self {
+            map: DashMap::with_shard_amount(64),
+            cfg,
+        }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// A live entry for `key`, removing it if expired.
+    pub fn get(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
+        if self.cfg.max_entries == 0 {
+            return None;
+        }
+        let hit = self.map.get(key.as_bytes()).map(|e| e.value().clone())?;
+        if hit.remaining(now).is_some() {
+            Some(hit)
+        } else {
+            self.map.remove(key.as_bytes());
+            None
+        }
+    }
+
+    /// How long `msg` may be cached, or None if it must not be.
+    pub fn ttl_for(&self, msg: &Message) -> Option<u32> {
+        let rcode = msg.metadata.response_code;
+        let negative_soa = || {
+            msg.authorities.iter().find_map(|r| match &r.data {
+                RData::SOA(soa) => Some(r.ttl.min(soa.minimum)),
+                _ => None,
+            })
+        };
+        let ttl = match rcode {
+            ResponseCode::NoError if !msg.answers.is_empty() => {
+                msg.answers.iter().map(|r| r.ttl).min()?
+            }
+            ResponseCode::NoError | ResponseCode::NXDomain => {
+                negative_soa()?.min(self.cfg.negative_max_ttl_secs)
+            }
+            _ => return None,
+        };
+        let ttl = ttl.clamp(self.cfg.min_ttl_secs, self.cfg.max_ttl_secs);
+        (ttl > 0).then_some(ttl)
+    }
+
+    /// Store the answer part of an upstream response.
+    pub fn insert(&self, key: &KeyBuf, msg: &Message, now: Instant) {
+        if self.cfg.max_entries == 0 {
+            return;
+        }
+        let Some(ttl) = self.ttl_for(msg) else {
+            return;
+        };
+        if self.map.len() >= self.cfg.max_entries {
+            self.evict_one(now);
+        }
+        let keep = |r: &&Record| r.record_type() != RecordType::OPT;
+        let entry = CachedAnswer {
+            response_code: msg.metadata.response_code,
+            answers: msg.answers.iter().filter(keep).cloned().collect(),
+            authorities: msg.authorities.iter().filter(keep).cloned().collect(),
+            stored: now,
+            ttl,
+        };
+        self.map
+            .insert(key.as_bytes().to_vec().into_boxed_slice(), Arc::new(entry));
+    }
+
+    /// Make room for one entry: an expired one if the first shard visited
+    /// has one, otherwise any.
+    fn evict_one(&self, now: Instant) {
+        let victim = {
+            let mut first = None;
+            let mut expired = None;
+            for e in self.map.iter().take(32) {
+                if first.is_none() {
+                    first = Some(e.key().clone());
+                }
+                if e.value().remaining(now).is_none() {
+                    expired = Some(e.key().clone());
+                    break;
+                }
+            }
+            expired.or(first)
+        };
+        if let Some(k) = victim {
+            self.map.remove(&k);
+        }
+    }
+
+    /// Drop every expired entry (run periodically off the query path).
+    pub fn sweep(&self, now: Instant) {
+        self.map.retain(|_, v| v.remaining(now).is_some());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::OpCode;
+    use hickory_proto::rr::rdata::{A, SOA};
+    use hickory_proto::rr::Name;
+    use std::time::Duration;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    fn answer(ttl: u32) -> Message {
+        let mut m = Message::response(1, OpCode::Query);
+        m.answers.push(Record::from_rdata(
+            name("www.example."),
+            ttl,
+            RData::A(A::new(192, 0, 2, 1)),
+        ));
+        m
+    }
+
+    #[test]
+    fn ttls_count_down_and_entries_expire() {
+        let c = AnswerCache::new(CacheConfig::default());
+        let k = KeyBuf::new(b"www.example", 1, 1, false);
+        let t0 = Instant::now();
+        c.insert(&k, &answer(60), t0);
+        let hit = c.get(&k, t0 + Duration::from_secs(20)).expect("hit");
+        let mut out = Message::response(1, OpCode::Query);
+        hit.fill(&mut out, t0 + Duration::from_secs(20));
+        assert_eq!(out.answers[0].ttl, 40);
+        assert!(c.get(&k, t0 + Duration::from_secs(61)).is_none());
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn negative_ttl_comes_from_soa_and_servfail_is_not_cached() {
+        let c = AnswerCache::new(CacheConfig::default());
+        let mut nx = Message::response(1, OpCode::Query);
+        nx.metadata.response_code = ResponseCode::NXDomain;
+        nx.authorities.push(Record::from_rdata(
+            name("example."),
+            900,
+            RData::SOA(SOA::new(name("ns."), name("h."), 1, 1, 1, 1, 120)),
+        ));
+        assert_eq!(c.ttl_for(&nx), Some(120));
+        let mut sf = Message::response(1, OpCode::Query);
+        sf.metadata.response_code = ResponseCode::ServFail;
+        assert_eq!(c.ttl_for(&sf), None);
+        let mut nodata_no_soa = Message::response(1, OpCode::Query);
+        nodata_no_soa.metadata.response_code = ResponseCode::NoError;
+        assert_eq!(c.ttl_for(&nodata_no_soa), None);
+    }
+
+    #[test]
+    fn capacity_is_bounded() {
+        let c = AnswerCache::new(CacheConfig {
+            max_entries: 10,
+            ..CacheConfig::default()
+        });
+        let t0 = Instant::now();
+        for i in 0..100 {
+            let k = KeyBuf::new(format!("n{i}.example").as_bytes(), 1, 1, false);
+            c.insert(&k, &answer(60), t0);
+        }
+        assert!(c.len() <= 10);
+    }
+}

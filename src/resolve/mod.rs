@@ -1,0 +1,86 @@
+//! Resolution of names that pass the policy: recursion from the root or
+//! forwarding to upstreams, behind one interface and one time budget.
+
+pub mod cache;
+pub mod forward;
+pub mod recursive;
+pub mod roothints;
+
+use std::time::Duration;
+
+use hickory_proto::op::{Message, Query};
+
+use crate::sinkhole::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY};
+
+/// Why a resolution failed; each maps to SERVFAIL with an EDE code.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The whole resolution exceeded its time budget, or every server
+    /// timed out.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// No authoritative server could be reached or gave a usable answer.
+    #[error("no reachable authority: {0}")]
+    NoAuthority(String),
+    /// A network-level failure talking to another server.
+    #[error("network error: {0}")]
+    Network(String),
+}
+
+impl ResolveError {
+    /// RFC 8914 code to attach to the SERVFAIL.
+    pub fn ede_code(&self) -> u16 {
+        match self {
+            ResolveError::Timeout(_) | ResolveError::NoAuthority(_) => EDE_NO_REACHABLE_AUTHORITY,
+            ResolveError::Network(_) => EDE_NETWORK_ERROR,
+        }
+    }
+
+    /// Bounded metrics label.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ResolveError::Timeout(_) => "timeout",
+            ResolveError::NoAuthority(_) => "no_authority",
+            ResolveError::Network(_) => "network",
+        }
+    }
+}
+
+/// The configured resolution strategy.
+pub enum Upstream {
+    /// Iterative resolution from the root.
+    Recursive(recursive::Recursive),
+    /// Forwarding to upstream resolvers.
+    Forward(forward::Forwarder),
+}
+
+impl Upstream {
+    /// Metrics label of the mode.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Upstream::Recursive(_) => "recursive",
+            Upstream::Forward(_) => "forward",
+        }
+    }
+
+    /// Resolve one question within `budget`. The returned message carries
+    /// the rcode and the answer/authority sections (NXDOMAIN and NODATA are
+    /// answers, not errors).
+    pub async fn resolve(
+        &self,
+        query: &Query,
+        dnssec_ok: bool,
+        budget: Duration,
+    ) -> Result<Message, ResolveError> {
+        let fut = async {
+            match self {
+                Upstream::Recursive(r) => r.resolve(query, dnssec_ok).await,
+                Upstream::Forward(f) => f.resolve(query, dnssec_ok).await,
+            }
+        };
+        match tokio::time::timeout(budget, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(ResolveError::Timeout(budget)),
+        }
+    }
+}

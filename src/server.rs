@@ -1,0 +1,169 @@
+//! DNS listeners: UDP and TCP on every configured address.
+//!
+//! UDP: one receive loop per socket; each datagram is answered in its own
+//! task, with a cap on tasks in flight so a flood sheds load (counted)
+//! instead of growing memory. TCP: one task per connection, RFC 7766
+//! framing, queries on a connection answered in order, idle connections
+//! closed, a cap on open connections.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{watch, Semaphore};
+use tracing::{debug, warn};
+
+use crate::pipeline::{Handler, Transport};
+
+/// Most UDP queries being answered at once.
+pub const MAX_UDP_IN_FLIGHT: usize = 10_000;
+/// Most TCP connections open at once.
+pub const MAX_TCP_CONNECTIONS: usize = 1_000;
+
+/// Why a listener could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct BindError {
+    /// The address.
+    pub addr: SocketAddr,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+/// Bind UDP and TCP on `addr`. With port 0 both get the same ephemeral
+/// port (tests rely on it), retrying if TCP finds it taken.
+pub async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), BindError> {
+    let err = |source| BindError { addr, source };
+    let mut last = None;
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(addr).await.map_err(err)?;
+        let port = udp.local_addr().map_err(err)?.port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(e) => return Err(err(e)),
+        }
+    }
+    Err(err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::AddrInUse, "no free port pair")
+    })))
+}
+
+/// Serve UDP until `stop` turns true.
+pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::Receiver<bool>) {
+    let sock = Arc::new(sock);
+    let slots = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let (n, src) = tokio::select! {
+            r = sock.recv_from(&mut buf) => match r {
+                Ok(v) => v,
+                Err(e) => {
+                    // ICMP errors from earlier sends surface here on Linux;
+                    // they are not fatal for the socket.
+                    debug!("udp recv: {e}");
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            handler
+                .metrics
+                .rejected
+                .with_label_values(&["overload"])
+                .inc();
+            continue;
+        };
+        let packet = buf[..n].to_vec();
+        let (sock, handler) = (sock.clone(), handler.clone());
+        tokio::spawn(async move {
+            if let Some(resp) = handler.handle(&packet, Transport::Udp, src).await {
+                if let Err(e) = sock.send_to(&resp, src).await {
+                    debug!("udp send to {src}: {e}");
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Serve TCP until `stop` turns true.
+pub async fn serve_tcp(
+    listener: TcpListener,
+    handler: Arc<Handler>,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    loop {
+        let (stream, src) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(v) => v,
+                Err(e) => {
+                    warn!("tcp accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = stop.changed() => break,
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            handler
+                .metrics
+                .rejected
+                .with_label_values(&["tcp_limit"])
+                .inc();
+            continue;
+        };
+        let handler = handler.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_conn(stream, src, &handler, idle, stop).await {
+                debug!("tcp {src}: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn serve_conn(
+    mut stream: TcpStream,
+    src: SocketAddr,
+    handler: &Handler,
+    idle: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    loop {
+        let len = tokio::select! {
+            r = tokio::time::timeout(idle, stream.read_u16()) => match r {
+                Ok(Ok(n)) => n,
+                // Timeout or EOF: close quietly.
+                _ => return Ok(()),
+            },
+            _ = stop.changed() => return Ok(()),
+        };
+        if usize::from(len) < 12 {
+            return Ok(());
+        }
+        let mut packet = vec![0u8; usize::from(len)];
+        // The whole message must arrive within the idle time: a client
+        // dribbling bytes cannot hold the connection forever.
+        match tokio::time::timeout(idle, stream.read_exact(&mut packet)).await {
+            Ok(Ok(_)) => {}
+            _ => return Ok(()),
+        }
+        if let Some(resp) = handler.handle(&packet, Transport::Tcp, src).await {
+            let n = u16::try_from(resp.len()).unwrap_or(u16::MAX);
+            let mut framed = Vec::with_capacity(resp.len() + 2);
+            framed.extend_from_slice(&n.to_be_bytes());
+            framed.extend_from_slice(&resp[..usize::from(n)]);
+            tokio::time::timeout(idle, stream.write_all(&framed))
+                .await
+                .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
+        }
+    }
+}
