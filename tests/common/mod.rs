@@ -1,0 +1,521 @@
+//! Shared harness for wire-level tests: a small authoritative DNS server
+//! that gives real referrals with glue, a loopback test hierarchy built from
+//! it, a DNS client over UDP/TCP, and helpers to start dnsward in-process or
+//! as the real binary.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Parse `name ttl TYPE rdata...` lines (absolute names) into records.
+pub fn records(text: &str) -> Vec<Record> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.is_empty() || f[0].starts_with(';') {
+            continue;
+        }
+        let name = Name::from_ascii(f[0]).expect("owner");
+        let ttl: u32 = f[1].parse().expect("ttl");
+        let n = |i: usize| Name::from_ascii(f[i]).expect("name");
+        let data = match f[2] {
+            "A" => RData::A(A(f[3].parse().expect("a"))),
+            "AAAA" => RData::AAAA(AAAA(f[3].parse().expect("aaaa"))),
+            "NS" => RData::NS(NS(n(3))),
+            "CNAME" => RData::CNAME(CNAME(n(3))),
+            "MX" => RData::MX(MX::new(f[3].parse().expect("pref"), n(4))),
+            "TXT" => RData::TXT(TXT::new(vec![f[3..].join(" ")])),
+            "SOA" => RData::SOA(SOA::new(
+                n(3),
+                n(4),
+                f[5].parse().expect("serial"),
+                3600,
+                600,
+                86400,
+                f[6].parse().expect("minimum"),
+            )),
+            t => panic!("type {t} not supported by the test server"),
+        };
+        out.push(Record::from_rdata(name, ttl, data));
+    }
+    out
+}
+
+/// An authoritative server for one or more zones.
+pub struct Zone {
+    pub origin: Name,
+    pub records: Vec<Record>,
+}
+
+/// Counts queries so tests can tell cache hits from upstream traffic.
+#[derive(Default)]
+pub struct AuthStats {
+    pub queries: AtomicU64,
+}
+
+pub struct AuthServer {
+    pub addr: SocketAddr,
+    pub stats: Arc<AuthStats>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn lower(n: &Name) -> String {
+    n.to_ascii().to_ascii_lowercase()
+}
+
+/// RFC 1034 4.3.2, reduced: referral at a delegation below the zone apex,
+/// authoritative answer, CNAME, NODATA or NXDOMAIN with the SOA.
+fn answer(zones: &[Zone], req: &Message) -> Message {
+    let mut resp = Message::response(req.metadata.id, OpCode::Query);
+    resp.metadata.recursion_desired = req.metadata.recursion_desired;
+    resp.queries = req.queries.clone();
+    if let Some(e) = &req.edns {
+        let mut r = Edns::new();
+        r.set_max_payload(e.max_payload().max(512));
+        resp.edns = Some(r);
+    }
+    let Some(q) = req.queries.first() else {
+        resp.metadata.response_code = ResponseCode::FormErr;
+        return resp;
+    };
+    let qname = q.name();
+    let Some(zone) = zones
+        .iter()
+        .filter(|z| z.origin.zone_of(qname))
+        .max_by_key(|z| z.origin.num_labels())
+    else {
+        resp.metadata.response_code = ResponseCode::Refused;
+        return resp;
+    };
+    let at = |name: &Name| -> Vec<&Record> {
+        let n = lower(name);
+        zone.records.iter().filter(|r| lower(&r.name) == n).collect()
+    };
+    let glue = |resp: &mut Message, ns_records: &[Record]| {
+        for ns in ns_records {
+            if let RData::NS(NS(target)) = &ns.data {
+                resp.additionals.extend(
+                    zone.records
+                        .iter()
+                        .filter(|r| {
+                            lower(&r.name) == lower(target)
+                                && matches!(r.record_type(), RecordType::A | RecordType::AAAA)
+                        })
+                        .cloned(),
+                );
+            }
+        }
+    };
+    // Delegation: the closest cut between the apex (exclusive) and qname.
+    let depth = qname.num_labels();
+    for keep in (zone.origin.num_labels() + 1..=depth).rev() {
+        let cut = qname.trim_to(keep as usize);
+        let ns: Vec<Record> = at(&cut)
+            .into_iter()
+            .filter(|r| r.record_type() == RecordType::NS)
+            .cloned()
+            .collect();
+        if !ns.is_empty() && !(cut == *qname && q.query_type() == RecordType::DS) {
+            resp.authorities.extend(ns.iter().cloned());
+            glue(&mut resp, &ns);
+            return resp;
+        }
+    }
+    resp.metadata.authoritative = true;
+    let here: Vec<Record> = at(qname).into_iter().cloned().collect();
+    let matching: Vec<Record> = here
+        .iter()
+        .filter(|r| r.record_type() == q.query_type() || q.query_type() == RecordType::ANY)
+        .cloned()
+        .collect();
+    let soa = || {
+        zone.records
+            .iter()
+            .find(|r| r.record_type() == RecordType::SOA)
+            .cloned()
+    };
+    if !matching.is_empty() {
+        resp.answers = matching;
+        if q.query_type() == RecordType::NS {
+            glue(&mut resp, &here);
+        }
+    } else if let Some(c) = here.iter().find(|r| r.record_type() == RecordType::CNAME) {
+        resp.answers.push(c.clone());
+    } else if !here.is_empty()
+        || zone
+            .records
+            .iter()
+            .any(|r| qname.zone_of(&r.name) && lower(&r.name) != lower(qname))
+    {
+        resp.authorities.extend(soa());
+    } else {
+        resp.metadata.response_code = ResponseCode::NXDomain;
+        resp.authorities.extend(soa());
+    }
+    resp
+}
+
+fn encode_for_udp(resp: &Message, req: &Message) -> Vec<u8> {
+    let bytes = resp.to_vec().expect("encode");
+    let limit = req
+        .edns
+        .as_ref()
+        .map(|e| usize::from(e.max_payload().max(512)))
+        .unwrap_or(512);
+    if bytes.len() > limit {
+        resp.truncate().to_vec().expect("encode")
+    } else {
+        bytes
+    }
+}
+
+impl AuthServer {
+    /// Serve `zones` on UDP and TCP at `addr` (port 0 picks one).
+    pub async fn start(addr: SocketAddr, zones: Vec<Zone>) -> std::io::Result<Self> {
+        let udp = UdpSocket::bind(addr).await?;
+        let addr = udp.local_addr()?;
+        let tcp = TcpListener::bind(addr).await?;
+        let zones = Arc::new(zones);
+        let stats = Arc::new(AuthStats::default());
+        let (z1, s1) = (zones.clone(), stats.clone());
+        let udp_task = tokio::spawn(async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                let Ok((n, src)) = udp.recv_from(&mut buf).await else {
+                    continue;
+                };
+                let Ok(req) = Message::from_vec(&buf[..n]) else {
+                    continue;
+                };
+                s1.queries.fetch_add(1, Ordering::Relaxed);
+                let resp = answer(&z1, &req);
+                let _ = udp.send_to(&encode_for_udp(&resp, &req), src).await;
+            }
+        });
+        let (z2, s2) = (zones, stats.clone());
+        let tcp_task = tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = tcp.accept().await else {
+                    continue;
+                };
+                let (z, st) = (z2.clone(), s2.clone());
+                tokio::spawn(async move {
+                    while let Ok(len) = s.read_u16().await {
+                        let mut buf = vec![0u8; usize::from(len)];
+                        if s.read_exact(&mut buf).await.is_err() {
+                            return;
+                        }
+                        let Ok(req) = Message::from_vec(&buf) else {
+                            return;
+                        };
+                        st.queries.fetch_add(1, Ordering::Relaxed);
+                        let bytes = answer(&z, &req).to_vec().expect("encode");
+                        let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
+                        out.extend_from_slice(&bytes);
+                        if s.write_all(&out).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Ok(Self {
+            addr,
+            stats,
+            tasks: vec![udp_task, tcp_task],
+        })
+    }
+}
+
+/// A three-level hierarchy on loopback: root (127.0.1.1), `zz.` (127.0.1.2)
+/// and `example.zz.` (127.0.1.3), all on one ephemeral port.
+pub struct Hierarchy {
+    pub port: u16,
+    pub root: AuthServer,
+    pub tld: AuthServer,
+    pub leaf: AuthServer,
+}
+
+pub const ROOT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 1);
+pub const TLD_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 2);
+pub const LEAF_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 3);
+
+pub fn root_zone() -> Zone {
+    Zone {
+        origin: Name::root(),
+        records: records(
+            ". 86400 SOA a.root-servers.zz. hostmaster.zz. 1 3600
+             . 518400 NS a.root-servers.zz.
+             zz. 172800 NS ns1.zz.
+             ns1.zz. 172800 A 127.0.1.2
+             a.root-servers.zz. 518400 A 127.0.1.1",
+        ),
+    }
+}
+
+pub fn tld_zone() -> Zone {
+    Zone {
+        origin: Name::from_ascii("zz.").expect("name"),
+        records: records(
+            "zz. 86400 SOA ns1.zz. hostmaster.zz. 1 900
+             zz. 172800 NS ns1.zz.
+             ns1.zz. 172800 A 127.0.1.2
+             a.root-servers.zz. 518400 A 127.0.1.1
+             example.zz. 172800 NS ns1.example.zz.
+             ns1.example.zz. 172800 A 127.0.1.3",
+        ),
+    }
+}
+
+pub fn leaf_zone() -> Zone {
+    let mut text = String::from(
+        "example.zz. 3600 SOA ns1.example.zz. hostmaster.example.zz. 1 300
+         example.zz. 3600 NS ns1.example.zz.
+         ns1.example.zz. 3600 A 127.0.1.3
+         www.example.zz. 300 A 192.0.2.10
+         www.example.zz. 300 AAAA 2001:db8::10
+         alias.example.zz. 300 CNAME www.example.zz.
+         chain.example.zz. 300 CNAME alias.example.zz.
+         mail.example.zz. 300 MX 10 www.example.zz.
+         txt.example.zz. 300 TXT hello world
+         ads.example.zz. 300 A 192.0.2.66
+         tracker.ads.example.zz. 300 A 192.0.2.67
+         ok.ads.example.zz. 300 A 192.0.2.68
+         short.example.zz. 1 A 192.0.2.11
+         deep.sub.example.zz. 300 A 192.0.2.12\n",
+    );
+    for i in 0..40 {
+        text.push_str(&format!(
+            "big.example.zz. 300 TXT record-number-{i:02}-padding-padding-padding-padding\n"
+        ));
+    }
+    Zone {
+        origin: Name::from_ascii("example.zz.").expect("name"),
+        records: records(&text),
+    }
+}
+
+impl Hierarchy {
+    pub async fn start() -> Self {
+        for _ in 0..50 {
+            let root = AuthServer::start(SocketAddr::new(ROOT_IP.into(), 0), vec![root_zone()])
+                .await
+                .expect("root server");
+            let port = root.addr.port();
+            let tld = AuthServer::start(SocketAddr::new(TLD_IP.into(), port), vec![tld_zone()]).await;
+            let leaf =
+                AuthServer::start(SocketAddr::new(LEAF_IP.into(), port), vec![leaf_zone()]).await;
+            if let (Ok(tld), Ok(leaf)) = (tld, leaf) {
+                return Self {
+                    port,
+                    root,
+                    tld,
+                    leaf,
+                };
+            }
+        }
+        panic!("no free port for the test hierarchy");
+    }
+
+    /// `[resolver]` TOML pointing dnsward at this hierarchy.
+    pub fn resolver_toml(&self) -> String {
+        format!(
+            "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}:{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 3000\n",
+            ROOT_IP, self.port
+        )
+    }
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "dnsward-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&p).expect("mkdir");
+        Self(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn write(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, body).expect("write");
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Start dnsward in-process from a TOML config written into `dir`.
+pub async fn start_dnsward(dir: &TempDir, toml: &str) -> dnsward::app::Running {
+    let path = dir.write("dnsward.toml", toml);
+    let cfg = dnsward::config::Config::load(&path).expect("config");
+    dnsward::app::start(cfg).await.expect("start")
+}
+
+/// The usual test config: loopback listeners, metrics on, quick settle.
+pub fn base_toml(extra: &str) -> String {
+    format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[metrics]\nlisten = \"127.0.0.1:0\"\n[reload]\nsettle_ms = 200\n{extra}"
+    )
+}
+
+pub fn make_query(name: &str, qtype: RecordType, edns: Option<u16>) -> Message {
+    let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        m.set_edns(e);
+    }
+    m
+}
+
+fn rand_id() -> u16 {
+    static N: AtomicU64 = AtomicU64::new(1);
+    (N.fetch_add(7919, Ordering::Relaxed) & 0xffff) as u16
+}
+
+/// Send raw bytes over UDP, return the raw reply (None on timeout).
+pub async fn udp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let bind: SocketAddr = if server.is_ipv4() {
+        "127.0.0.1:0".parse().expect("addr")
+    } else {
+        "[::1]:0".parse().expect("addr")
+    };
+    let s = UdpSocket::bind(bind).await.ok()?;
+    s.send_to(bytes, server).await.ok()?;
+    let mut buf = vec![0u8; 65535];
+    let n = tokio::time::timeout(wait, s.recv(&mut buf)).await.ok()?.ok()?;
+    Some(buf[..n].to_vec())
+}
+
+/// Send raw bytes over TCP with framing, return the raw reply.
+pub async fn tcp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let mut s = tokio::net::TcpStream::connect(server).await.ok()?;
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    s.write_all(&framed).await.ok()?;
+    let len = tokio::time::timeout(wait, s.read_u16()).await.ok()?.ok()?;
+    let mut buf = vec![0u8; usize::from(len)];
+    tokio::time::timeout(wait, s.read_exact(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    Some(buf)
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Proto {
+    Udp,
+    Tcp,
+}
+
+/// Query and decode; panics on timeout (a test that expects silence uses
+/// `udp_raw`).
+pub async fn ask(server: SocketAddr, proto: Proto, msg: &Message) -> (Message, Vec<u8>) {
+    let bytes = msg.to_vec().expect("encode");
+    let wait = Duration::from_secs(5);
+    let raw = match proto {
+        Proto::Udp => udp_raw(server, &bytes, wait).await,
+        Proto::Tcp => tcp_raw(server, &bytes, wait).await,
+    }
+    .unwrap_or_else(|| panic!("no answer over {proto:?} for {:?}", msg.queries));
+    let m = Message::from_vec(&raw).expect("decode reply");
+    assert_eq!(m.metadata.id, msg.metadata.id, "reply id");
+    (m, raw)
+}
+
+pub async fn query(
+    server: SocketAddr,
+    proto: Proto,
+    name: &str,
+    qtype: RecordType,
+) -> (Message, Vec<u8>) {
+    ask(server, proto, &make_query(name, qtype, Some(1232))).await
+}
+
+/// Answer-section rdata as strings.
+pub fn rdata(m: &Message) -> Vec<String> {
+    m.answers.iter().map(|r| r.data.to_string()).collect()
+}
+
+/// The EDE (code, text) in a reply, if any.
+pub fn ede_of(m: &Message) -> Option<(u16, String)> {
+    use hickory_proto::rr::rdata::opt::EdnsOption;
+    let e = m.edns.as_ref()?;
+    e.options().options.iter().find_map(|(_, o)| match o {
+        EdnsOption::Unknown(15, d) if d.len() >= 2 => Some((
+            u16::from_be_bytes([d[0], d[1]]),
+            String::from_utf8_lossy(&d[2..]).into_owned(),
+        )),
+        _ => None,
+    })
+}
+
+/// GET a path from the metrics listener; (status, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// Parse Prometheus text into `name{labels}` -> value.
+pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+/// Path of a shared test-data file, relative to the crate root.
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+}
