@@ -101,17 +101,20 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
             Duration::from_millis(r.upstream_timeout_ms),
         )),
         ResolverMode::Recursive => {
-            let (roots, ports): (Vec<IpAddr>, HashMap<IpAddr, u16>) = if !cfg.root_servers.is_empty()
-            {
-                (
-                    cfg.root_servers.iter().map(|s| s.ip()).collect(),
-                    cfg.root_servers.iter().map(|s| (s.ip(), s.port())).collect(),
-                )
-            } else if let Some(p) = &cfg.root_hints {
-                (roothints::read_hints(p)?, HashMap::new())
-            } else {
-                (roothints::IANA_ROOTS.to_vec(), HashMap::new())
-            };
+            let (roots, ports): (Vec<IpAddr>, HashMap<IpAddr, u16>) =
+                if !cfg.root_servers.is_empty() {
+                    (
+                        cfg.root_servers.iter().map(|s| s.ip()).collect(),
+                        cfg.root_servers
+                            .iter()
+                            .map(|s| (s.ip(), s.port()))
+                            .collect(),
+                    )
+                } else if let Some(p) = &cfg.root_hints {
+                    (roothints::read_hints(p)?, HashMap::new())
+                } else {
+                    (roothints::IANA_ROOTS.to_vec(), HashMap::new())
+                };
             let default_port = r.authority_port.unwrap_or_else(|| {
                 let mut it = cfg.root_servers.iter().map(|s| s.port());
                 match it.next() {
@@ -119,12 +122,12 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
                     _ => 53,
                 }
             });
-            Upstream::Recursive(Recursive::new(RecursiveSettings {
+            Upstream::Recursive(Box::new(Recursive::new(RecursiveSettings {
                 roots,
                 ports,
                 default_port,
                 allow: cfg.authority_allow.clone(),
-            })?)
+            })?))
         }
     })
 }

@@ -415,7 +415,10 @@ impl Config {
 
         let mut listen = Vec::new();
         if self.server.listen.is_empty() {
-            bad("server.listen".into(), "at least one address is needed".into());
+            bad(
+                "server.listen".into(),
+                "at least one address is needed".into(),
+            );
         }
         for (i, s) in self.server.listen.iter().enumerate() {
             match parse_addr(s, 53) {
@@ -506,7 +509,10 @@ impl Config {
             {
                 bad(
                     format!("lists[{i}].name"),
-                    format!("`{}` must be non-empty and use only A-Z a-z 0-9 - _ .", l.name),
+                    format!(
+                        "`{}` must be non-empty and use only A-Z a-z 0-9 - _ .",
+                        l.name
+                    ),
                 );
             }
             if !names.insert(l.name.clone()) {
@@ -518,7 +524,10 @@ impl Config {
             if !matches!(l.ede, 15..=17) {
                 bad(
                     format!("lists[{i}].ede"),
-                    format!("{} is not 15 (Blocked), 16 (Censored) or 17 (Filtered)", l.ede),
+                    format!(
+                        "{} is not 15 (Blocked), 16 (Censored) or 17 (Filtered)",
+                        l.ede
+                    ),
                 );
             }
             let mut l = l.clone();

@@ -70,7 +70,11 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
     let (status, ctype, body) = if method != "GET" {
-        ("405 Method Not Allowed", "text/plain", "GET only\n".to_string())
+        (
+            "405 Method Not Allowed",
+            "text/plain",
+            "GET only\n".to_string(),
+        )
     } else {
         match path {
             "/metrics" => (

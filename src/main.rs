@@ -62,10 +62,13 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     // Quiet by default: no per-query lines; hickory's own chatter is cut
     // to warnings.
-    let filter = EnvFilter::try_from_env("DNSWARD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=warn,hickory_resolver=warn,hickory_net=warn"));
+    let filter = EnvFilter::try_from_env("DNSWARD_LOG").unwrap_or_else(|_| {
+        EnvFilter::new("info,hickory_proto=warn,hickory_resolver=warn,hickory_net=warn")
+    });
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }
@@ -98,7 +101,7 @@ async fn run(cfg: Validated) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn check_config(file: &PathBuf) -> anyhow::Result<bool> {
+fn check_config(file: &std::path::Path) -> anyhow::Result<bool> {
     let cfg = Config::load(file)?;
     let mut ok = true;
     for l in &cfg.lists {
@@ -122,13 +125,16 @@ fn check_config(file: &PathBuf) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-fn check_list(file: &PathBuf, format: Format) -> anyhow::Result<bool> {
+fn check_list(file: &std::path::Path, format: Format) -> anyhow::Result<bool> {
     let (report, entries) = policy::check_list(file, format)?;
     for l in report.reject_lines() {
         println!("{l}");
     }
     if report.rejected as usize > report.rejects.len() {
-        println!("... {} more rejected lines not shown", report.rejected as usize - report.rejects.len());
+        println!(
+            "... {} more rejected lines not shown",
+            report.rejected as usize - report.rejects.len()
+        );
     }
     println!(
         "{}: format {}, {} lines: {} entries accepted ({} distinct names), {} comments/blank, {} skipped placeholders, {} rejected",

@@ -100,18 +100,29 @@ impl Metrics {
         let m = Metrics {
             queries: cv(QUERIES, "DNS queries received.", &["protocol", "qtype"])?,
             responses: cv(RESPONSES, "DNS responses sent.", &["rcode"])?,
-            blocked: cv(BLOCKED, "Queries answered by a block list.", &["list", "action"])?,
-            cache_hits: reg(&r, IntCounter::new(CACHE_HITS, "Answers served from cache.")?),
-            cache_misses: reg(&r, IntCounter::new(CACHE_MISSES, "Cache lookups that missed.")?),
+            blocked: cv(
+                BLOCKED,
+                "Queries answered by a block list.",
+                &["list", "action"],
+            )?,
+            cache_hits: reg(
+                &r,
+                IntCounter::new(CACHE_HITS, "Answers served from cache.")?,
+            ),
+            cache_misses: reg(
+                &r,
+                IntCounter::new(CACHE_MISSES, "Cache lookups that missed.")?,
+            ),
             cache_entries: reg(&r, IntGauge::new(CACHE_ENTRIES, "Answers held in cache.")?),
             upstream_duration: reg(
                 &r,
                 HistogramVec::new(
-                    HistogramOpts::new(UPSTREAM_DURATION, "Time to resolve a cache miss.")
-                        .buckets(vec![
+                    HistogramOpts::new(UPSTREAM_DURATION, "Time to resolve a cache miss.").buckets(
+                        vec![
                             0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                             2.5, 5.0,
-                        ]),
+                        ],
+                    ),
                     &["mode"],
                 )?,
             ),
@@ -144,14 +155,14 @@ impl Metrics {
             )?,
             start_time: reg(
                 &r,
-                Gauge::new("dnsward_start_time_seconds", "Unix time the process started.")?,
+                Gauge::new(
+                    "dnsward_start_time_seconds",
+                    "Unix time the process started.",
+                )?,
             ),
             registry: r,
         };
-        let info = IntGaugeVec::new(
-            Opts::new(BUILD_INFO, "Build information."),
-            &["version"],
-        )?;
+        let info = IntGaugeVec::new(Opts::new(BUILD_INFO, "Build information."), &["version"])?;
         info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         reg(&m.registry, info);
         m.start_time.set(unix_now());

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RecordType};
-use tracing::{debug, info};
+use tracing::debug;
 
 use crate::metrics::{qtype_label, Metrics};
 use crate::policy::matcher::LookupKey;
@@ -212,10 +212,8 @@ impl Handler {
                 self.sinkhole
                     .answer(&mut resp, qname, qtype, list.action, zone);
                 if let Some(e) = resp.edns.as_mut() {
-                    e.options_mut().insert(ede(
-                        list.ede,
-                        &format!("blocked by list {}", list.name),
-                    ));
+                    e.options_mut()
+                        .insert(ede(list.ede, &format!("blocked by list {}", list.name)));
                 }
                 self.metrics
                     .blocked
@@ -272,7 +270,7 @@ impl Handler {
                     .upstream_errors
                     .with_label_values(&[mode, e.kind()])
                     .inc();
-                info!(qtype = %qtype, "resolution failed: {e}");
+                debug!(qtype = %qtype, "resolution failed: {e}");
                 resp.metadata.response_code = ResponseCode::ServFail;
                 if let Some(edns) = resp.edns.as_mut() {
                     edns.options_mut().insert(ede(e.ede_code(), &e.to_string()));
@@ -304,7 +302,8 @@ impl Handler {
                 if let Some(e) = t.edns.as_mut() {
                     e.options_mut().options.clear();
                 }
-                t.to_vec().unwrap_or_else(|_| header_only(&resp, ResponseCode::ServFail))
+                t.to_vec()
+                    .unwrap_or_else(|_| header_only(&resp, ResponseCode::ServFail))
             }
             Err(_) => header_only(&resp, ResponseCode::ServFail),
         }

@@ -54,8 +54,7 @@ impl Sinkhole {
             ipv6: cfg.ipv6,
             ttl: cfg.ttl_secs,
             mname: Name::from_ascii("sinkhole.dnsward.invalid.").unwrap_or_else(|_| Name::root()),
-            rname: Name::from_ascii("hostmaster.dnsward.invalid.")
-                .unwrap_or_else(|_| Name::root()),
+            rname: Name::from_ascii("hostmaster.dnsward.invalid.").unwrap_or_else(|_| Name::root()),
         }
     }
 
@@ -137,13 +136,35 @@ mod tests {
         let run = |action, qtype| {
             let mut m = Message::response(1, OpCode::Query);
             s.answer(&mut m, &q, qtype, action, zone.clone());
-            (m.metadata.response_code, m.answers.len(), m.authorities.len())
+            (
+                m.metadata.response_code,
+                m.answers.len(),
+                m.authorities.len(),
+            )
         };
-        assert_eq!(run(Action::Sinkhole, RecordType::A), (ResponseCode::NoError, 1, 0));
-        assert_eq!(run(Action::Sinkhole, RecordType::AAAA), (ResponseCode::NoError, 1, 0));
-        assert_eq!(run(Action::Sinkhole, RecordType::MX), (ResponseCode::NoError, 0, 1));
-        assert_eq!(run(Action::Nxdomain, RecordType::A), (ResponseCode::NXDomain, 0, 1));
-        assert_eq!(run(Action::Nodata, RecordType::A), (ResponseCode::NoError, 0, 1));
-        assert_eq!(run(Action::Refused, RecordType::A), (ResponseCode::Refused, 0, 0));
+        assert_eq!(
+            run(Action::Sinkhole, RecordType::A),
+            (ResponseCode::NoError, 1, 0)
+        );
+        assert_eq!(
+            run(Action::Sinkhole, RecordType::AAAA),
+            (ResponseCode::NoError, 1, 0)
+        );
+        assert_eq!(
+            run(Action::Sinkhole, RecordType::MX),
+            (ResponseCode::NoError, 0, 1)
+        );
+        assert_eq!(
+            run(Action::Nxdomain, RecordType::A),
+            (ResponseCode::NXDomain, 0, 1)
+        );
+        assert_eq!(
+            run(Action::Nodata, RecordType::A),
+            (ResponseCode::NoError, 0, 1)
+        );
+        assert_eq!(
+            run(Action::Refused, RecordType::A),
+            (ResponseCode::Refused, 0, 0)
+        );
     }
 }

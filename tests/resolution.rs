@@ -46,7 +46,10 @@ async fn recursion_answers_a_aaaa_cname_chain_nxdomain_nodata() {
     let (m, _) = query(s, Proto::Udp, "www.example.zz.", RecordType::MX).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
-    assert!(m.authorities.iter().any(|r| matches!(r.data, RData::SOA(_))));
+    assert!(m
+        .authorities
+        .iter()
+        .any(|r| matches!(r.data, RData::SOA(_))));
 
     let (m, _) = query(s, Proto::Udp, "mail.example.zz.", RecordType::MX).await;
     assert_eq!(rdata(&m), vec!["10 www.example.zz."]);
@@ -94,7 +97,10 @@ async fn forward_mode_passes_whole_answers_through() {
     assert_eq!(rdata(&m), vec!["www.example.zz."]);
     let (m, _) = query(s, Proto::Tcp, "missing.example.zz.", RecordType::A).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
-    assert!(m.authorities.iter().any(|r| matches!(r.data, RData::SOA(_))));
+    assert!(m
+        .authorities
+        .iter()
+        .any(|r| matches!(r.data, RData::SOA(_))));
     // A large answer the upstream truncates over UDP is fetched over TCP.
     let (m, _) = query(s, Proto::Tcp, "big.example.zz.", RecordType::TXT).await;
     assert_eq!(m.answers.len(), 40);

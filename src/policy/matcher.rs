@@ -43,14 +43,26 @@ pub fn hash_name(name: &[u8]) -> u64 {
     finish(name.iter().rev().fold(FNV_OFFSET, |h, &b| step(h, b)))
 }
 
-/// A query name prepared once for probing every list: lowercase dotted
-/// form plus the hash of each suffix, most specific first.
+/// A query name prepared once for probing every list: the lowercase
+/// dotted form and where each label starts. Suffix hashes are computed on
+/// the fly by [`LookupKey::suffixes`], so building a key writes ~400 bytes
+/// and allocates nothing.
 pub struct LookupKey {
     buf: [u8; 256],
     len: usize,
     starts: [u8; MAX_LABELS],
-    hashes: [u64; MAX_LABELS],
     labels: usize,
+}
+
+/// One suffix of a key: label index (0 = whole name), bytes, hash.
+#[derive(Clone, Copy)]
+pub struct Suffix<'a> {
+    /// Labels removed from the front (0 = the query name itself).
+    pub depth: usize,
+    /// The suffix text.
+    pub name: &'a [u8],
+    /// Its hash, consistent with [`hash_name`].
+    pub hash: u64,
 }
 
 impl LookupKey {
@@ -62,7 +74,6 @@ impl LookupKey {
             buf: [0; 256],
             len: 0,
             starts: [0; MAX_LABELS],
-            hashes: [0; MAX_LABELS],
             labels: 0,
         };
         for label in labels {
@@ -75,25 +86,11 @@ impl LookupKey {
                 k.len += 1;
             }
             k.starts[k.labels] = k.len as u8;
-            for (dst, src) in k.buf[k.len..k.len + label.len()].iter_mut().zip(label) {
-                *dst = src.to_ascii_lowercase();
-            }
+            let dst = &mut k.buf[k.len..k.len + label.len()];
+            dst.copy_from_slice(label);
+            dst.make_ascii_lowercase();
             k.len += label.len();
             k.labels += 1;
-        }
-        // One right-to-left pass: when the cursor reaches a label start, the
-        // running hash is the hash of the suffix beginning there.
-        let mut h = FNV_OFFSET;
-        let mut pos = k.len;
-        for i in (0..k.labels).rev() {
-            let start = usize::from(k.starts[i]);
-            for &b in k.buf[start..pos].iter().rev() {
-                h = step(h, b);
-            }
-            k.hashes[i] = finish(h);
-            // Fold in the dot that separates this label from the one before.
-            h = step(h, b'.');
-            pos = start.saturating_sub(1);
         }
         k
     }
@@ -105,6 +102,29 @@ impl LookupKey {
             return Self::from_labels(std::iter::empty());
         }
         Self::from_labels(name.split('.').map(str::as_bytes))
+    }
+
+    /// Every suffix, least specific (the TLD) first, each with its hash.
+    /// One right-to-left pass: when the cursor reaches a label start, the
+    /// running hash is the hash of the suffix beginning there.
+    pub fn suffixes(&self) -> impl Iterator<Item = Suffix<'_>> + '_ {
+        let mut h = FNV_OFFSET;
+        let mut pos = self.len;
+        (0..self.labels).rev().map(move |i| {
+            let start = usize::from(self.starts[i]);
+            for &b in self.buf[start..pos].iter().rev() {
+                h = step(h, b);
+            }
+            let hash = finish(h);
+            // Fold in the dot that separates this label from the one before.
+            h = step(h, b'.');
+            pos = start.saturating_sub(1);
+            Suffix {
+                depth: i,
+                name: &self.buf[start..self.len],
+                hash,
+            }
+        })
     }
 
     /// The whole lowercase dotted name (empty for the root).
@@ -223,23 +243,18 @@ impl DomainSet {
         }
     }
 
-    /// Look up suffix `i` of a prepared key.
-    #[inline]
-    pub fn get(&self, key: &LookupKey, i: usize) -> Option<Hit> {
-        self.get_hashed(key.suffix(i), key.hashes[i])
-    }
-
     /// Look up a normalised name.
     pub fn get_name(&self, name: &str) -> Option<Hit> {
         self.get_hashed(name.as_bytes(), hash_name(name.as_bytes()))
     }
 
-    /// Does the set cover suffix `i` of the key, given that `i == 0` is
-    /// the name itself and `i > 0` a parent?
+    /// Does the set cover this suffix of a query name? The query name
+    /// itself (depth 0) needs an entry covering the exact name, a parent
+    /// an entry covering names below it.
     #[inline]
-    pub fn covers(&self, key: &LookupKey, i: usize) -> Option<Hit> {
-        self.get(key, i).filter(|h| {
-            if i == 0 {
+    pub fn covers(&self, s: &Suffix<'_>) -> Option<Hit> {
+        self.get_hashed(s.name, s.hash).filter(|h| {
+            if s.depth == 0 {
                 h.coverage.exact
             } else {
                 h.coverage.below
@@ -319,7 +334,7 @@ impl DomainSetBuilder {
         if (self.set.len + 1) * 5 > self.set.table.len() * 4 {
             self.grow();
         }
-        let c = u8::from(coverage.exact) * COVER_EXACT | u8::from(coverage.below) * COVER_BELOW;
+        let c = (u8::from(coverage.exact) * COVER_EXACT) | (u8::from(coverage.below) * COVER_BELOW);
         let h = hash_name(bytes);
         let cap = self.set.table.len();
         let mut i = slot_index(h, cap);
@@ -384,16 +399,26 @@ mod tests {
 
     fn covered(s: &DomainSet, q: &str) -> Option<String> {
         let k = LookupKey::from_dotted(q);
-        (0..k.labels()).find_map(|i| s.covers(&k, i).map(|_| k.suffix_str(i).into_owned()))
+        let mut best = None;
+        for sfx in k.suffixes() {
+            if s.covers(&sfx).is_some() {
+                best = Some(String::from_utf8_lossy(sfx.name).into_owned());
+            }
+        }
+        best
     }
 
     #[test]
     fn suffix_hashes_match_whole_name_hashes() {
         let k = LookupKey::from_dotted("A.b.Example.COM.");
         assert_eq!(k.labels(), 4);
-        for i in 0..k.labels() {
-            assert_eq!(k.hashes[i], hash_name(k.suffix(i)), "suffix {i}");
+        let all: Vec<_> = k.suffixes().collect();
+        assert_eq!(all.len(), 4);
+        for sfx in &all {
+            assert_eq!(sfx.hash, hash_name(sfx.name), "suffix {}", sfx.depth);
+            assert_eq!(sfx.name, k.suffix(sfx.depth));
         }
+        assert_eq!(all[0].name, b"com");
         assert_eq!(k.suffix(0), b"a.b.example.com");
         assert_eq!(k.suffix(3), b"com");
     }
@@ -405,9 +430,15 @@ mod tests {
             ("track.example", Coverage::BELOW),
         ]);
         assert_eq!(covered(&s, "ads.example").as_deref(), Some("ads.example"));
-        assert_eq!(covered(&s, "x.y.ADS.example.").as_deref(), Some("ads.example"));
+        assert_eq!(
+            covered(&s, "x.y.ADS.example.").as_deref(),
+            Some("ads.example")
+        );
         assert_eq!(covered(&s, "track.example"), None);
-        assert_eq!(covered(&s, "a.track.example").as_deref(), Some("track.example"));
+        assert_eq!(
+            covered(&s, "a.track.example").as_deref(),
+            Some("track.example")
+        );
         assert_eq!(covered(&s, "example"), None);
         assert_eq!(covered(&s, "notads.example"), None);
         assert_eq!(covered(&s, "."), None);
@@ -429,15 +460,21 @@ mod tests {
     fn many_names_all_found_and_misses_missed() {
         let mut b = DomainSetBuilder::default();
         for i in 0..50_000u32 {
-            b.insert(&format!("host{i}.zone{}.example", i % 97), Coverage::SUBTREE, i)
-                .expect("insert");
+            b.insert(
+                &format!("host{i}.zone{}.example", i % 97),
+                Coverage::SUBTREE,
+                i,
+            )
+            .expect("insert");
         }
         let s = b.finish();
         assert_eq!(s.len(), 50_000);
         for i in (0..50_000u32).step_by(7) {
             let h = s.get_name(&format!("host{i}.zone{}.example", i % 97));
             assert_eq!(h.map(|h| h.line), Some(i));
-            assert!(s.get_name(&format!("host{i}.zone{}.example", (i + 1) % 97)).is_none());
+            assert!(s
+                .get_name(&format!("host{i}.zone{}.example", (i + 1) % 97))
+                .is_none());
         }
         assert_eq!(s.iter().count(), 50_000);
     }

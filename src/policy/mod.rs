@@ -220,42 +220,51 @@ impl Policy {
 
     /// Decide for a prepared name. Allow lists beat any block; among block
     /// lists the most specific listed name wins, then configuration order.
-    /// Allocation-free.
+    /// One pass over the suffixes, TLD first; allocation-free.
     pub fn decide(&self, key: &LookupKey) -> Decision<'_> {
-        for list in self.present().filter(|l| l.kind == ListKind::Allow) {
-            if (0..key.labels()).any(|i| list.set.covers(key, i).is_some()) {
-                return Decision::Allowed { list };
-            }
-        }
-        for i in 0..key.labels() {
-            for list in self.present().filter(|l| l.kind == ListKind::Block) {
-                if let Some(hit) = list.set.covers(key, i) {
-                    return Decision::Blocked {
-                        list,
-                        suffix: i,
-                        line: hit.line,
-                    };
+        let mut best: Option<(&CompiledList, usize, u32)> = None;
+        for sfx in key.suffixes() {
+            let mut found_here = false;
+            for list in self.present() {
+                let Some(hit) = list.set.covers(&sfx) else {
+                    continue;
+                };
+                match list.kind {
+                    ListKind::Allow => return Decision::Allowed { list },
+                    // Suffixes come least specific first: a block found at
+                    // this depth replaces one found at a shallower depth,
+                    // and the first list in order wins at equal depth.
+                    ListKind::Block if !found_here => {
+                        best = Some((list, sfx.depth, hit.line));
+                        found_here = true;
+                    }
+                    ListKind::Block => {}
                 }
             }
         }
-        Decision::NotListed
+        match best {
+            Some((list, suffix, line)) => Decision::Blocked { list, suffix, line },
+            None => Decision::NotListed,
+        }
     }
 
     /// Every entry of every list that covers the name, most specific first:
     /// the full chain behind a decision, for `explain`.
     pub fn explain(&self, key: &LookupKey) -> Vec<Match> {
         let mut out = Vec::new();
-        for i in 0..key.labels() {
+        for sfx in key.suffixes() {
+            let mut here = Vec::new();
             for list in self.lists.iter().flatten() {
-                if let Some(hit) = list.set.covers(key, i) {
-                    out.push(Match {
+                if let Some(hit) = list.set.covers(&sfx) {
+                    here.push(Match {
                         list: list.clone(),
-                        name: key.suffix_str(i).into_owned(),
+                        name: String::from_utf8_lossy(sfx.name).into_owned(),
                         line: hit.line,
-                        depth: i,
+                        depth: sfx.depth,
                     });
                 }
             }
+            out.splice(0..0, here);
         }
         out
     }
@@ -318,7 +327,10 @@ mod tests {
         assert_eq!(name_of("deep.ok.ads.example"), "allow:allow");
         assert_eq!(name_of("other.test"), "none");
         let chain = policy.explain(&LookupKey::from_dotted("ok.ads.example"));
-        let names: Vec<_> = chain.iter().map(|m| (m.list.name.as_str(), m.depth)).collect();
+        let names: Vec<_> = chain
+            .iter()
+            .map(|m| (m.list.name.as_str(), m.depth))
+            .collect();
         assert_eq!(names, vec![("allow", 0), ("narrow", 1), ("broad", 2)]);
         let _ = std::fs::remove_dir_all(d);
     }

@@ -254,7 +254,10 @@ fn parse_line(
             let mut fields = t.split_whitespace();
             let addr = fields.next().unwrap_or_default();
             if addr.parse::<IpAddr>().is_err() {
-                report.reject(line, format!("`{addr}` is not an IP address (hosts format)"));
+                report.reject(
+                    line,
+                    format!("`{addr}` is not an IP address (hosts format)"),
+                );
                 return;
             }
             let mut any = false;
@@ -377,8 +380,10 @@ mod tests {
 
     fn parse(text: &str, format: Format) -> (Vec<Entry>, ParseReport) {
         let mut out = Vec::new();
-        let r = parse_reader(text.as_bytes(), Path::new("t"), format, &mut |e| out.push(e))
-            .expect("parse");
+        let r = parse_reader(text.as_bytes(), Path::new("t"), format, &mut |e| {
+            out.push(e)
+        })
+        .expect("parse");
         (out, r)
     }
 
@@ -388,7 +393,10 @@ mod tests {
             "# header\n\nAds.Example.COM.\n*.track.example\nbad name here\n1.2.3.4\nxn--bcher-kva.example\n",
             Format::Domains,
         );
-        let names: Vec<_> = e.iter().map(|e| (e.name.as_str(), e.coverage, e.line)).collect();
+        let names: Vec<_> = e
+            .iter()
+            .map(|e| (e.name.as_str(), e.coverage, e.line))
+            .collect();
         assert_eq!(
             names,
             vec![
@@ -418,7 +426,10 @@ mod tests {
 
     #[test]
     fn sniffing_picks_the_right_format() {
-        assert_eq!(sniff("# c\n0.0.0.0 a.b\n0.0.0.0 c.d\n".as_bytes()), Format::Hosts);
+        assert_eq!(
+            sniff("# c\n0.0.0.0 a.b\n0.0.0.0 c.d\n".as_bytes()),
+            Format::Hosts
+        );
         assert_eq!(sniff("a.b\nc.d\n".as_bytes()), Format::Domains);
     }
 

@@ -55,9 +55,10 @@ pub fn watch(paths: &[PathBuf], changed: Arc<Notify>) -> Result<ListWatcher, Wat
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         match res {
             Ok(ev) => {
-                let relevant = ev.paths.iter().any(|p| {
-                    files.contains(p) || p.file_name().is_some_and(|n| names.contains(n))
-                });
+                let relevant = ev
+                    .paths
+                    .iter()
+                    .any(|p| files.contains(p) || p.file_name().is_some_and(|n| names.contains(n)));
                 if relevant {
                     changed.notify_one();
                 }

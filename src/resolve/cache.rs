@@ -71,8 +71,8 @@ impl CachedAnswer {
     /// Copy the sections into `resp`, TTLs reduced by the time spent in
     /// cache.
     pub fn fill(&self, resp: &mut Message, now: Instant) {
-        let age = u32::try_from(now.saturating_duration_since(self.stored).as_secs())
-            .unwrap_or(u32::MAX);
+        let age =
+            u32::try_from(now.saturating_duration_since(self.stored).as_secs()).unwrap_or(u32::MAX);
         let aged = |r: &Record| {
             let mut r = r.clone();
             r.ttl = r.ttl.saturating_sub(age);

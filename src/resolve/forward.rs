@@ -130,7 +130,8 @@ async fn tcp_exchange(
 ) -> Result<Message, ResolveError> {
     let net = |e: std::io::Error| ResolveError::Network(format!("{up} (tcp): {e}"));
     let mut s = TcpStream::connect(up).await.map_err(net)?;
-    let len = u16::try_from(bytes.len()).map_err(|_| ResolveError::Network("query too long".into()))?;
+    let len =
+        u16::try_from(bytes.len()).map_err(|_| ResolveError::Network("query too long".into()))?;
     let mut framed = Vec::with_capacity(bytes.len() + 2);
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(bytes);
@@ -143,6 +144,8 @@ async fn tcp_exchange(
     if matches(&m, id, query) {
         Ok(m)
     } else {
-        Err(ResolveError::Network(format!("{up} (tcp): reply does not match")))
+        Err(ResolveError::Network(format!(
+            "{up} (tcp): reply does not match"
+        )))
     }
 }

@@ -49,7 +49,7 @@ impl ResolveError {
 /// The configured resolution strategy.
 pub enum Upstream {
     /// Iterative resolution from the root.
-    Recursive(recursive::Recursive),
+    Recursive(Box<recursive::Recursive>),
     /// Forwarding to upstream resolvers.
     Forward(forward::Forwarder),
 }

@@ -79,11 +79,13 @@ pub fn read_hints(path: &Path) -> Result<Vec<IpAddr>, HintsError> {
             .position(|f| f.eq_ignore_ascii_case("A") || f.eq_ignore_ascii_case("AAAA"))
         {
             let value = fields.get(pos + 1).copied().unwrap_or_default();
-            let ip = value.parse::<IpAddr>().map_err(|_| HintsError::BadAddress {
-                path: p.clone(),
-                line: i + 1,
-                value: value.to_string(),
-            })?;
+            let ip = value
+                .parse::<IpAddr>()
+                .map_err(|_| HintsError::BadAddress {
+                    path: p.clone(),
+                    line: i + 1,
+                    value: value.to_string(),
+                })?;
             out.push(ip);
         }
     }

@@ -107,7 +107,10 @@ fn answer(zones: &[Zone], req: &Message) -> Message {
     };
     let at = |name: &Name| -> Vec<&Record> {
         let n = lower(name);
-        zone.records.iter().filter(|r| lower(&r.name) == n).collect()
+        zone.records
+            .iter()
+            .filter(|r| lower(&r.name) == n)
+            .collect()
     };
     let glue = |resp: &mut Message, ns_records: &[Record]| {
         for ns in ns_records {
@@ -133,7 +136,8 @@ fn answer(zones: &[Zone], req: &Message) -> Message {
             .filter(|r| r.record_type() == RecordType::NS)
             .cloned()
             .collect();
-        if !ns.is_empty() && !(cut == *qname && q.query_type() == RecordType::DS) {
+        let ds_at_cut = cut == *qname && q.query_type() == RecordType::DS;
+        if !ns.is_empty() && !ds_at_cut {
             resp.authorities.extend(ns.iter().cloned());
             glue(&mut resp, &ns);
             return resp;
@@ -320,7 +324,8 @@ impl Hierarchy {
                 .await
                 .expect("root server");
             let port = root.addr.port();
-            let tld = AuthServer::start(SocketAddr::new(TLD_IP.into(), port), vec![tld_zone()]).await;
+            let tld =
+                AuthServer::start(SocketAddr::new(TLD_IP.into(), port), vec![tld_zone()]).await;
             let leaf =
                 AuthServer::start(SocketAddr::new(LEAF_IP.into(), port), vec![leaf_zone()]).await;
             if let (Ok(tld), Ok(leaf)) = (tld, leaf) {
@@ -415,7 +420,10 @@ pub async fn udp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option
     let s = UdpSocket::bind(bind).await.ok()?;
     s.send_to(bytes, server).await.ok()?;
     let mut buf = vec![0u8; 65535];
-    let n = tokio::time::timeout(wait, s.recv(&mut buf)).await.ok()?.ok()?;
+    let n = tokio::time::timeout(wait, s.recv(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
     Some(buf[..n].to_vec())
 }
 
@@ -517,5 +525,7 @@ pub fn ip(s: &str) -> IpAddr {
 
 /// Path of a shared test-data file, relative to the crate root.
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(rel)
 }

@@ -1,0 +1,330 @@
+//! The real binary: `run` with SIGHUP reload and SIGTERM exit, the metrics
+//! endpoints as a scraper sees them, and the offline commands
+//! `check-config`, `check-list` and `explain`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use hickory_proto::rr::RecordType;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dnsward");
+
+struct Proc {
+    child: Child,
+    dns: SocketAddr,
+    http: SocketAddr,
+}
+
+impl Proc {
+    fn start(config: &std::path::Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(config)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn dnsward");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut dns, mut http) = (None, None);
+        while dns.is_none() || http.is_none() {
+            let line = lines
+                .next()
+                .expect("dnsward exited before listening")
+                .expect("read");
+            if let Some(a) = line.strip_prefix("listening dns udp+tcp ") {
+                dns = a.parse().ok();
+            } else if let Some(a) = line.strip_prefix("listening http ") {
+                http = a.parse().ok();
+            }
+        }
+        Self {
+            child,
+            dns: dns.expect("dns"),
+            http: http.expect("http"),
+        }
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok);
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_unwatched_lists_and_sigterm_exits_cleanly() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("sighup");
+    let list = dir.write("l.txt", "ads.example.zz\n");
+    let cfg = dir.write(
+        "c.toml",
+        &base_toml(&format!(
+            "{}[reload]\nwatch = false\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+            h.resolver_toml()
+        ))
+        .replace("[reload]\nsettle_ms = 200\n", ""),
+    );
+    let mut p = Proc::start(&cfg);
+    let (m, _) = query(p.dns, Proto::Udp, "ads.example.zz.", RecordType::A).await;
+    assert!(ede_of(&m).is_some());
+
+    let prober = ProberLite::start(p.dns);
+    std::fs::write(&list, "www.example.zz\n").expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (m, _) = query(p.dns, Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert!(ede_of(&m).is_none(), "not watched: no reload before SIGHUP");
+    p.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (m, _) = query(p.dns, Proto::Udp, "www.example.zz.", RecordType::A).await;
+        if ede_of(&m).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "SIGHUP did not reload");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (sent, failed) = prober.finish().await;
+    assert_eq!(failed, 0, "{failed}/{sent} queries failed around SIGHUP");
+
+    // Metrics from the real process, parsed.
+    let (status, body) = http_get(p.http, "/metrics").await;
+    assert_eq!(status, 200);
+    let m = parse_metrics(&body);
+    assert_eq!(m.get("dnsward_list_entries{list=\"l\"}"), Some(&1.0));
+    assert!(
+        m.get("dnsward_list_reloads_total{list=\"l\"}")
+            .copied()
+            .unwrap_or(0.0)
+            >= 2.0
+    );
+
+    p.signal("-TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = p.child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
+
+/// A minimal continuous querier for the binary test.
+struct ProberLite {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(u64, u64)>,
+}
+
+impl ProberLite {
+    fn start(server: SocketAddr) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut sent, mut failed) = (0, 0);
+            while !st.load(Ordering::Relaxed) {
+                let q = make_query("www.example.zz.", RecordType::A, Some(1232));
+                sent += 1;
+                match udp_raw(server, &q.to_vec().expect("enc"), Duration::from_secs(2)).await {
+                    Some(r) if r[3] & 0x0f != 2 => {}
+                    _ => failed += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (sent, failed)
+        });
+        Self { stop, task }
+    }
+    async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.expect("prober")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_endpoint_counts_this_tests_queries() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("metrics");
+    dir.write("l.txt", "ads.example.zz\n");
+    let d = start_dnsward(
+        &dir,
+        &base_toml(&format!(
+            "{}[[lists]]\nname = \"court\"\npath = \"l.txt\"\naction = \"nxdomain\"\n",
+            h.resolver_toml()
+        )),
+    )
+    .await;
+    let http = d.metrics_addr.expect("metrics listener");
+    let scrape = || async { parse_metrics(&http_get(http, "/metrics").await.1) };
+    let get =
+        |m: &std::collections::HashMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+    let before = scrape().await;
+    for _ in 0..5 {
+        query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    }
+    for _ in 0..3 {
+        query(d.dns[0], Proto::Tcp, "x.ads.example.zz.", RecordType::AAAA).await;
+    }
+    let after = scrape().await;
+    let delta = |k: &str| get(&after, k) - get(&before, k);
+    assert_eq!(
+        delta("dnsward_queries_total{protocol=\"udp\",qtype=\"A\"}"),
+        5.0
+    );
+    assert_eq!(
+        delta("dnsward_queries_total{protocol=\"tcp\",qtype=\"AAAA\"}"),
+        3.0
+    );
+    assert_eq!(
+        delta("dnsward_blocked_total{action=\"nxdomain\",list=\"court\"}"),
+        3.0
+    );
+    assert_eq!(delta("dnsward_responses_total{rcode=\"NXDOMAIN\"}"), 3.0);
+    assert_eq!(delta("dnsward_cache_hits_total"), 4.0);
+    assert_eq!(delta("dnsward_cache_misses_total"), 1.0);
+    assert_eq!(
+        delta("dnsward_upstream_duration_seconds_count{mode=\"recursive\"}"),
+        1.0
+    );
+    assert_eq!(get(&after, "dnsward_list_entries{list=\"court\"}"), 1.0);
+    assert!(
+        get(
+            &after,
+            "dnsward_list_last_reload_timestamp_seconds{list=\"court\"}"
+        ) > 1.7e9
+    );
+    assert_eq!(
+        get(
+            &after,
+            &format!(
+                "dnsward_build_info{{version=\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        1.0
+    );
+    // No query name or client address ever appears in a label.
+    let text = http_get(http, "/metrics").await.1;
+    assert!(!text.contains("example.zz") && !text.contains("127.0.0.1"));
+
+    assert_eq!(http_get(http, "/healthz").await.0, 200);
+    assert_eq!(http_get(http, "/readyz").await.0, 200);
+    assert_eq!(http_get(http, "/nope").await.0, 404);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+fn run_cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new(BIN).args(args).output().expect("run");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn check_config_reports_every_problem_by_key() {
+    let dir = TempDir::new("checkcfg");
+    dir.write("l.txt", "ads.example\n");
+    let good = dir.write(
+        "good.toml",
+        "[server]\nlisten = [\"127.0.0.1:5353\"]\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+    );
+    let (ok, text) = run_cli(&["check-config", good.to_str().expect("utf8")]);
+    assert!(ok, "{text}");
+    assert!(text.contains("list l: 1 entries"), "{text}");
+
+    let bad = dir.write(
+        "bad.toml",
+        "[server]\nlisten = [\"not-an-address\"]\n[resolver]\nmode = \"forward\"\n[[lists]]\nname = \"l\"\npath = \"missing.txt\"\nede = 99\n",
+    );
+    let (ok, text) = run_cli(&["check-config", bad.to_str().expect("utf8")]);
+    assert!(!ok);
+    for key in [
+        "server.listen[0]",
+        "resolver.upstreams",
+        "lists[0].path",
+        "lists[0].ede",
+    ] {
+        assert!(text.contains(key), "{key} not named in:\n{text}");
+    }
+
+    let typo = dir.write("typo.toml", "[server]\nlisen = []\n");
+    let (ok, text) = run_cli(&["check-config", typo.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert!(text.contains("lisen") && text.contains("line 2"), "{text}");
+
+    dir.write("garbage.txt", "<html>\n</html>\n");
+    let bad_list = dir.write(
+        "badlist.toml",
+        "[[lists]]\nname = \"g\"\npath = \"garbage.txt\"\n",
+    );
+    let (ok, text) = run_cli(&["check-config", bad_list.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert!(text.contains("garbage.txt:1:"), "{text}");
+}
+
+#[test]
+fn check_list_prints_file_line_reason_and_counts() {
+    let dir = TempDir::new("checklist");
+    let f = dir.write(
+        "l.txt",
+        "# comment\ngood.example\nbad..example\n192.0.2.1\n*.wild.example\n",
+    );
+    let (ok, text) = run_cli(&["check-list", f.to_str().expect("utf8")]);
+    assert!(ok, "{text}");
+    let p = f.display().to_string();
+    assert!(text.contains(&format!("{p}:3: ")), "{text}");
+    assert!(text.contains(&format!("{p}:4: ")), "{text}");
+    assert!(text.contains("2 entries accepted"), "{text}");
+    assert!(text.contains("2 rejected"), "{text}");
+
+    let g = dir.write("g.txt", "!!!\n???\n");
+    let (ok, _) = run_cli(&["check-list", g.to_str().expect("utf8")]);
+    assert!(!ok, "nothing usable must fail");
+
+    // A real hosts list: every line is accounted for.
+    let real = shared("blocklists/1hosts-lite-hosts-format/hosts.txt");
+    let (ok, text) = run_cli(&["check-list", real.to_str().expect("utf8")]);
+    assert!(ok, "{text}");
+    assert!(text.contains("format hosts"), "{text}");
+    assert!(text.contains("73878 entries accepted"), "{text}");
+}
+
+#[test]
+fn explain_names_the_list_line_and_the_overriding_allow() {
+    let dir = TempDir::new("explain");
+    dir.write("block.txt", "# order\nads.example\n");
+    dir.write("allow.txt", "ok.ads.example\n");
+    let cfg = dir.write(
+        "c.toml",
+        "[[lists]]\nname = \"court\"\npath = \"block.txt\"\n[[lists]]\nname = \"exempt\"\npath = \"allow.txt\"\nkind = \"allow\"\n",
+    );
+    let c = cfg.to_str().expect("utf8");
+    let (ok, text) = run_cli(&["explain", "x.ads.example", "--config", c]);
+    assert!(ok);
+    assert!(text.contains("blocked by list court line 2"), "{text}");
+    let (_, text) = run_cli(&["explain", "ok.ads.example", "--config", c]);
+    assert!(text.contains("allowed by list exempt"), "{text}");
+    assert!(text.contains("block court `ads.example`"), "{text}");
+    let (_, text) = run_cli(&["explain", "other.example", "--config", c]);
+    assert!(text.contains("not listed"), "{text}");
+}

@@ -1,0 +1,200 @@
+//! Hot reload while serving: rewrite in place, `mv` over the file, a bad
+//! file that must keep the old list — with a client querying the whole
+//! time and not one query failing.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+
+/// Queries `names` in a loop until stopped; counts answers and failures
+/// (no reply within 2 s, or SERVFAIL).
+pub struct Prober {
+    pub sent: Arc<AtomicU64>,
+    pub failed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Prober {
+    pub fn start(server: SocketAddr, names: &[&str]) -> Self {
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let sent = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, f2, st2) = (sent.clone(), failed.clone(), stop.clone());
+        let task = tokio::spawn(async move {
+            let mut i = 0usize;
+            while !st2.load(Ordering::Relaxed) {
+                let q = make_query(&names[i % names.len()], RecordType::A, Some(1232));
+                let bytes = q.to_vec().expect("encode");
+                s2.fetch_add(1, Ordering::Relaxed);
+                match udp_raw(server, &bytes, Duration::from_secs(2)).await {
+                    Some(r) if (r[3] & 0x0f) != 2 => {}
+                    _ => {
+                        f2.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        Self {
+            sent,
+            failed,
+            stop,
+            task,
+        }
+    }
+
+    pub async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.task.await;
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Is `name` answered by the block list (EDE present)?
+async fn blocked(server: SocketAddr, name: &str) -> bool {
+    let (m, _) = query(server, Proto::Udp, name, RecordType::A).await;
+    assert_ne!(m.metadata.response_code, ResponseCode::ServFail, "{name}");
+    ede_of(&m).is_some()
+}
+
+async fn wait_until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watched_list_reloads_on_rewrite_and_mv_and_keeps_old_on_bad_file() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("reload");
+    let list = dir.write("orders.txt", "ads.example.zz\n");
+    let toml = base_toml(&format!(
+        "{}[[lists]]\nname = \"orders\"\npath = \"orders.txt\"\n",
+        h.resolver_toml()
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let s = d.dns[0];
+    assert!(blocked(s, "ads.example.zz.").await);
+    assert!(!blocked(s, "www.example.zz.").await);
+
+    let prober = Prober::start(
+        s,
+        &["ads.example.zz.", "www.example.zz.", "alias.example.zz."],
+    );
+
+    // 1. Rewrite in place.
+    std::fs::write(&list, "www.example.zz\n").expect("rewrite");
+    wait_until("www blocked after rewrite", || {
+        blocked(s, "www.example.zz.")
+    })
+    .await;
+    assert!(!blocked(s, "ads.example.zz.").await, "old entry gone");
+
+    // 2. Write a new file and mv it over the old one (new inode).
+    let tmp = dir.write("orders.txt.new", "alias.example.zz\nads.example.zz\n");
+    std::fs::rename(&tmp, &list).expect("mv");
+    wait_until("alias blocked after mv", || blocked(s, "alias.example.zz.")).await;
+    assert!(blocked(s, "ads.example.zz.").await);
+    assert!(!blocked(s, "www.example.zz.").await);
+
+    // 3. A garbage file: counted as a failure, the old list keeps serving.
+    let failures = || {
+        d.metrics
+            .list_reload_failures
+            .with_label_values(&["orders"])
+            .get()
+    };
+    std::fs::write(&list, "<html>502 Bad Gateway</html>\n").expect("garbage");
+    wait_until("failure counted", || {
+        let n = failures();
+        async move { n >= 1 }
+    })
+    .await;
+    assert!(blocked(s, "alias.example.zz.").await, "old list kept");
+    assert!(blocked(s, "ads.example.zz.").await);
+
+    // 4. An emptied file (truncated download) is refused too.
+    std::fs::write(&list, "").expect("truncate");
+    wait_until("second failure counted", || {
+        let n = failures();
+        async move { n >= 2 }
+    })
+    .await;
+    assert!(blocked(s, "alias.example.zz.").await);
+
+    // 5. A good file again.
+    std::fs::write(&list, "deep.sub.example.zz\n").expect("good");
+    wait_until("recovered", || blocked(s, "deep.sub.example.zz.")).await;
+
+    let (sent, failed) = prober.finish().await;
+    assert!(sent > 100, "prober sent {sent}");
+    assert_eq!(
+        failed, 0,
+        "{failed} of {sent} queries failed during reloads"
+    );
+    assert!(d.metrics.list_reloads.with_label_values(&["orders"]).get() >= 4);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_real_list_swaps_without_dropping_queries() {
+    let src = shared(
+        "blocklists/stevenblack-unified-domains/fakenews-gambling-porn-social.part0.domains.txt",
+    );
+    let src = if src.exists() {
+        src
+    } else {
+        shared("blocklists/stevenblack-unified-domains/unified.domains.txt")
+    };
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("bigreload");
+    let list = dir.path().join("big.txt");
+    std::fs::copy(&src, &list).expect("copy list");
+    let toml = base_toml(&format!(
+        "{}[[lists]]\nname = \"big\"\npath = \"big.txt\"\n",
+        h.resolver_toml()
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let s = d.dns[0];
+    let before = d.store.load().entries();
+    assert!(before > 50_000);
+    let prober = Prober::start(s, &["www.example.zz.", "ads.example.zz."]);
+    for round in 0..3 {
+        let mut body = std::fs::read_to_string(&src).expect("read");
+        body.push_str(&format!("round{round}.example.zz\n"));
+        let tmp = dir.path().join("big.txt.tmp");
+        std::fs::write(&tmp, body).expect("write");
+        std::fs::rename(&tmp, &list).expect("mv");
+        let name = format!("round{round}.example.zz.");
+        wait_until("big list swapped", || {
+            let n = name.clone();
+            async move { blocked(s, &n).await }
+        })
+        .await;
+    }
+    let (sent, failed) = prober.finish().await;
+    assert_eq!(failed, 0, "{failed} of {sent} failed");
+    d.shutdown(Duration::from_secs(1)).await;
+}
