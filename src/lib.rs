@@ -8,12 +8,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acl;
 pub mod app;
 pub mod config;
 pub mod http;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod ratelimit;
 pub mod resolve;
 pub mod server;
 pub mod sinkhole;
