@@ -15,7 +15,7 @@ use crate::config::{ResolverMode, Validated};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
 use crate::pipeline::Handler;
-use crate::policy::store::PolicyStore;
+use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
@@ -135,17 +135,27 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
 /// Build everything and start serving.
 pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new()?);
-    let store = Arc::new(PolicyStore::new(cfg.lists.clone(), metrics.clone()));
+    let store = Arc::new(PolicyStore::new(
+        cfg.lists.clone(),
+        metrics.clone(),
+        cfg.audit_log.clone(),
+    ));
     {
         let s = store.clone();
-        let out = tokio::task::spawn_blocking(move || s.reload(true))
-            .await
-            .map_err(|e| StartError::Lists(vec![e.to_string()]))?;
-        if !out.failed.is_empty() {
+        let out = tokio::task::spawn_blocking(move || {
+            s.reload(ReloadRequest {
+                reread: true,
+                force: false,
+            })
+        })
+        .await
+        .map_err(|e| StartError::Lists(vec![e.to_string()]))?;
+        let failed = out.failed();
+        if !failed.is_empty() {
             return Err(StartError::Lists(
-                out.failed
+                failed
                     .into_iter()
-                    .map(|(n, e)| format!("  {n}: {e}"))
+                    .map(|o| format!("  {}: {}", o.list, o.error.as_deref().unwrap_or("")))
                     .collect(),
             ));
         }
@@ -158,6 +168,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         max_udp_payload: cfg.config.server.max_udp_payload,
         resolve_timeout: cfg.resolve_timeout(),
+        log_blocked: cfg.config.logging.blocked_queries,
     });
 
     let (stop, stop_rx) = watch::channel(false);

@@ -41,6 +41,29 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// List file watching.
     pub reload: ReloadConfig,
+    /// Audit trail of list changes.
+    pub audit: AuditConfig,
+    /// Log settings beyond `DNSWARD_LOG`.
+    pub logging: LoggingConfig,
+}
+
+/// `[audit]`: where every list change is recorded.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// JSON-lines file appended on every reload (accepted or refused).
+    /// Default: none (audit lines then go to the log only).
+    pub log: Option<PathBuf>,
+}
+
+/// `[logging]`: optional per-event log lines.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// Log one line per blocked query (list, line, order id, action, qtype;
+    /// never the client address). Default false: at ISP rates this is a
+    /// firehose; the metrics count blocks without it.
+    pub blocked_queries: bool,
 }
 
 /// `[server]`: where DNS is served and the limits on the wire.
@@ -167,6 +190,10 @@ pub enum Action {
     Nodata,
     /// REFUSED.
     Refused,
+    /// No answer at all (the client times out).
+    Drop,
+    /// A CNAME to `redirect_to` (a walled garden), resolved as usual.
+    Redirect,
 }
 
 impl Action {
@@ -177,8 +204,22 @@ impl Action {
             Action::Nxdomain => "nxdomain",
             Action::Nodata => "nodata",
             Action::Refused => "refused",
+            Action::Drop => "drop",
+            Action::Redirect => "redirect",
         }
     }
+}
+
+/// Whether a list's blocks are applied.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListMode {
+    /// Block.
+    #[default]
+    Enforce,
+    /// Only log and count would-be blocks; answer normally. For trying a
+    /// new order before it takes effect.
+    DryRun,
 }
 
 /// One `[[lists]]` entry.
@@ -189,23 +230,69 @@ pub struct ListConfig {
     pub name: String,
     /// File path; relative paths are relative to the config file.
     pub path: PathBuf,
-    /// `auto` (default), `domains` or `hosts`.
+    /// `auto` (default), `domains`, `hosts`, `adblock`, `urls` or `rpz`.
     #[serde(default)]
     pub format: Format,
     /// `block` (default) or `allow`.
     #[serde(default)]
     pub kind: ListKind,
-    /// `sinkhole` (default), `nxdomain`, `nodata` or `refused`.
+    /// `sinkhole` (default), `nxdomain`, `nodata`, `refused`, `drop` or
+    /// `redirect`. RPZ entries carry their own action and ignore it.
     #[serde(default)]
     pub action: Action,
+    /// Target name for `action = "redirect"`.
+    #[serde(default)]
+    pub redirect_to: Option<String>,
+    /// TTL of this list's blocked answers, seconds. Default `sinkhole.ttl_secs`.
+    #[serde(default)]
+    pub ttl_secs: Option<u32>,
     /// Extended DNS Error code on blocked answers: 15 Blocked (default),
     /// 16 Censored or 17 Filtered.
     #[serde(default = "default_ede")]
     pub ede: u16,
+    /// EDE extra text; default `blocked by list NAME`. The list name and
+    /// order id are always appended.
+    #[serde(default)]
+    pub ede_text: Option<String>,
+    /// Reference of the legal order behind the list, shown in EDE text,
+    /// logs, `explain` and audit lines.
+    #[serde(default)]
+    pub order_id: Option<String>,
+    /// `enforce` (default) or `dry-run`.
+    #[serde(default)]
+    pub mode: ListMode,
+    /// A reload that would remove more than this percentage of the list's
+    /// entries is refused unless forced. Default 50; 100 disables the guard.
+    #[serde(default = "default_max_shrink")]
+    pub max_shrink_percent: u8,
 }
 
 fn default_ede() -> u16 {
     15
+}
+
+fn default_max_shrink() -> u8 {
+    50
+}
+
+impl ListConfig {
+    /// A block list with every optional setting at its default.
+    pub fn simple(name: &str, path: PathBuf, kind: ListKind) -> Self {
+        Self {
+            name: name.to_string(),
+            path,
+            format: Format::Auto,
+            kind,
+            action: Action::Sinkhole,
+            redirect_to: None,
+            ttl_secs: None,
+            ede: 15,
+            ede_text: None,
+            order_id: None,
+            mode: ListMode::Enforce,
+            max_shrink_percent: 50,
+        }
+    }
 }
 
 /// `[sinkhole]`: the addresses and TTL of blocked answers.
@@ -330,6 +417,8 @@ pub struct Validated {
     pub lists: Vec<ListConfig>,
     /// Root hints path resolved, if any.
     pub root_hints: Option<PathBuf>,
+    /// Audit log path resolved, if any.
+    pub audit_log: Option<PathBuf>,
 }
 
 impl Validated {
@@ -396,14 +485,7 @@ impl Config {
             } else {
                 ListKind::Block
             };
-            config.lists.push(ListConfig {
-                name: stem,
-                path,
-                format: Format::Auto,
-                kind,
-                action: Action::Sinkhole,
-                ede: 15,
-            });
+            config.lists.push(ListConfig::simple(&stem, path, kind));
         }
         config.validate(Path::new("<built-in>"), base)
     }
@@ -491,6 +573,17 @@ impl Config {
             }
         }
 
+        let audit_log = self.audit.log.as_ref().map(|p| base.join(p));
+        if let Some(p) = &audit_log {
+            if p.parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+            {
+                bad(
+                    "audit.log".into(),
+                    format!("{}: directory does not exist", p.display()),
+                );
+            }
+        }
         if self.cache.min_ttl_secs > self.cache.max_ttl_secs {
             bad(
                 "cache.min_ttl_secs".into(),
@@ -530,6 +623,38 @@ impl Config {
                     ),
                 );
             }
+            if l.max_shrink_percent > 100 {
+                bad(
+                    format!("lists[{i}].max_shrink_percent"),
+                    format!("{} is not a percentage (0-100)", l.max_shrink_percent),
+                );
+            }
+            match (&l.action, &l.redirect_to) {
+                (Action::Redirect, None) => bad(
+                    format!("lists[{i}].redirect_to"),
+                    "action = \"redirect\" needs a target name".into(),
+                ),
+                (Action::Redirect, Some(t)) => {
+                    if let Err(e) = crate::policy::parse::normalize_name(t) {
+                        bad(format!("lists[{i}].redirect_to"), e);
+                    }
+                }
+                (_, Some(_)) => bad(
+                    format!("lists[{i}].redirect_to"),
+                    "only used with action = \"redirect\"".into(),
+                ),
+                _ => {}
+            }
+            for (key, text) in [("ede_text", &l.ede_text), ("order_id", &l.order_id)] {
+                if let Some(t) = text {
+                    if t.len() > 200 || t.chars().any(char::is_control) {
+                        bad(
+                            format!("lists[{i}].{key}"),
+                            "at most 200 characters, no control characters".into(),
+                        );
+                    }
+                }
+            }
             let mut l = l.clone();
             l.path = base.join(&l.path);
             if !l.path.is_file() {
@@ -568,6 +693,7 @@ impl Config {
             metrics_listen,
             lists,
             root_hints,
+            audit_log,
         })
     }
 }

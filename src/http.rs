@@ -1,9 +1,11 @@
-//! The operations HTTP listener: `/metrics`, `/healthz`, `/readyz`.
+//! The operations HTTP listener: `GET /metrics`, `/healthz`, `/readyz`,
+//! `/explain?name=NAME`, and `POST /admin/reload[?force=1]`.
 //!
-//! A deliberately tiny HTTP/1.1 server (GET only, one request per
-//! connection, 8 KiB request limit, 5 s deadline): it serves scrapes and
-//! probes on a loopback or management address, so a web framework would
-//! only add build time and attack surface.
+//! A deliberately tiny HTTP/1.1 server (one request per connection, 8 KiB
+//! request limit, 5 s deadline to send it): it serves scrapes, probes and
+//! operator requests on a loopback or management address, so a web
+//! framework would only add build time and attack surface. It binds to
+//! loopback by default because `/admin/reload` changes state.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,13 +17,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::metrics::Metrics;
-use crate::policy::store::PolicyStore;
+use crate::policy::store::{PolicyStore, ReloadRequest};
 
 /// What the endpoints report on.
 pub struct OpsState {
     /// Metrics to render.
     pub metrics: Arc<Metrics>,
-    /// Lists, for readiness.
+    /// Lists: readiness, explain, reload.
     pub store: Arc<PolicyStore>,
     /// False once shutdown begins, so load balancers withdraw the node
     /// before listeners close.
@@ -35,7 +37,7 @@ impl OpsState {
     }
 }
 
-/// Serve until `stop` turns true.
+/// Serve until `stop` turns true. Each connection may carry one request.
 pub async fn serve(listener: TcpListener, state: Arc<OpsState>, mut stop: watch::Receiver<bool>) {
     loop {
         let stream = tokio::select! {
@@ -68,29 +70,67 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
     let head = String::from_utf8_lossy(&buf);
     let mut parts = head.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let path = target.split('?').next().unwrap_or("");
-    let (status, ctype, body) = if method != "GET" {
-        (
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (status, ctype, body) = match (method, path) {
+        ("GET", "/metrics") => (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            state.metrics.render(),
+        ),
+        ("GET", "/healthz") => ("200 OK", "text/plain", "ok\n".to_string()),
+        ("GET", "/readyz") if state.ready() => ("200 OK", "text/plain", "ready\n".to_string()),
+        ("GET", "/readyz") => (
+            "503 Service Unavailable",
+            "text/plain",
+            "not ready\n".to_string(),
+        ),
+        ("GET", "/explain") => match param(query, "name") {
+            Some(name) if !name.is_empty() && name.len() <= 255 => {
+                let e = state.store.load().explain_name(&name);
+                (
+                    "200 OK",
+                    "application/json",
+                    serde_json::to_string_pretty(&e).unwrap_or_default() + "\n",
+                )
+            }
+            _ => (
+                "400 Bad Request",
+                "text/plain",
+                "want /explain?name=NAME\n".to_string(),
+            ),
+        },
+        ("POST", "/admin/reload") => {
+            let req = ReloadRequest {
+                reread: true,
+                force: param(query, "force").is_some_and(|v| v == "1" || v == "true"),
+            };
+            let store = state.store.clone();
+            match tokio::task::spawn_blocking(move || store.reload(req)).await {
+                Ok(out) => {
+                    let status = if out.failed().is_empty() {
+                        "200 OK"
+                    } else {
+                        "409 Conflict"
+                    };
+                    (
+                        status,
+                        "application/json",
+                        serde_json::to_string_pretty(&out).unwrap_or_default() + "\n",
+                    )
+                }
+                Err(e) => (
+                    "500 Internal Server Error",
+                    "text/plain",
+                    format!("reload failed: {e}\n"),
+                ),
+            }
+        }
+        (_, "/metrics" | "/healthz" | "/readyz" | "/explain" | "/admin/reload") => (
             "405 Method Not Allowed",
             "text/plain",
-            "GET only\n".to_string(),
-        )
-    } else {
-        match path {
-            "/metrics" => (
-                "200 OK",
-                "text/plain; version=0.0.4; charset=utf-8",
-                state.metrics.render(),
-            ),
-            "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
-            "/readyz" if state.ready() => ("200 OK", "text/plain", "ready\n".to_string()),
-            "/readyz" => (
-                "503 Service Unavailable",
-                "text/plain",
-                "not ready\n".to_string(),
-            ),
-            _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
-        }
+            "method not allowed\n".to_string(),
+        ),
+        _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
     };
     let resp = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -100,7 +140,60 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
     s.shutdown().await
 }
 
+/// A query-string parameter, percent-decoded.
+fn param(query: &str, key: &str) -> Option<String> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == key).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Bind the listener.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        assert_eq!(
+            param("name=a.example&x=1", "name").as_deref(),
+            Some("a.example")
+        );
+        assert_eq!(
+            param("name=b%2Eexample", "name").as_deref(),
+            Some("b.example")
+        );
+        assert_eq!(param("force", "force").as_deref(), Some(""));
+        assert_eq!(param("x=%zz%", "x").as_deref(), Some("%zz%"));
+        assert_eq!(param("", "name"), None);
+    }
 }

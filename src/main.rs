@@ -8,9 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dnsward::config::{Config, Validated};
-use dnsward::policy::matcher::LookupKey;
+use dnsward::policy;
 use dnsward::policy::parse::Format;
-use dnsward::policy::{self, Decision};
+use dnsward::policy::store::ReloadRequest;
 
 #[derive(Parser)]
 #[command(name = "dnsward", version, about = "DNS blocking resolver for ISPs")]
@@ -37,9 +37,20 @@ enum Command {
     CheckList {
         /// The list file.
         file: PathBuf,
-        /// auto, domains or hosts.
+        /// auto, domains, hosts, adblock, urls or rpz.
         #[arg(long, default_value = "auto")]
         format: Format,
+    },
+    /// Ask a running dnsward to re-read every list now (like SIGHUP).
+    /// With --force, lists that shrank past `max_shrink_percent` are
+    /// accepted too.
+    Reload {
+        /// Accept shrinking lists.
+        #[arg(long)]
+        force: bool,
+        /// The server's metrics/admin listener.
+        #[arg(long, default_value = "127.0.0.1:9153")]
+        admin: String,
     },
     /// Show which list entries block or allow NAME (offline).
     Explain {
@@ -105,12 +116,13 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<bool> {
     let cfg = Config::load(file)?;
     let mut ok = true;
     for l in &cfg.lists {
-        match policy::compile_list(l, None) {
-            Ok(c) => println!(
-                "list {}: {} entries, {} rejected lines ({})",
+        match policy::compile_list(l, None, false) {
+            Ok((c, _)) => println!(
+                "list {}: {} entries, {} rejected lines, sha256 {} ({})",
                 l.name,
                 c.set.len(),
                 c.report.rejected,
+                c.report.sha256,
                 l.path.display()
             ),
             Err(e) => {
@@ -137,15 +149,18 @@ fn check_list(file: &std::path::Path, format: Format) -> anyhow::Result<bool> {
         );
     }
     println!(
-        "{}: format {}, {} lines: {} entries accepted ({} distinct names), {} comments/blank, {} skipped placeholders, {} rejected",
+        "{}: format {}, {} lines: {} entries accepted ({} distinct names) on {} lines, {} comments/blank, {} skipped placeholders, {} rejected ({} IP addresses); sha256 {}",
         file.display(),
         report.format.unwrap_or(format),
         report.lines,
         report.accepted,
         entries,
+        report.entry_lines,
         report.comments,
         report.skipped,
-        report.rejected
+        report.rejected,
+        report.ip_literals,
+        report.sha256
     );
     Ok(entries > 0)
 }
@@ -154,40 +169,47 @@ fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
     let store = dnsward::policy::store::PolicyStore::new(
         cfg.lists.clone(),
         std::sync::Arc::new(dnsward::metrics::Metrics::new()?),
+        None,
     );
-    let out = store.reload(true);
-    for (list, e) in &out.failed {
-        eprintln!("warning: list {list} not loaded: {e}");
-    }
-    let policy = store.load();
-    let key = LookupKey::from_dotted(name);
-    let chain = policy.explain(&key);
-    for m in &chain {
-        println!(
-            "{} {} `{}` ({}:{})",
-            match m.list.kind {
-                dnsward::config::ListKind::Allow => "allow",
-                dnsward::config::ListKind::Block => "block",
-            },
-            m.list.name,
-            m.name,
-            m.list.path.display(),
-            m.line
+    let out = store.reload(ReloadRequest {
+        reread: true,
+        force: false,
+    });
+    for o in out.failed() {
+        eprintln!(
+            "warning: list {} not loaded: {}",
+            o.list,
+            o.error.as_deref().unwrap_or("")
         );
     }
-    let verdict = match policy.decide(&key) {
-        Decision::NotListed => "not listed: resolved normally".to_string(),
-        Decision::Allowed { list } => format!("allowed by list {}: resolved normally", list.name),
-        Decision::Blocked { list, line, .. } => format!(
-            "blocked by list {} line {} (action {}, EDE {})",
-            list.name,
-            line,
-            list.action.as_str(),
-            list.ede
-        ),
-    };
-    println!("{name}: {verdict}");
+    print!("{}", store.load().explain_name(name));
     Ok(true)
+}
+
+/// `dnsward reload`: ask a running server (its admin endpoint on the
+/// metrics listener) to re-read every list now.
+fn reload(admin: &str, force: bool) -> anyhow::Result<bool> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = admin
+        .parse()
+        .with_context(|| format!("--admin `{admin}` is not ip:port"))?;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .with_context(|| format!("cannot reach dnsward at {addr}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    let path = if force {
+        "/admin/reload?force=1"
+    } else {
+        "/admin/reload"
+    };
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    println!("{}", body.trim_end());
+    Ok(head.starts_with("HTTP/1.1 200"))
 }
 
 fn main() -> ExitCode {
@@ -207,6 +229,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => check_config(&file),
         Command::CheckList { file, format } => check_list(&file, format),
         Command::Explain { name, config } => load(config.as_ref()).and_then(|c| explain(&name, c)),
+        Command::Reload { force, admin } => reload(&admin, force),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

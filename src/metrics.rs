@@ -27,8 +27,12 @@ pub const UPSTREAM_ERRORS: &str = "dnsward_upstream_errors_total";
 pub const LIST_ENTRIES: &str = "dnsward_list_entries";
 /// Successful list loads, by `list`.
 pub const LIST_RELOADS: &str = "dnsward_list_reloads_total";
-/// Failed list loads (old version kept), by `list`.
+/// Refused list loads (old version kept), by `list` and `reason`.
 pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
+/// Always 1, labelled with each list's content hash.
+pub const LIST_INFO: &str = "dnsward_list_info";
+/// Would-be blocks of dry-run lists, by `list`.
+pub const DRY_RUN: &str = "dnsward_dry_run_matches_total";
 /// Unix time of the last successful load, by `list`.
 pub const LIST_LAST_RELOAD: &str = "dnsward_list_last_reload_timestamp_seconds";
 /// Packets not answered or answered with an error before resolution, by `reason`.
@@ -77,6 +81,10 @@ pub struct Metrics {
     pub list_reload_failures: IntCounterVec,
     /// See [`LIST_LAST_RELOAD`].
     pub list_last_reload: GaugeVec,
+    /// See [`LIST_INFO`].
+    pub list_info: IntGaugeVec,
+    /// See [`DRY_RUN`].
+    pub dry_run: IntCounterVec,
     /// See [`REJECTED`].
     pub rejected: IntCounterVec,
     /// Process start time, for dashboards.
@@ -138,7 +146,22 @@ impl Metrics {
             list_reloads: cv(LIST_RELOADS, "Successful list loads.", &["list"])?,
             list_reload_failures: cv(
                 LIST_RELOAD_FAILURES,
-                "List loads that failed; the previous version kept serving.",
+                "List loads refused; the previous version kept serving.",
+                &["list", "reason"],
+            )?,
+            list_info: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        LIST_INFO,
+                        "Serving version of each list (sha256 of its file).",
+                    ),
+                    &["list", "sha256"],
+                )?,
+            ),
+            dry_run: cv(
+                DRY_RUN,
+                "Queries a dry-run list would have blocked.",
                 &["list"],
             )?,
             list_last_reload: reg(

@@ -15,17 +15,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Edns, Message, OpCode, ResponseCode};
-use hickory_proto::rr::{DNSClass, Name, RecordType};
-use tracing::debug;
+use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use tracing::{debug, info};
 
+use crate::config::Action;
 use crate::metrics::{qtype_label, Metrics};
 use crate::policy::matcher::LookupKey;
+use crate::policy::parse::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
-use crate::policy::Decision;
+use crate::policy::{CompiledList, Decision};
 use crate::resolve::cache::{AnswerCache, KeyBuf};
 use crate::resolve::Upstream;
-use crate::sinkhole::{ede, Sinkhole};
+use crate::sinkhole::{ede, Effect, Sinkhole};
 
 /// How the query arrived; decides truncation and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,10 +53,34 @@ impl Transport {
 pub enum Verdict<T> {
     /// Go on to the next stage with this value.
     Continue(T),
-    /// Send these bytes (already encoded).
-    Respond(Vec<u8>),
-    /// Send nothing.
+    /// The response is complete: send it.
+    Respond,
+    /// Send nothing (RPZ drop, rate limiting).
     Drop,
+}
+
+/// The EDE extra text of a list's blocked answers: its own text or
+/// `blocked by list NAME`, plus the order reference when there is one.
+pub fn ede_text(list: &CompiledList) -> String {
+    let cfg = &list.cfg;
+    let base = match &cfg.ede_text {
+        Some(t) => format!("{t} (list {})", cfg.name),
+        None => format!("blocked by list {}", cfg.name),
+    };
+    match &cfg.order_id {
+        Some(o) => format!("{base}, order {o}"),
+        None => base,
+    }
+}
+
+fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
+    let key = LookupKey::from_labels(query.name().iter());
+    KeyBuf::new(
+        key.name_bytes(),
+        u16::from(query.query_type()),
+        u16::from(query.query_class()),
+        dnssec_ok,
+    )
 }
 
 /// The smallest DNS header.
@@ -79,6 +106,8 @@ pub struct Handler {
     pub max_udp_payload: u16,
     /// Time budget for one resolution.
     pub resolve_timeout: Duration,
+    /// Log one line per blocked query.
+    pub log_blocked: bool,
 }
 
 /// A header-only reply (FORMERR, NOTIMP) built from the raw request bytes,
@@ -93,6 +122,43 @@ fn header_reply(packet: &[u8], rcode: ResponseCode) -> Vec<u8> {
     out
 }
 
+/// A packet refused by the wire checks: why (a metrics label) and the
+/// header-only reply to send, if any.
+#[derive(Debug)]
+pub struct WireReject {
+    /// Bounded reason label.
+    pub reason: &'static str,
+    /// FORMERR/NOTIMP reply, or None to stay silent.
+    pub reply: Option<Vec<u8>>,
+}
+
+/// Stage 1: cheap checks on the raw bytes, then decoding. Pure and
+/// allocation-bounded (counts are checked before hickory pre-allocates by
+/// them), so it is also the fuzzing entry point for the packet path.
+pub fn check_wire(packet: &[u8]) -> Result<Message, WireReject> {
+    let reject = |reason, rcode: Option<ResponseCode>| WireReject {
+        reason,
+        reply: rcode.map(|r| header_reply(packet, r)),
+    };
+    if packet.len() < HEADER_LEN {
+        return Err(reject("short", None));
+    }
+    if packet[2] & 0x80 != 0 {
+        // A response sent to us: answering could start a loop.
+        return Err(reject("response", None));
+    }
+    let opcode = (packet[2] >> 3) & 0x0f;
+    if opcode != 0 {
+        return Err(reject("opcode", Some(ResponseCode::NotImp)));
+    }
+    let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
+    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
+    if qd != 1 || an > 0 || ns > MAX_OTHER_RECORDS || ar > MAX_OTHER_RECORDS {
+        return Err(reject("counts", Some(ResponseCode::FormErr)));
+    }
+    Message::from_vec(packet).map_err(|_| reject("malformed", Some(ResponseCode::FormErr)))
+}
+
 impl Handler {
     /// Answer one packet. `None` means send nothing.
     pub async fn handle(
@@ -101,12 +167,19 @@ impl Handler {
         transport: Transport,
         _src: SocketAddr,
     ) -> Option<Vec<u8>> {
-        let request = match self.check_wire(packet) {
-            Verdict::Continue(m) => m,
-            Verdict::Respond(bytes) => return Some(bytes),
-            Verdict::Drop => return None,
+        let request = match check_wire(packet) {
+            Ok(m) => m,
+            Err(WireReject { reason, reply }) => {
+                self.reject(reason);
+                if let Some(bytes) = &reply {
+                    if bytes.len() >= 4 {
+                        self.count_rcode(ResponseCode::from(0, bytes[3] & 0x0f));
+                    }
+                }
+                return reply;
+            }
         };
-        let out = self.answer(&request, transport).await;
+        let out = self.answer(&request, transport).await?;
         Some(self.encode(out, &request, transport))
     }
 
@@ -119,40 +192,6 @@ impl Handler {
             .responses
             .with_label_values(&[rcode_label(rcode)])
             .inc();
-    }
-
-    /// Stage 1: wire checks and decoding.
-    fn check_wire(&self, packet: &[u8]) -> Verdict<Message> {
-        if packet.len() < HEADER_LEN {
-            self.reject("short");
-            return Verdict::Drop;
-        }
-        if packet[2] & 0x80 != 0 {
-            // A response sent to us: answering could start a loop.
-            self.reject("response");
-            return Verdict::Drop;
-        }
-        let opcode = (packet[2] >> 3) & 0x0f;
-        if opcode != 0 {
-            self.reject("opcode");
-            self.count_rcode(ResponseCode::NotImp);
-            return Verdict::Respond(header_reply(packet, ResponseCode::NotImp));
-        }
-        let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
-        let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
-        if qd != 1 || an > 0 || ns > MAX_OTHER_RECORDS || ar > MAX_OTHER_RECORDS {
-            self.reject("counts");
-            self.count_rcode(ResponseCode::FormErr);
-            return Verdict::Respond(header_reply(packet, ResponseCode::FormErr));
-        }
-        match Message::from_vec(packet) {
-            Ok(m) => Verdict::Continue(m),
-            Err(_) => {
-                self.reject("malformed");
-                self.count_rcode(ResponseCode::FormErr);
-                Verdict::Respond(header_reply(packet, ResponseCode::FormErr))
-            }
-        }
     }
 
     /// A response skeleton: header flags, question and OPT mirrored.
@@ -171,76 +210,201 @@ impl Handler {
         resp
     }
 
-    /// Stages 2-4.
-    async fn answer(&self, request: &Message, transport: Transport) -> Message {
+    /// Stages 2-4, in order. Returns None when the answer is to be dropped.
+    async fn answer(&self, request: &Message, transport: Transport) -> Option<Message> {
         let mut resp = self.skeleton(request);
+        let query = match self.screen(request, transport, &mut resp) {
+            Verdict::Continue(q) => q,
+            Verdict::Respond => return Some(resp),
+            Verdict::Drop => return None,
+        };
+        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        // Policy before cache: a list change applies at once to names
+        // already cached.
+        let redirect = match self.policy_stage(query, transport, &mut resp) {
+            Verdict::Continue(r) => r,
+            Verdict::Respond => return Some(resp),
+            Verdict::Drop => return None,
+        };
+        match redirect {
+            None => {
+                let ckey = cache_key(query, dnssec_ok);
+                self.resolve_into(query, &ckey, dnssec_ok, &mut resp).await;
+            }
+            Some(target) => {
+                // CNAME rewrite: answer the CNAME, then the target's records.
+                let qname = query.name().clone();
+                resp.answers.push(Record::from_rdata(
+                    qname,
+                    self.sinkhole.ttl(),
+                    RData::CNAME(CNAME(target.clone())),
+                ));
+                if query.query_type() != RecordType::CNAME {
+                    let mut q = query.clone();
+                    q.set_name(target);
+                    let ckey = cache_key(&q, dnssec_ok);
+                    let mut sub = Message::response(0, OpCode::Query);
+                    self.resolve_into(&q, &ckey, dnssec_ok, &mut sub).await;
+                    resp.metadata.response_code = sub.metadata.response_code;
+                    resp.answers.extend(sub.answers);
+                    resp.authorities = sub.authorities;
+                    if let (Some(e), Some(sub_e)) = (resp.edns.as_mut(), sub.edns) {
+                        e.options_mut()
+                            .options
+                            .extend(sub_e.options().options.clone());
+                    }
+                }
+            }
+        }
+        Some(resp)
+    }
+
+    /// Stage 2a: per-question screening (EDNS version, class, qtype) and
+    /// the query counter.
+    fn screen<'m>(
+        &self,
+        request: &'m Message,
+        transport: Transport,
+        resp: &mut Message,
+    ) -> Verdict<&'m Query> {
         let Some(query) = request.queries.first() else {
             resp.metadata.response_code = ResponseCode::FormErr;
-            return resp;
+            return Verdict::Respond;
         };
         let qtype = query.query_type();
         self.metrics
             .queries
             .with_label_values(&[transport.label(), qtype_label(qtype)])
             .inc();
-        if let Some(e) = &request.edns {
-            if e.version() > 0 {
-                resp.metadata.response_code = ResponseCode::BADVERS;
-                return resp;
-            }
+        if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
+            resp.metadata.response_code = ResponseCode::BADVERS;
+            return Verdict::Respond;
         }
         if query.query_class() != DNSClass::IN {
             self.reject("class");
             resp.metadata.response_code = ResponseCode::Refused;
-            return resp;
+            return Verdict::Respond;
         }
         if matches!(qtype, RecordType::AXFR | RecordType::IXFR | RecordType::OPT) {
             self.reject("qtype");
             resp.metadata.response_code = ResponseCode::Refused;
-            return resp;
+            return Verdict::Respond;
         }
+        Verdict::Continue(query)
+    }
 
+    /// Stage 2b: policy. `Continue(None)` resolves normally,
+    /// `Continue(Some(target))` resolves a CNAME rewrite.
+    fn policy_stage(
+        &self,
+        query: &Query,
+        transport: Transport,
+        resp: &mut Message,
+    ) -> Verdict<Option<Name>> {
         let qname = query.name();
+        let qtype = query.query_type();
         let key = LookupKey::from_labels(qname.iter());
-
-        // Stage 2: policy.
-        {
-            let policy = self.policy.load();
-            if let Decision::Blocked { list, suffix, line } = policy.decide(&key) {
-                let zone = Name::from_ascii(format!("{}.", key.suffix_str(suffix)))
-                    .unwrap_or_else(|_| Name::root());
-                self.sinkhole
-                    .answer(&mut resp, qname, qtype, list.action, zone);
-                if let Some(e) = resp.edns.as_mut() {
-                    e.options_mut()
-                        .insert(ede(list.ede, &format!("blocked by list {}", list.name)));
+        let policy = self.policy.load();
+        let verdict = policy.decide(&key);
+        if let Some(b) = verdict.would_block {
+            self.metrics
+                .dry_run
+                .with_label_values(&[b.list.name()])
+                .inc();
+            info!(
+                target: "dnsward::blocked",
+                list = b.list.name(),
+                line = b.hit.line,
+                order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
+                qtype = %qtype,
+                "dry-run: would block"
+            );
+        }
+        let Decision::Blocked(b) = verdict.decision else {
+            return Verdict::Continue(None);
+        };
+        let list = b.list;
+        let cfg = &list.cfg;
+        let zone_text = key.suffix_str(b.depth);
+        let effect = match b.hit.action {
+            EntryAction::List => match cfg.action {
+                Action::Drop => Effect::Drop,
+                Action::Redirect => cfg
+                    .redirect_to
+                    .as_deref()
+                    .and_then(|t| Name::from_ascii(format!("{t}.")).ok())
+                    .map_or(Effect::Nxdomain, Effect::Redirect),
+                Action::Sinkhole => Effect::Sinkhole,
+                Action::Nxdomain => Effect::Nxdomain,
+                Action::Nodata => Effect::Nodata,
+                Action::Refused => Effect::Refused,
+            },
+            EntryAction::Nxdomain => Effect::Nxdomain,
+            EntryAction::Nodata => Effect::Nodata,
+            EntryAction::Drop => Effect::Drop,
+            EntryAction::TcpOnly if transport == Transport::Tcp => return Verdict::Continue(None),
+            EntryAction::TcpOnly => Effect::Truncate,
+            EntryAction::LocalData => {
+                let data = list.local_data(&zone_text, b.depth > 0);
+                match data.iter().find_map(|(_, d)| match d {
+                    LocalData::Cname(t) => Name::from_ascii(format!("{t}.")).ok(),
+                    _ => None,
+                }) {
+                    Some(target) => Effect::Redirect(target),
+                    None => Effect::Local(data),
                 }
-                self.metrics
-                    .blocked
-                    .with_label_values(&[&list.name, list.action.as_str()])
-                    .inc();
-                debug!(list = %list.name, line, action = list.action.as_str(), "blocked");
-                return resp;
+            }
+            EntryAction::Passthru => return Verdict::Continue(None),
+        };
+        let label = effect.label();
+        self.metrics
+            .blocked
+            .with_label_values(&[list.name(), label])
+            .inc();
+        if self.log_blocked {
+            info!(
+                target: "dnsward::blocked",
+                list = list.name(),
+                line = b.hit.line,
+                order = cfg.order_id.as_deref().unwrap_or("-"),
+                action = label,
+                qtype = %qtype,
+                "blocked"
+            );
+        }
+        if matches!(effect, Effect::Drop) {
+            return Verdict::Drop;
+        }
+        if let Some(e) = resp.edns.as_mut() {
+            e.options_mut().insert(ede(cfg.ede, &ede_text(list)));
+        }
+        let zone = Name::from_ascii(format!("{zone_text}.")).unwrap_or_else(|_| Name::root());
+        let ttl = cfg.ttl_secs.unwrap_or(self.sinkhole.ttl());
+        match effect {
+            Effect::Redirect(target) => Verdict::Continue(Some(target)),
+            other => {
+                self.sinkhole.apply(resp, qname, qtype, &other, zone, ttl);
+                Verdict::Respond
             }
         }
+    }
 
-        // Stage 3: cache.
-        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        let ckey = KeyBuf::new(
-            key.name_bytes(),
-            u16::from(qtype),
-            u16::from(query.query_class()),
-            dnssec_ok,
-        );
+    /// Stages 3-4: the cache, then the recursor/forwarder; fills `resp`
+    /// with the answer or a SERVFAIL carrying an EDE.
+    async fn resolve_into(
+        &self,
+        query: &Query,
+        ckey: &KeyBuf,
+        dnssec_ok: bool,
+        resp: &mut Message,
+    ) {
         let now = Instant::now();
-        if let Some(hit) = self.cache.get(&ckey, now) {
+        if let Some(hit) = self.cache.get(ckey, now) {
             self.metrics.cache_hits.inc();
-            hit.fill(&mut resp, now);
-            return resp;
+            hit.fill(resp, now);
+            return;
         }
         self.metrics.cache_misses.inc();
-
-        // Stage 4: resolution.
         let mode = self.upstream.mode();
         let started = Instant::now();
         let result = self
@@ -253,11 +417,11 @@ impl Handler {
             .observe(started.elapsed().as_secs_f64());
         match result {
             Ok(msg) => {
-                self.cache.insert(&ckey, &msg, Instant::now());
+                self.cache.insert(ckey, &msg, Instant::now());
                 self.metrics.cache_entries.set(self.cache.len() as i64);
                 resp.metadata.response_code = msg.metadata.response_code;
                 resp.metadata.authentic_data = false;
-                resp.answers = msg.answers;
+                resp.answers.extend(msg.answers);
                 resp.authorities = msg.authorities;
                 resp.additionals = msg
                     .additionals
@@ -270,14 +434,13 @@ impl Handler {
                     .upstream_errors
                     .with_label_values(&[mode, e.kind()])
                     .inc();
-                debug!(qtype = %qtype, "resolution failed: {e}");
+                debug!(qtype = %query.query_type(), "resolution failed: {e}");
                 resp.metadata.response_code = ResponseCode::ServFail;
                 if let Some(edns) = resp.edns.as_mut() {
                     edns.options_mut().insert(ede(e.ede_code(), &e.to_string()));
                 }
             }
         }
-        resp
     }
 
     /// Stage 5: encode, truncating over UDP when the answer does not fit.

@@ -9,10 +9,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::EdnsOption;
-use hickory_proto::rr::rdata::{A, AAAA, SOA};
+use hickory_proto::rr::rdata::{A, AAAA, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use crate::config::{Action, SinkholeConfig};
+use crate::config::SinkholeConfig;
+use crate::policy::parse::LocalData;
 
 /// RFC 8914 option code.
 pub const EDE_OPTION: u16 = 15;
@@ -63,8 +64,9 @@ impl Sinkhole {
         self.ttl
     }
 
-    /// Synthetic SOA for `zone` (the listed name that matched).
-    pub fn soa(&self, zone: Name) -> Record {
+    /// Synthetic SOA for `zone` (the listed name that matched), with
+    /// negative TTL `ttl` (RFC 2308).
+    pub fn soa(&self, zone: Name, ttl: u32) -> Record {
         let soa = SOA::new(
             self.mname.clone(),
             self.rname.clone(),
@@ -72,45 +74,101 @@ impl Sinkhole {
             3600,
             600,
             86_400,
-            self.ttl,
+            ttl,
         );
-        Record::from_rdata(zone, self.ttl, RData::SOA(soa))
+        Record::from_rdata(zone, ttl, RData::SOA(soa))
     }
 
     /// Fill `resp` (header, question and OPT already set) for a blocked
-    /// query. `zone` is the listed name that matched.
-    pub fn answer(
+    /// query. `zone` is the listed name that matched; `ttl` the list's TTL.
+    pub fn apply(
         &self,
         resp: &mut Message,
         qname: &Name,
         qtype: RecordType,
-        action: Action,
+        effect: &Effect<'_>,
         zone: Name,
+        ttl: u32,
     ) {
-        match action {
-            Action::Refused => {
+        match effect {
+            Effect::Refused => {
                 resp.metadata.response_code = ResponseCode::Refused;
             }
-            Action::Nxdomain => {
+            Effect::Nxdomain => {
                 resp.metadata.response_code = ResponseCode::NXDomain;
-                resp.authorities.push(self.soa(zone));
+                resp.authorities.push(self.soa(zone, ttl));
             }
-            Action::Nodata => {
-                resp.authorities.push(self.soa(zone));
-            }
-            Action::Sinkhole => match qtype {
+            Effect::Nodata => resp.authorities.push(self.soa(zone, ttl)),
+            Effect::Truncate => resp.metadata.truncation = true,
+            Effect::Sinkhole => match qtype {
                 RecordType::A => resp.answers.push(Record::from_rdata(
                     qname.clone(),
-                    self.ttl,
+                    ttl,
                     RData::A(A(self.ipv4)),
                 )),
                 RecordType::AAAA => resp.answers.push(Record::from_rdata(
                     qname.clone(),
-                    self.ttl,
+                    ttl,
                     RData::AAAA(AAAA(self.ipv6)),
                 )),
-                _ => resp.authorities.push(self.soa(zone)),
+                _ => resp.authorities.push(self.soa(zone, ttl)),
             },
+            Effect::Local(data) => {
+                for (rttl, d) in data.iter() {
+                    let rdata = match d {
+                        LocalData::A(a) => RData::A(A(*a)),
+                        LocalData::Aaaa(a) => RData::AAAA(AAAA(*a)),
+                        LocalData::Txt(t) => RData::TXT(TXT::new(vec![t.clone()])),
+                        LocalData::Cname(_) => continue,
+                    };
+                    if qtype == RecordType::ANY || rdata.record_type() == qtype {
+                        resp.answers
+                            .push(Record::from_rdata(qname.clone(), *rttl, rdata));
+                    }
+                }
+                if resp.answers.is_empty() {
+                    resp.authorities.push(self.soa(zone, ttl));
+                }
+            }
+            // Handled by the caller (no answer / a resolution).
+            Effect::Drop | Effect::Redirect(_) => {}
+        }
+    }
+}
+
+/// What a blocked query gets, after list and entry actions are resolved.
+#[derive(Debug, Clone)]
+pub enum Effect<'a> {
+    /// A/AAAA sinkhole address, other types NODATA.
+    Sinkhole,
+    /// NXDOMAIN with SOA.
+    Nxdomain,
+    /// NODATA with SOA.
+    Nodata,
+    /// REFUSED.
+    Refused,
+    /// No answer.
+    Drop,
+    /// TC=1 over UDP (RPZ tcp-only).
+    Truncate,
+    /// CNAME to this name, then resolve it.
+    Redirect(Name),
+    /// RPZ local data records.
+    Local(&'a [(u32, LocalData)]),
+}
+
+impl Effect<'_> {
+    /// Bounded metrics label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Effect::Sinkhole => "sinkhole",
+            Effect::Nxdomain => "nxdomain",
+            Effect::Nodata => "nodata",
+            Effect::Refused => "refused",
+            Effect::Drop => "drop",
+            Effect::Truncate => "tcp-only",
+            Effect::Redirect(_) => "redirect",
+            Effect::Local(_) => "local-data",
         }
     }
 }
@@ -129,42 +187,35 @@ mod tests {
     }
 
     #[test]
-    fn each_action_shapes_the_answer() {
+    fn each_effect_shapes_the_answer() {
         let s = Sinkhole::new(&SinkholeConfig::default());
         let q = Name::from_ascii("a.ads.example.").expect("name");
         let zone = Name::from_ascii("ads.example.").expect("name");
-        let run = |action, qtype| {
+        let local = [
+            (60, LocalData::A(std::net::Ipv4Addr::new(10, 0, 0, 1))),
+            (60, LocalData::Txt("walled".into())),
+        ];
+        let run = |effect: Effect<'_>, qtype| {
             let mut m = Message::response(1, OpCode::Query);
-            s.answer(&mut m, &q, qtype, action, zone.clone());
+            s.apply(&mut m, &q, qtype, &effect, zone.clone(), 300);
             (
                 m.metadata.response_code,
                 m.answers.len(),
                 m.authorities.len(),
             )
         };
+        use ResponseCode::*;
+        assert_eq!(run(Effect::Sinkhole, RecordType::A), (NoError, 1, 0));
+        assert_eq!(run(Effect::Sinkhole, RecordType::AAAA), (NoError, 1, 0));
+        assert_eq!(run(Effect::Sinkhole, RecordType::MX), (NoError, 0, 1));
+        assert_eq!(run(Effect::Nxdomain, RecordType::A), (NXDomain, 0, 1));
+        assert_eq!(run(Effect::Nodata, RecordType::A), (NoError, 0, 1));
+        assert_eq!(run(Effect::Refused, RecordType::A), (Refused, 0, 0));
+        assert_eq!(run(Effect::Local(&local), RecordType::A), (NoError, 1, 0));
         assert_eq!(
-            run(Action::Sinkhole, RecordType::A),
-            (ResponseCode::NoError, 1, 0)
+            run(Effect::Local(&local), RecordType::AAAA),
+            (NoError, 0, 1)
         );
-        assert_eq!(
-            run(Action::Sinkhole, RecordType::AAAA),
-            (ResponseCode::NoError, 1, 0)
-        );
-        assert_eq!(
-            run(Action::Sinkhole, RecordType::MX),
-            (ResponseCode::NoError, 0, 1)
-        );
-        assert_eq!(
-            run(Action::Nxdomain, RecordType::A),
-            (ResponseCode::NXDomain, 0, 1)
-        );
-        assert_eq!(
-            run(Action::Nodata, RecordType::A),
-            (ResponseCode::NoError, 0, 1)
-        );
-        assert_eq!(
-            run(Action::Refused, RecordType::A),
-            (ResponseCode::Refused, 0, 0)
-        );
+        assert_eq!(run(Effect::Local(&local), RecordType::ANY), (NoError, 2, 0));
     }
 }

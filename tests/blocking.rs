@@ -233,7 +233,7 @@ async fn real_public_lists_block_over_the_wire() {
     let policy = d.store.load();
     let key = dnsward::policy::matcher::LookupKey::from_dotted("localhost");
     assert!(matches!(
-        policy.decide(&key),
+        policy.decide(&key).decision,
         dnsward::policy::Decision::NotListed
     ));
     assert!(policy.entries() > 100_000);

@@ -85,7 +85,8 @@ async fn sighup_reloads_unwatched_lists_and_sigterm_exits_cleanly() {
     assert!(ede_of(&m).is_some());
 
     let prober = ProberLite::start(p.dns);
-    std::fs::write(&list, "www.example.zz\n").expect("write");
+    // Add a name (removing the only one would trip the shrink guard).
+    std::fs::write(&list, "ads.example.zz\nwww.example.zz\n").expect("write");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (m, _) = query(p.dns, Proto::Udp, "www.example.zz.", RecordType::A).await;
     assert!(ede_of(&m).is_none(), "not watched: no reload before SIGHUP");
@@ -106,7 +107,7 @@ async fn sighup_reloads_unwatched_lists_and_sigterm_exits_cleanly() {
     let (status, body) = http_get(p.http, "/metrics").await;
     assert_eq!(status, 200);
     let m = parse_metrics(&body);
-    assert_eq!(m.get("dnsward_list_entries{list=\"l\"}"), Some(&1.0));
+    assert_eq!(m.get("dnsward_list_entries{list=\"l\"}"), Some(&2.0));
     assert!(
         m.get("dnsward_list_reloads_total{list=\"l\"}")
             .copied()
@@ -321,10 +322,20 @@ fn explain_names_the_list_line_and_the_overriding_allow() {
     let c = cfg.to_str().expect("utf8");
     let (ok, text) = run_cli(&["explain", "x.ads.example", "--config", c]);
     assert!(ok);
-    assert!(text.contains("blocked by list court line 2"), "{text}");
+    assert!(
+        text.contains("x.ads.example: blocked by block list court `ads.example`")
+            && text.contains("block.txt:2)"),
+        "{text}"
+    );
     let (_, text) = run_cli(&["explain", "ok.ads.example", "--config", c]);
-    assert!(text.contains("allowed by list exempt"), "{text}");
-    assert!(text.contains("block court `ads.example`"), "{text}");
+    assert!(
+        text.contains("allowed by allow list exempt `ok.ads.example`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("matched: block list court `ads.example`"),
+        "{text}"
+    );
     let (_, text) = run_cli(&["explain", "other.example", "--config", c]);
     assert!(text.contains("not listed"), "{text}");
 }

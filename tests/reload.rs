@@ -91,7 +91,7 @@ async fn watched_list_reloads_on_rewrite_and_mv_and_keeps_old_on_bad_file() {
     let dir = TempDir::new("reload");
     let list = dir.write("orders.txt", "ads.example.zz\n");
     let toml = base_toml(&format!(
-        "{}[[lists]]\nname = \"orders\"\npath = \"orders.txt\"\n",
+        "{}[[lists]]\nname = \"orders\"\npath = \"orders.txt\"\nmax_shrink_percent = 100\n",
         h.resolver_toml()
     ));
     let d = start_dnsward(&dir, &toml).await;
@@ -121,10 +121,15 @@ async fn watched_list_reloads_on_rewrite_and_mv_and_keeps_old_on_bad_file() {
 
     // 3. A garbage file: counted as a failure, the old list keeps serving.
     let failures = || {
-        d.metrics
-            .list_reload_failures
-            .with_label_values(&["orders"])
-            .get()
+        ["no_usable_entries", "emptied"]
+            .iter()
+            .map(|r| {
+                d.metrics
+                    .list_reload_failures
+                    .with_label_values(&["orders", r])
+                    .get()
+            })
+            .sum::<u64>()
     };
     std::fs::write(&list, "<html>502 Bad Gateway</html>\n").expect("garbage");
     wait_until("failure counted", || {

@@ -3,25 +3,37 @@
 //!
 //! Layout, chosen for ISP-sized lists (millions of names):
 //! - one byte arena holding every record as
-//!   `[len u8][name bytes][coverage u8][line u32 LE]`;
+//!   `[len u8][name bytes][actions u8][flags u8][line u32 LE]`, where
+//!   `actions` holds a 4-bit [`EntryAction`] code for the name itself (low
+//!   nibble) and one for the names below it (high nibble), 0 meaning "not
+//!   covered";
 //! - one open-addressing table of `u64` slots, each `(tag << 32) | (offset + 1)`,
 //!   sized for a 0.6 load factor with linear probing.
 //!
 //! A miss usually stops at an empty slot or a tag mismatch without touching
 //! the arena. Hashes are computed over the name *from its last byte to its
 //! first*, so one right-to-left pass over a query name yields the hash of
-//! every parent suffix: checking all of a name's parents costs one pass plus
-//! one probe per label.
+//! every parent suffix.
+//!
+//! Anchors: every listed name of three or more labels makes sure its
+//! two-label suffix (`example.com` for `ads.cdn.example.com`) is in the
+//! table, as an entry or as an action-less marker, flagged `DEEPER`. A
+//! lookup walks TLD first and stops at the anchor when it is absent or not
+//! flagged: most misses cost two probes (the TLD's slot is hot in cache)
+//! instead of one per label.
 
-use super::parse::Coverage;
+use super::parse::{EntryAction, Scope};
+use std::collections::HashMap;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 /// Most labels a DNS name can have (255-byte wire limit).
 pub const MAX_LABELS: usize = 128;
 
-const COVER_EXACT: u8 = 1;
-const COVER_BELOW: u8 = 2;
+/// Record flag: names deeper than this two-label anchor are listed.
+const FLAG_DEEPER: u8 = 1;
+/// Bytes of a record besides the name.
+const RECORD_OVERHEAD: usize = 7;
 
 #[inline]
 fn step(h: u64, b: u8) -> u64 {
@@ -149,13 +161,24 @@ impl LookupKey {
     }
 }
 
-/// What a set knows about one listed name.
+/// What a set says about one suffix of a query name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit {
-    /// Which names the entry covers.
-    pub coverage: Coverage,
-    /// Source line of the first occurrence.
+    /// The entry's action for this position (exact or below).
+    pub action: EntryAction,
+    /// Source line of the rule that set it.
     pub line: u32,
+}
+
+/// Result of probing one suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The rule covering this suffix at this depth, if any.
+    pub hit: Option<Hit>,
+    /// Whether the suffix is present at all (entry or marker).
+    pub present: bool,
+    /// Whether names deeper than this suffix are listed (anchors only).
+    pub deeper: bool,
 }
 
 /// The immutable compiled set.
@@ -164,6 +187,10 @@ pub struct DomainSet {
     arena: Vec<u8>,
     table: Vec<u64>,
     len: usize,
+    markers: usize,
+    /// Line of the below-scope rule where it differs from the record's
+    /// (RPZ `x` and `*.x` on separate lines), keyed by record offset.
+    below_lines: HashMap<u32, u32>,
 }
 
 impl std::fmt::Debug for DomainSet {
@@ -198,27 +225,27 @@ impl DomainSet {
         self.arena.capacity() + self.table.capacity() * 8
     }
 
-    fn record(&self, offset: usize) -> (&[u8], Hit) {
-        let n = usize::from(self.arena[offset]);
-        let name = &self.arena[offset + 1..offset + 1 + n];
-        let c = self.arena[offset + 1 + n];
-        let mut line = [0u8; 4];
-        line.copy_from_slice(&self.arena[offset + 2 + n..offset + 6 + n]);
-        (
-            name,
-            Hit {
-                coverage: Coverage {
-                    exact: c & COVER_EXACT != 0,
-                    below: c & COVER_BELOW != 0,
-                },
-                line: u32::from_le_bytes(line),
-            },
-        )
+    /// Names marked only to speed up misses (not entries).
+    pub fn markers(&self) -> usize {
+        self.markers
     }
 
-    /// Look up one exact name given its hash (from [`LookupKey`]).
+    fn record(&self, offset: usize) -> Record<'_> {
+        let n = usize::from(self.arena[offset]);
+        let name = &self.arena[offset + 1..offset + 1 + n];
+        let mut line = [0u8; 4];
+        line.copy_from_slice(&self.arena[offset + 3 + n..offset + 7 + n]);
+        Record {
+            offset: offset as u32,
+            name,
+            actions: self.arena[offset + 1 + n],
+            flags: self.arena[offset + 2 + n],
+            line: u32::from_le_bytes(line),
+        }
+    }
+
     #[inline]
-    pub fn get_hashed(&self, name: &[u8], hash: u64) -> Option<Hit> {
+    fn find(&self, name: &[u8], hash: u64) -> Option<Record<'_>> {
         let cap = self.table.len();
         if cap == 0 {
             return None;
@@ -231,9 +258,9 @@ impl DomainSet {
                 return None;
             }
             if slot >> 32 == tag {
-                let (n, hit) = self.record((slot as u32 - 1) as usize);
-                if n == name {
-                    return Some(hit);
+                let r = self.record((slot as u32 - 1) as usize);
+                if r.name == name {
+                    return Some(r);
                 }
             }
             i += 1;
@@ -243,37 +270,112 @@ impl DomainSet {
         }
     }
 
-    /// Look up a normalised name.
-    pub fn get_name(&self, name: &str) -> Option<Hit> {
-        self.get_hashed(name.as_bytes(), hash_name(name.as_bytes()))
+    fn hit(&self, r: &Record<'_>, below: bool) -> Option<Hit> {
+        let code = if below {
+            r.actions >> 4
+        } else {
+            r.actions & 0x0f
+        };
+        let action = EntryAction::from_code(code)?;
+        let line = if below {
+            self.below_lines.get(&r.offset).copied().unwrap_or(r.line)
+        } else {
+            r.line
+        };
+        Some(Hit { action, line })
     }
 
-    /// Does the set cover this suffix of a query name? The query name
-    /// itself (depth 0) needs an entry covering the exact name, a parent
-    /// an entry covering names below it.
+    /// Probe one suffix of a query name: depth 0 is the name itself and
+    /// needs an exact-scope rule, a parent needs a below-scope rule.
+    #[inline]
+    pub fn probe(&self, s: &Suffix<'_>) -> Probe {
+        match self.find(s.name, s.hash) {
+            None => Probe {
+                hit: None,
+                present: false,
+                deeper: false,
+            },
+            Some(r) => Probe {
+                hit: self.hit(&r, s.depth > 0),
+                present: true,
+                deeper: r.flags & FLAG_DEEPER != 0,
+            },
+        }
+    }
+
+    /// The rule covering this suffix, if any.
     #[inline]
     pub fn covers(&self, s: &Suffix<'_>) -> Option<Hit> {
-        self.get_hashed(s.name, s.hash).filter(|h| {
-            if s.depth == 0 {
-                h.coverage.exact
-            } else {
-                h.coverage.below
-            }
-        })
+        self.probe(s).hit
     }
 
-    /// Iterate all (name, hit) pairs (in arena order).
-    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Hit)> + '_ {
+    /// Look up a normalised name: its exact-scope rule.
+    pub fn get_name(&self, name: &str) -> Option<Hit> {
+        let r = self.find(name.as_bytes(), hash_name(name.as_bytes()))?;
+        self.hit(&r, false).or_else(|| self.hit(&r, true))
+    }
+
+    /// The rules stored for a name: (exact, below).
+    pub fn rules(&self, name: &str) -> (Option<Hit>, Option<Hit>) {
+        match self.find(name.as_bytes(), hash_name(name.as_bytes())) {
+            Some(r) => (self.hit(&r, false), self.hit(&r, true)),
+            None => (None, None),
+        }
+    }
+
+    /// Does the set cover the query name, walking its parents as a lookup
+    /// does (anchor early exit included)? Returns the most specific hit.
+    pub fn lookup(&self, key: &LookupKey) -> Option<(usize, Hit)> {
+        let mut best = None;
+        for s in key.suffixes() {
+            let p = self.probe(&s);
+            if let Some(h) = p.hit {
+                best = Some((s.depth, h));
+            }
+            if is_anchor(key, &s) && !p.deeper {
+                break;
+            }
+        }
+        best
+    }
+
+    /// Iterate entries (markers excluded) as (name, exact rule, below rule).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<Hit>, Option<Hit>)> + '_ {
         let mut off = 0;
-        std::iter::from_fn(move || {
+        std::iter::from_fn(move || loop {
             if off >= self.arena.len() {
                 return None;
             }
             let r = self.record(off);
-            off += 6 + r.0.len();
-            Some(r)
+            off += RECORD_OVERHEAD + r.name.len();
+            if r.actions != 0 {
+                return Some((r.name, self.hit(&r, false), self.hit(&r, true)));
+            }
         })
     }
+}
+
+/// A decoded arena record.
+struct Record<'a> {
+    offset: u32,
+    name: &'a [u8],
+    actions: u8,
+    flags: u8,
+    line: u32,
+}
+
+/// Is this suffix the two-label anchor of a name with more labels?
+#[inline]
+pub fn is_anchor(key: &LookupKey, s: &Suffix<'_>) -> bool {
+    key.labels() > 2 && s.depth + 2 == key.labels()
+}
+
+/// The two-label anchor of a name with three or more labels.
+fn anchor_of(name: &[u8]) -> Option<&[u8]> {
+    let mut dots = name.iter().enumerate().rev().filter(|(_, b)| **b == b'.');
+    let _last = dots.next()?;
+    let (i, _) = dots.next()?;
+    Some(&name[i + 1..])
 }
 
 /// Why a set could not be built.
@@ -298,7 +400,7 @@ impl DomainSetBuilder {
     /// A builder expecting about `n` names.
     pub fn with_capacity(n: usize) -> Self {
         let mut b = Self::default();
-        b.set.arena.reserve(n * 26);
+        b.set.arena.reserve(n * 25);
         b.set.table = vec![0; (n * 2).next_power_of_two().max(16)];
         b
     }
@@ -319,22 +421,20 @@ impl DomainSetBuilder {
                 i = if i + 1 == cap { 0 } else { i + 1 };
             }
             table[i] = ((h >> 32) << 32) | (off as u64 + 1);
-            off += 6 + n;
+            off += RECORD_OVERHEAD + n;
         }
         self.set.table = table;
     }
 
-    /// Add a normalised name. A repeated name widens its coverage and
-    /// keeps the first line number.
-    pub fn insert(&mut self, name: &str, coverage: Coverage, line: u32) -> Result<(), BuildError> {
-        let bytes = name.as_bytes();
+    /// Find or append the record for `bytes`; returns its offset and
+    /// whether it is new.
+    fn slot_for(&mut self, bytes: &[u8]) -> Result<(usize, bool), BuildError> {
         if bytes.len() > 255 {
             return Err(BuildError::NameTooLong);
         }
-        if (self.set.len + 1) * 5 > self.set.table.len() * 4 {
+        if (self.set.len + self.set.markers + 1) * 5 > self.set.table.len() * 4 {
             self.grow();
         }
-        let c = (u8::from(coverage.exact) * COVER_EXACT) | (u8::from(coverage.below) * COVER_BELOW);
         let h = hash_name(bytes);
         let cap = self.set.table.len();
         let mut i = slot_index(h, cap);
@@ -347,22 +447,56 @@ impl DomainSetBuilder {
                 let off = (slot as u32 - 1) as usize;
                 let n = usize::from(self.set.arena[off]);
                 if &self.set.arena[off + 1..off + 1 + n] == bytes {
-                    self.set.arena[off + 1 + n] |= c;
-                    return Ok(());
+                    return Ok((off, false));
                 }
             }
             i = if i + 1 == cap { 0 } else { i + 1 };
         }
         let off = self.set.arena.len();
-        if off + 6 + bytes.len() >= u32::MAX as usize {
+        if off + RECORD_OVERHEAD + bytes.len() >= u32::MAX as usize {
             return Err(BuildError::TooLarge);
         }
         self.set.arena.push(bytes.len() as u8);
         self.set.arena.extend_from_slice(bytes);
-        self.set.arena.push(c);
-        self.set.arena.extend_from_slice(&line.to_le_bytes());
+        self.set.arena.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         self.set.table[i] = ((h >> 32) << 32) | (off as u64 + 1);
-        self.set.len += 1;
+        Ok((off, true))
+    }
+
+    /// Add a normalised name. The first rule for a scope wins (a repeated
+    /// name keeps its first line); a later rule may add the other scope.
+    pub fn insert(
+        &mut self,
+        name: &str,
+        scope: Scope,
+        action: EntryAction,
+        line: u32,
+    ) -> Result<(), BuildError> {
+        let (off, _) = self.slot_for(name.as_bytes())?;
+        let n = name.len();
+        let code = action as u8;
+        let actions = self.set.arena[off + 1 + n];
+        let was_entry = actions != 0;
+        let (mut exact, mut below) = (actions & 0x0f, actions >> 4);
+        let mut set_below_line = false;
+        if matches!(scope, Scope::Exact | Scope::Subtree) && exact == 0 {
+            exact = code;
+        }
+        if matches!(scope, Scope::Below | Scope::Subtree) && below == 0 {
+            below = code;
+            set_below_line = was_entry;
+        }
+        self.set.arena[off + 1 + n] = exact | (below << 4);
+        if !was_entry {
+            self.set.arena[off + 3 + n..off + 7 + n].copy_from_slice(&line.to_le_bytes());
+            self.set.len += 1;
+        } else if set_below_line {
+            let mut first = [0u8; 4];
+            first.copy_from_slice(&self.set.arena[off + 3 + n..off + 7 + n]);
+            if u32::from_le_bytes(first) != line {
+                self.set.below_lines.insert(off as u32, line);
+            }
+        }
         Ok(())
     }
 
@@ -376,12 +510,39 @@ impl DomainSetBuilder {
         self.set.len == 0
     }
 
-    /// Freeze: trim the arena and size the table for a 0.6 load factor.
-    pub fn finish(mut self) -> DomainSet {
+    /// Freeze: add anchor markers, trim the arena, size the table for a
+    /// 0.6 load factor.
+    pub fn finish(mut self) -> Result<DomainSet, BuildError> {
+        // (offset, length) of each deep entry's anchor inside the arena;
+        // copied to a stack buffer before insertion since inserting grows
+        // the arena.
+        let mut anchors: Vec<(u32, u8)> = Vec::new();
+        let mut off = 0;
+        let end = self.set.arena.len();
+        while off < end {
+            let n = usize::from(self.set.arena[off]);
+            let name = &self.set.arena[off + 1..off + 1 + n];
+            if let Some(a) = anchor_of(name) {
+                anchors.push(((off + 1 + n - a.len()) as u32, a.len() as u8));
+            }
+            off += RECORD_OVERHEAD + n;
+        }
+        let mut buf = [0u8; 255];
+        for (start, len) in anchors {
+            let (start, len) = (start as usize, usize::from(len));
+            buf[..len].copy_from_slice(&self.set.arena[start..start + len]);
+            let (off, new) = self.slot_for(&buf[..len])?;
+            let flags = off + 2 + len;
+            if new {
+                self.set.markers += 1;
+            }
+            self.set.arena[flags] |= FLAG_DEEPER;
+        }
         self.set.arena.shrink_to_fit();
-        let cap = (self.set.len * 5 / 3 + 1).max(4);
+        self.set.below_lines.shrink_to_fit();
+        let cap = ((self.set.len + self.set.markers) * 5 / 3 + 1).max(4);
         self.rehash(cap);
-        self.set
+        Ok(self.set)
     }
 }
 
@@ -389,23 +550,19 @@ impl DomainSetBuilder {
 mod tests {
     use super::*;
 
-    fn set(names: &[(&str, Coverage)]) -> DomainSet {
+    const L: EntryAction = EntryAction::List;
+
+    fn set(names: &[(&str, Scope)]) -> DomainSet {
         let mut b = DomainSetBuilder::default();
         for (i, (n, c)) in names.iter().enumerate() {
-            b.insert(n, *c, i as u32 + 1).expect("insert");
+            b.insert(n, *c, L, i as u32 + 1).expect("insert");
         }
-        b.finish()
+        b.finish().expect("finish")
     }
 
     fn covered(s: &DomainSet, q: &str) -> Option<String> {
         let k = LookupKey::from_dotted(q);
-        let mut best = None;
-        for sfx in k.suffixes() {
-            if s.covers(&sfx).is_some() {
-                best = Some(String::from_utf8_lossy(sfx.name).into_owned());
-            }
-        }
-        best
+        s.lookup(&k).map(|(d, _)| k.suffix_str(d).into_owned())
     }
 
     #[test]
@@ -420,14 +577,14 @@ mod tests {
         }
         assert_eq!(all[0].name, b"com");
         assert_eq!(k.suffix(0), b"a.b.example.com");
-        assert_eq!(k.suffix(3), b"com");
     }
 
     #[test]
-    fn subtree_and_below_only_coverage() {
+    fn subtree_exact_and_below_scopes() {
         let s = set(&[
-            ("ads.example", Coverage::SUBTREE),
-            ("track.example", Coverage::BELOW),
+            ("ads.example", Scope::Subtree),
+            ("track.example", Scope::Below),
+            ("only.example", Scope::Exact),
         ]);
         assert_eq!(covered(&s, "ads.example").as_deref(), Some("ads.example"));
         assert_eq!(
@@ -439,21 +596,55 @@ mod tests {
             covered(&s, "a.track.example").as_deref(),
             Some("track.example")
         );
+        assert_eq!(covered(&s, "only.example").as_deref(), Some("only.example"));
+        assert_eq!(covered(&s, "a.only.example"), None);
         assert_eq!(covered(&s, "example"), None);
         assert_eq!(covered(&s, "notads.example"), None);
         assert_eq!(covered(&s, "."), None);
     }
 
     #[test]
-    fn duplicates_merge_coverage_and_keep_first_line() {
+    fn deep_entries_are_found_past_their_anchor_marker() {
         let s = set(&[
-            ("a.example", Coverage::BELOW),
-            ("a.example", Coverage::SUBTREE),
+            ("a.b.c.example.com", Scope::Subtree),
+            ("x.org", Scope::Subtree),
         ]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.markers(), 1, "example.com marker");
+        assert_eq!(
+            covered(&s, "z.a.b.c.example.com").as_deref(),
+            Some("a.b.c.example.com")
+        );
+        assert_eq!(covered(&s, "b.c.example.com"), None);
+        assert_eq!(covered(&s, "example.com"), None, "a marker blocks nothing");
+        assert_eq!(covered(&s, "www.x.org").as_deref(), Some("x.org"));
+        assert_eq!(s.iter().count(), 2, "markers are not entries");
+    }
+
+    #[test]
+    fn per_scope_actions_and_lines() {
+        let mut b = DomainSetBuilder::default();
+        b.insert("x.example", Scope::Exact, EntryAction::Nxdomain, 10)
+            .expect("i");
+        b.insert("x.example", Scope::Below, EntryAction::Nodata, 11)
+            .expect("i");
+        b.insert("x.example", Scope::Exact, EntryAction::Drop, 12)
+            .expect("i");
+        let s = b.finish().expect("finish");
+        assert_eq!(
+            s.rules("x.example"),
+            (
+                Some(Hit {
+                    action: EntryAction::Nxdomain,
+                    line: 10
+                }),
+                Some(Hit {
+                    action: EntryAction::Nodata,
+                    line: 11
+                })
+            )
+        );
         assert_eq!(s.len(), 1);
-        let h = s.get_name("a.example").expect("hit");
-        assert_eq!(h.line, 1);
-        assert!(h.coverage.exact && h.coverage.below);
     }
 
     #[test]
@@ -462,13 +653,15 @@ mod tests {
         for i in 0..50_000u32 {
             b.insert(
                 &format!("host{i}.zone{}.example", i % 97),
-                Coverage::SUBTREE,
+                Scope::Subtree,
+                L,
                 i,
             )
             .expect("insert");
         }
-        let s = b.finish();
+        let s = b.finish().expect("finish");
         assert_eq!(s.len(), 50_000);
+        assert_eq!(s.markers(), 97);
         for i in (0..50_000u32).step_by(7) {
             let h = s.get_name(&format!("host{i}.zone{}.example", i % 97));
             assert_eq!(h.map(|h| h.line), Some(i));
@@ -481,7 +674,7 @@ mod tests {
 
     #[test]
     fn empty_set_misses() {
-        let s = DomainSetBuilder::default().finish();
+        let s = DomainSetBuilder::default().finish().expect("finish");
         assert!(s.is_empty());
         assert_eq!(covered(&s, "a.b"), None);
     }

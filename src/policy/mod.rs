@@ -1,39 +1,40 @@
-//! The policy stage: is a query name allowed, blocked, or not listed?
+//! The policy stage: is a query name allowed, blocked, or not listed — and
+//! by which list, line and legal order?
 //!
 //! Lists are compiled into immutable [`matcher::DomainSet`]s off the request
 //! path and published together as one [`Policy`] through an `ArcSwap`
 //! ([`store::PolicyStore`]); a query loads the current policy once and never
-//! sees a half-built list.
+//! sees a half-built list. Compilation is guarded ([`compile_list`]): a
+//! checksum mismatch, an unusable file or a large shrink is refused and the
+//! serving version stays.
 
 pub mod matcher;
 pub mod parse;
 pub mod store;
 pub mod watch;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::{Action, ListConfig, ListKind};
-use matcher::{DomainSet, DomainSetBuilder, LookupKey};
-use parse::{Format, ParseReport};
+use crate::config::{ListConfig, ListKind, ListMode};
+use matcher::{is_anchor, DomainSet, DomainSetBuilder, Hit, LookupKey};
+use parse::{EntryAction, Format, Item, LocalData, ParseReport};
+
+/// RPZ local data of one list: (trigger name, below?) -> records.
+pub type LocalDataMap = HashMap<(Box<str>, bool), Vec<(u32, LocalData)>>;
 
 /// One list, compiled and ready to match.
 #[derive(Debug)]
 pub struct CompiledList {
-    /// Operator-chosen name (metrics label, EDE text).
-    pub name: String,
-    /// Block or allow.
-    pub kind: ListKind,
-    /// Answer given to names it blocks.
-    pub action: Action,
-    /// Extended DNS Error code for blocked answers.
-    pub ede: u16,
-    /// The file it came from.
-    pub path: PathBuf,
+    /// The configuration it was compiled with.
+    pub cfg: ListConfig,
     /// The names.
     pub set: DomainSet,
-    /// What the parser saw.
+    /// RPZ local data.
+    pub local: LocalDataMap,
+    /// What the parser saw (includes the content SHA-256).
     pub report: ParseReport,
     /// When this version was compiled.
     pub loaded_at: SystemTime,
@@ -41,17 +42,38 @@ pub struct CompiledList {
     pub fingerprint: Option<Fingerprint>,
 }
 
-/// Cheap identity of a file version: size, mtime and inode.
+impl CompiledList {
+    /// The list's name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// Local data for a trigger.
+    pub fn local_data(&self, name: &str, below: bool) -> &[(u32, LocalData)] {
+        self.local
+            .get(&(Box::<str>::from(name), below))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// Cheap identity of a list file version (and its `.sha256` sidecar):
+/// size, mtime and inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
+    file: FileId,
+    sidecar: Option<FileId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
     len: u64,
     mtime: Option<SystemTime>,
     inode: u64,
 }
 
-impl Fingerprint {
-    /// Read the file's metadata (None if it cannot be read).
-    pub fn of(path: &Path) -> Option<Self> {
+impl FileId {
+    fn of(path: &Path) -> Option<Self> {
         let m = std::fs::metadata(path).ok()?;
         #[cfg(unix)]
         let inode = std::os::unix::fs::MetadataExt::ino(&m);
@@ -65,7 +87,24 @@ impl Fingerprint {
     }
 }
 
-/// Why a list could not be compiled. The previous version keeps serving.
+/// The checksum sidecar of a list file: `FILE.sha256`.
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_os_string();
+    s.push(".sha256");
+    PathBuf::from(s)
+}
+
+impl Fingerprint {
+    /// Read the file's (and sidecar's) metadata; None if the file is missing.
+    pub fn of(path: &Path) -> Option<Self> {
+        Some(Self {
+            file: FileId::of(path)?,
+            sidecar: FileId::of(&sidecar_path(path)),
+        })
+    }
+}
+
+/// Why a list version was refused. The previous version keeps serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     /// The file could not be read.
@@ -93,6 +132,38 @@ pub enum ListError {
         /// Entries of the serving version.
         previous: usize,
     },
+    /// The new version would remove too much of the list.
+    #[error("{path}: reload would remove {removed} of {before} entries ({percent}% > max_shrink_percent {max}); refused, force it with `dnsward reload --force`")]
+    Shrink {
+        /// The file.
+        path: PathBuf,
+        /// Entries serving now.
+        before: usize,
+        /// Entries that would go.
+        removed: usize,
+        /// `removed` as a percentage of `before`.
+        percent: u64,
+        /// The configured limit.
+        max: u8,
+    },
+    /// The `.sha256` sidecar does not match the content.
+    #[error("{path}: sha256 {actual} does not match {sidecar} ({expected}); refused")]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The sidecar file.
+        sidecar: PathBuf,
+        /// What the sidecar says.
+        expected: String,
+        /// What the content hashes to.
+        actual: String,
+    },
+    /// The sidecar exists but holds no SHA-256.
+    #[error("{sidecar}: no sha256 hex digest in the file")]
+    BadSidecar {
+        /// The sidecar file.
+        sidecar: PathBuf,
+    },
     /// The matcher could not store the names.
     #[error("{path}: {source}")]
     Build {
@@ -103,19 +174,110 @@ pub enum ListError {
     },
 }
 
-/// Compile one list file. `previous` is the serving version's entry count
-/// (None at start-up).
-pub fn compile_list(cfg: &ListConfig, previous: Option<usize>) -> Result<CompiledList, ListError> {
+impl ListError {
+    /// Bounded reason label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ListError::Parse(_) => "unreadable",
+            ListError::NothingUsable { .. } => "no_usable_entries",
+            ListError::Emptied { .. } => "emptied",
+            ListError::Shrink { .. } => "shrink",
+            ListError::Checksum { .. } | ListError::BadSidecar { .. } => "checksum",
+            ListError::Build { .. } => "too_large",
+        }
+    }
+}
+
+/// How a new version differs from the serving one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Entries before.
+    pub before: usize,
+    /// Entries after.
+    pub after: usize,
+    /// Names new in this version.
+    pub added: usize,
+    /// Names gone in this version.
+    pub removed: usize,
+}
+
+fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
+    let Some(old) = old else {
+        return Diff {
+            before: 0,
+            after: new.len(),
+            added: new.len(),
+            removed: 0,
+        };
+    };
+    let missing_in = |a: &DomainSet, b: &DomainSet| {
+        a.iter()
+            .filter(|(name, _, _)| {
+                std::str::from_utf8(name).map_or(true, |n| b.rules(n) == (None, None))
+            })
+            .count()
+    };
+    Diff {
+        before: old.len(),
+        after: new.len(),
+        added: missing_in(new, old),
+        removed: missing_in(old, new),
+    }
+}
+
+fn read_sidecar(path: &Path) -> Result<Option<String>, ListError> {
+    let sidecar = sidecar_path(path);
+    let Ok(text) = std::fs::read_to_string(&sidecar) else {
+        return Ok(None);
+    };
+    let hex = text.split_whitespace().next().unwrap_or_default();
+    if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(Some(hex.to_ascii_lowercase()))
+    } else {
+        Err(ListError::BadSidecar { sidecar })
+    }
+}
+
+/// Compile one list file. `previous` is the serving version (None at
+/// start-up); `force` skips the shrink guard (never the checksum).
+pub fn compile_list(
+    cfg: &ListConfig,
+    previous: Option<&CompiledList>,
+    force: bool,
+) -> Result<(CompiledList, Diff), ListError> {
     let fingerprint = Fingerprint::of(&cfg.path);
-    let mut builder = DomainSetBuilder::with_capacity(previous.unwrap_or(1024));
+    let expected = read_sidecar(&cfg.path)?;
+    let mut builder = DomainSetBuilder::with_capacity(previous.map_or(1024, |p| p.set.len()));
+    let mut local: LocalDataMap = HashMap::new();
     let mut build_err = None;
-    let report = parse::parse_file(&cfg.path, cfg.format, &mut |e| {
-        if build_err.is_none() {
-            if let Err(err) = builder.insert(&e.name, e.coverage, e.line) {
-                build_err = Some(err);
+    let report = parse::parse_file(&cfg.path, cfg.format, &mut |item| match item {
+        Item::Entry(e) => {
+            if build_err.is_none() {
+                if let Err(err) = builder.insert(e.name, e.scope, e.action, e.line) {
+                    build_err = Some(err);
+                }
             }
         }
+        Item::Local {
+            name,
+            below,
+            ttl,
+            data,
+        } => local
+            .entry((Box::from(name), below))
+            .or_default()
+            .push((ttl, data)),
     })?;
+    if let Some(expected) = expected {
+        if expected != report.sha256 {
+            return Err(ListError::Checksum {
+                path: cfg.path.clone(),
+                sidecar: sidecar_path(&cfg.path),
+                expected,
+                actual: report.sha256,
+            });
+        }
+    }
     if let Some(source) = build_err {
         return Err(ListError::Build {
             path: cfg.path.clone(),
@@ -135,39 +297,50 @@ pub fn compile_list(cfg: &ListConfig, previous: Option<usize>) -> Result<Compile
         });
     }
     if let Some(prev) = previous {
-        if builder.is_empty() && prev > 0 {
+        if builder.is_empty() && !prev.set.is_empty() && !force {
             return Err(ListError::Emptied {
                 path: cfg.path.clone(),
-                previous: prev,
+                previous: prev.set.len(),
             });
         }
     }
-    Ok(CompiledList {
-        name: cfg.name.clone(),
-        kind: cfg.kind,
-        action: cfg.action,
-        ede: cfg.ede,
+    let set = builder.finish().map_err(|source| ListError::Build {
         path: cfg.path.clone(),
-        set: builder.finish(),
-        report,
-        loaded_at: SystemTime::now(),
-        fingerprint,
-    })
+        source,
+    })?;
+    let d = diff(previous.map(|p| &p.set), &set);
+    if d.before > 0 && !force && cfg.max_shrink_percent < 100 {
+        let percent = (d.removed as u64 * 100) / d.before as u64;
+        if d.removed * 100 > d.before * usize::from(cfg.max_shrink_percent) {
+            return Err(ListError::Shrink {
+                path: cfg.path.clone(),
+                before: d.before,
+                removed: d.removed,
+                percent,
+                max: cfg.max_shrink_percent,
+            });
+        }
+    }
+    Ok((
+        CompiledList {
+            cfg: cfg.clone(),
+            set,
+            local,
+            report,
+            loaded_at: SystemTime::now(),
+            fingerprint,
+        },
+        d,
+    ))
 }
 
 /// Parse a list for `check-list`: the report plus the compiled set size.
 pub fn check_list(path: &Path, format: Format) -> Result<(ParseReport, usize), ListError> {
-    let cfg = ListConfig {
-        name: "check".into(),
-        path: path.to_path_buf(),
-        format,
-        kind: ListKind::Block,
-        action: Action::Sinkhole,
-        ede: 15,
-    };
     let mut builder = DomainSetBuilder::default();
-    let report = parse::parse_file(&cfg.path, format, &mut |e| {
-        let _ = builder.insert(&e.name, e.coverage, e.line);
+    let report = parse::parse_file(path, format, &mut |item| {
+        if let Item::Entry(e) = item {
+            let _ = builder.insert(e.name, e.scope, e.action, e.line);
+        }
     })?;
     Ok((report, builder.len()))
 }
@@ -179,17 +352,15 @@ pub struct Policy {
     pub lists: Vec<Option<Arc<CompiledList>>>,
 }
 
-/// One list entry that matched a name.
-#[derive(Debug, Clone)]
-pub struct Match {
+/// A block list rule that matched.
+#[derive(Debug, Clone, Copy)]
+pub struct Block<'a> {
     /// The list.
-    pub list: Arc<CompiledList>,
-    /// The listed name that matched (the query name or a parent).
-    pub name: String,
-    /// Source line of that entry.
-    pub line: u32,
-    /// Labels between the query name and the entry (0 = exact).
+    pub list: &'a CompiledList,
+    /// Labels between the query name and the listed name (0 = exact).
     pub depth: usize,
+    /// The rule's source line and action.
+    pub hit: Hit,
 }
 
 /// Outcome of the policy stage.
@@ -197,58 +368,106 @@ pub struct Match {
 pub enum Decision<'a> {
     /// No list mentions the name.
     NotListed,
-    /// An allow list covers the name; resolve it normally.
+    /// An allow list or a passthru rule covers the name; resolve normally.
     Allowed {
-        /// The allow list.
+        /// The list.
         list: &'a CompiledList,
-    },
-    /// A block list covers the name.
-    Blocked {
-        /// The block list that decided.
-        list: &'a CompiledList,
-        /// Which suffix of the key matched (0 = exact).
-        suffix: usize,
-        /// Source line of the entry.
+        /// The rule's source line.
         line: u32,
     },
+    /// An enforcing block list covers the name.
+    Blocked(Block<'a>),
+}
+
+/// The decision plus what dry-run lists would have done.
+#[derive(Debug)]
+pub struct Verdict<'a> {
+    /// What to do.
+    pub decision: Decision<'a>,
+    /// The dry-run rule that would have blocked, had its list enforced.
+    pub would_block: Option<Block<'a>>,
+}
+
+/// Bit for list `i` in an active-lists mask (lists past 64 are always
+/// probed).
+fn bit(i: usize) -> u64 {
+    if i < 64 {
+        1 << i
+    } else {
+        0
+    }
 }
 
 impl Policy {
-    fn present(&self) -> impl Iterator<Item = &CompiledList> {
-        self.lists.iter().flatten().map(|l| l.as_ref())
-    }
-
-    /// Decide for a prepared name. Allow lists beat any block; among block
-    /// lists the most specific listed name wins, then configuration order.
-    /// One pass over the suffixes, TLD first; allocation-free.
-    pub fn decide(&self, key: &LookupKey) -> Decision<'_> {
-        let mut best: Option<(&CompiledList, usize, u32)> = None;
+    /// Decide for a prepared name. Allow lists and passthru rules beat any
+    /// block; among block rules the most specific listed name wins, then
+    /// configuration order. One pass over the suffixes, TLD first; lists
+    /// whose anchor (two-label suffix) is absent are not probed deeper.
+    /// Allocation-free.
+    pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
+        let mut best: Option<Block<'_>> = None;
+        let mut dry: Option<Block<'_>> = None;
+        let mut active = u64::MAX;
+        let mut allowed = None;
         for sfx in key.suffixes() {
+            let anchor = is_anchor(key, &sfx);
             let mut found_here = false;
-            for list in self.present() {
-                let Some(hit) = list.set.covers(&sfx) else {
+            let mut dry_here = false;
+            for (i, list) in self.lists.iter().enumerate() {
+                let Some(list) = list.as_deref() else {
                     continue;
                 };
-                match list.kind {
-                    ListKind::Allow => return Decision::Allowed { list },
-                    // Suffixes come least specific first: a block found at
-                    // this depth replaces one found at a shallower depth,
-                    // and the first list in order wins at equal depth.
-                    ListKind::Block if !found_here => {
-                        best = Some((list, sfx.depth, hit.line));
-                        found_here = true;
+                if active & bit(i) == 0 && i < 64 {
+                    continue;
+                }
+                let probe = list.set.probe(&sfx);
+                if anchor && !probe.deeper {
+                    active &= !bit(i);
+                }
+                let Some(hit) = probe.hit else {
+                    continue;
+                };
+                if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
+                    if allowed.is_none() {
+                        allowed = Some((list, hit.line));
                     }
-                    ListKind::Block => {}
+                    continue;
+                }
+                // Suffixes come least specific first: a rule found at this
+                // depth replaces one found higher up, and the first list in
+                // order wins at equal depth.
+                let b = Block {
+                    list,
+                    depth: sfx.depth,
+                    hit,
+                };
+                if list.cfg.mode == ListMode::DryRun {
+                    if !dry_here {
+                        dry = Some(b);
+                        dry_here = true;
+                    }
+                } else if !found_here {
+                    best = Some(b);
+                    found_here = true;
                 }
             }
+            if active == 0 {
+                break;
+            }
         }
-        match best {
-            Some((list, suffix, line)) => Decision::Blocked { list, suffix, line },
-            None => Decision::NotListed,
+        if let Some((list, line)) = allowed {
+            return Verdict {
+                decision: Decision::Allowed { list, line },
+                would_block: None,
+            };
+        }
+        Verdict {
+            would_block: if best.is_none() { dry } else { None },
+            decision: best.map_or(Decision::NotListed, Decision::Blocked),
         }
     }
 
-    /// Every entry of every list that covers the name, most specific first:
+    /// Every rule of every list that covers the name, most specific first:
     /// the full chain behind a decision, for `explain`.
     pub fn explain(&self, key: &LookupKey) -> Vec<Match> {
         let mut out = Vec::new();
@@ -260,6 +479,7 @@ impl Policy {
                         list: list.clone(),
                         name: String::from_utf8_lossy(sfx.name).into_owned(),
                         line: hit.line,
+                        action: hit.action,
                         depth: sfx.depth,
                     });
                 }
@@ -271,7 +491,7 @@ impl Policy {
 
     /// Total entries over all lists.
     pub fn entries(&self) -> usize {
-        self.present().map(|l| l.set.len()).sum()
+        self.lists.iter().flatten().map(|l| l.set.len()).sum()
     }
 
     /// True when every configured list has loaded at least once.
@@ -280,30 +500,185 @@ impl Policy {
     }
 }
 
+/// One rule that matched a name (for `explain`).
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// The list.
+    pub list: Arc<CompiledList>,
+    /// The listed name that matched (the query name or a parent).
+    pub name: String,
+    /// Source line of that rule.
+    pub line: u32,
+    /// The rule's own action (`List` = the list's configured action).
+    pub action: EntryAction,
+    /// Labels between the query name and the entry (0 = exact).
+    pub depth: usize,
+}
+
+impl Match {
+    /// Human description of what this rule does.
+    pub fn effect(&self) -> String {
+        if self.list.cfg.kind == ListKind::Allow || self.action == EntryAction::Passthru {
+            return "allow".into();
+        }
+        let what = match self.action {
+            EntryAction::List => self.list.cfg.action.as_str(),
+            EntryAction::Nxdomain => "nxdomain (rpz)",
+            EntryAction::Nodata => "nodata (rpz)",
+            EntryAction::Drop => "drop (rpz)",
+            EntryAction::TcpOnly => "tcp-only (rpz)",
+            EntryAction::LocalData => "local data (rpz)",
+            EntryAction::Passthru => "allow",
+        };
+        match self.list.cfg.mode {
+            ListMode::DryRun => format!("{what}, dry-run"),
+            ListMode::Enforce => what.to_string(),
+        }
+    }
+}
+
+/// One rule in an explanation, ready to print or serialise.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleView {
+    /// List name.
+    pub list: String,
+    /// `block` or `allow`.
+    pub kind: &'static str,
+    /// Source file.
+    pub file: String,
+    /// Source line.
+    pub line: u32,
+    /// The listed name that matched (the query name or a parent).
+    pub entry: String,
+    /// What the rule does.
+    pub effect: String,
+    /// Legal order reference of the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+}
+
+impl From<&Match> for RuleView {
+    fn from(m: &Match) -> Self {
+        Self {
+            list: m.list.name().to_string(),
+            kind: match m.list.cfg.kind {
+                ListKind::Allow => "allow",
+                ListKind::Block => "block",
+            },
+            file: m.list.cfg.path.display().to_string(),
+            line: m.line,
+            entry: m.name.clone(),
+            effect: m.effect(),
+            order_id: m.list.cfg.order_id.clone(),
+        }
+    }
+}
+
+/// Why a name is (not) blocked: the verdict, the rule that decided it and
+/// every rule that matched (most specific first).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explanation {
+    /// The name asked about.
+    pub name: String,
+    /// `blocked`, `allowed`, `not listed` or `not listed (dry-run would block)`.
+    pub verdict: &'static str,
+    /// The deciding rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<RuleView>,
+    /// Every matching rule, most specific first.
+    pub chain: Vec<RuleView>,
+}
+
+impl Policy {
+    /// Explain the decision for `name`.
+    pub fn explain_name(&self, name: &str) -> Explanation {
+        let key = LookupKey::from_dotted(name);
+        let chain = self.explain(&key);
+        let v = self.decide(&key);
+        let find = |list: &CompiledList, line: u32| {
+            chain
+                .iter()
+                .find(|m| std::ptr::eq(m.list.as_ref(), list) && m.line == line)
+                .map(RuleView::from)
+        };
+        let (verdict, decided_by) = match v.decision {
+            Decision::Blocked(b) => ("blocked", find(b.list, b.hit.line)),
+            Decision::Allowed { list, line } => ("allowed", find(list, line)),
+            Decision::NotListed => match v.would_block {
+                Some(b) => ("not listed (dry-run would block)", find(b.list, b.hit.line)),
+                None => ("not listed", None),
+            },
+        };
+        Explanation {
+            name: name.to_string(),
+            verdict,
+            decided_by,
+            chain: chain.iter().map(RuleView::from).collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rule = |r: &RuleView| {
+            format!(
+                "{} list {} `{}` ({}:{}){}: {}",
+                r.kind,
+                r.list,
+                r.entry,
+                r.file,
+                r.line,
+                r.order_id
+                    .as_deref()
+                    .map(|o| format!(" order {o}"))
+                    .unwrap_or_default(),
+                r.effect
+            )
+        };
+        match &self.decided_by {
+            Some(r) => writeln!(f, "{}: {} by {}", self.name, self.verdict, rule(r))?,
+            None => writeln!(f, "{}: {}", self.name, self.verdict)?,
+        }
+        for r in &self.chain {
+            writeln!(f, "  matched: {}", rule(r))?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn list(dir: &Path, name: &str, kind: ListKind, body: &str) -> Arc<CompiledList> {
-        let path = dir.join(name);
-        let mut f = std::fs::File::create(&path).expect("create");
-        f.write_all(body.as_bytes()).expect("write");
-        let cfg = ListConfig {
-            name: name.into(),
-            path,
-            format: Format::Auto,
-            kind,
-            action: Action::Nxdomain,
-            ede: 15,
-        };
-        Arc::new(compile_list(&cfg, None).expect("compile"))
-    }
+    use crate::config::Action;
 
     fn tmpdir(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("dnsward-policy-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).expect("mkdir");
         d
+    }
+
+    fn cfg(dir: &Path, name: &str, kind: ListKind, body: &str) -> ListConfig {
+        let path = dir.join(name);
+        std::fs::write(&path, body).expect("write");
+        let mut c = ListConfig::simple(name, path, kind);
+        c.action = Action::Nxdomain;
+        c
+    }
+
+    fn list(dir: &Path, name: &str, kind: ListKind, body: &str) -> Arc<CompiledList> {
+        Arc::new(
+            compile_list(&cfg(dir, name, kind, body), None, false)
+                .expect("compile")
+                .0,
+        )
+    }
+
+    fn describe(policy: &Policy, q: &str) -> String {
+        match policy.decide(&LookupKey::from_dotted(q)).decision {
+            Decision::NotListed => "none".to_string(),
+            Decision::Allowed { list, .. } => format!("allow:{}", list.name()),
+            Decision::Blocked(b) => format!("block:{}:{}", b.list.name(), b.hit.line),
+        }
     }
 
     #[test]
@@ -314,48 +689,73 @@ mod tests {
                 Some(list(&d, "broad", ListKind::Block, "example\n")),
                 Some(list(&d, "narrow", ListKind::Block, "ads.example\n")),
                 Some(list(&d, "allow", ListKind::Allow, "ok.ads.example\n")),
+                Some(list(&d, "deep", ListKind::Block, "a.b.c.d.example\n")),
             ],
         };
-        let name_of = |q: &str| match policy.decide(&LookupKey::from_dotted(q)) {
-            Decision::NotListed => "none".to_string(),
-            Decision::Allowed { list } => format!("allow:{}", list.name),
-            Decision::Blocked { list, line, .. } => format!("block:{}:{line}", list.name),
-        };
-        assert_eq!(name_of("x.ads.example"), "block:narrow:1");
-        assert_eq!(name_of("www.example"), "block:broad:1");
-        assert_eq!(name_of("ok.ads.example"), "allow:allow");
-        assert_eq!(name_of("deep.ok.ads.example"), "allow:allow");
-        assert_eq!(name_of("other.test"), "none");
+        assert_eq!(describe(&policy, "x.ads.example"), "block:narrow:1");
+        assert_eq!(describe(&policy, "www.example"), "block:broad:1");
+        assert_eq!(describe(&policy, "ok.ads.example"), "allow:allow");
+        assert_eq!(describe(&policy, "deep.ok.ads.example"), "allow:allow");
+        assert_eq!(describe(&policy, "z.a.b.c.d.example"), "block:deep:1");
+        assert_eq!(describe(&policy, "other.test"), "none");
         let chain = policy.explain(&LookupKey::from_dotted("ok.ads.example"));
-        let names: Vec<_> = chain
-            .iter()
-            .map(|m| (m.list.name.as_str(), m.depth))
-            .collect();
+        let names: Vec<_> = chain.iter().map(|m| (m.list.name(), m.depth)).collect();
         assert_eq!(names, vec![("allow", 0), ("narrow", 1), ("broad", 2)]);
         let _ = std::fs::remove_dir_all(d);
     }
 
     #[test]
-    fn garbage_and_emptied_files_are_refused() {
-        let d = tmpdir("refuse");
-        let path = d.join("l");
-        std::fs::write(&path, "not a name!\nalso bad?\n").expect("write");
-        let cfg = ListConfig {
-            name: "l".into(),
-            path: path.clone(),
-            format: Format::Domains,
-            kind: ListKind::Block,
-            action: Action::Sinkhole,
-            ede: 15,
+    fn passthru_and_dry_run() {
+        let d = tmpdir("passthru");
+        let mut dry = cfg(&d, "trial", ListKind::Block, "new-order.example\n");
+        dry.mode = ListMode::DryRun;
+        let policy = Policy {
+            lists: vec![
+                Some(list(&d, "rpz", ListKind::Block, "$TTL 60\n@ SOA a. b. 1 2 3 4 5\nx.example CNAME .\nok.x.example CNAME rpz-passthru.\n")),
+                Some(Arc::new(compile_list(&dry, None, false).expect("c").0)),
+            ],
         };
-        let err = compile_list(&cfg, None).expect_err("garbage");
+        assert_eq!(describe(&policy, "x.example"), "block:rpz:3");
+        assert_eq!(describe(&policy, "ok.x.example"), "allow:rpz");
+        let v = policy.decide(&LookupKey::from_dotted("www.new-order.example"));
+        assert!(matches!(v.decision, Decision::NotListed));
+        assert_eq!(
+            v.would_block.map(|b| b.list.name().to_string()),
+            Some("trial".into())
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn garbage_emptied_shrunk_and_bad_checksum_are_refused() {
+        let d = tmpdir("refuse");
+        let c = cfg(&d, "l", ListKind::Block, "not a name!\nalso bad?\n");
+        let err = compile_list(&c, None, false).expect_err("garbage");
         assert!(err.to_string().contains(":1: "), "{err}");
-        std::fs::write(&path, "# only a comment\n").expect("write");
+        assert_eq!(err.reason(), "no_usable_entries");
+
+        std::fs::write(&c.path, "a.example\nb.example\nc.example\nd.example\n").expect("w");
+        let (v1, diff1) = compile_list(&c, None, false).expect("v1");
+        assert_eq!(diff1.added, 4);
+        std::fs::write(&c.path, "# only a comment\n").expect("w");
         assert!(matches!(
-            compile_list(&cfg, Some(10)),
-            Err(ListError::Emptied { previous: 10, .. })
+            compile_list(&c, Some(&v1), false),
+            Err(ListError::Emptied { previous: 4, .. })
         ));
-        assert!(compile_list(&cfg, None).is_ok());
+        // 3 of 4 removed (75% > 50%): refused unless forced.
+        std::fs::write(&c.path, "a.example\ne.example\n").expect("w");
+        let err = compile_list(&c, Some(&v1), false).expect_err("shrink");
+        assert_eq!(err.reason(), "shrink");
+        let (_, d2) = compile_list(&c, Some(&v1), true).expect("forced");
+        assert_eq!((d2.before, d2.after, d2.added, d2.removed), (4, 2, 1, 3));
+
+        // Sidecar checksum: a mismatch is refused even when forced.
+        let (v2, _) = compile_list(&c, None, false).expect("v2");
+        std::fs::write(sidecar_path(&c.path), format!("{}  l\n", "0".repeat(64))).expect("w");
+        let err = compile_list(&c, None, true).expect_err("checksum");
+        assert_eq!(err.reason(), "checksum");
+        std::fs::write(sidecar_path(&c.path), format!("{}  l\n", v2.report.sha256)).expect("w");
+        assert!(compile_list(&c, None, false).is_ok());
         let _ = std::fs::remove_dir_all(d);
     }
 }

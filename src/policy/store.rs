@@ -2,27 +2,98 @@
 //!
 //! Readers call [`PolicyStore::load`] (a lock-free `ArcSwap` load). A reload
 //! compiles lists on the calling (blocking) thread, keeps the serving
-//! version of every list that fails, and publishes the result with one
-//! `store`, so a query sees either the old policy or the new one, never a mix.
+//! version of every list that fails or is refused by a guard, and
+//! publishes the result with one `store`, so a query sees either the old
+//! policy or the new one, never a mix. Every accepted or refused change is
+//! written to the audit log.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
+use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{compile_list, CompiledList, Fingerprint, ListError, Policy};
+use super::{compile_list, CompiledList, Diff, Fingerprint, Policy};
 use crate::config::ListConfig;
 use crate::metrics::{unix_now, Metrics};
 
-/// What one reload did, per list.
-#[derive(Debug, Default)]
+/// What a reload should do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReloadRequest {
+    /// Re-read every list even if its file looks unchanged (SIGHUP).
+    pub reread: bool,
+    /// Skip the shrink and emptied guards (operator override). Checksums
+    /// are never skipped.
+    pub force: bool,
+}
+
+/// One list's result in a reload.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListOutcome {
+    /// The list.
+    pub list: String,
+    /// `reloaded`, `unchanged` or `refused`.
+    pub result: &'static str,
+    /// Refusal reason label (`shrink`, `checksum`, ...), if refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The full error text, if refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Entries serving before.
+    pub entries_before: usize,
+    /// Entries serving after.
+    pub entries_after: usize,
+    /// Names added.
+    pub added: usize,
+    /// Names removed.
+    pub removed: usize,
+    /// Content hash of the serving version after the reload.
+    pub sha256: String,
+}
+
+/// What one reload did.
+#[derive(Debug, Default, Serialize)]
 pub struct ReloadOutcome {
-    /// Lists recompiled and swapped in: (name, entries).
-    pub reloaded: Vec<(String, usize)>,
-    /// Lists left as they were because their file did not change.
-    pub unchanged: Vec<String>,
-    /// Lists whose reload failed (old version kept): (name, error text).
-    pub failed: Vec<(String, String)>,
+    /// Per list, in configuration order.
+    pub lists: Vec<ListOutcome>,
+}
+
+impl ReloadOutcome {
+    fn with(&self, result: &str) -> impl Iterator<Item = &ListOutcome> {
+        let result = result.to_string();
+        self.lists.iter().filter(move |l| l.result == result)
+    }
+
+    /// Lists recompiled and swapped in.
+    pub fn reloaded(&self) -> Vec<&ListOutcome> {
+        self.with("reloaded").collect()
+    }
+
+    /// Lists whose new version was refused (old version kept).
+    pub fn failed(&self) -> Vec<&ListOutcome> {
+        self.with("refused").collect()
+    }
+
+    /// Lists left alone because their files did not change.
+    pub fn unchanged(&self) -> Vec<&ListOutcome> {
+        self.with("unchanged").collect()
+    }
+}
+
+/// An audit line: one per list change, accepted or refused.
+#[derive(Serialize)]
+struct AuditLine<'a> {
+    time: String,
+    unix: u64,
+    list: &'a str,
+    path: String,
+    order_id: Option<&'a str>,
+    forced: bool,
+    #[serde(flatten)]
+    outcome: &'a ListOutcome,
 }
 
 /// Owner of the current [`Policy`].
@@ -30,13 +101,14 @@ pub struct PolicyStore {
     current: ArcSwap<Policy>,
     lists: Vec<ListConfig>,
     metrics: Arc<Metrics>,
-    /// Serialises reloads (watcher and SIGHUP can fire together).
+    audit: Option<PathBuf>,
+    /// Serialises reloads (watcher, SIGHUP and admin requests can coincide).
     reload_lock: Mutex<()>,
 }
 
 impl PolicyStore {
     /// An empty store for these lists; call [`PolicyStore::reload`] to load them.
-    pub fn new(lists: Vec<ListConfig>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(lists: Vec<ListConfig>, metrics: Arc<Metrics>, audit: Option<PathBuf>) -> Self {
         let empty = Policy {
             lists: vec![None; lists.len()],
         };
@@ -44,6 +116,7 @@ impl PolicyStore {
             current: ArcSwap::from_pointee(empty),
             lists,
             metrics,
+            audit,
             reload_lock: Mutex::new(()),
         }
     }
@@ -64,113 +137,239 @@ impl PolicyStore {
         &self.lists
     }
 
-    /// Recompile lists and publish. With `force` every list is re-read;
-    /// otherwise lists whose file identity (size, mtime, inode) is
-    /// unchanged are kept as they are. Blocking: run it off the runtime.
-    pub fn reload(&self, force: bool) -> ReloadOutcome {
+    /// Recompile lists and publish. Blocking: run it off the runtime.
+    /// Peak memory is the old policy plus one list being compiled.
+    pub fn reload(&self, req: ReloadRequest) -> ReloadOutcome {
         let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         let old = self.current.load_full();
         let mut outcome = ReloadOutcome::default();
         let mut next: Vec<Option<Arc<CompiledList>>> = Vec::with_capacity(self.lists.len());
+        let mut changed = false;
         for (i, cfg) in self.lists.iter().enumerate() {
             let prev = old.lists.get(i).cloned().flatten();
-            if !force {
+            let before = prev.as_ref().map_or(0, |p| p.set.len());
+            let prev_sha = prev
+                .as_ref()
+                .map(|p| p.report.sha256.clone())
+                .unwrap_or_default();
+            if !req.reread {
                 if let Some(p) = &prev {
                     let now = Fingerprint::of(&cfg.path);
                     if now.is_some() && now == p.fingerprint {
-                        outcome.unchanged.push(cfg.name.clone());
+                        outcome.lists.push(ListOutcome {
+                            list: cfg.name.clone(),
+                            result: "unchanged",
+                            reason: None,
+                            error: None,
+                            entries_before: before,
+                            entries_after: before,
+                            added: 0,
+                            removed: 0,
+                            sha256: prev_sha,
+                        });
                         next.push(prev);
                         continue;
                     }
                 }
             }
-            match compile_list(cfg, prev.as_ref().map(|p| p.set.len())) {
-                Ok(list) => {
-                    self.publish_list_metrics(&list);
+            let started = std::time::Instant::now();
+            let result = compile_list(cfg, prev.as_deref(), req.force);
+            match result {
+                Ok((list, d)) => {
+                    self.publish_list_metrics(&list, &prev_sha);
                     for line in list.report.reject_lines().take(20) {
                         warn!(list = %cfg.name, "{line}");
                     }
                     if list.report.rejected > 20 {
                         warn!(list = %cfg.name, "... {} rejected lines in all (see `dnsward check-list`)", list.report.rejected);
                     }
-                    info!(list = %cfg.name, entries = list.set.len(), rejected = list.report.rejected, "list loaded");
-                    outcome.reloaded.push((cfg.name.clone(), list.set.len()));
+                    info!(
+                        list = %cfg.name,
+                        entries = list.set.len(),
+                        added = d.added,
+                        removed = d.removed,
+                        rejected = list.report.rejected,
+                        ms = started.elapsed().as_millis() as u64,
+                        "list loaded"
+                    );
+                    let o = ListOutcome {
+                        list: cfg.name.clone(),
+                        result: "reloaded",
+                        reason: None,
+                        error: None,
+                        entries_before: d.before,
+                        entries_after: d.after,
+                        added: d.added,
+                        removed: d.removed,
+                        sha256: list.report.sha256.clone(),
+                    };
+                    self.audit(cfg, &o, req.force);
+                    outcome.lists.push(o);
                     next.push(Some(Arc::new(list)));
+                    changed = true;
                 }
                 Err(e) => {
                     self.metrics
                         .list_reload_failures
-                        .with_label_values(&[&cfg.name])
+                        .with_label_values(&[&cfg.name, e.reason()])
                         .inc();
-                    warn!(list = %cfg.name, "reload failed, keeping the serving version: {e}");
-                    outcome.failed.push((cfg.name.clone(), error_text(&e)));
+                    warn!(list = %cfg.name, reason = e.reason(), "reload refused, keeping the serving version: {e}");
+                    let o = ListOutcome {
+                        list: cfg.name.clone(),
+                        result: "refused",
+                        reason: Some(e.reason()),
+                        error: Some(e.to_string()),
+                        entries_before: before,
+                        entries_after: before,
+                        added: 0,
+                        removed: 0,
+                        sha256: prev_sha,
+                    };
+                    self.audit(cfg, &o, req.force);
+                    outcome.lists.push(o);
                     next.push(prev);
                 }
             }
         }
-        if !outcome.reloaded.is_empty() {
+        if changed {
             self.current.store(Arc::new(Policy { lists: next }));
         }
         outcome
     }
 
-    fn publish_list_metrics(&self, list: &CompiledList) {
+    fn publish_list_metrics(&self, list: &CompiledList, prev_sha: &str) {
         let m = &self.metrics;
+        let name = list.name();
         m.list_entries
-            .with_label_values(&[&list.name])
+            .with_label_values(&[name])
             .set(list.set.len() as i64);
-        m.list_reloads.with_label_values(&[&list.name]).inc();
+        m.list_reloads.with_label_values(&[name]).inc();
         m.list_last_reload
-            .with_label_values(&[&list.name])
+            .with_label_values(&[name])
             .set(unix_now());
+        if !prev_sha.is_empty() && prev_sha != list.report.sha256 {
+            let _ = m.list_info.remove_label_values(&[name, prev_sha]);
+        }
+        m.list_info
+            .with_label_values(&[name, &list.report.sha256])
+            .set(1);
+    }
+
+    fn audit(&self, cfg: &ListConfig, outcome: &ListOutcome, forced: bool) {
+        let unix = unix_now() as u64;
+        let line = AuditLine {
+            time: rfc3339(unix),
+            unix,
+            list: &cfg.name,
+            path: cfg.path.display().to_string(),
+            order_id: cfg.order_id.as_deref(),
+            forced,
+            outcome,
+        };
+        let Ok(json) = serde_json::to_string(&line) else {
+            return;
+        };
+        info!(target: "dnsward::audit", "{json}");
+        if let Some(path) = &self.audit {
+            let written = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| writeln!(f, "{json}"));
+            if let Err(e) = written {
+                warn!("audit log {}: {e}", path.display());
+            }
+        }
     }
 }
 
-fn error_text(e: &ListError) -> String {
-    e.to_string()
+/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (UTC), without a date crate.
+pub fn rfc3339(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
+
+/// `Diff` is re-exported for callers that only use the store.
+pub type ListDiff = Diff;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Action, ListKind};
+    use crate::config::ListKind;
     use crate::policy::matcher::LookupKey;
     use crate::policy::parse::Format;
     use crate::policy::Decision;
 
     #[test]
-    fn failed_reload_keeps_old_version_and_counts() {
+    fn failed_reload_keeps_old_version_counts_and_audits() {
         let dir = std::env::temp_dir().join(format!("dnsward-store-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
         let path = dir.join("l.txt");
+        let audit = dir.join("audit.jsonl");
         std::fs::write(&path, "blocked.example\n").expect("write");
         let metrics = Arc::new(Metrics::new().expect("metrics"));
-        let store = PolicyStore::new(
-            vec![ListConfig {
-                name: "l".into(),
-                path: path.clone(),
-                format: Format::Domains,
-                kind: ListKind::Block,
-                action: Action::Sinkhole,
-                ede: 15,
-            }],
-            metrics.clone(),
-        );
-        assert_eq!(store.reload(false).reloaded.len(), 1);
-        assert_eq!(store.reload(false).unchanged, vec!["l".to_string()]);
+        let mut cfg = ListConfig::simple("l", path.clone(), ListKind::Block);
+        cfg.format = Format::Domains;
+        cfg.order_id = Some("ORDER-1".into());
+        let store = PolicyStore::new(vec![cfg], metrics.clone(), Some(audit.clone()));
+        assert_eq!(store.reload(ReloadRequest::default()).reloaded().len(), 1);
+        assert_eq!(store.reload(ReloadRequest::default()).unchanged().len(), 1);
         std::fs::write(&path, "!!! garbage !!!\n").expect("write");
-        let out = store.reload(true);
-        assert_eq!(out.failed.len(), 1);
-        assert!(out.failed[0].1.contains(":1:"), "{:?}", out.failed);
+        let out = store.reload(ReloadRequest {
+            reread: true,
+            force: false,
+        });
+        let failed = out.failed();
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0].error.as_deref().unwrap_or("").contains(":1:"));
         let p = store.load();
         assert!(matches!(
-            p.decide(&LookupKey::from_dotted("www.blocked.example")),
-            Decision::Blocked { .. }
+            p.decide(&LookupKey::from_dotted("www.blocked.example"))
+                .decision,
+            Decision::Blocked(_)
         ));
         assert_eq!(
-            metrics.list_reload_failures.with_label_values(&["l"]).get(),
+            metrics
+                .list_reload_failures
+                .with_label_values(&["l", "no_usable_entries"])
+                .get(),
             1
         );
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
+            .expect("audit")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["result"], "reloaded");
+        assert_eq!(lines[0]["entries_after"], 1);
+        assert_eq!(lines[0]["order_id"], "ORDER-1");
+        assert_eq!(lines[0]["sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(lines[1]["result"], "refused");
+        assert_eq!(lines[1]["reason"], "no_usable_entries");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_764_435_600), "2025-11-29T17:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

@@ -16,7 +16,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use super::store::PolicyStore;
+use super::store::{PolicyStore, ReloadRequest};
 
 /// Why file watching could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,11 @@ fn absolute(p: &Path) -> PathBuf {
 /// Watch the directories of `paths`; `changed` is notified on any event
 /// that touches one of those files.
 pub fn watch(paths: &[PathBuf], changed: Arc<Notify>) -> Result<ListWatcher, WatchError> {
-    let files: HashSet<PathBuf> = paths.iter().map(|p| absolute(p)).collect();
+    // Each list and its `.sha256` sidecar.
+    let files: HashSet<PathBuf> = paths
+        .iter()
+        .flat_map(|p| [absolute(p), absolute(&super::sidecar_path(p))])
+        .collect();
     let dirs: HashSet<PathBuf> = files
         .iter()
         .filter_map(|p| p.parent().map(Path::to_path_buf))
@@ -105,15 +109,15 @@ pub async fn run_reloader(
             {}
         }
         let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.reload(force)).await {
+        let req = ReloadRequest {
+            reread: force,
+            force: false,
+        };
+        match tokio::task::spawn_blocking(move || s.reload(req)).await {
             Ok(out) => {
-                if !out.reloaded.is_empty() || !out.failed.is_empty() {
-                    info!(
-                        reloaded = out.reloaded.len(),
-                        failed = out.failed.len(),
-                        forced = force,
-                        "lists reloaded"
-                    );
+                let (ok, refused) = (out.reloaded().len(), out.failed().len());
+                if ok + refused > 0 {
+                    info!(reloaded = ok, refused, sighup = force, "lists reloaded");
                 }
             }
             Err(e) => warn!("reload task failed: {e}"),

@@ -1,0 +1,47 @@
+//! Configuration files: TOML text -> `Config` -> `validate`. Nothing may
+//! panic; a validated config's parsed fields must agree with the raw ones,
+//! and an invalid one must name at least one problem, each with a key.
+#![no_main]
+
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+
+use dnsward::config::{Config, ConfigError};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(config) = toml::from_str::<Config>(text) else {
+        return;
+    };
+    let n_lists = config.lists.len();
+    let n_listen = config.server.listen.len();
+    match config.validate(Path::new("fuzz.toml"), Path::new("/nonexistent")) {
+        Ok(v) => {
+            assert_eq!(v.lists.len(), n_lists);
+            assert_eq!(v.listen.len(), n_listen);
+            assert!(!v.listen.is_empty());
+            assert_eq!(v.root_servers.len(), v.config.resolver.root_servers.len());
+            assert_eq!(v.upstreams.len(), v.config.resolver.upstreams.len());
+            assert_eq!(v.authority_allow.len(), v.config.resolver.authority_allow.len());
+            assert_eq!(v.metrics_listen.is_none(), v.config.metrics.listen.is_empty());
+            assert!(v.config.server.max_udp_payload >= 512);
+            assert!(v.config.cache.min_ttl_secs <= v.config.cache.max_ttl_secs);
+            for l in &v.lists {
+                assert!(matches!(l.ede, 15..=17));
+                assert!(!l.name.is_empty());
+            }
+            let _ = v.resolve_timeout();
+        }
+        Err(ConfigError::Invalid { problems, .. }) => {
+            assert!(!problems.is_empty(), "Invalid with no problem");
+            for p in &problems {
+                assert!(!p.key.is_empty() && !p.reason.is_empty());
+                let _ = p.to_string();
+            }
+        }
+        Err(e) => panic!("validate returned a non-validation error: {e}"),
+    }
+});

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Build every cargo-fuzz target and run each for a bounded time, one process,
+# one job, seeded from fuzz/seeds/<target> (read-only) with new inputs kept in
+# fuzz/corpus/<target> and crashes in fuzz/artifacts/<target>/.
+#
+#   fuzz/run.sh                     # every target, FUZZ_SECS (default 60) each
+#   FUZZ_SECS=240 fuzz/run.sh packet config
+#
+# Environment:
+#   FUZZ_SECS     seconds per target (libFuzzer -max_total_time), default 60
+#   FUZZ_OFFLINE  1 (default): build with --offline, no network at all;
+#                 0: let cargo fetch missing crates (first run on a new machine)
+#   FUZZ_ARGS     extra libFuzzer flags, e.g. "-max_len=512"
+#
+# Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
+# Exit status: 0 when no target crashed, 1 when one did, 2 on build failure.
+set -uo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "$here"
+
+secs="${FUZZ_SECS:-60}"
+offline="${FUZZ_OFFLINE:-1}"
+triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"
+bin_dir="$here/target/$triple/release"
+log_dir="$here/target/run-logs"
+mkdir -p "$log_dir"
+
+if [ "$#" -gt 0 ]; then
+  targets=("$@")
+else
+  targets=()
+  for f in fuzz_targets/*.rs; do
+    targets+=("$(basename "$f" .rs)")
+  done
+fi
+
+build_flags=()
+[ "$offline" = 1 ] && build_flags+=(--offline)
+echo "== build (${targets[*]})"
+for t in "${targets[@]}"; do
+  if ! cargo +nightly fuzz build "${build_flags[@]}" "$t" >"$log_dir/build-$t.log" 2>&1; then
+    tail -n 30 "$log_dir/build-$t.log" >&2
+    echo "build of $t failed (log: $log_dir/build-$t.log)" >&2
+    [ "$offline" = 1 ] && echo "hint: FUZZ_OFFLINE=0 fetches missing crates once" >&2
+    exit 2
+  fi
+done
+
+total=0
+crashed=()
+printf '%-14s %12s %8s %8s  %s\n' target executions exec/s corpus result
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t" "artifacts/$t"
+  seeds=()
+  [ -d "seeds/$t" ] && seeds+=("seeds/$t")
+  before="$(ls "artifacts/$t" | wc -l)"
+  log="$log_dir/run-$t.log"
+  # One process (no -jobs/-workers), bounded by -max_total_time; a single
+  # input may take at most 10 s and 2 GiB.
+  # shellcheck disable=SC2086
+  "$bin_dir/$t" "corpus/$t" "${seeds[@]}" \
+    -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix="artifacts/$t/" ${FUZZ_ARGS:-} >"$log" 2>&1
+  rc=$?
+  execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
+  rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
+  execs="${execs:-0}"
+  total=$((total + execs))
+  after="$(ls "artifacts/$t" | wc -l)"
+  if [ "$rc" -ne 0 ] || [ "$after" -gt "$before" ]; then
+    result="CRASH (exit $rc): $(grep -o 'Test unit written to .*' "$log" | tail -n 1)"
+    crashed+=("$t")
+  else
+    result="no crash"
+  fi
+  printf '%-14s %12s %8s %8s  %s\n' "$t" "$execs" "${rate:-?}" "$(ls "corpus/$t" | wc -l)" "$result"
+done
+printf '%-14s %12s\n' total "$total"
+
+if [ "${#crashed[@]}" -gt 0 ]; then
+  for t in "${crashed[@]}"; do
+    echo
+    echo "== $t: $log_dir/run-$t.log"
+    grep -E -A 12 "panicked at|ERROR: (libFuzzer|AddressSanitizer)" "$log_dir/run-$t.log" | head -n 40
+  done
+  echo
+  echo "reproduce: $bin_dir/<target> <artifact>  (or cargo +nightly fuzz run <target> <artifact>)"
+  exit 1
+fi
