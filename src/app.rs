@@ -3,20 +3,23 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{watch, Notify};
+use arc_swap::ArcSwap;
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use crate::acl::{Acl, AclConfig};
 use crate::config::{ResolverMode, Validated};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
 use crate::pipeline::Handler;
 use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
+use crate::ratelimit::RateLimiter;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
 use crate::resolve::recursive::{Recursive, RecursiveSettings};
@@ -53,6 +56,9 @@ pub enum StartError {
     /// List watching could not start.
     #[error(transparent)]
     Watch(#[from] listwatch::WatchError),
+    /// ACL or rate-limit settings unusable.
+    #[error("access control: {0}")]
+    Access(String),
 }
 
 /// A started server.
@@ -67,6 +73,9 @@ pub struct Running {
     pub metrics: Arc<Metrics>,
     hup: Arc<Notify>,
     ops: Arc<OpsState>,
+    handler: Arc<Handler>,
+    shutdown_delay: Duration,
+    drain: Duration,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _watcher: Option<ListWatcher>,
@@ -78,8 +87,35 @@ impl Running {
         self.hup.notify_one();
     }
 
-    /// Stop: report not-ready, close listeners, give in-flight work up to
-    /// `drain` to finish.
+    /// Apply the parts of a re-read config that can change without a
+    /// restart: ACL and rate limits (SIGHUP). Lists, listeners and the
+    /// resolver need a restart.
+    pub fn reload_config(&self, cfg: &Validated) -> Result<(), StartError> {
+        let (acl, limiter, exempt) = access_stages(cfg)?;
+        self.handler.acl.store(Arc::new(acl));
+        self.handler.limiter.store(Arc::new(limiter));
+        self.handler.limiter_exempt.store(Arc::new(exempt));
+        info!("access control and rate limits reloaded");
+        Ok(())
+    }
+
+    /// Queries being answered right now.
+    pub fn inflight(&self) -> usize {
+        self.handler.inflight.load(Ordering::Relaxed)
+    }
+
+    /// Graceful stop with the configured delays: `/readyz` turns false,
+    /// after `server.shutdown_delay_ms` the listeners close, then in-flight
+    /// queries get up to `server.drain_secs` to finish.
+    pub async fn shutdown_gracefully(self) {
+        let (delay, drain) = (self.shutdown_delay, self.drain);
+        self.ops.serving.store(false, Ordering::Relaxed);
+        tokio::time::sleep(delay).await;
+        self.shutdown(drain).await;
+    }
+
+    /// Stop now: report not-ready, close listeners, give in-flight queries
+    /// up to `drain` to finish.
     pub async fn shutdown(self, drain: Duration) {
         self.ops.serving.store(false, Ordering::Relaxed);
         let _ = self.stop.send(true);
@@ -89,6 +125,16 @@ impl Running {
             if tokio::time::timeout(left, t).await.is_err() {
                 break;
             }
+        }
+        while self.handler.inflight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let left = self.handler.inflight.load(Ordering::Relaxed);
+        if left > 0 {
+            tracing::warn!(
+                queries = left,
+                "drain time over; abandoning in-flight queries"
+            );
         }
     }
 }
@@ -132,6 +178,28 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
     })
 }
 
+/// The access-control stages of a config: ACL, rate limiter and the
+/// rate-limit exemptions (validated already; errors here are bugs).
+fn access_stages(cfg: &Validated) -> Result<(Acl, RateLimiter, Acl), StartError> {
+    let c = &cfg.config;
+    let join = |p: Vec<crate::config::Problem>| {
+        StartError::Access(
+            p.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    };
+    let acl = Acl::new(&c.acl).map_err(join)?;
+    let limiter = RateLimiter::new(&c.ratelimit).map_err(join)?;
+    let exempt = Acl::new(&AclConfig {
+        allow: c.ratelimit.exempt.clone(),
+        deny: Vec::new(),
+    })
+    .map_err(join)?;
+    Ok((acl, limiter, exempt))
+}
+
 /// Build everything and start serving.
 pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let metrics = Arc::new(Metrics::new()?);
@@ -160,6 +228,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             ));
         }
     }
+    let (acl, limiter, exempt) = access_stages(&cfg)?;
     let handler = Arc::new(Handler {
         policy: store.clone(),
         cache: AnswerCache::new(cfg.config.cache.clone()),
@@ -169,6 +238,11 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         max_udp_payload: cfg.config.server.max_udp_payload,
         resolve_timeout: cfg.resolve_timeout(),
         log_blocked: cfg.config.logging.blocked_queries,
+        acl: ArcSwap::from_pointee(acl),
+        limiter: ArcSwap::from_pointee(limiter),
+        limiter_exempt: ArcSwap::from_pointee(exempt),
+        resolve_slots: Semaphore::new(cfg.config.resolver.max_inflight),
+        inflight: AtomicUsize::new(0),
     });
 
     let (stop, stop_rx) = watch::channel(false);
@@ -190,7 +264,11 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(server::serve_tcp(
             tcp,
             handler.clone(),
-            idle,
+            server::TcpLimits {
+                idle,
+                max_connections: cfg.config.server.tcp_max_connections,
+                max_per_client: cfg.config.server.tcp_max_per_client,
+            },
             stop_rx.clone(),
         )));
     }
@@ -261,6 +339,9 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         metrics,
         hup,
         ops,
+        handler,
+        shutdown_delay: Duration::from_millis(cfg.config.server.shutdown_delay_ms),
+        drain: Duration::from_secs(cfg.config.server.drain_secs),
         stop,
         tasks,
         _watcher: watcher,

@@ -45,6 +45,10 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Log settings beyond `DNSWARD_LOG`.
     pub logging: LoggingConfig,
+    /// Which clients may query.
+    pub acl: crate::acl::AclConfig,
+    /// Per-client-prefix rate limiting (UDP).
+    pub ratelimit: crate::ratelimit::RateLimitConfig,
 }
 
 /// `[audit]`: where every list change is recorded.
@@ -75,8 +79,20 @@ pub struct ServerConfig {
     /// Largest UDP response we send even if a client advertises more, in
     /// bytes. Default 1232 (DNS Flag Day 2020: avoids IP fragmentation).
     pub max_udp_payload: u16,
-    /// Idle time after which a TCP connection is closed, in seconds. Default 10.
+    /// Idle time after which a TCP connection is closed, in seconds; a
+    /// query must also arrive whole within it (slow-loris). Default 10.
     pub tcp_idle_timeout_secs: u64,
+    /// Most TCP connections open at once. Default 1000.
+    pub tcp_max_connections: usize,
+    /// Most TCP connections open at once from one client address. Default 16.
+    pub tcp_max_per_client: usize,
+    /// On SIGTERM, time between `/readyz` turning false and the listeners
+    /// closing, in milliseconds, so a load balancer can withdraw the node.
+    /// Default 1000.
+    pub shutdown_delay_ms: u64,
+    /// On SIGTERM, longest wait for in-flight queries after the listeners
+    /// close, in seconds. Default 5.
+    pub drain_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -85,6 +101,10 @@ impl Default for ServerConfig {
             listen: vec![DEFAULT_LISTEN.to_string()],
             max_udp_payload: 1232,
             tcp_idle_timeout_secs: 10,
+            tcp_max_connections: 1000,
+            tcp_max_per_client: 16,
+            shutdown_delay_ms: 1000,
+            drain_secs: 5,
         }
     }
 }
@@ -124,6 +144,10 @@ pub struct ResolverConfig {
     pub timeout_ms: u64,
     /// Per-attempt timeout for one forward upstream, in milliseconds. Default 1000.
     pub upstream_timeout_ms: u64,
+    /// Most cache-miss resolutions in progress at once; more get SERVFAIL
+    /// at once (counted) so a random-subdomain flood cannot exhaust
+    /// memory. Default 2000.
+    pub max_inflight: usize,
 }
 
 impl Default for ResolverConfig {
@@ -137,6 +161,7 @@ impl Default for ResolverConfig {
             upstreams: Vec::new(),
             timeout_ms: 3000,
             upstream_timeout_ms: 1000,
+            max_inflight: 2000,
         }
     }
 }
@@ -153,6 +178,9 @@ pub struct CacheConfig {
     pub min_ttl_secs: u32,
     /// Longest time a NXDOMAIN/NODATA answer is kept, in seconds. Default 3600.
     pub negative_max_ttl_secs: u32,
+    /// How long past expiry an answer may still be served (TTL 30, EDE 3)
+    /// when resolution fails (RFC 8767), in seconds. Default 86400; 0 disables.
+    pub serve_stale_secs: u32,
 }
 
 impl Default for CacheConfig {
@@ -162,6 +190,7 @@ impl Default for CacheConfig {
             max_ttl_secs: 86_400,
             min_ttl_secs: 0,
             negative_max_ttl_secs: 3_600,
+            serve_stale_secs: 86_400,
         }
     }
 }
@@ -519,6 +548,34 @@ impl Config {
                 "server.tcp_idle_timeout_secs".into(),
                 "must be at least 1".into(),
             );
+        }
+
+        for (key, v) in [
+            (
+                "server.tcp_max_connections",
+                self.server.tcp_max_connections,
+            ),
+            ("server.tcp_max_per_client", self.server.tcp_max_per_client),
+            ("resolver.max_inflight", self.resolver.max_inflight),
+        ] {
+            if v == 0 {
+                bad(key.into(), "must be at least 1".into());
+            }
+        }
+        for p in self
+            .acl
+            .validate()
+            .into_iter()
+            .chain(self.ratelimit.validate())
+        {
+            bad(p.key, p.reason);
+        }
+        let exempt = crate::acl::AclConfig {
+            allow: self.ratelimit.exempt.clone(),
+            deny: Vec::new(),
+        };
+        for p in exempt.validate() {
+            bad(p.key.replace("acl.allow", "ratelimit.exempt"), p.reason);
         }
 
         let mut root_servers = Vec::new();

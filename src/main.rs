@@ -84,7 +84,7 @@ fn init_logging() {
         .init();
 }
 
-async fn run(cfg: Validated) -> anyhow::Result<()> {
+async fn run(cfg: Validated, path: Option<PathBuf>) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).context("SIGHUP handler")?;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
@@ -100,15 +100,24 @@ async fn run(cfg: Validated) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading every list");
+                tracing::info!("SIGHUP: reloading access control and every list");
+                if let Some(p) = &path {
+                    match Config::load(p).map_err(anyhow::Error::from).and_then(|c| running.reload_config(&c).map_err(Into::into)) {
+                        Ok(()) => {}
+                        Err(e) => tracing::error!("config not reloaded, keeping the running one: {e:#}"),
+                    }
+                }
                 running.reload_all();
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
-    tracing::info!("shutting down");
-    running.shutdown(Duration::from_secs(5)).await;
+    tracing::info!(
+        inflight = running.inflight(),
+        "shutting down: not ready, then draining"
+    );
+    running.shutdown_gracefully().await;
     Ok(())
 }
 
@@ -222,7 +231,7 @@ fn main() -> ExitCode {
                     .enable_all()
                     .build()
                     .context("tokio runtime")?
-                    .block_on(run(cfg))
+                    .block_on(run(cfg, config.clone()))
                     .map(|_| true)
             })
         }

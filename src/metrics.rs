@@ -87,6 +87,8 @@ pub struct Metrics {
     pub dry_run: IntCounterVec,
     /// See [`REJECTED`].
     pub rejected: IntCounterVec,
+    /// Stale answers served because resolution failed (RFC 8767).
+    pub stale_answers: IntCounter,
     /// Process start time, for dashboards.
     pub start_time: Gauge,
 }
@@ -176,6 +178,13 @@ impl Metrics {
                 "Queries dropped or refused before resolution.",
                 &["reason"],
             )?,
+            stale_answers: reg(
+                &r,
+                IntCounter::new(
+                    "dnsward_stale_answers_total",
+                    "Expired answers served because resolution failed (RFC 8767).",
+                )?,
+            ),
             start_time: reg(
                 &r,
                 Gauge::new(

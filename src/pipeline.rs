@@ -1,34 +1,42 @@
 //! The query path, top to bottom, for one packet:
 //!
+//! 0. access control, then rate limiting (UDP), on the source address
+//!    alone: a refused or flooding client costs no parsing;
 //! 1. wire checks (too short, a response, bad opcode, bad counts, undecodable)
 //!    before anything is allocated for the query;
 //! 2. policy (allow/block) — before the cache, because a reload must take
 //!    effect at once for names already cached;
 //! 3. cache;
-//! 4. recursor/forwarder, within the configured time budget;
+//! 4. recursor/forwarder, within the configured time budget and the cap
+//!    on resolutions in flight; on failure a stale answer if one is kept;
 //! 5. response: EDNS, EDE, truncation to the client's UDP size; metrics.
 //!
 //! Every stage returns a [`Verdict`]: either the query goes on, or the
 //! stage has produced the answer (or decided to send none).
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::CNAME;
+use hickory_proto::rr::rdata::{CNAME, HINFO};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
+use crate::acl::{Acl, AclDecision, DenyReason};
 use crate::config::Action;
 use crate::metrics::{qtype_label, Metrics};
 use crate::policy::matcher::LookupKey;
 use crate::policy::parse::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
 use crate::policy::{CompiledList, Decision};
+use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::resolve::cache::{AnswerCache, KeyBuf};
 use crate::resolve::Upstream;
-use crate::sinkhole::{ede, Effect, Sinkhole};
+use crate::sinkhole::{ede, Effect, Sinkhole, EDE_PROHIBITED, EDE_STALE};
 
 /// How the query arrived; decides truncation and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +91,9 @@ fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
     )
 }
 
+/// TTL of stale answers (RFC 8767 section 4 recommends 30 s).
+pub const STALE_TTL: u32 = 30;
+
 /// The smallest DNS header.
 const HEADER_LEN: usize = 12;
 /// A query has one question, no answers and at most a few additional
@@ -108,6 +119,33 @@ pub struct Handler {
     pub resolve_timeout: Duration,
     /// Log one line per blocked query.
     pub log_blocked: bool,
+    /// Access control (swapped on SIGHUP).
+    pub acl: ArcSwap<Acl>,
+    /// Rate limiter (swapped on SIGHUP).
+    pub limiter: ArcSwap<RateLimiter>,
+    /// Clients exempt from rate limiting.
+    pub limiter_exempt: ArcSwap<Acl>,
+    /// Cache-miss resolutions allowed at once.
+    pub resolve_slots: Semaphore,
+    /// Queries being answered now (for the shutdown drain).
+    pub inflight: AtomicUsize,
+}
+
+/// Counts a query as in flight until dropped.
+pub struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    /// Start counting.
+    pub fn new(c: &'a AtomicUsize) -> Self {
+        c.fetch_add(1, Ordering::Relaxed);
+        Self(c)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A header-only reply (FORMERR, NOTIMP) built from the raw request bytes,
@@ -160,17 +198,42 @@ pub fn check_wire(packet: &[u8]) -> Result<Message, WireReject> {
 }
 
 impl Handler {
-    /// Answer one packet. `None` means send nothing.
+    /// Answer one packet from `src`. `None` means send nothing.
     pub async fn handle(
         &self,
         packet: &[u8],
         transport: Transport,
-        _src: SocketAddr,
+        src: SocketAddr,
     ) -> Option<Vec<u8>> {
+        let _inflight = InFlight::new(&self.inflight);
+        // Stage 0: access control and rate limiting, on the source address
+        // alone, before any parsing.
+        let denied = match self.acl.load().check(src.ip()) {
+            AclDecision::Allow => None,
+            AclDecision::Deny(reason) => Some(reason),
+        };
+        let mut slip = false;
+        if denied.is_none()
+            && transport == Transport::Udp
+            && self.limiter_exempt.load().check(src.ip()) != AclDecision::Allow
+        {
+            match self.limiter.load().check(src.ip(), Instant::now()) {
+                RateDecision::Allow => {}
+                RateDecision::Drop => {
+                    self.reject("ratelimit_drop");
+                    return None;
+                }
+                RateDecision::Slip => slip = true,
+            }
+        }
+        // Stage 1: wire checks.
         let request = match check_wire(packet) {
             Ok(m) => m,
             Err(WireReject { reason, reply }) => {
                 self.reject(reason);
+                if denied.is_some() || slip {
+                    return None;
+                }
                 if let Some(bytes) = &reply {
                     if bytes.len() >= 4 {
                         self.count_rcode(ResponseCode::from(0, bytes[3] & 0x0f));
@@ -179,7 +242,29 @@ impl Handler {
                 return reply;
             }
         };
-        let out = self.answer(&request, transport).await?;
+        let mut resp = self.skeleton(&request);
+        if let Some(reason) = denied {
+            self.reject(match reason {
+                DenyReason::NotAllowed => "acl_not_allowed",
+                DenyReason::Denied => "acl_denied",
+            });
+            resp.metadata.response_code = ResponseCode::Refused;
+            if let Some(e) = resp.edns.as_mut() {
+                e.options_mut().insert(ede(
+                    EDE_PROHIBITED,
+                    "client not allowed to use this resolver",
+                ));
+            }
+            return Some(self.encode(resp, &request, transport));
+        }
+        if slip {
+            // Rate limited: an empty TC=1 answer sends a real client to TCP,
+            // where its address is proven; a spoofed flood gets no payload.
+            self.reject("ratelimit_slip");
+            resp.metadata.truncation = true;
+            return Some(self.encode(resp, &request, transport));
+        }
+        let out = self.answer(&request, transport, resp).await?;
         Some(self.encode(out, &request, transport))
     }
 
@@ -211,8 +296,12 @@ impl Handler {
     }
 
     /// Stages 2-4, in order. Returns None when the answer is to be dropped.
-    async fn answer(&self, request: &Message, transport: Transport) -> Option<Message> {
-        let mut resp = self.skeleton(request);
+    async fn answer(
+        &self,
+        request: &Message,
+        transport: Transport,
+        mut resp: Message,
+    ) -> Option<Message> {
         let query = match self.screen(request, transport, &mut resp) {
             Verdict::Continue(q) => q,
             Verdict::Respond => return Some(resp),
@@ -226,6 +315,15 @@ impl Handler {
             Verdict::Respond => return Some(resp),
             Verdict::Drop => return None,
         };
+        if query.query_type() == RecordType::ANY && transport == Transport::Udp {
+            // RFC 8482: no full ANY over UDP (an amplification favourite).
+            resp.answers.push(Record::from_rdata(
+                query.name().clone(),
+                3600,
+                RData::HINFO(HINFO::new("RFC8482".into(), String::new())),
+            ));
+            return Some(resp);
+        }
         match redirect {
             None => {
                 let ckey = cache_key(query, dnssec_ok);
@@ -406,6 +504,17 @@ impl Handler {
         }
         self.metrics.cache_misses.inc();
         let mode = self.upstream.mode();
+        let Ok(_slot) = self.resolve_slots.try_acquire() else {
+            // Overloaded: fail fast rather than queue without bound.
+            self.reject("resolver_busy");
+            if !self.serve_stale(ckey, resp) {
+                resp.metadata.response_code = ResponseCode::ServFail;
+                if let Some(edns) = resp.edns.as_mut() {
+                    edns.options_mut().insert(ede(0, "resolver overloaded"));
+                }
+            }
+            return;
+        };
         let started = Instant::now();
         let result = self
             .upstream
@@ -435,12 +544,30 @@ impl Handler {
                     .with_label_values(&[mode, e.kind()])
                     .inc();
                 debug!(qtype = %query.query_type(), "resolution failed: {e}");
+                if self.serve_stale(ckey, resp) {
+                    return;
+                }
                 resp.metadata.response_code = ResponseCode::ServFail;
                 if let Some(edns) = resp.edns.as_mut() {
                     edns.options_mut().insert(ede(e.ede_code(), &e.to_string()));
                 }
             }
         }
+    }
+
+    /// RFC 8767: answer from an expired cache entry (TTL 30, EDE 3 Stale
+    /// Answer) when resolution failed. True if it did.
+    fn serve_stale(&self, ckey: &KeyBuf, resp: &mut Message) -> bool {
+        let Some(stale) = self.cache.get_stale(ckey, Instant::now()) else {
+            return false;
+        };
+        self.metrics.stale_answers.inc();
+        stale.fill_stale(resp, STALE_TTL);
+        if let Some(edns) = resp.edns.as_mut() {
+            edns.options_mut()
+                .insert(ede(EDE_STALE, "served stale: resolution failed"));
+        }
+        true
     }
 
     /// Stage 5: encode, truncating over UDP when the answer does not fit.

@@ -53,6 +53,9 @@ pub struct RateLimitConfig {
     /// Every `slip`-th over-limit query is answered with TC=1 instead of
     /// dropped, in queries. Default 2; 0 = always drop, 1 = always TC.
     pub slip: u32,
+    /// Client networks never rate limited (monitoring probes, the
+    /// operator's own tools). Default loopback (127.0.0.0/8, ::1).
+    pub exempt: Vec<String>,
 }
 
 impl Default for RateLimitConfig {
@@ -65,6 +68,7 @@ impl Default for RateLimitConfig {
             ipv6_prefix: 56,
             max_tracked: 100_000,
             slip: 2,
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
         }
     }
 }
@@ -621,6 +625,7 @@ mod tests {
             ipv6_prefix: 129,
             max_tracked: 0,
             slip: 0,
+            exempt: Vec::new(),
         };
         let problems = c.validate();
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();

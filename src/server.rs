@@ -3,13 +3,15 @@
 //! UDP: one receive loop per socket; each datagram is answered in its own
 //! task, with a cap on tasks in flight so a flood sheds load (counted)
 //! instead of growing memory. TCP: one task per connection, RFC 7766
-//! framing, queries on a connection answered in order, idle connections
-//! closed, a cap on open connections.
+//! framing, queries on a connection answered in order, idle and slow
+//! (slow-loris) connections closed, caps on open connections overall and
+//! per client address, oversized length prefixes refused.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use dashmap::DashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Semaphore};
@@ -19,8 +21,47 @@ use crate::pipeline::{Handler, Transport};
 
 /// Most UDP queries being answered at once.
 pub const MAX_UDP_IN_FLIGHT: usize = 10_000;
-/// Most TCP connections open at once.
-pub const MAX_TCP_CONNECTIONS: usize = 1_000;
+/// Longest query accepted over TCP; a larger length prefix closes the
+/// connection (queries are small; a 64 KiB "query" is an attack).
+pub const MAX_TCP_QUERY: usize = 4096;
+
+/// TCP connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    /// Idle time, and time allowed for one query to arrive whole.
+    pub idle: Duration,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Connections open at once from one address.
+    pub max_per_client: usize,
+}
+
+/// Per-address connection counts.
+#[derive(Default)]
+struct PerClient(DashMap<IpAddr, usize>);
+
+impl PerClient {
+    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut n = self.0.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot(self.clone(), ip))
+    }
+}
+
+struct ClientSlot(Arc<PerClient>, IpAddr);
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let map = &(self.0).0;
+        if let Some(mut n) = map.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+        }
+        map.remove_if(&self.1, |_, n| *n == 0);
+    }
+}
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,10 +135,12 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
 pub async fn serve_tcp(
     listener: TcpListener,
     handler: Arc<Handler>,
-    idle: Duration,
+    limits: TcpLimits,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient::default());
+    let idle = limits.idle;
     loop {
         let (stream, src) = tokio::select! {
             r = listener.accept() => match r {
@@ -118,12 +161,21 @@ pub async fn serve_tcp(
                 .inc();
             continue;
         };
+        let Some(client) = per_client.acquire(src.ip(), limits.max_per_client) else {
+            handler
+                .metrics
+                .rejected
+                .with_label_values(&["tcp_client_limit"])
+                .inc();
+            continue;
+        };
         let handler = handler.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
             if let Err(e) = serve_conn(stream, src, &handler, idle, stop).await {
                 debug!("tcp {src}: {e}");
             }
+            drop(client);
             drop(permit);
         });
     }
@@ -146,7 +198,12 @@ async fn serve_conn(
             },
             _ = stop.changed() => return Ok(()),
         };
-        if usize::from(len) < 12 {
+        if usize::from(len) < 12 || usize::from(len) > MAX_TCP_QUERY {
+            handler
+                .metrics
+                .rejected
+                .with_label_values(&["tcp_length"])
+                .inc();
             return Ok(());
         }
         let mut packet = vec![0u8; usize::from(len)];

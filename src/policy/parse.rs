@@ -325,11 +325,15 @@ fn strip_hash_comment(line: &str) -> &str {
 /// Guess the format from the first significant lines.
 pub fn sniff<R: BufRead>(reader: R) -> Format {
     let (mut hosts, mut adblock, mut urls, mut rpz, mut seen) = (0, 0, 0, 0, 0);
+    // An adblock header (`! Title: ...`, `[Adblock Plus 2.0]`) as the first
+    // significant line: the rest may be plain names, which adblock reads too.
+    let mut adblock_header = None;
     for line in reader.lines().map_while(Result::ok) {
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
+        adblock_header.get_or_insert(t.starts_with('!') || t.starts_with('['));
         if t.starts_with('$') || t.contains(" SOA ") || t.contains("\tSOA\t") {
             rpz += 5;
         }
@@ -360,6 +364,10 @@ pub fn sniff<R: BufRead>(reader: R) -> Format {
         if t.contains("://") || (second.is_none() && t.contains('/')) {
             urls += 1;
         }
+        // CSV exports (`"host","path",...`), which the urls parser reads.
+        if t.starts_with('"') && t.contains("\",\"") {
+            urls += 1;
+        }
         seen += 1;
         if seen >= 100 {
             break;
@@ -375,7 +383,11 @@ pub fn sniff<R: BufRead>(reader: R) -> Format {
     .max_by_key(|(n, _)| *n)
     .filter(|(n, _)| seen > 0 && *n * 2 >= seen.min(100))
     .map(|(_, f)| f);
-    best.unwrap_or(Format::Domains)
+    best.unwrap_or(if adblock_header == Some(true) {
+        Format::Adblock
+    } else {
+        Format::Domains
+    })
 }
 
 /// Per-format parser state (RPZ needs origin and TTL across lines).
@@ -388,6 +400,9 @@ struct Parser {
 #[derive(Default)]
 struct RpzState {
     origin: Option<String>,
+    /// The zone apex (SOA owner) when it is known; triggers are relative
+    /// to it, while relative owners are relative to the current `$ORIGIN`.
+    apex: Option<String>,
     ttl: u32,
     last_owner: Option<String>,
     /// Inside a `( ... )` multi-line record.
@@ -476,7 +491,10 @@ impl Parser {
         }
         let mut fields = t.split_whitespace();
         let addr = fields.next().unwrap_or_default();
-        if addr.parse::<IpAddr>().is_err() {
+        // A scoped IPv6 address (`fe80::1%lo0` in hosts-file headers) is
+        // still an address.
+        let bare = addr.split_once('%').map_or(addr, |(a, _)| a);
+        if bare.parse::<IpAddr>().is_err() {
             r.reject(
                 line,
                 format!("`{addr}` is not an IP address (hosts format)"),
@@ -694,9 +712,15 @@ impl Parser {
         }
         self.rpz.last_owner = Some(owner.clone());
         if rtype == "SOA" {
-            if self.rpz.origin.is_none() && owner.ends_with('.') {
-                self.rpz.origin = Some(owner.trim_end_matches('.').to_ascii_lowercase());
+            let apex = match (owner.strip_suffix('.'), &self.rpz.origin) {
+                (Some(abs), _) => Some(abs.to_ascii_lowercase()),
+                (None, Some(o)) => Some(absolute(&owner, o)),
+                (None, None) => None,
+            };
+            if self.rpz.origin.is_none() {
+                self.rpz.origin.clone_from(&apex);
             }
+            self.rpz.apex = apex;
             r.comments += 1;
             return;
         }
@@ -827,26 +851,43 @@ impl Parser {
         }
     }
 
-    /// Owner name -> trigger name relative to the origin. `Ok(None)` for
-    /// the apex itself.
+    /// Owner name -> trigger name relative to the zone apex (the SOA
+    /// owner, else the origin). `Ok(None)` for the apex itself.
     fn trigger(&self, owner: &str) -> Result<Option<String>, String> {
-        if owner == "@" {
-            return Ok(None);
-        }
-        let Some(abs) = owner.strip_suffix('.') else {
-            return Ok(Some(owner.to_string()));
+        let origin = self.rpz.origin.as_deref();
+        let apex = self.rpz.apex.as_deref().or(origin);
+        let abs = match (owner.strip_suffix('.'), origin) {
+            (Some(abs), _) => abs.to_ascii_lowercase(),
+            // Relative to an origin that is the apex (the usual case), or
+            // to an unknown one: the owner is the trigger as written.
+            (None, None) => return Ok((owner != "@").then(|| owner.to_string())),
+            (None, Some(o)) if Some(o) == apex => {
+                return Ok((owner != "@").then(|| owner.to_string()))
+            }
+            // `$ORIGIN` moved away from the apex (`$ORIGIN example.com.`
+            // before `rpz SOA ...`).
+            (None, Some(o)) => absolute(owner, o),
         };
-        let lower = abs.to_ascii_lowercase();
-        match &self.rpz.origin {
-            Some(o) if lower == *o => Ok(None),
-            Some(o) => match lower.strip_suffix(&format!(".{o}")) {
+        match apex {
+            Some(z) if abs == z => Ok(None),
+            Some(z) => match abs.strip_suffix(&format!(".{z}")) {
                 Some(rel) => Ok(Some(rel.to_string())),
-                None => Err(format!("`{owner}` is outside the policy zone `{o}.`")),
+                None => Err(format!("`{owner}` is outside the policy zone `{z}.`")),
             },
             None => Err(format!(
                 "`{owner}` is absolute but the zone has no origin ($ORIGIN or SOA)"
             )),
         }
+    }
+}
+
+/// A relative owner (or `@`) made absolute against `origin`, lowercase,
+/// without the trailing dot.
+fn absolute(owner: &str, origin: &str) -> String {
+    match owner {
+        "@" => origin.to_string(),
+        _ if origin.is_empty() => owner.to_ascii_lowercase(),
+        _ => format!("{}.{origin}", owner.to_ascii_lowercase()),
     }
 }
 
@@ -1165,6 +1206,43 @@ mod tests {
             Format::Urls
         );
         assert_eq!(sniff("*.a.b\n*.c.d\n".as_bytes()), Format::Domains);
+    }
+
+    #[test]
+    fn rpz_triggers_are_relative_to_the_soa_owner_not_an_earlier_origin() {
+        // unbound's test zones: `$ORIGIN example.com.` then `rpz SOA`, the
+        // apex NS records, then `$ORIGIN rpz.example.com.`.
+        let (e, _, r) = parse(
+            "$ORIGIN example.com.\nrpz\t3600\tIN\tSOA\tns1.rpz.example.com. h.rpz.example.com. (\n\t\t1 2 3 4 5 )\n\t3600\tIN\tNS\tns1.rpz.example.com.\nother\tCNAME .\nx.rpz\tCNAME .\n$ORIGIN rpz.example.com.\na\tCNAME .\n@\tNS\tns2.rpz.example.com.\n",
+            Format::Rpz,
+        );
+        assert_eq!(names(&e), vec!["x", "a"]);
+        // Only `other` (other.example.com, outside the policy zone).
+        assert_eq!(r.rejected, 1, "{:?}", r.rejects);
+        assert!(r.rejects[0].reason.contains("outside the policy zone"));
+        assert_eq!(r.comments, 6);
+    }
+
+    #[test]
+    fn sniffing_reads_adblock_headers_and_csv_exports() {
+        // urlhaus-filter.txt: `!` header, then plain hosts and `||` rules.
+        let ub = "! Title: x\n! Updated: y\n".to_string() + &"host.example\n".repeat(98);
+        assert_eq!(sniff(ub.as_bytes()), Format::Adblock);
+        // A domains list is not turned into adblock by a stray `!` line.
+        let d = "a.example\n! oops\n".to_string() + &"b.example\n".repeat(98);
+        assert_eq!(sniff(d.as_bytes()), Format::Domains);
+        let csv = "# c\n\"host\",\"path\",\"message\"\n\"a.example\",\"\",\"bad site\"\n\"b.example\",\"/x\",\"bad site\"\n";
+        assert_eq!(sniff(csv.as_bytes()), Format::Urls);
+    }
+
+    #[test]
+    fn scoped_ipv6_hosts_lines_are_placeholders_not_rejects() {
+        let (e, _, r) = parse(
+            "fe80::1%lo0 localhost\nfe80::1%lo0 x.example\n",
+            Format::Hosts,
+        );
+        assert_eq!(names(&e), vec!["x.example"]);
+        assert_eq!((r.skipped, r.rejected), (1, 0));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! the way out so clients never see a TTL longer than what remains.
 //! Positive answers live for their smallest record TTL, negative ones for
 //! the SOA-derived negative TTL (RFC 2308), both clamped by `[cache]`.
-//! SERVFAIL is never cached. Lookups do not allocate: the key is built in
-//! a stack buffer and borrowed as `[u8]`.
+//! SERVFAIL is never cached. Expired answers are kept for
+//! `serve_stale_secs` more so that, when resolution fails, a stale answer
+//! can be served (RFC 8767) instead of SERVFAIL. Lookups do not allocate:
+//! the key is built in a stack buffer and borrowed as `[u8]`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -61,11 +63,33 @@ pub struct CachedAnswer {
 }
 
 impl CachedAnswer {
+    fn age(&self, now: Instant) -> u32 {
+        u32::try_from(now.saturating_duration_since(self.stored).as_secs()).unwrap_or(u32::MAX)
+    }
+
     /// Seconds left at `now`, or None if expired.
     pub fn remaining(&self, now: Instant) -> Option<u32> {
-        let age = now.saturating_duration_since(self.stored).as_secs();
-        let age = u32::try_from(age).unwrap_or(u32::MAX);
+        let age = self.age(now);
         (age < self.ttl).then(|| self.ttl - age)
+    }
+
+    /// Still usable as a stale answer at `now` with this window?
+    pub fn within_stale(&self, now: Instant, window: u32) -> bool {
+        self.age(now) < self.ttl.saturating_add(window)
+    }
+
+    /// Copy the sections into `resp` with every TTL set to `ttl` (stale
+    /// answers go out with TTL 30, RFC 8767 section 4).
+    pub fn fill_stale(&self, resp: &mut Message, ttl: u32) {
+        let with_ttl = |r: &Record| {
+            let mut r = r.clone();
+            r.ttl = ttl;
+            r
+        };
+        resp.metadata.response_code = self.response_code;
+        resp.answers.extend(self.answers.iter().map(with_ttl));
+        resp.authorities
+            .extend(self.authorities.iter().map(with_ttl));
     }
 
     /// Copy the sections into `resp`, TTLs reduced by the time spent in
@@ -109,18 +133,24 @@ impl AnswerCache {
         self.map.is_empty()
     }
 
-    /// A live entry for `key`, removing it if expired.
+    /// A live entry for `key`. Expired entries stay (for serve-stale)
+    /// until the sweeper removes them.
     pub fn get(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
         if self.cfg.max_entries == 0 {
             return None;
         }
         let hit = self.map.get(key.as_bytes()).map(|e| e.value().clone())?;
-        if hit.remaining(now).is_some() {
-            Some(hit)
-        } else {
-            self.map.remove(key.as_bytes());
-            None
+        hit.remaining(now).is_some().then_some(hit)
+    }
+
+    /// An expired entry still inside the serve-stale window.
+    pub fn get_stale(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
+        if self.cfg.max_entries == 0 || self.cfg.serve_stale_secs == 0 {
+            return None;
         }
+        let hit = self.map.get(key.as_bytes()).map(|e| e.value().clone())?;
+        hit.within_stale(now, self.cfg.serve_stale_secs)
+            .then_some(hit)
     }
 
     /// How long `msg` may be cached, or None if it must not be.
@@ -190,9 +220,11 @@ impl AnswerCache {
         }
     }
 
-    /// Drop every expired entry (run periodically off the query path).
+    /// Drop every entry past its TTL and the serve-stale window (run
+    /// periodically off the query path).
     pub fn sweep(&self, now: Instant) {
-        self.map.retain(|_, v| v.remaining(now).is_some());
+        let window = self.cfg.serve_stale_secs;
+        self.map.retain(|_, v| v.within_stale(now, window));
     }
 }
 
@@ -229,6 +261,18 @@ mod tests {
         hit.fill(&mut out, t0 + Duration::from_secs(20));
         assert_eq!(out.answers[0].ttl, 40);
         assert!(c.get(&k, t0 + Duration::from_secs(61)).is_none());
+        // Kept for serve-stale until the window closes.
+        assert!(c.get_stale(&k, t0 + Duration::from_secs(61)).is_some());
+        let mut out = Message::response(1, OpCode::Query);
+        c.get_stale(&k, t0 + Duration::from_secs(61))
+            .expect("stale")
+            .fill_stale(&mut out, 30);
+        assert_eq!(out.answers[0].ttl, 30);
+        c.sweep(t0 + Duration::from_secs(61));
+        assert_eq!(c.len(), 1);
+        let end = t0 + Duration::from_secs(60 + 86_400);
+        assert!(c.get_stale(&k, end).is_none());
+        c.sweep(end);
         assert!(c.is_empty());
     }
 
