@@ -1,0 +1,300 @@
+//! Abuse and fault behaviour over the wire: not an open resolver, rate
+//! limits with slip, RFC 8482 ANY, TCP connection caps and slow-loris,
+//! serve-stale, the resolution cap, and the graceful drain.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_outside_the_acl_get_refused_with_ede_18() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("acl");
+    let d = start_dnsward(
+        &dir,
+        &base_toml(&format!(
+            "{}[acl]\nallow = [\"10.0.0.0/8\"]\n",
+            h.resolver_toml()
+        )),
+    )
+    .await;
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let (m, _) = query(d.dns[0], proto, "www.example.zz.", RecordType::A).await;
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused, "{proto:?}");
+        assert!(m.answers.is_empty());
+        assert_eq!(ede_of(&m).map(|e| e.0), Some(18));
+    }
+    assert_eq!(
+        d.metrics
+            .rejected
+            .with_label_values(&["acl_not_allowed"])
+            .get(),
+        2
+    );
+    // An explicit deny inside the default allow list.
+    let dir2 = TempDir::new("acl2");
+    let d2 = start_dnsward(
+        &dir2,
+        &base_toml(&format!(
+            "{}[acl]\ndeny = [\"127.0.0.1\"]\n",
+            h.resolver_toml()
+        )),
+    )
+    .await;
+    let (m, _) = query(d2.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    assert_eq!(
+        d2.metrics.rejected.with_label_values(&["acl_denied"]).get(),
+        1
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+    d2.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_config_is_not_an_open_resolver() {
+    let cfg: dnsward::config::Config = toml::from_str("").expect("empty config");
+    let acl = dnsward::acl::Acl::new(&cfg.acl).expect("acl");
+    use dnsward::acl::AclDecision;
+    for allowed in ["127.0.0.1", "10.1.2.3", "192.168.0.9", "::1", "fd00::5"] {
+        assert_eq!(acl.check(ip(allowed)), AclDecision::Allow, "{allowed}");
+    }
+    for public in ["8.8.8.8", "1.1.1.1", "2001:4860::8888", "::ffff:8.8.8.8"] {
+        assert_ne!(acl.check(ip(public)), AclDecision::Allow, "{public}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_rate_limit_drops_and_slips_but_tcp_is_answered() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("rrl");
+    let d = start_dnsward(
+        &dir,
+        &base_toml(&format!(
+            "{}[ratelimit]\nqps = 1\nburst = 5\nslip = 2\nexempt = []\n",
+            h.resolver_toml()
+        )),
+    )
+    .await;
+    let s = d.dns[0];
+    let (mut answered, mut truncated, mut silent) = (0, 0, 0);
+    for _ in 0..20 {
+        let q = make_query("www.example.zz.", RecordType::A, Some(1232));
+        match udp_raw(s, &q.to_vec().expect("enc"), Duration::from_millis(300)).await {
+            Some(r) if r[2] & 0x02 != 0 => truncated += 1,
+            Some(_) => answered += 1,
+            None => silent += 1,
+        }
+    }
+    // 5 within the burst (+ maybe 1 refilled); the rest alternate TC / drop.
+    assert!((5..=6).contains(&answered), "answered {answered}");
+    assert!(truncated >= 6 && silent >= 6, "tc {truncated} drop {silent}");
+    // The truncated answer sends the client to TCP, which is not limited.
+    let (m, _) = query(s, Proto::Tcp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+    assert!(
+        d.metrics
+            .rejected
+            .with_label_values(&["ratelimit_drop"])
+            .get()
+            >= 6
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_over_udp_gets_a_minimal_rfc8482_answer() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("any");
+    let d = start_dnsward(&dir, &base_toml(&h.resolver_toml())).await;
+    let (m, raw) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::ANY).await;
+    assert_eq!(m.answers.len(), 1);
+    assert!(matches!(m.answers[0].data, RData::HINFO(_)));
+    assert!(raw.len() < 100, "minimal: {} bytes", raw.len());
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_caps_slow_loris_and_oversized_lengths() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("tcpcaps");
+    let d = start_dnsward(
+        &dir,
+        &base_toml(&format!(
+            "{}[server]\nlisten = [\"127.0.0.1:0\"]\ntcp_max_per_client = 3\ntcp_idle_timeout_secs = 2\n",
+            h.resolver_toml()
+        ))
+        .replacen("[server]\nlisten = [\"127.0.0.1:0\"]\n", "", 1),
+    )
+    .await;
+    let s = d.dns[0];
+    // Per-client cap: the 4th connection is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(s).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut fourth = tokio::net::TcpStream::connect(s).await.expect("connect");
+    let mut b = [0u8; 1];
+    let r = tokio::time::timeout(Duration::from_secs(2), fourth.read(&mut b)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "4th connection closed: {r:?}");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Slow-loris: one byte per second never completes a query; cut off
+    // within the idle time (2 s) rather than held open.
+    let q = make_query("www.example.zz.", RecordType::A, None)
+        .to_vec()
+        .expect("enc");
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    let mut slow = tokio::net::TcpStream::connect(s).await.expect("connect");
+    let started = Instant::now();
+    let mut closed_after = None;
+    for byte in &framed {
+        if slow.write_all(&[*byte]).await.is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut b = [0u8; 1];
+        if let Ok(Ok(0)) = tokio::time::timeout(Duration::from_millis(10), slow.read(&mut b)).await
+        {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(8) {
+            break;
+        }
+    }
+    let closed_after = closed_after.expect("slow client was never cut off");
+    assert!(closed_after < Duration::from_secs(5), "{closed_after:?}");
+
+    // Oversized length prefix: closed without an answer.
+    let mut big = tokio::net::TcpStream::connect(s).await.expect("connect");
+    big.write_all(&[0xff, 0xff, 0, 0, 0, 0]).await.expect("write");
+    let mut b = [0u8; 2];
+    let r = tokio::time::timeout(Duration::from_secs(3), big.read(&mut b)).await;
+    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
+    assert!(d.metrics.rejected.with_label_values(&["tcp_length"]).get() >= 1);
+    assert!(d.metrics.rejected.with_label_values(&["tcp_client_limit"]).get() >= 1);
+
+    // Still serving.
+    let (m, _) = query(s, Proto::Tcp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A UDP "upstream" that never answers, for fault tests.
+fn black_hole() -> (std::net::UdpSocket, SocketAddr) {
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let a = s.local_addr().expect("addr");
+    (s, a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_answers_are_served_stale_when_the_upstream_dies() {
+    let h = Hierarchy::start().await;
+    let leaf = h.leaf.addr;
+    let dir = TempDir::new("stale");
+    let toml = base_toml(&format!(
+        "[resolver]\nmode = \"forward\"\nupstreams = [\"{leaf}\"]\ntimeout_ms = 600\nupstream_timeout_ms = 300\n"
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let (m, _) = query(d.dns[0], Proto::Udp, "short.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.11"]);
+    assert_eq!(m.answers[0].ttl, 1);
+    drop(h); // every authoritative server stops
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (m, _) = query(d.dns[0], Proto::Udp, "short.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(rdata(&m), vec!["192.0.2.11"]);
+    assert_eq!(m.answers[0].ttl, 30, "stale answers carry TTL 30");
+    assert_eq!(ede_of(&m).map(|e| e.0), Some(3), "EDE 3 Stale Answer");
+    assert_eq!(d.metrics.stale_answers.get(), 1);
+    // Never cached: plain SERVFAIL with EDE.
+    let (m, _) = query(d.dns[0], Proto::Udp, "other.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    // Port unreachable (the server is gone) is a network error: EDE 23.
+    assert!(matches!(ede_of(&m).map(|e| e.0), Some(22 | 23)));
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolutions_in_flight_are_capped_and_excess_fails_fast() {
+    let (_hole, addr) = black_hole();
+    let dir = TempDir::new("inflight");
+    let toml = base_toml(&format!(
+        "[resolver]\nmode = \"forward\"\nupstreams = [\"{addr}\"]\ntimeout_ms = 2000\nupstream_timeout_ms = 2000\nmax_inflight = 2\n"
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let s = d.dns[0];
+    // Two slow resolutions occupy both slots...
+    let slow: Vec<_> = (0..2)
+        .map(|i| tokio::spawn(async move { query(s, Proto::Udp, &format!("slow{i}.example.zz."), RecordType::A).await }))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...so a third is refused at once, not queued.
+    let started = Instant::now();
+    let (m, _) = query(s, Proto::Udp, "third.example.zz.", RecordType::A).await;
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(ede_of(&m).is_some_and(|e| e.1.contains("overloaded")));
+    assert_eq!(
+        d.metrics
+            .rejected
+            .with_label_values(&["resolver_busy"])
+            .get(),
+        1
+    );
+    for t in slow {
+        let (m, _) = t.await.expect("join");
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    }
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
+    let (_hole, addr) = black_hole();
+    let dir = TempDir::new("drain");
+    let toml = base_toml(&format!(
+        "[resolver]\nmode = \"forward\"\nupstreams = [\"{addr}\"]\ntimeout_ms = 1000\nupstream_timeout_ms = 1000\n[server]\nlisten = [\"127.0.0.1:0\"]\nshutdown_delay_ms = 500\ndrain_secs = 5\n"
+    ))
+    .replacen("[server]\nlisten = [\"127.0.0.1:0\"]\n", "", 1);
+    let d = start_dnsward(&dir, &toml).await;
+    let s = d.dns[0];
+    let http = d.metrics_addr.expect("http");
+    assert_eq!(http_get(http, "/readyz").await.0, 200);
+    // A query that takes ~1 s (the upstream never answers).
+    let pending = tokio::spawn(async move {
+        query(s, Proto::Udp, "pending.example.zz.", RecordType::A).await
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(d.inflight(), 1);
+    let shutdown = tokio::spawn(d.shutdown_gracefully());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // During the delay: not ready, still answering.
+    assert_eq!(http_get(http, "/readyz").await.0, 503);
+    let (m, _) = query(s, Proto::Udp, "pending2.example.zz.", RecordType::TXT).await;
+    assert!(m.metadata.response_code == ResponseCode::ServFail || m.metadata.response_code == ResponseCode::NoError);
+    // The in-flight query still gets its answer (SERVFAIL after the
+    // upstream timeout), not silence.
+    let (m, _) = pending.await.expect("join");
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    tokio::time::timeout(Duration::from_secs(5), shutdown)
+        .await
+        .expect("shutdown finished within the drain time")
+        .expect("join");
+    // Listeners are closed afterwards.
+    let q = make_query("www.example.zz.", RecordType::A, None);
+    assert!(udp_raw(s, &q.to_vec().expect("enc"), Duration::from_millis(300))
+        .await
+        .is_none());
+}
