@@ -19,8 +19,10 @@
 # Scenarios (compare mode), each measured dnsward, unbound, dnsward, unbound;
 # the table shows the mean of the two runs per server:
 #   hit          cache hits on HOT_NAMES warm names, max rate          (no list)
-#   cold         recursion on names never asked before, max rate      (no list;
-#                every run gets its own disjoint range of the zone)
+#   cold         recursion on names never asked before, each name once at max
+#                rate (no list); round 1 and round 2 use disjoint ranges of the
+#                zone, and within a round both servers get the same names
+#                (separate caches, so every run is cold)
 #   latency      p50/p99 at fixed RATE qps on a mixed warm set        (no list)
 #   hit+1M       hit again with the 1M list loaded
 #   blocked+1M   names taken from the 1M list (NXDOMAIN by policy)
@@ -30,6 +32,10 @@
 # Per run: qps and lost queries (dnsperf), and the server's CPU time from
 # /proc/PID/stat (utime+stime) before/after, giving queries per CPU-second.
 #
+# Time: compare mode takes about 24 x (DURATION + a few s) plus ~1.5 min of
+# setup (zone, 1M list for two servers): ~5 min with DURATION=10, ~2 min with
+# DURATION=3. Reload mode: RELOAD_DURATION plus ~30 s.
+#
 # Environment (defaults in brackets):
 #   DURATION [10]        seconds per measurement run
 #   RATE [2000]          qps of the latency runs (dnsperf -Q)
@@ -37,7 +43,8 @@
 #   OUTSTANDING [200]    dnsperf -q (queries in flight) for max-rate runs
 #   EDNS [1]             1: dnsperf sends EDNS0 (-e), as most stubs do
 #   HOT_NAMES [1000]     size of the hit set
-#   ZONE_NAMES [100000]  A records in bench.zz (cold runs use the ones above HOT_NAMES)
+#   ZONE_NAMES [100000]  A records in bench.zz; cold runs use h{HOT_NAMES}.. in two
+#                        halves, so a cold run ends early if it asks them all
 #   CNAMES [10000]       CNAMEs in bench.zz
 #   BLOCK_QUERY_NAMES [100000]  names sampled from the list for the blocked runs
 #   BLOCKLIST [<repo>/../shared/data/blocklists/aggregate-1m/aggregate.domains.txt.gz]
@@ -47,6 +54,12 @@
 #   SLOW_MS [100]        reload mode: answers slower than this are counted
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
 #   RESULTS [unset]      also copy the result table to this path
+#
+# Reload mode: dnsward alone with the 1M list; dnsperf at RELOAD_RATE qps for
+# RELOAD_DURATION s (half warm names, half listed names) while the list file is
+# replaced RELOAD_SWAPS times (a modified copy, then `mv` over it) every
+# RELOAD_INTERVAL s; reports lost queries, answers slower than SLOW_MS, the
+# reload counters, and whether the last version is the one being served.
 #
 # Output: the table on stdout and in $WORK/results.txt (path printed); raw
 # per-run numbers in $WORK/runs.tsv; logs of every process in $WORK/logs.
@@ -65,7 +78,7 @@ esac
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-# shellcheck source=load/lib.sh
+# shellcheck source=benches/load/lib.sh
 source "$HERE/load/lib.sh"
 
 DURATION=${DURATION:-10}
@@ -105,7 +118,8 @@ mkdir -p "$WORK/logs"
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 log "work directory: $WORK"
-CLK_TCK=$(getconf CLK_TCK)
+CLK_TCK=$(getconf CLK_TCK) # /proc/PID/stat times are in these ticks
+export CLK_TCK
 
 # ---------------------------------------------------------------- hierarchy
 NET=$(pick_loopback_net)

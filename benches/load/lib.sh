@@ -45,20 +45,33 @@ cleanup() {
   exit "$rc"
 }
 
-# Stop one process we started: SIGTERM, up to 10 s, then SIGKILL.
+# Is PID running (not gone, not a zombie)?
+running() {
+  local st
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) } # state is the field after "(comm)"
+  [[ $st != Z* && $st != X* ]]
+}
+
+# Stop one process we started (only ever a PID from PIDS): SIGTERM, up to
+# 10 s, then SIGKILL; then reap it and forget its PID so that a recycled PID
+# is never signalled later.
 stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "${NAME_OF[$pid]:-pid $pid} did not stop in 10 s; SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
+  local pid=$1 i keep=()
+  if running "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+      running "$pid" || break
+      sleep 0.1
+    done
+    if running "$pid"; then
+      log "${NAME_OF[$pid]:-pid $pid} did not stop in 10 s; SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   fi
   wait "$pid" 2>/dev/null || true
+  for i in "${PIDS[@]}"; do [[ $i == "$pid" ]] || keep+=("$i"); done
+  PIDS=(${keep[@]+"${keep[@]}"})
 }
 
 register() { # register PID NAME
@@ -67,7 +80,7 @@ register() { # register PID NAME
 }
 
 alive_or_die() { # alive_or_die PID LOGFILE
-  kill -0 "$1" 2>/dev/null && return 0
+  running "$1" && return 0
   log "${NAME_OF[$1]:-pid $1} is gone; last lines of $2:"
   tail -n 20 "$2" >&2 || true
   die "${NAME_OF[$1]:-pid $1} exited"
@@ -211,7 +224,7 @@ EOF
 check_hierarchy() {
   local out
   out=$(dig +norec +time=2 +tries=2 @"$ROOT_IP" h1.bench.zz A)
-  grep -qE '^zz\.[[:space:]].*NS[[:space:]]+ns\.zz\.' <<<"$out" && grep -qE "^ns\.zz\.[[:space:]].*A[[:space:]]+$ROOT_IP|^ns\.zz\.[[:space:]].*A[[:space:]]+$TLD_IP" <<<"$out" ||
+  grep -qE '^zz\.[[:space:]].*NS[[:space:]]+ns\.zz\.' <<<"$out" && grep -qE "^ns\.zz\.[[:space:]].*A[[:space:]]+$TLD_IP" <<<"$out" ||
     die "root $ROOT_IP does not refer h1.bench.zz to zz. with glue: $out"
   out=$(dig +norec +time=2 +tries=2 @"$TLD_IP" h1.bench.zz A)
   grep -qE '^bench\.zz\.[[:space:]].*NS[[:space:]]+ns\.bench\.zz\.' <<<"$out" && grep -q "$LEAF_IP" <<<"$out" ||
@@ -431,6 +444,7 @@ perf() {
   once) args+=(-n 1) ;;
   rate) args+=(-Q "$RATE" -v) ;;
   esac
+  [[ $srv == dnsward ]] && scrape "$WORK/m0.txt"
   e0=$(udp_rcvbuf_errors)
   t0=$(cpu_ticks "$pid")
   timeout -k 5 $((DURATION + 30)) taskset -c "$LOAD_CPU" dnsperf "${args[@]}" "$@" >"$out" 2>"$out.err" ||
@@ -439,15 +453,29 @@ perf() {
   e1=$(udp_rcvbuf_errors)
   alive_or_die "$pid" "$WORK/logs/${NAME_OF[$pid]}.$([[ $srv == dnsward ]] && echo err || echo log)"
   record "$scen" "$srv" "$out" $((t1 - t0)) $((e1 - e0))
+  if [[ $srv == dnsward && $kind != once ]]; then
+    scrape "$WORK/m1.txt"
+    local miss=$(($(metric_sum "$WORK/m1.txt" dnsward_cache_misses_total) - $(metric_sum "$WORK/m0.txt" dnsward_cache_misses_total)))
+    ((miss == 0)) || echo "  $scen dnsward run $RUN_SEQ: $miss cache misses during a run meant to be all hits/blocks" >>"$WORK/notes.txt"
+  fi
+}
+
+# percentiles DNSPERF_OUT: "p50 p99" in ms over the answered queries of a -v
+# run (dnsperf prints "> RCODE NAME TYPE SECONDS" per answer), "-1 -1" if none
+percentiles() {
+  awk '/^> / && NF >= 5 && $2 != "T" { printf "%.6f\n", $NF * 1000 }' "$1" | sort -g |
+    awk '{ v[NR] = $1 }
+      function at(p,   i) { i = int(p * NR + 0.999999); return v[i < 1 ? 1 : i] }
+      END { if (NR) printf "%.3f %.3f\n", at(0.50), at(0.99); else print "-1 -1" }'
 }
 
 # record SCEN SRV DNSPERF_OUT CPU_TICKS RCVBUF_DROPS: dnsperf's report -> runs.tsv
 # columns: scenario server qps sent completed lost runtime_s cpu_s q/cpu-s
 #          p50_ms p99_ms udp_rcvbuf_drops rcodes
 record() {
-  local scen=$1 srv=$2 out=$3 ticks=$4 drops=${5:-0} line
-  line=$(awk -v scen="$scen" -v srv="$srv" -v ticks="$ticks" -v hz="$CLK_TCK" -v drops="$drops" '
-    /^> / && NF >= 5 && $2 != "T" { lat[++n] = $NF * 1000 }
+  local scen=$1 srv=$2 out=$3 ticks=$4 drops=${5:-0} line p
+  p=$(percentiles "$out")
+  line=$(awk -v scen="$scen" -v srv="$srv" -v ticks="$ticks" -v hz="$CLK_TCK" -v drops="$drops" -v p50="${p% *}" -v p99="${p#* }" '
     /Queries sent:/      { sent = $3 }
     /Queries completed:/ { done = $3 }
     /Queries lost:/      { lost = $3 }
@@ -457,24 +485,8 @@ record() {
     END {
       cpu = ticks / hz
       qpc = (cpu > 0) ? done / cpu : 0
-      p50 = p99 = -1
-      if (n > 0) {
-        # latencies arrive unsorted; a simple sort is fine for <= ~1M values
-        m = asort_(lat, n)
-        p50 = lat[idx(0.50, n)]; p99 = lat[idx(0.99, n)]
-      }
       if (rc == "") rc = "-"
       printf "%s\t%s\t%.0f\t%d\t%d\t%d\t%.2f\t%.2f\t%.0f\t%.3f\t%.3f\t%d\t%s\n", scen, srv, qps, sent, done, lost, rt, cpu, qpc, p50, p99, drops, rc
-    }
-    function idx(p, n,   i) { i = int(p * n + 0.999999); return i < 1 ? 1 : i }
-    function asort_(a, n,   i, j, t, gap) {   # shell sort (mawk has no asort)
-      for (gap = int(n / 2); gap > 0; gap = int(gap / 2))
-        for (i = gap + 1; i <= n; i++) {
-          t = a[i]
-          for (j = i; j > gap && a[j - gap] > t; j -= gap) a[j] = a[j - gap]
-          a[j] = t
-        }
-      return n
     }' "$out")
   printf '%s\n' "$line" >>"$WORK/runs.tsv"
   awk -F'\t' '{ printf "  %-12s %-8s qps %7s  completed %8s  lost %5s  cpu %5ss (%3.0f%%)  q/cpu-s %7s%s  [%s]\n", $1, $2, $3, $5, $6, $8, ($7 > 0 ? 100 * $8 / $7 : 0), $9, ($10 >= 0 ? sprintf("  p50 %s ms  p99 %s ms", $10, $11) : ""), $13 }' <<<"$line" >&2
@@ -602,8 +614,11 @@ summarize() {
     echo "CPU% = server CPU time / run time (below ~95% at full speed: the load generator or the machine, not the server, set the qps)."
     echo
     echo "notes:"
-    awk -F'\t' -v d="$DURATION" '$1 == "cold" && $7 < d - 0.5 { printf "  cold run of %s used all its names in %.1f s (< DURATION); raise ZONE_NAMES for longer cold runs\n", $2, $7 }
-      $12 > 0 { printf "  %s %s: %d UDP receive-buffer drops on the machine during the run\n", $1, $2, $12 }' "$WORK/runs.tsv"
+    awk -F'\t' -v d="$DURATION" '
+      $1 == "cold" && $7 < d - 0.5 { printf "  cold run of %s used all its names in %.1f s (< DURATION); raise ZONE_NAMES for longer cold runs\n", $2, $7 }
+      $12 > 0 { k = $1 " " $2; if (k in drops) drops[k] = drops[k] "+" $12; else { ord[++n] = k; drops[k] = $12 } }
+      END { for (i = 1; i <= n; i++) printf "  %s: UDP receive-buffer drops on the machine during the runs: %s (/proc/net/snmp RcvbufErrors)\n", ord[i], drops[ord[i]] }' "$WORK/runs.tsv"
+    [[ -f $WORK/notes.txt ]] && cat "$WORK/notes.txt"
     for f in "$WORK"/logs/metrics-*.txt; do
       [[ -f $f ]] || continue
       echo "  dnsward $(basename "$f" .txt): $(grep -E '^dnsward_(rejected_queries_total|upstream_errors_total|list_entries|cache_entries|list_reload_failures_total)' "$f" | tr '\n' ' ')"
@@ -648,7 +663,7 @@ reload_mode() {
   register "$dp" dnsperf-reload
   for ((i = 1; i <= RELOAD_SWAPS; i++)); do
     sleep "$RELOAD_INTERVAL"
-    kill -0 "$dp" 2>/dev/null || break
+    running "$dp" || break
     # a modified copy (one marker name more each time), then mv over the list
     { cat "$WORK/lists/base.txt.orig"; echo "swap$i.reload-marker.invalid"; } >"$WORK/lists/.aggregate.txt.new"
     mv -f "$WORK/lists/.aggregate.txt.new" "$LIST_FILE"
@@ -656,6 +671,7 @@ reload_mode() {
     log "swap $i"
   done
   wait "$dp" || die "dnsperf failed: $(tail -n 5 "$out.err")"
+  stop_pid "$dp" # already done: just forget its PID
   t1=$(cpu_ticks "$DW_PID")
   alive_or_die "$DW_PID" "$WORK/logs/dnsward-reload.err"
   sleep 2 # let the last reload settle before reading the counters
