@@ -74,7 +74,7 @@ fn init_logging() {
     // Quiet by default: no per-query lines; hickory's own chatter is cut
     // to warnings.
     let filter = EnvFilter::try_from_env("DNSWARD_LOG").unwrap_or_else(|_| {
-        EnvFilter::new("info,hickory_proto=warn,hickory_resolver=warn,hickory_net=warn")
+        EnvFilter::new("info,hickory_proto=error,hickory_resolver=error,hickory_net=error")
     });
     use std::io::IsTerminal;
     tracing_subscriber::fmt()

@@ -400,8 +400,12 @@ impl DomainSetBuilder {
     /// A builder expecting about `n` names.
     pub fn with_capacity(n: usize) -> Self {
         let mut b = Self::default();
-        b.set.arena.reserve(n * 25);
-        b.set.table = vec![0; (n * 2).next_power_of_two().max(16)];
+        // Advised before the first byte is written, so the arena is on
+        // huge pages from the start and, if the estimate holds, never
+        // reallocated.
+        b.set.arena = Vec::with_capacity(n * 26);
+        crate::hugepages::advise(&b.set.arena);
+        b.set.table = crate::hugepages::zeroed_u64((n * 2).next_power_of_two().max(16));
         b
     }
 
@@ -411,7 +415,7 @@ impl DomainSetBuilder {
     }
 
     fn rehash(&mut self, cap: usize) {
-        let mut table = vec![0u64; cap];
+        let mut table = crate::hugepages::zeroed_u64(cap);
         let mut off = 0;
         while off < self.set.arena.len() {
             let n = usize::from(self.set.arena[off]);
@@ -538,9 +542,19 @@ impl DomainSetBuilder {
             }
             self.set.arena[flags] |= FLAG_DEEPER;
         }
-        self.set.arena.shrink_to_fit();
+        // Trim the arena: in place when the estimate was close, otherwise
+        // into a fresh allocation advised for huge pages.
+        let (len, capacity) = (self.set.arena.len(), self.set.arena.capacity());
+        if capacity - len > len / 4 {
+            self.set.arena = crate::hugepages::copy_bytes(&self.set.arena);
+        } else {
+            self.set.arena.shrink_to_fit();
+        }
         self.set.below_lines.shrink_to_fit();
         let cap = ((self.set.len + self.set.markers) * 5 / 3 + 1).max(4);
+        // Free the build table before allocating the final one, so peak
+        // memory is one table, not two.
+        self.set.table = Vec::new();
         self.rehash(cap);
         Ok(self.set)
     }

@@ -247,7 +247,18 @@ pub fn compile_list(
 ) -> Result<(CompiledList, Diff), ListError> {
     let fingerprint = Fingerprint::of(&cfg.path);
     let expected = read_sidecar(&cfg.path)?;
-    let mut builder = DomainSetBuilder::with_capacity(previous.map_or(1024, |p| p.set.len()));
+    // Size the builder from the serving version, or from the file size
+    // (about 20 bytes a line in real lists) on first load, so the table is
+    // not rehashed a dozen times while growing.
+    let estimate = previous.map_or_else(
+        || {
+            std::fs::metadata(&cfg.path)
+                .map_or(1024, |m| (m.len() / 20) as usize)
+                .clamp(1024, 20_000_000)
+        },
+        |p| p.set.len() + p.set.len() / 16,
+    );
+    let mut builder = DomainSetBuilder::with_capacity(estimate);
     let mut local: LocalDataMap = HashMap::new();
     let mut build_err = None;
     let report = parse::parse_file(&cfg.path, cfg.format, &mut |item| match item {

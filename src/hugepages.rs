@@ -1,0 +1,74 @@
+//! Transparent huge pages for the big, randomly probed list tables.
+//!
+//! A lookup probes a random slot of a table that is hundreds of megabytes
+//! at 10M entries; with 4 KiB pages nearly every probe is also a TLB miss,
+//! and under virtualisation a TLB miss is a two-dimensional page walk.
+//! Asking the kernel for 2 MiB pages (`MADV_HUGEPAGE`, honoured when
+//! `/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` or `always`)
+//! removed most of that cost in our measurement (README, "Benchmarks").
+//!
+//! This is the crate's only `unsafe`: one `madvise` call on memory the
+//! caller owns. The advice never changes the memory's contents, only how
+//! the kernel backs it, so it cannot break Rust's guarantees; failure is
+//! ignored (the table simply stays on small pages).
+#![allow(unsafe_code)]
+
+/// Smallest region worth advising: one huge page.
+const HUGE: usize = 2 << 20;
+
+/// Advise the kernel to back the allocation of `v` (its whole capacity)
+/// with huge pages. Call it before filling the vector: pages touched
+/// afterwards are faulted in as huge pages.
+pub fn advise<T>(v: &Vec<T>) {
+    let bytes = v.capacity() * std::mem::size_of::<T>();
+    if bytes < 2 * HUGE {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let page = 4096usize;
+        let start = (v.as_ptr() as usize + page - 1) & !(page - 1);
+        let end = (v.as_ptr() as usize + bytes) & !(page - 1);
+        if end > start {
+            // SAFETY: [start, end) lies inside the allocation owned by `v`
+            // (rounded inwards to page boundaries); MADV_HUGEPAGE only
+            // changes how the kernel backs those pages, never their
+            // contents or mapping permissions.
+            unsafe {
+                libc::madvise(
+                    start as *mut libc::c_void,
+                    end - start,
+                    libc::MADV_HUGEPAGE,
+                );
+            }
+        }
+    }
+}
+
+/// A zeroed vector of `n` elements advised for huge pages before any page
+/// is touched.
+pub fn zeroed_u64(n: usize) -> Vec<u64> {
+    let mut v: Vec<u64> = Vec::with_capacity(n);
+    advise(&v);
+    v.resize(n, 0);
+    v
+}
+
+/// A copy of `src` in a fresh allocation advised for huge pages.
+pub fn copy_bytes(src: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(src.len());
+    advise(&v);
+    v.extend_from_slice(src);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn advised_vectors_hold_their_values() {
+        let v = super::zeroed_u64(1 << 20);
+        assert!(v.iter().all(|x| *x == 0));
+        let src: Vec<u8> = (0..(5 << 20)).map(|i| i as u8).collect();
+        assert_eq!(super::copy_bytes(&src), src);
+    }
+}
