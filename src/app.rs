@@ -249,18 +249,22 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let mut tasks = Vec::new();
     let mut dns = Vec::new();
     let idle = Duration::from_secs(cfg.config.server.tcp_idle_timeout_secs);
+    // One UDP socket per core, sharing the port (SO_REUSEPORT).
+    let sockets = std::thread::available_parallelism().map_or(2, |n| n.get());
     for addr in &cfg.listen {
-        let (udp, tcp) = server::bind_pair(*addr).await?;
-        let bound = udp.local_addr().map_err(|source| server::BindError {
+        let (udp, tcp) = server::bind_pair(*addr, sockets).await?;
+        let bound = tcp.local_addr().map_err(|source| server::BindError {
             addr: *addr,
             source,
         })?;
         dns.push(bound);
-        tasks.push(tokio::spawn(server::serve_udp(
-            udp,
-            handler.clone(),
-            stop_rx.clone(),
-        )));
+        for sock in udp {
+            tasks.push(tokio::spawn(server::serve_udp(
+                sock,
+                handler.clone(),
+                stop_rx.clone(),
+            )));
+        }
         tasks.push(tokio::spawn(server::serve_tcp(
             tcp,
             handler.clone(),

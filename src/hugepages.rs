@@ -35,11 +35,7 @@ pub fn advise<T>(v: &Vec<T>) {
             // changes how the kernel backs those pages, never their
             // contents or mapping permissions.
             unsafe {
-                libc::madvise(
-                    start as *mut libc::c_void,
-                    end - start,
-                    libc::MADV_HUGEPAGE,
-                );
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
         }
     }

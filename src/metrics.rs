@@ -47,10 +47,41 @@ const QTYPES: &[&str] = &[
     "DS", "DNSKEY", "NAPTR",
 ];
 
+/// Type codes of [`QTYPES`], same order.
+const QTYPE_CODES: &[u16] = &[1, 28, 5, 15, 2, 12, 6, 33, 16, 65, 64, 255, 257, 43, 48, 35];
+
+/// Rcode label values, indexed by [`rcode_index`].
+const RCODES: &[&str] = &[
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
+];
+
+fn qtype_index(code: u16) -> usize {
+    QTYPE_CODES
+        .iter()
+        .position(|c| *c == code)
+        .unwrap_or(QTYPES.len())
+}
+
+/// Index into the rcode label table.
+pub fn rcode_index(code: u16) -> usize {
+    match code {
+        0..=5 => usize::from(code),
+        16 => 6,
+        _ => 7,
+    }
+}
+
 /// Bounded label for a query type.
 pub fn qtype_label(t: hickory_proto::rr::RecordType) -> &'static str {
-    let s = t.to_string();
-    QTYPES.iter().find(|q| **q == s).copied().unwrap_or("other")
+    QTYPES
+        .get(qtype_index(u16::from(t)))
+        .copied()
+        .unwrap_or("other")
+}
+
+/// Bounded label for a response code.
+pub fn rcode_label(code: u16) -> &'static str {
+    RCODES[rcode_index(code)]
 }
 
 /// All metric handles.
@@ -91,6 +122,10 @@ pub struct Metrics {
     pub stale_answers: IntCounter,
     /// Process start time, for dashboards.
     pub start_time: Gauge,
+    /// `queries{protocol,qtype}` children resolved once: [udp.., tcp..].
+    query_handles: Vec<IntCounter>,
+    /// `responses{rcode}` children resolved once.
+    response_handles: Vec<IntCounter>,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -193,12 +228,42 @@ impl Metrics {
                 )?,
             ),
             registry: r,
+            query_handles: Vec::new(),
+            response_handles: Vec::new(),
         };
+        let mut m = m;
+        for proto in ["udp", "tcp"] {
+            for q in QTYPES.iter().chain(std::iter::once(&"other")) {
+                m.query_handles
+                    .push(m.queries.with_label_values(&[proto, q]));
+            }
+        }
+        for r in RCODES {
+            m.response_handles.push(m.responses.with_label_values(&[r]));
+        }
         let info = IntGaugeVec::new(Opts::new(BUILD_INFO, "Build information."), &["version"])?;
         info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         reg(&m.registry, info);
         m.start_time.set(unix_now());
         Ok(m)
+    }
+
+    /// Count a query without a label lookup (hot path). `tcp` selects
+    /// the protocol, `qtype` is the numeric type.
+    #[inline]
+    pub fn count_query(&self, tcp: bool, qtype: u16) {
+        let i = usize::from(tcp) * (QTYPES.len() + 1) + qtype_index(qtype);
+        if let Some(c) = self.query_handles.get(i) {
+            c.inc();
+        }
+    }
+
+    /// Count a response by numeric rcode without a label lookup.
+    #[inline]
+    pub fn count_response(&self, rcode: u16) {
+        if let Some(c) = self.response_handles.get(rcode_index(rcode)) {
+            c.inc();
+        }
     }
 
     /// Prometheus text exposition.

@@ -28,7 +28,8 @@ use tracing::{debug, info};
 
 use crate::acl::{Acl, AclDecision, DenyReason};
 use crate::config::Action;
-use crate::metrics::{qtype_label, Metrics};
+use crate::fastpath::parse_quick;
+use crate::metrics::Metrics;
 use crate::policy::matcher::LookupKey;
 use crate::policy::parse::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
@@ -45,15 +46,6 @@ pub enum Transport {
     Udp,
     /// Stream: no size limit below 64 KiB.
     Tcp,
-}
-
-impl Transport {
-    fn label(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-        }
-    }
 }
 
 /// Result of one stage.
@@ -131,6 +123,19 @@ pub struct Handler {
     pub inflight: AtomicUsize,
 }
 
+/// What stage 0 decided about a source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go on.
+    Allow,
+    /// Answer REFUSED with EDE 18.
+    Refuse(DenyReason),
+    /// Over the rate limit: answer an empty TC=1.
+    Slip,
+    /// Over the rate limit: no answer.
+    Drop,
+}
+
 /// Counts a query as in flight until dropped.
 pub struct InFlight<'a>(&'a AtomicUsize);
 
@@ -205,27 +210,75 @@ impl Handler {
         transport: Transport,
         src: SocketAddr,
     ) -> Option<Vec<u8>> {
-        let _inflight = InFlight::new(&self.inflight);
-        // Stage 0: access control and rate limiting, on the source address
-        // alone, before any parsing.
-        let denied = match self.acl.load().check(src.ip()) {
-            AclDecision::Allow => None,
-            AclDecision::Deny(reason) => Some(reason),
-        };
-        let mut slip = false;
-        if denied.is_none()
-            && transport == Transport::Udp
+        let admission = self.admit(src, transport);
+        self.handle_admitted(packet, transport, admission).await
+    }
+
+    /// Stage 0: access control and rate limiting (UDP), on the source
+    /// address alone, before any parsing. Exactly once per query.
+    pub fn admit(&self, src: SocketAddr, transport: Transport) -> Admission {
+        if let AclDecision::Deny(reason) = self.acl.load().check(src.ip()) {
+            return Admission::Refuse(reason);
+        }
+        if transport == Transport::Udp
             && self.limiter_exempt.load().check(src.ip()) != AclDecision::Allow
         {
             match self.limiter.load().check(src.ip(), Instant::now()) {
                 RateDecision::Allow => {}
-                RateDecision::Drop => {
-                    self.reject("ratelimit_drop");
-                    return None;
-                }
-                RateDecision::Slip => slip = true,
+                RateDecision::Drop => return Admission::Drop,
+                RateDecision::Slip => return Admission::Slip,
             }
         }
+        Admission::Allow
+    }
+
+    /// The fast path for admitted UDP queries whose answer is cached (see
+    /// [`crate::fastpath`]). None: take the normal path.
+    pub fn try_fast(&self, packet: &[u8]) -> Option<Vec<u8>> {
+        let q = parse_quick(packet)?;
+        if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
+            return None;
+        }
+        let key = LookupKey::from_labels(q.labels());
+        {
+            let policy = self.policy.load();
+            let v = policy.decide(&key);
+            if v.would_block.is_some() || matches!(v.decision, Decision::Blocked(_)) {
+                return None;
+            }
+        }
+        let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
+        let ckey = KeyBuf::new(key.name_bytes(), q.qtype, q.qclass, dnssec_ok);
+        let now = Instant::now();
+        let hit = self.cache.get(&ckey, now)?;
+        let template = hit.wire.as_ref()?;
+        let limit = q
+            .edns
+            .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
+        let out = template.render(&q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
+        self.metrics.count_query(false, q.qtype);
+        self.metrics.cache_hits.inc();
+        self.metrics.count_response(u16::from(template.rcode()));
+        Some(out)
+    }
+
+    /// Answer a packet whose source was already admitted.
+    pub async fn handle_admitted(
+        &self,
+        packet: &[u8],
+        transport: Transport,
+        admission: Admission,
+    ) -> Option<Vec<u8>> {
+        let _inflight = InFlight::new(&self.inflight);
+        let (denied, slip) = match admission {
+            Admission::Allow => (None, false),
+            Admission::Refuse(r) => (Some(r), false),
+            Admission::Slip => (None, true),
+            Admission::Drop => {
+                self.reject("ratelimit_drop");
+                return None;
+            }
+        };
         // Stage 1: wire checks.
         let request = match check_wire(packet) {
             Ok(m) => m,
@@ -273,10 +326,7 @@ impl Handler {
     }
 
     fn count_rcode(&self, rcode: ResponseCode) {
-        self.metrics
-            .responses
-            .with_label_values(&[rcode_label(rcode)])
-            .inc();
+        self.metrics.count_response(u16::from(rcode));
     }
 
     /// A response skeleton: header flags, question and OPT mirrored.
@@ -371,9 +421,7 @@ impl Handler {
         };
         let qtype = query.query_type();
         self.metrics
-            .queries
-            .with_label_values(&[transport.label(), qtype_label(qtype)])
-            .inc();
+            .count_query(transport == Transport::Tcp, u16::from(qtype));
         if request.edns.as_ref().is_some_and(|e| e.version() > 0) {
             resp.metadata.response_code = ResponseCode::BADVERS;
             return Verdict::Respond;
@@ -526,7 +574,7 @@ impl Handler {
             .observe(started.elapsed().as_secs_f64());
         match result {
             Ok(msg) => {
-                self.cache.insert(ckey, &msg, Instant::now());
+                self.cache.insert(ckey, query, &msg, Instant::now());
                 self.metrics.cache_entries.set(self.cache.len() as i64);
                 resp.metadata.response_code = msg.metadata.response_code;
                 resp.metadata.authentic_data = false;
@@ -606,20 +654,6 @@ fn header_only(resp: &Message, rcode: ResponseCode) -> Vec<u8> {
     m.metadata.recursion_available = true;
     m.metadata.recursion_desired = resp.metadata.recursion_desired;
     m.to_vec().unwrap_or_default()
-}
-
-/// Bounded label for an rcode.
-pub fn rcode_label(r: ResponseCode) -> &'static str {
-    match r {
-        ResponseCode::NoError => "NOERROR",
-        ResponseCode::FormErr => "FORMERR",
-        ResponseCode::ServFail => "SERVFAIL",
-        ResponseCode::NXDomain => "NXDOMAIN",
-        ResponseCode::NotImp => "NOTIMP",
-        ResponseCode::Refused => "REFUSED",
-        ResponseCode::BADVERS => "BADVERS",
-        _ => "other",
-    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
-use crate::pipeline::{Handler, Transport};
+use crate::pipeline::{Admission, Handler, Transport};
 
 /// Most UDP queries being answered at once.
 pub const MAX_UDP_IN_FLIGHT: usize = 10_000;
@@ -73,16 +73,43 @@ pub struct BindError {
     pub source: std::io::Error,
 }
 
-/// Bind UDP and TCP on `addr`. With port 0 both get the same ephemeral
-/// port (tests rely on it), retrying if TCP finds it taken.
-pub async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), BindError> {
+/// One UDP socket with `SO_REUSEPORT` (so several can share a port and
+/// the kernel spreads datagrams across them) and a 4 MiB receive buffer
+/// (bursts queue in the kernel instead of being dropped).
+fn udp_reuseport(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    let _ = s.set_recv_buffer_size(4 << 20);
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    UdpSocket::from_std(s.into())
+}
+
+/// Bind `sockets` UDP sockets and one TCP listener on `addr`. With port 0
+/// all get the same ephemeral port (tests rely on it), retrying if TCP
+/// finds it taken.
+pub async fn bind_pair(
+    addr: SocketAddr,
+    sockets: usize,
+) -> Result<(Vec<UdpSocket>, TcpListener), BindError> {
     let err = |source| BindError { addr, source };
     let mut last = None;
     for _ in 0..20 {
-        let udp = UdpSocket::bind(addr).await.map_err(err)?;
-        let port = udp.local_addr().map_err(err)?.port();
-        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
-            Ok(tcp) => return Ok((udp, tcp)),
+        let first = udp_reuseport(addr).map_err(err)?;
+        let port = first.local_addr().map_err(err)?.port();
+        let bound = SocketAddr::new(addr.ip(), port);
+        match TcpListener::bind(bound).await {
+            Ok(tcp) => {
+                let mut udp = vec![first];
+                for _ in 1..sockets.max(1) {
+                    udp.push(udp_reuseport(bound).map_err(err)?);
+                }
+                return Ok((udp, tcp));
+            }
             Err(e) if addr.port() == 0 => last = Some(e),
             Err(e) => return Err(err(e)),
         }
@@ -92,7 +119,9 @@ pub async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), Bin
     })))
 }
 
-/// Serve UDP until `stop` turns true.
+/// Serve UDP until `stop` turns true. Admission (ACL, rate limit) runs
+/// here for every datagram; cached answers go out from this loop through
+/// the fast path, everything else is answered in a task of its own.
 pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::Receiver<bool>) {
     let sock = Arc::new(sock);
     let slots = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
@@ -110,6 +139,15 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
             },
             _ = stop.changed() => break,
         };
+        let admission = handler.admit(src, Transport::Udp);
+        if admission == Admission::Allow {
+            if let Some(resp) = handler.try_fast(&buf[..n]) {
+                if let Err(e) = sock.send_to(&resp, src).await {
+                    debug!("udp send to {src}: {e}");
+                }
+                continue;
+            }
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             handler
                 .metrics
@@ -121,7 +159,10 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
         let packet = buf[..n].to_vec();
         let (sock, handler) = (sock.clone(), handler.clone());
         tokio::spawn(async move {
-            if let Some(resp) = handler.handle(&packet, Transport::Udp, src).await {
+            if let Some(resp) = handler
+                .handle_admitted(&packet, Transport::Udp, admission)
+                .await
+            {
                 if let Err(e) = sock.send_to(&resp, src).await {
                     debug!("udp send to {src}: {e}");
                 }

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use dashmap::DashMap;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use crate::config::CacheConfig;
+use crate::fastpath::{lower_query, WireTemplate};
 
 /// Largest encoded key: 253-byte name + separator + type + class + DO.
 const KEY_MAX: usize = 262;
@@ -60,10 +61,13 @@ pub struct CachedAnswer {
     pub stored: Instant,
     /// Seconds it may be served.
     pub ttl: u32,
+    /// Pre-encoded response for the UDP fast path.
+    pub wire: Option<WireTemplate>,
 }
 
 impl CachedAnswer {
-    fn age(&self, now: Instant) -> u32 {
+    /// Seconds since it was stored.
+    pub fn age(&self, now: Instant) -> u32 {
         u32::try_from(now.saturating_duration_since(self.stored).as_secs()).unwrap_or(u32::MAX)
     }
 
@@ -175,8 +179,9 @@ impl AnswerCache {
         (ttl > 0).then_some(ttl)
     }
 
-    /// Store the answer part of an upstream response.
-    pub fn insert(&self, key: &KeyBuf, msg: &Message, now: Instant) {
+    /// Store the answer part of an upstream response to `query`, with a
+    /// wire template for the fast path.
+    pub fn insert(&self, key: &KeyBuf, query: &Query, msg: &Message, now: Instant) {
         if self.cfg.max_entries == 0 {
             return;
         }
@@ -193,6 +198,7 @@ impl AnswerCache {
             authorities: msg.authorities.iter().filter(keep).cloned().collect(),
             stored: now,
             ttl,
+            wire: WireTemplate::build(&lower_query(query), msg),
         };
         self.map
             .insert(key.as_bytes().to_vec().into_boxed_slice(), Arc::new(entry));
@@ -240,6 +246,10 @@ mod tests {
         Name::from_ascii(s).expect("name")
     }
 
+    fn q() -> Query {
+        Query::query(name("www.example."), RecordType::A)
+    }
+
     fn answer(ttl: u32) -> Message {
         let mut m = Message::response(1, OpCode::Query);
         m.answers.push(Record::from_rdata(
@@ -255,7 +265,7 @@ mod tests {
         let c = AnswerCache::new(CacheConfig::default());
         let k = KeyBuf::new(b"www.example", 1, 1, false);
         let t0 = Instant::now();
-        c.insert(&k, &answer(60), t0);
+        c.insert(&k, &q(), &answer(60), t0);
         let hit = c.get(&k, t0 + Duration::from_secs(20)).expect("hit");
         let mut out = Message::response(1, OpCode::Query);
         hit.fill(&mut out, t0 + Duration::from_secs(20));
@@ -304,7 +314,7 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..100 {
             let k = KeyBuf::new(format!("n{i}.example").as_bytes(), 1, 1, false);
-            c.insert(&k, &answer(60), t0);
+            c.insert(&k, &q(), &answer(60), t0);
         }
         assert!(c.len() <= 10);
     }

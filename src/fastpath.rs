@@ -1,0 +1,317 @@
+//! The UDP fast path: answer a plain query whose answer is cached, straight
+//! from the receive loop, without decoding it into a `Message`, without a
+//! task spawn and without encoding a response.
+//!
+//! Only the common shape takes this path: QUERY opcode, one IN question,
+//! no answer/authority records, at most one additional record which must
+//! be an EDNS(0) OPT. Everything else (and every miss, block, dry-run match
+//! or answer too large for the client) goes to the normal path, which does
+//! the same stages with full decoding. The fast path still applies every
+//! stage that matters for a hit: access control and rate limiting happen
+//! before it (in the listener), the policy is checked on every query (a
+//! reload applies at once to cached names), and the query, cache and rcode
+//! counters move exactly as on the normal path.
+//!
+//! Cached answers carry a wire template ([`WireTemplate`]): the response
+//! encoded once with ID 0 and a lowercase question, plus the offsets of
+//! every TTL. A hit copies the template, patches ID, flags, the question's
+//! letter case (the client's, for 0x20-randomising clients) and the TTLs
+//! (decremented by the time spent in cache), and appends an OPT record when
+//! the client sent one.
+
+use hickory_proto::op::{Message, OpCode, Query};
+
+
+/// The parts of a plain query the fast path needs.
+#[derive(Debug, Clone, Copy)]
+pub struct QuickQuery<'a> {
+    /// Message ID.
+    pub id: u16,
+    /// Recursion desired.
+    pub rd: bool,
+    /// Checking disabled.
+    pub cd: bool,
+    /// The question name in wire form (labels, terminating zero).
+    pub qname: &'a [u8],
+    /// Query type.
+    pub qtype: u16,
+    /// Query class.
+    pub qclass: u16,
+    /// EDNS(0): (UDP payload size, DO bit), if the query had an OPT.
+    pub edns: Option<(u16, bool)>,
+}
+
+impl<'a> QuickQuery<'a> {
+    /// The question's labels (for [`crate::policy::matcher::LookupKey`]).
+    pub fn labels(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let q = self.qname;
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let n = usize::from(*q.get(i)?);
+            if n == 0 {
+                return None;
+            }
+            let l = q.get(i + 1..i + 1 + n)?;
+            i += 1 + n;
+            Some(l)
+        })
+    }
+}
+
+fn be16(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
+}
+
+/// Parse a plain query cheaply, or None for anything the normal path must
+/// handle (including every malformed packet).
+pub fn parse_quick(p: &[u8]) -> Option<QuickQuery<'_>> {
+    if p.len() < 17 || p[2] & 0xf8 != 0 {
+        // QR=1 or opcode != QUERY (AA/TC/RD are fine).
+        return None;
+    }
+    if be16(p, 4)? != 1 || be16(p, 6)? != 0 || be16(p, 8)? != 0 {
+        return None;
+    }
+    let ar = be16(p, 10)?;
+    if ar > 1 {
+        return None;
+    }
+    // Question name: plain labels only (queries never compress).
+    let mut i = 12;
+    loop {
+        let n = usize::from(*p.get(i)?);
+        if n == 0 {
+            i += 1;
+            break;
+        }
+        if n > 63 || i + 1 + n - 12 > 254 {
+            return None;
+        }
+        i += 1 + n;
+    }
+    let qname = &p[12..i];
+    let qtype = be16(p, i)?;
+    let qclass = be16(p, i + 2)?;
+    i += 4;
+    let edns = if ar == 1 {
+        // Root owner, TYPE 41.
+        if *p.get(i)? != 0 || be16(p, i + 1)? != 41 {
+            return None;
+        }
+        let payload = be16(p, i + 3)?;
+        let version = *p.get(i + 6)?;
+        let flags = be16(p, i + 7)?;
+        let rdlen = usize::from(be16(p, i + 9)?);
+        if version != 0 || i + 11 + rdlen != p.len() {
+            return None;
+        }
+        Some((payload, flags & 0x8000 != 0))
+    } else {
+        if i != p.len() {
+            return None;
+        }
+        None
+    };
+    Some(QuickQuery {
+        id: be16(p, 0)?,
+        rd: p[2] & 0x01 != 0,
+        cd: p[3] & 0x10 != 0,
+        qname,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// A cached answer pre-encoded for the fast path.
+#[derive(Debug)]
+pub struct WireTemplate {
+    bytes: Box<[u8]>,
+    ttl_offsets: Box<[u16]>,
+    qname_len: usize,
+}
+
+/// Skip a (possibly compressed) name starting at `i`; returns the index
+/// after it.
+fn skip_name(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let n = *b.get(i)?;
+        match n {
+            0 => return Some(i + 1),
+            0xc0..=0xff => return Some(i + 2),
+            1..=63 => i += 1 + usize::from(n),
+            _ => return None,
+        }
+    }
+}
+
+impl WireTemplate {
+    /// Encode an answer (rcode, answer and authority records) for the
+    /// question `query` (whose name must be lowercase). None if it cannot
+    /// be encoded or is too large to be worth it.
+    pub fn build(query: &Query, response: &Message) -> Option<Self> {
+        let mut m = Message::response(0, OpCode::Query);
+        m.metadata.recursion_available = true;
+        m.metadata.response_code = response.metadata.response_code;
+        m.queries.push(query.clone());
+        m.answers = response.answers.clone();
+        m.authorities = response.authorities.clone();
+        let bytes = m.to_vec().ok()?;
+        if bytes.len() > 4096 {
+            return None;
+        }
+        let qname_len = skip_name(&bytes, 12)? - 12;
+        let mut i = 12 + qname_len + 4;
+        let rrs = usize::from(be16(&bytes, 6)?) + usize::from(be16(&bytes, 8)?);
+        let mut ttl_offsets = Vec::with_capacity(rrs);
+        for _ in 0..rrs {
+            i = skip_name(&bytes, i)?;
+            ttl_offsets.push(u16::try_from(i + 4).ok()?);
+            let rdlen = usize::from(be16(&bytes, i + 8)?);
+            i += 10 + rdlen;
+        }
+        if i != bytes.len() {
+            return None;
+        }
+        Some(Self {
+            bytes: bytes.into_boxed_slice(),
+            ttl_offsets: ttl_offsets.into_boxed_slice(),
+            qname_len,
+        })
+    }
+
+    /// The response code of the template.
+    pub fn rcode(&self) -> u8 {
+        self.bytes[3] & 0x0f
+    }
+
+    /// Render for `q`, `age` seconds after caching, or None if it would
+    /// exceed `limit` bytes (the normal path then truncates properly).
+    pub fn render(
+        &self,
+        q: &QuickQuery<'_>,
+        age: u32,
+        max_payload: u16,
+        limit: usize,
+    ) -> Option<Vec<u8>> {
+        if q.qname.len() != self.qname_len {
+            return None;
+        }
+        let opt_len = if q.edns.is_some() { 11 } else { 0 };
+        if self.bytes.len() + opt_len > limit {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.bytes.len() + opt_len);
+        out.extend_from_slice(&self.bytes);
+        out[0..2].copy_from_slice(&q.id.to_be_bytes());
+        out[2] = 0x80 | u8::from(q.rd);
+        out[3] = 0x80 | if q.cd { 0x10 } else { 0 } | (self.bytes[3] & 0x0f);
+        out[12..12 + self.qname_len].copy_from_slice(q.qname);
+        for &off in self.ttl_offsets.iter() {
+            let o = usize::from(off);
+            let ttl = u32::from_be_bytes([out[o], out[o + 1], out[o + 2], out[o + 3]]);
+            out[o..o + 4].copy_from_slice(&ttl.saturating_sub(age).to_be_bytes());
+        }
+        if let Some((_, dnssec_ok)) = q.edns {
+            let ar = u16::from_be_bytes([out[10], out[11]]) + 1;
+            out[10..12].copy_from_slice(&ar.to_be_bytes());
+            out.push(0);
+            out.extend_from_slice(&41u16.to_be_bytes());
+            out.extend_from_slice(&max_payload.to_be_bytes());
+            out.extend_from_slice(&[0, 0]);
+            out.extend_from_slice(&(if dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
+            out.extend_from_slice(&[0, 0]);
+        }
+        Some(out)
+    }
+}
+
+/// The lowercase question used for templates.
+pub fn lower_query(query: &Query) -> Query {
+    let mut q = query.clone();
+    q.set_name(query.name().to_lowercase());
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{Edns, MessageType, ResponseCode};
+    use hickory_proto::rr::rdata::{A, CNAME};
+    use hickory_proto::rr::{RData, Record, RecordType};
+
+    fn query_bytes(name: &str, edns: bool) -> Vec<u8> {
+        let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        m.add_query(Query::query(
+            Name::from_ascii(name).expect("n"),
+            RecordType::A,
+        ));
+        if edns {
+            let mut e = Edns::new();
+            e.set_max_payload(1232);
+            e.set_dnssec_ok(true);
+            m.set_edns(e);
+        }
+        m.to_vec().expect("enc")
+    }
+
+    #[test]
+    fn plain_queries_parse_and_odd_ones_do_not() {
+        let b = query_bytes("WwW.Example.com.", true);
+        let q = parse_quick(&b).expect("quick");
+        assert_eq!((q.id, q.rd, q.qtype, q.qclass), (0x1234, true, 1, 1));
+        assert_eq!(q.edns, Some((1232, true)));
+        let labels: Vec<_> = q.labels().collect();
+        assert_eq!(labels, vec![&b"WwW"[..], b"Example", b"com"]);
+        assert!(parse_quick(&query_bytes("a.b.", false)).is_some());
+        let mut resp = b.clone();
+        resp[2] |= 0x80;
+        assert!(parse_quick(&resp).is_none(), "QR=1");
+        let mut trailing = query_bytes("a.b.", false);
+        trailing.push(0);
+        assert!(parse_quick(&trailing).is_none(), "trailing junk");
+        assert!(parse_quick(&b[..b.len() - 1]).is_none(), "truncated OPT");
+        assert!(parse_quick(&[0u8; 11]).is_none());
+    }
+
+    #[test]
+    fn templates_render_with_id_case_ttl_and_opt_patched() {
+        let name = Name::from_ascii("www.example.com.").expect("n");
+        let mut resp = Message::response(0, OpCode::Query);
+        resp.answers.push(Record::from_rdata(
+            name.clone(),
+            300,
+            RData::CNAME(CNAME(Name::from_ascii("cdn.example.net.").expect("n"))),
+        ));
+        resp.answers.push(Record::from_rdata(
+            Name::from_ascii("cdn.example.net.").expect("n"),
+            60,
+            RData::A(A::new(192, 0, 2, 7)),
+        ));
+        let t = WireTemplate::build(&Query::query(name, RecordType::A), &resp).expect("template");
+        let qb = query_bytes("WWW.Example.COM.", true);
+        let q = parse_quick(&qb).expect("quick");
+        let out = t.render(&q, 10, 1232, 1232).expect("render");
+        let m = Message::from_vec(&out).expect("decode");
+        assert_eq!(m.metadata.id, 0x1234);
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.metadata.recursion_desired && m.metadata.recursion_available);
+        assert_eq!(m.queries[0].name().to_ascii(), "WWW.Example.COM.");
+        assert_eq!(
+            m.answers.iter().map(|r| r.ttl).collect::<Vec<_>>(),
+            vec![290, 50]
+        );
+        assert!(m
+            .edns
+            .as_ref()
+            .is_some_and(|e| e.flags().dnssec_ok && e.max_payload() == 1232));
+        assert!(t.render(&q, 10, 1232, 40).is_none(), "over the limit");
+        let b2 = query_bytes("www.example.com.", false);
+        let q2 = parse_quick(&b2).expect("q");
+        assert!(Message::from_vec(&t.render(&q2, 0, 1232, 512).expect("r"))
+            .expect("d")
+            .edns
+            .is_none());
+    }
+}
