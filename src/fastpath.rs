@@ -21,7 +21,6 @@
 
 use hickory_proto::op::{Message, OpCode, Query};
 
-
 /// The parts of a plain query the fast path needs.
 #[derive(Debug, Clone, Copy)]
 pub struct QuickQuery<'a> {
@@ -238,7 +237,7 @@ mod tests {
     use super::*;
     use hickory_proto::op::{Edns, MessageType, ResponseCode};
     use hickory_proto::rr::rdata::{A, CNAME};
-    use hickory_proto::rr::{RData, Record, RecordType};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
 
     fn query_bytes(name: &str, edns: bool) -> Vec<u8> {
         let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
