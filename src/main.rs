@@ -147,17 +147,25 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<bool> {
 }
 
 fn check_list(file: &std::path::Path, format: Format) -> anyhow::Result<bool> {
+    use std::io::Write;
     let (report, entries) = policy::check_list(file, format)?;
+    // Written through a locked handle, ignoring errors: `check-list | head`
+    // closes the pipe early and that is not a failure of the list.
+    let mut out = std::io::stdout().lock();
     for l in report.reject_lines() {
-        println!("{l}");
+        if writeln!(out, "{l}").is_err() {
+            break;
+        }
     }
     if report.rejected as usize > report.rejects.len() {
-        println!(
+        let _ = writeln!(
+            out,
             "... {} more rejected lines not shown",
             report.rejected as usize - report.rejects.len()
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{}: format {}, {} lines: {} entries accepted ({} distinct names) on {} lines, {} comments/blank, {} skipped placeholders, {} rejected ({} IP addresses); sha256 {}",
         file.display(),
         report.format.unwrap_or(format),

@@ -480,27 +480,35 @@ impl DomainSetBuilder {
         let n = name.len();
         let code = action as u8;
         let actions = self.set.arena[off + 1 + n];
-        let was_entry = actions != 0;
         let (mut exact, mut below) = (actions & 0x0f, actions >> 4);
-        let mut set_below_line = false;
-        if matches!(scope, Scope::Exact | Scope::Subtree) && exact == 0 {
+        let line_at = off + 3 + n..off + 7 + n;
+        let mut recorded = [0u8; 4];
+        recorded.copy_from_slice(&self.set.arena[line_at.clone()]);
+        let recorded = u32::from_le_bytes(recorded);
+        // The record's line is the exact rule's line when there is one,
+        // else the below rule's; a below rule from another line goes to
+        // `below_lines`. Rules may come in either order (`*.x` before `x`).
+        let sets_exact = matches!(scope, Scope::Exact | Scope::Subtree) && exact == 0;
+        let sets_below = matches!(scope, Scope::Below | Scope::Subtree) && below == 0;
+        if actions == 0 {
+            self.set.len += 1;
+            self.set.arena[line_at].copy_from_slice(&line.to_le_bytes());
+        } else if sets_exact {
+            // Only a below rule so far: its line moves aside.
+            if recorded != line {
+                self.set.below_lines.insert(off as u32, recorded);
+            }
+            self.set.arena[line_at].copy_from_slice(&line.to_le_bytes());
+        } else if sets_below && recorded != line {
+            self.set.below_lines.insert(off as u32, line);
+        }
+        if sets_exact {
             exact = code;
         }
-        if matches!(scope, Scope::Below | Scope::Subtree) && below == 0 {
+        if sets_below {
             below = code;
-            set_below_line = was_entry;
         }
         self.set.arena[off + 1 + n] = exact | (below << 4);
-        if !was_entry {
-            self.set.arena[off + 3 + n..off + 7 + n].copy_from_slice(&line.to_le_bytes());
-            self.set.len += 1;
-        } else if set_below_line {
-            let mut first = [0u8; 4];
-            first.copy_from_slice(&self.set.arena[off + 3 + n..off + 7 + n]);
-            if u32::from_le_bytes(first) != line {
-                self.set.below_lines.insert(off as u32, line);
-            }
-        }
         Ok(())
     }
 
@@ -659,6 +667,27 @@ mod tests {
             )
         );
         assert_eq!(s.len(), 1);
+
+        // Wildcard first, then the exact rule: each keeps its own line.
+        let mut b = DomainSetBuilder::default();
+        b.insert("y.example", Scope::Below, EntryAction::Nxdomain, 3)
+            .expect("i");
+        b.insert("y.example", Scope::Exact, EntryAction::Nodata, 4)
+            .expect("i");
+        let s = b.finish().expect("finish");
+        assert_eq!(
+            s.rules("y.example"),
+            (
+                Some(Hit {
+                    action: EntryAction::Nodata,
+                    line: 4
+                }),
+                Some(Hit {
+                    action: EntryAction::Nxdomain,
+                    line: 3
+                })
+            )
+        );
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! `file:line: reason` and counted, so an operator sees exactly what was
 //! dropped and every line of the file is accounted for (a line is an entry
 //! line, a comment/blank line, a skipped placeholder, or rejected). Rules
-//! dnsward cannot honour exactly (URL paths, adblock modifiers that narrow a
-//! rule, RPZ IP triggers) are rejected, never widened into a whole-domain
-//! block.
+//! dnsward cannot honour exactly (adblock rules with a path or a narrowing
+//! modifier, RPZ IP triggers) are rejected, never widened into a
+//! whole-domain block. The `urls` format is different on purpose: legal
+//! orders name sites by URL, and the order is to block the site, so a URL
+//! blocks its host (and below) whatever its path.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
