@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dnsward");
@@ -338,4 +339,34 @@ fn explain_names_the_list_line_and_the_overriding_allow() {
     );
     let (_, text) = run_cli(&["explain", "other.example", "--config", c]);
     assert!(text.contains("not listed"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_acl_without_restart() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("aclhup");
+    let body = |acl: &str| base_toml(&format!("{}[acl]\nallow = [{acl}]\n", h.resolver_toml()));
+    let cfg = dir.write("c.toml", &body("\"10.0.0.0/8\""));
+    let p = Proc::start(&cfg);
+    let (m, _) = query(p.dns, Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    // A broken config is refused on SIGHUP and the running ACL stays.
+    std::fs::write(&cfg, body("\"not-a-network\"")).expect("write");
+    p.signal("-HUP");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (m, _) = query(p.dns, Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+    // A good one takes effect without a restart.
+    std::fs::write(&cfg, body("\"127.0.0.0/8\"")).expect("write");
+    p.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (m, _) = query(p.dns, Proto::Udp, "www.example.zz.", RecordType::A).await;
+        if m.metadata.response_code == ResponseCode::NoError {
+            assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+            break;
+        }
+        assert!(Instant::now() < deadline, "ACL not reloaded by SIGHUP");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
