@@ -225,6 +225,109 @@ impl WireTemplate {
     }
 }
 
+/// What a blocked answer looks like on the wire (the simple effects only;
+/// redirects, RPZ local data, drop and tcp-only take the normal path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockShape {
+    /// A/AAAA sinkhole address, other types NODATA with SOA.
+    Sinkhole,
+    /// NXDOMAIN with SOA.
+    Nxdomain,
+    /// NODATA with SOA.
+    Nodata,
+    /// REFUSED.
+    Refused,
+}
+
+/// Everything a blocked answer needs besides the query.
+pub struct BlockAnswer<'a> {
+    /// The answer's shape.
+    pub shape: BlockShape,
+    /// Labels between the query name and the listed name (SOA owner).
+    pub depth: usize,
+    /// TTL of the answer and negative TTL of the SOA.
+    pub ttl: u32,
+    /// Sinkhole addresses.
+    pub ipv4: [u8; 4],
+    /// Sinkhole addresses.
+    pub ipv6: [u8; 16],
+    /// SOA MNAME and RNAME, uncompressed wire form.
+    pub soa_names: &'a [u8],
+    /// EDE info code and text.
+    pub ede: (u16, &'a str),
+}
+
+fn push_rr_header(out: &mut Vec<u8>, owner_ptr: u16, rtype: u16, ttl: u32, rdlen: u16) {
+    out.extend_from_slice(&(0xc000 | owner_ptr).to_be_bytes());
+    out.extend_from_slice(&rtype.to_be_bytes());
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&ttl.to_be_bytes());
+    out.extend_from_slice(&rdlen.to_be_bytes());
+}
+
+/// Encode a blocked answer for `q` directly (no `Message`): the question
+/// copied, the answer or SOA owned by compression pointers into it, and an
+/// OPT carrying the EDE when the client sent EDNS. None if over `limit`.
+pub fn render_block(
+    q: &QuickQuery<'_>,
+    b: &BlockAnswer<'_>,
+    max_payload: u16,
+    limit: usize,
+) -> Option<Vec<u8>> {
+    // Offset of the listed name inside the question (compression target).
+    let mut zone_off = 12usize;
+    for _ in 0..b.depth {
+        zone_off += 1 + usize::from(*q.qname.get(zone_off - 12)?);
+    }
+    let zone_ptr = u16::try_from(zone_off).ok()?;
+    let (rcode, answer) = match (b.shape, q.qtype) {
+        (BlockShape::Refused, _) => (5u8, None),
+        (BlockShape::Nxdomain, _) => (3, None),
+        (BlockShape::Sinkhole, 1) => (0, Some((1u16, &b.ipv4[..]))),
+        (BlockShape::Sinkhole, 28) => (0, Some((28, &b.ipv6[..]))),
+        _ => (0, None),
+    };
+    let soa = b.shape != BlockShape::Refused && answer.is_none();
+    let mut out = Vec::with_capacity(128 + b.soa_names.len() + b.ede.1.len());
+    out.extend_from_slice(&q.id.to_be_bytes());
+    out.push(0x80 | u8::from(q.rd));
+    out.push(0x80 | if q.cd { 0x10 } else { 0 } | rcode);
+    out.extend_from_slice(&1u16.to_be_bytes());
+    out.extend_from_slice(&u16::from(answer.is_some()).to_be_bytes());
+    out.extend_from_slice(&u16::from(soa).to_be_bytes());
+    out.extend_from_slice(&u16::from(q.edns.is_some()).to_be_bytes());
+    out.extend_from_slice(q.qname);
+    out.extend_from_slice(&q.qtype.to_be_bytes());
+    out.extend_from_slice(&q.qclass.to_be_bytes());
+    if let Some((rtype, addr)) = answer {
+        push_rr_header(&mut out, 12, rtype, b.ttl, addr.len() as u16);
+        out.extend_from_slice(addr);
+    }
+    if soa {
+        let rdlen = u16::try_from(b.soa_names.len() + 20).ok()?;
+        push_rr_header(&mut out, zone_ptr, 6, b.ttl, rdlen);
+        out.extend_from_slice(b.soa_names);
+        for v in [1u32, 3600, 600, 86_400, b.ttl] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    if let Some((_, dnssec_ok)) = q.edns {
+        let text = b.ede.1.as_bytes();
+        let optlen = u16::try_from(2 + text.len()).ok()?;
+        out.push(0);
+        out.extend_from_slice(&41u16.to_be_bytes());
+        out.extend_from_slice(&max_payload.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&(if dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
+        out.extend_from_slice(&(optlen + 4).to_be_bytes());
+        out.extend_from_slice(&15u16.to_be_bytes());
+        out.extend_from_slice(&optlen.to_be_bytes());
+        out.extend_from_slice(&b.ede.0.to_be_bytes());
+        out.extend_from_slice(text);
+    }
+    (out.len() <= limit).then_some(out)
+}
+
 /// The lowercase question used for templates.
 pub fn lower_query(query: &Query) -> Query {
     let mut q = query.clone();
@@ -312,5 +415,54 @@ mod tests {
             .expect("d")
             .edns
             .is_none());
+    }
+
+    #[test]
+    fn blocked_answers_encode_like_the_normal_path() {
+        let mut soa_names = Vec::new();
+        for n in ["sinkhole.dnsward.invalid.", "hostmaster.dnsward.invalid."] {
+            for l in n.trim_end_matches('.').split('.') {
+                soa_names.push(l.len() as u8);
+                soa_names.extend_from_slice(l.as_bytes());
+            }
+            soa_names.push(0);
+        }
+        let qb = query_bytes("X.Ads.Example.com.", true);
+        let q = parse_quick(&qb).expect("quick");
+        let block = |shape| BlockAnswer {
+            shape,
+            depth: 1,
+            ttl: 120,
+            ipv4: [192, 0, 2, 1],
+            ipv6: [0; 16],
+            soa_names: &soa_names,
+            ede: (16, "blocked by list court, order 7"),
+        };
+        let m = Message::from_vec(
+            &render_block(&q, &block(BlockShape::Sinkhole), 1232, 1232).expect("r"),
+        )
+        .expect("decode");
+        assert_eq!(m.answers[0].data.to_string(), "192.0.2.1");
+        assert_eq!(m.answers[0].ttl, 120);
+        assert_eq!(m.queries[0].name().to_ascii(), "X.Ads.Example.com.");
+        let opt = m.edns.as_ref().expect("opt");
+        assert!(opt.flags().dnssec_ok);
+        let m = Message::from_vec(
+            &render_block(&q, &block(BlockShape::Nxdomain), 1232, 1232).expect("r"),
+        )
+        .expect("decode");
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+        assert_eq!(m.authorities[0].name.to_ascii(), "Ads.Example.com.");
+        match &m.authorities[0].data {
+            RData::SOA(soa) => assert_eq!(soa.minimum, 120),
+            other => panic!("{other:?}"),
+        }
+        let m = Message::from_vec(
+            &render_block(&q, &block(BlockShape::Refused), 1232, 1232).expect("r"),
+        )
+        .expect("decode");
+        assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+        assert!(m.authorities.is_empty());
+        assert!(render_block(&q, &block(BlockShape::Nxdomain), 1232, 60).is_none());
     }
 }

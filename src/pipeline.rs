@@ -28,12 +28,12 @@ use tracing::{debug, info};
 
 use crate::acl::{Acl, AclDecision, DenyReason};
 use crate::config::Action;
-use crate::fastpath::parse_quick;
+use crate::fastpath::{parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery};
 use crate::metrics::Metrics;
 use crate::policy::matcher::LookupKey;
 use crate::policy::parse::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
-use crate::policy::{CompiledList, Decision};
+use crate::policy::{Block, Decision};
 use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::resolve::cache::{AnswerCache, KeyBuf};
 use crate::resolve::Upstream;
@@ -57,20 +57,6 @@ pub enum Verdict<T> {
     Respond,
     /// Send nothing (RPZ drop, rate limiting).
     Drop,
-}
-
-/// The EDE extra text of a list's blocked answers: its own text or
-/// `blocked by list NAME`, plus the order reference when there is one.
-pub fn ede_text(list: &CompiledList) -> String {
-    let cfg = &list.cfg;
-    let base = match &cfg.ede_text {
-        Some(t) => format!("{t} (list {})", cfg.name),
-        None => format!("blocked by list {}", cfg.name),
-    };
-    match &cfg.order_id {
-        Some(o) => format!("{base}, order {o}"),
-        None => base,
-    }
 }
 
 fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
@@ -240,11 +226,17 @@ impl Handler {
             return None;
         }
         let key = LookupKey::from_labels(q.labels());
+        let limit = q
+            .edns
+            .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
         {
             let policy = self.policy.load();
             let v = policy.decide(&key);
-            if v.would_block.is_some() || matches!(v.decision, Decision::Blocked(_)) {
+            if v.would_block.is_some() {
                 return None;
+            }
+            if let Decision::Blocked(b) = v.decision {
+                return self.fast_block(&q, &b, usize::from(limit));
             }
         }
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
@@ -252,13 +244,49 @@ impl Handler {
         let now = Instant::now();
         let hit = self.cache.get(&ckey, now)?;
         let template = hit.wire.as_ref()?;
-        let limit = q
-            .edns
-            .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
         let out = template.render(&q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));
+        Some(out)
+    }
+
+    /// A blocked answer built straight on the wire, for the simple effects
+    /// (sinkhole, NXDOMAIN, NODATA, REFUSED) and when blocked queries are
+    /// not logged one by one; None sends the query down the normal path.
+    fn fast_block(&self, q: &QuickQuery<'_>, b: &Block<'_>, limit: usize) -> Option<Vec<u8>> {
+        if self.log_blocked {
+            return None;
+        }
+        let cfg = &b.list.cfg;
+        let (shape, label) = match (b.hit.action, cfg.action) {
+            (EntryAction::List, Action::Sinkhole) => (BlockShape::Sinkhole, "sinkhole"),
+            (EntryAction::List, Action::Nxdomain) | (EntryAction::Nxdomain, _) => {
+                (BlockShape::Nxdomain, "nxdomain")
+            }
+            (EntryAction::List, Action::Nodata) | (EntryAction::Nodata, _) => {
+                (BlockShape::Nodata, "nodata")
+            }
+            (EntryAction::List, Action::Refused) => (BlockShape::Refused, "refused"),
+            _ => return None,
+        };
+        let (ipv4, ipv6) = self.sinkhole.addresses();
+        let answer = BlockAnswer {
+            shape,
+            depth: b.depth,
+            ttl: cfg.ttl_secs.unwrap_or(self.sinkhole.ttl()),
+            ipv4: ipv4.octets(),
+            ipv6: ipv6.octets(),
+            soa_names: self.sinkhole.soa_names_wire(),
+            ede: (cfg.ede, &b.list.ede_text),
+        };
+        let out = render_block(q, &answer, self.max_udp_payload, limit)?;
+        self.metrics.count_query(false, q.qtype);
+        self.metrics
+            .blocked
+            .with_label_values(&[b.list.name(), label])
+            .inc();
+        self.metrics.count_response(u16::from(out[3] & 0x0f));
         Some(out)
     }
 
@@ -522,7 +550,7 @@ impl Handler {
             return Verdict::Drop;
         }
         if let Some(e) = resp.edns.as_mut() {
-            e.options_mut().insert(ede(cfg.ede, &ede_text(list)));
+            e.options_mut().insert(ede(cfg.ede, &list.ede_text));
         }
         let zone = Name::from_ascii(format!("{zone_text}.")).unwrap_or_else(|_| Name::root());
         let ttl = cfg.ttl_secs.unwrap_or(self.sinkhole.ttl());

@@ -45,18 +45,42 @@ pub struct Sinkhole {
     ttl: u32,
     mname: Name,
     rname: Name,
+    soa_names: Vec<u8>,
 }
 
 impl Sinkhole {
     /// From configuration.
     pub fn new(cfg: &SinkholeConfig) -> Self {
+        let mname = Name::from_ascii("sinkhole.dnsward.invalid.").unwrap_or_else(|_| Name::root());
+        let rname =
+            Name::from_ascii("hostmaster.dnsward.invalid.").unwrap_or_else(|_| Name::root());
+        let mut soa_names = Vec::new();
+        for n in [&mname, &rname] {
+            for label in n.iter() {
+                soa_names.push(label.len() as u8);
+                soa_names.extend_from_slice(label);
+            }
+            soa_names.push(0);
+        }
         Self {
             ipv4: cfg.ipv4,
             ipv6: cfg.ipv6,
             ttl: cfg.ttl_secs,
-            mname: Name::from_ascii("sinkhole.dnsward.invalid.").unwrap_or_else(|_| Name::root()),
-            rname: Name::from_ascii("hostmaster.dnsward.invalid.").unwrap_or_else(|_| Name::root()),
+            mname,
+            rname,
+            soa_names,
         }
+    }
+
+    /// The sinkhole addresses.
+    pub fn addresses(&self) -> (Ipv4Addr, Ipv6Addr) {
+        (self.ipv4, self.ipv6)
+    }
+
+    /// MNAME and RNAME of the synthetic SOA in uncompressed wire form (for
+    /// answers encoded without a `Message`).
+    pub fn soa_names_wire(&self) -> &[u8] {
+        &self.soa_names
     }
 
     /// TTL of blocked answers.

@@ -40,6 +40,21 @@ pub struct CompiledList {
     pub loaded_at: SystemTime,
     /// File identity when it was read, to skip reloading unchanged files.
     pub fingerprint: Option<Fingerprint>,
+    /// EDE extra text of this list's blocked answers (built once).
+    pub ede_text: String,
+}
+
+/// The EDE extra text of a list's blocked answers: its own text or
+/// `blocked by list NAME`, plus the order reference when there is one.
+pub fn ede_text_for(cfg: &ListConfig) -> String {
+    let base = match &cfg.ede_text {
+        Some(t) => format!("{t} (list {})", cfg.name),
+        None => format!("blocked by list {}", cfg.name),
+    };
+    match &cfg.order_id {
+        Some(o) => format!("{base}, order {o}"),
+        None => base,
+    }
 }
 
 impl CompiledList {
@@ -340,6 +355,7 @@ pub fn compile_list(
             report,
             loaded_at: SystemTime::now(),
             fingerprint,
+            ede_text: ede_text_for(cfg),
         },
         d,
     ))
