@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Build every cargo-fuzz target and run each for a bounded time, one process,
-# one job, seeded from fuzz/seeds/<target> (read-only) with new inputs kept in
-# fuzz/corpus/<target> and crashes in fuzz/artifacts/<target>/.
+# one job, seeded from fuzz/seeds/<target> (copied into fuzz/corpus/<target>,
+# where new inputs are kept too); crashes go to fuzz/artifacts/<target>/.
+#
+# Known dnsward bugs are kept as fuzz/seeds/<target>/crash-*: each is first
+# replayed with every check on ("still crashes" or "fixed"), then the
+# fuzzing runs with DNSWARD_FUZZ_SKIP_KNOWN=1 so the harnesses skip exactly
+# those cases and a known bug does not end every run in its first second.
 #
 #   fuzz/run.sh                     # every target, FUZZ_SECS (default 60) each
 #   FUZZ_SECS=240 fuzz/run.sh packet config
 #
 # Environment:
 #   FUZZ_SECS     seconds per target (libFuzzer -max_total_time), default 60
-#   FUZZ_OFFLINE  1 (default): build with --offline, no network at all;
+#   FUZZ_OFFLINE  1 (default): build with CARGO_NET_OFFLINE=true, no network;
 #                 0: let cargo fetch missing crates (first run on a new machine)
 #   FUZZ_ARGS     extra libFuzzer flags, e.g. "-max_len=512"
 #
@@ -35,11 +40,11 @@ else
   done
 fi
 
-build_flags=()
-[ "$offline" = 1 ] && build_flags+=(--offline)
+# cargo-fuzz has no --offline flag; cargo reads this instead.
+[ "$offline" = 1 ] && export CARGO_NET_OFFLINE=true
 echo "== build (${targets[*]})"
 for t in "${targets[@]}"; do
-  if ! cargo +nightly fuzz build "${build_flags[@]}" "$t" >"$log_dir/build-$t.log" 2>&1; then
+  if ! cargo +nightly fuzz build "$t" >"$log_dir/build-$t.log" 2>&1; then
     tail -n 30 "$log_dir/build-$t.log" >&2
     echo "build of $t failed (log: $log_dir/build-$t.log)" >&2
     [ "$offline" = 1 ] && echo "hint: FUZZ_OFFLINE=0 fetches missing crates once" >&2
@@ -49,17 +54,37 @@ done
 
 total=0
 crashed=()
+echo "== known crashes (seeds/*/crash-*), replayed with all checks on"
+known=0
+for t in "${targets[@]}"; do
+  for f in seeds/"$t"/crash-*; do
+    [ -e "$f" ] || continue
+    known=$((known + 1))
+    if "$bin_dir/$t" "$f" >"$log_dir/replay-$t-$(basename "$f").log" 2>&1; then
+      echo "  $f: no longer crashes (fixed? then delete it)"
+    else
+      echo "  $f: still crashes: $(grep -m1 -A1 'panicked at' "$log_dir/replay-$t-$(basename "$f").log" | tail -n 1 | cut -c1-150)"
+    fi
+  done
+done
+[ "$known" -eq 0 ] && echo "  none"
+
+echo "== fuzzing, ${secs}s per target"
 printf '%-14s %12s %8s %8s  %s\n' target executions exec/s corpus result
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
-  seeds=()
-  [ -d "seeds/$t" ] && seeds+=("seeds/$t")
+  if [ -d "seeds/$t" ]; then
+    for f in "seeds/$t"/*; do
+      case "$(basename "$f")" in crash-*) continue ;; esac
+      [ -f "$f" ] && [ ! -e "corpus/$t/$(basename "$f")" ] && cp "$f" "corpus/$t/"
+    done
+  fi
   before="$(ls "artifacts/$t" | wc -l)"
   log="$log_dir/run-$t.log"
   # One process (no -jobs/-workers), bounded by -max_total_time; a single
   # input may take at most 10 s and 2 GiB.
   # shellcheck disable=SC2086
-  "$bin_dir/$t" "corpus/$t" "${seeds[@]}" \
+  DNSWARD_FUZZ_SKIP_KNOWN=1 "$bin_dir/$t" "corpus/$t" \
     -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="artifacts/$t/" ${FUZZ_ARGS:-} >"$log" 2>&1
   rc=$?

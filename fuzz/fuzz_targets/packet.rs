@@ -1,17 +1,23 @@
 //! The packet path, minus the network: raw bytes from a client go through
 //! `pipeline::check_wire`; an accepted query is turned into a `LookupKey`,
-//! matched against a small list (directly and through `Policy::decide`),
+//! matched against a small list set (directly, and through
+//! `Policy::decide`/`explain` over domains, RPZ, allow and dry-run lists),
 //! given the blocked answer the pipeline would build, and re-encoded.
 //!
 //! Invariants checked (besides "nothing panics"):
-//! - a reject's reply is a 12-byte header carrying the request's ID;
+//! - a reject's reply is a 12-byte response header carrying the request ID;
 //! - an accepted packet has exactly one question;
 //! - every suffix's hash equals `hash_name` of its text, its text equals
-//!   `key.suffix(depth)`, and it holds no ASCII uppercase;
-//! - a name that fits DNS limits is not truncated by `LookupKey`.
+//!   `key.suffix(depth)` and holds no ASCII uppercase; a wire name (at most
+//!   255 bytes) is never truncated by `LookupKey`;
+//! - `Policy::decide` (anchor early exit) agrees with a plain walk over
+//!   every suffix of the name, and `DomainSet::lookup` with `covers`;
+//! - the blocked answer the pipeline builds encodes (an encoding failure
+//!   turns a policy answer into SERVFAIL).
 #![no_main]
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -19,41 +25,65 @@ use hickory_proto::op::{Edns, Message, OpCode};
 use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
 
-use dnsward::config::{Action, ListKind, SinkholeConfig};
-use dnsward::pipeline::check_wire;
-use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, LookupKey};
-use dnsward::policy::parse::{Coverage, ParseReport};
-use dnsward::policy::{CompiledList, Decision, Policy};
-use dnsward::sinkhole::{ede, Sinkhole};
+use dnsward::config::{Action, ListConfig, ListKind, ListMode, SinkholeConfig};
+use dnsward::pipeline::{check_wire, ede_text};
+use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, LookupKey};
+use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item, LocalData};
+use dnsward::policy::{CompiledList, Decision, LocalDataMap, Policy};
+use dnsward::sinkhole::{ede, Effect, Sinkhole};
 
-const BLOCKED: &[(&str, Coverage)] = &[
-    ("example", Coverage::SUBTREE),
-    ("ads.example", Coverage::SUBTREE),
-    ("track.example", Coverage::BELOW),
-    ("a.b.c.d.e.f", Coverage::SUBTREE),
-    ("xn--bcher-kva.example", Coverage::SUBTREE),
-    ("under_score.test", Coverage::SUBTREE),
-    ("com", Coverage::BELOW),
-];
-const ALLOWED: &[(&str, Coverage)] = &[("ok.ads.example", Coverage::SUBTREE)];
+const COURT: &str = "example\nads.example\n*.track.example\na.b.c.d.e.f\ndeep.sub.example.com\n\
+                     under_score.test\nxn--bcher-kva.example\n*.com\n";
+const EXEMPT: &str = "ok.ads.example\n";
+const DRY: &str = "dry.example\nx.y.z.dry.test\n";
+const RPZ: &str = "$TTL 60\n$ORIGIN rpz.test.\n@ SOA ns. h. 1 2 3 4 5\n NS ns.\n\
+nx.example CNAME .\n*.nx.example CNAME *.\nnodata.example CNAME *.\npass.ads.example CNAME rpz-passthru.\n\
+drop.example CNAME rpz-drop.\ntcp.example CNAME rpz-tcp-only.\nlocal.example A 10.0.0.1\n AAAA 2001:db8::1\n TXT \"walled garden\"\n\
+*.local.example A 10.0.0.2\nwalled.example CNAME garden.example.net.\nrel.example CNAME garden\n";
 
-fn set(names: &[(&str, Coverage)]) -> DomainSet {
-    let mut b = DomainSetBuilder::default();
-    for (i, (n, c)) in names.iter().enumerate() {
-        b.insert(n, *c, i as u32 + 1).expect("insert seed name");
+fn compile(
+    name: &str,
+    kind: ListKind,
+    action: Action,
+    mode: ListMode,
+    format: Format,
+    text: &str,
+) -> CompiledList {
+    let mut cfg = ListConfig::simple(name, PathBuf::from(name), kind);
+    cfg.action = action;
+    cfg.mode = mode;
+    cfg.format = format;
+    if action == Action::Redirect {
+        cfg.redirect_to = Some("garden.example".into());
     }
-    b.finish()
-}
-
-fn compiled(name: &str, kind: ListKind, action: Action, names: &[(&str, Coverage)]) -> CompiledList {
+    let mut b = DomainSetBuilder::default();
+    let mut local: LocalDataMap = HashMap::new();
+    let report = parse_reader(
+        text.as_bytes(),
+        Path::new(name),
+        format,
+        &mut |item| match item {
+            Item::Entry(e) => b
+                .insert(e.name, e.scope, e.action, e.line)
+                .expect("insert fixture"),
+            Item::Local {
+                name,
+                below,
+                ttl,
+                data,
+            } => local
+                .entry((Box::from(name), below))
+                .or_default()
+                .push((ttl, data)),
+        },
+    )
+    .expect("parse fixture");
+    assert_eq!(report.rejected, 0, "fixture {name}: {:?}", report.rejects);
     CompiledList {
-        name: name.to_string(),
-        kind,
-        action,
-        ede: 15,
-        path: PathBuf::from("fuzz"),
-        set: set(names),
-        report: ParseReport::default(),
+        cfg,
+        set: b.finish().expect("finish fixture"),
+        local,
+        report,
         loaded_at: SystemTime::UNIX_EPOCH,
         fingerprint: None,
     }
@@ -61,29 +91,102 @@ fn compiled(name: &str, kind: ListKind, action: Action, names: &[(&str, Coverage
 
 struct Fixture {
     set: DomainSet,
+    /// One policy per configured action of the domains list.
     policies: Vec<Policy>,
     sinkhole: Sinkhole,
 }
 
+const ACTIONS: [Action; 6] = [
+    Action::Sinkhole,
+    Action::Nxdomain,
+    Action::Nodata,
+    Action::Refused,
+    Action::Drop,
+    Action::Redirect,
+];
+
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let policies = [Action::Sinkhole, Action::Nxdomain, Action::Nodata, Action::Refused]
+        let policies = ACTIONS
             .into_iter()
-            .map(|action| Policy {
-                lists: vec![
-                    Some(Arc::new(compiled("exempt", ListKind::Allow, action, ALLOWED))),
-                    None,
-                    Some(Arc::new(compiled("court", ListKind::Block, action, BLOCKED))),
-                ],
+            .map(|action| {
+                let l = |n, k, m, f, t| Some(Arc::new(compile(n, k, action, m, f, t)));
+                Policy {
+                    lists: vec![
+                        l(
+                            "exempt",
+                            ListKind::Allow,
+                            ListMode::Enforce,
+                            Format::Domains,
+                            EXEMPT,
+                        ),
+                        None,
+                        l(
+                            "dry",
+                            ListKind::Block,
+                            ListMode::DryRun,
+                            Format::Domains,
+                            DRY,
+                        ),
+                        l(
+                            "court",
+                            ListKind::Block,
+                            ListMode::Enforce,
+                            Format::Domains,
+                            COURT,
+                        ),
+                        l("rpz", ListKind::Block, ListMode::Enforce, Format::Rpz, RPZ),
+                    ],
+                }
             })
             .collect();
+        let c = compile(
+            "court",
+            ListKind::Block,
+            Action::Sinkhole,
+            ListMode::Enforce,
+            Format::Domains,
+            COURT,
+        );
         Fixture {
-            set: set(BLOCKED),
+            set: c.set,
             policies,
             sinkhole: Sinkhole::new(&SinkholeConfig::default()),
         }
     })
+}
+
+/// `Policy::decide` without the anchor early exit: every suffix, every list.
+fn reference(
+    policy: &Policy,
+    key: &LookupKey,
+) -> (
+    Option<(String, u32)>,
+    Option<(String, usize, Hit)>,
+    Option<(String, usize, Hit)>,
+) {
+    let (mut allowed, mut best, mut dry) = (None, None, None);
+    for sfx in key.suffixes() {
+        let (mut found_here, mut dry_here) = (false, false);
+        for list in policy.lists.iter().flatten() {
+            let Some(hit) = list.set.covers(&sfx) else {
+                continue;
+            };
+            if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
+                allowed.get_or_insert((list.cfg.name.clone(), hit.line));
+            } else if list.cfg.mode == ListMode::DryRun {
+                if !dry_here {
+                    dry = Some((list.cfg.name.clone(), sfx.depth, hit));
+                    dry_here = true;
+                }
+            } else if !found_here {
+                best = Some((list.cfg.name.clone(), sfx.depth, hit));
+                found_here = true;
+            }
+        }
+    }
+    (allowed, best, dry)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -100,51 +203,85 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let f = fixture();
-    assert_eq!(message.queries.len(), 1, "check_wire accepted != 1 question");
+    assert_eq!(
+        message.queries.len(),
+        1,
+        "check_wire accepted != 1 question"
+    );
     let query = &message.queries[0];
     let qname = query.name();
+    let qtype = query.query_type();
 
     let key = LookupKey::from_labels(qname.iter());
     // A wire name is at most 255 bytes, so its dotted form fits the key.
-    assert_eq!(key.labels(), qname.iter().count(), "LookupKey truncated a wire name");
-    let mut most_specific = None;
+    assert_eq!(
+        key.labels(),
+        qname.iter().count(),
+        "LookupKey truncated a wire name"
+    );
+    let mut naive = None;
     let mut seen = 0;
     for sfx in key.suffixes() {
         seen += 1;
-        assert_eq!(sfx.hash, hash_name(sfx.name), "suffix hash mismatch at {}", sfx.depth);
+        assert_eq!(
+            sfx.hash,
+            hash_name(sfx.name),
+            "suffix hash mismatch at {}",
+            sfx.depth
+        );
         assert_eq!(sfx.name, key.suffix(sfx.depth));
         assert!(!sfx.name.iter().any(u8::is_ascii_uppercase));
-        if f.set.covers(&sfx).is_some() {
-            most_specific = Some(sfx.depth);
+        if let Some(h) = f.set.covers(&sfx) {
+            naive = Some((sfx.depth, h));
         }
-        let _ = f.set.get_hashed(sfx.name, sfx.hash);
     }
     assert_eq!(seen, key.labels());
     if seen > 0 {
         assert_eq!(key.suffix(0), key.name_bytes());
     }
+    // The anchor early exit works on the dotted text; a wire label holding
+    // a `.` makes label and text structure differ, so only compare for
+    // names whose labels hold no dot.
+    let plain = qname.iter().all(|l| !l.contains(&b'.'));
+    if plain {
+        assert_eq!(
+            f.set.lookup(&key),
+            naive,
+            "DomainSet::lookup != walk over covers"
+        );
+    }
 
-    // The pipeline's blocked path, for each action.
-    let action_pick = usize::from(message.metadata.id) % f.policies.len();
-    let policy = &f.policies[action_pick];
-    let decided = match policy.decide(&key) {
-        Decision::Blocked { list, suffix, line } => {
-            assert!(line >= 1);
-            Some((list, suffix))
-        }
-        Decision::Allowed { list } => {
-            assert_eq!(list.kind, ListKind::Allow);
-            None
-        }
-        Decision::NotListed => {
-            assert!(most_specific.is_none(), "set covers the name but policy says not listed");
-            None
-        }
-    };
+    let id = message.metadata.id;
+    let policy = &f.policies[usize::from(id) % f.policies.len()];
+    let verdict = policy.decide(&key);
     let _ = policy.explain(&key);
+    if plain {
+        let (allowed, best, dry) = reference(policy, &key);
+        match &verdict.decision {
+            Decision::Allowed { list, line } => {
+                assert_eq!(allowed, Some((list.cfg.name.clone(), *line)))
+            }
+            Decision::Blocked(b) => {
+                assert_eq!(allowed, None);
+                assert_eq!(best, Some((b.list.cfg.name.clone(), b.depth, b.hit)));
+            }
+            Decision::NotListed => {
+                assert_eq!((&allowed, &best), (&None, &None), "decide missed a rule")
+            }
+        }
+        if allowed.is_none() && best.is_none() {
+            let got = verdict
+                .would_block
+                .map(|b| (b.list.cfg.name.clone(), b.depth, b.hit));
+            assert_eq!(got, dry, "dry-run verdict");
+        }
+    }
 
-    let mut resp = Message::response(message.metadata.id, OpCode::Query);
+    // The pipeline's response skeleton and blocked answer (pipeline.rs
+    // `skeleton` + `policy_stage`, UDP transport).
+    let mut resp = Message::response(id, OpCode::Query);
     resp.metadata.recursion_desired = message.metadata.recursion_desired;
+    resp.metadata.recursion_available = true;
     resp.queries = message.queries.clone();
     if let Some(req_edns) = &message.edns {
         let mut e = Edns::new();
@@ -152,18 +289,63 @@ fuzz_target!(|data: &[u8]| {
         e.set_dnssec_ok(req_edns.flags().dnssec_ok);
         resp.edns = Some(e);
     }
-    if let Some((list, suffix)) = decided {
-        let zone = Name::from_ascii(format!("{}.", key.suffix_str(suffix))).unwrap_or_else(|_| Name::root());
-        f.sinkhole.answer(&mut resp, qname, query.query_type(), list.action, zone);
-        if let Some(e) = resp.edns.as_mut() {
-            e.options_mut().insert(ede(list.ede, &format!("blocked by list {}", list.name)));
+    let mut blocked_answer = false;
+    if let Decision::Blocked(b) = verdict.decision {
+        let list = b.list;
+        let cfg = &list.cfg;
+        let zone_text = key.suffix_str(b.depth);
+        let effect = match b.hit.action {
+            EntryAction::List => match cfg.action {
+                Action::Drop => Effect::Drop,
+                Action::Redirect => cfg
+                    .redirect_to
+                    .as_deref()
+                    .and_then(|t| Name::from_ascii(format!("{t}.")).ok())
+                    .map_or(Effect::Nxdomain, Effect::Redirect),
+                Action::Sinkhole => Effect::Sinkhole,
+                Action::Nxdomain => Effect::Nxdomain,
+                Action::Nodata => Effect::Nodata,
+                Action::Refused => Effect::Refused,
+            },
+            EntryAction::Nxdomain => Effect::Nxdomain,
+            EntryAction::Nodata => Effect::Nodata,
+            EntryAction::Drop => Effect::Drop,
+            EntryAction::TcpOnly => Effect::Truncate,
+            EntryAction::LocalData => {
+                let data = list.local_data(&zone_text, b.depth > 0);
+                match data.iter().find_map(|(_, d)| match d {
+                    LocalData::Cname(t) => Name::from_ascii(format!("{t}.")).ok(),
+                    _ => None,
+                }) {
+                    Some(target) => Effect::Redirect(target),
+                    None => Effect::Local(data),
+                }
+            }
+            EntryAction::Passthru => unreachable!("decide returned a passthru rule as a block"),
+        };
+        let _ = effect.label();
+        if !matches!(effect, Effect::Drop) {
+            if let Some(e) = resp.edns.as_mut() {
+                e.options_mut().insert(ede(cfg.ede, &ede_text(list)));
+            }
+            let zone = Name::from_ascii(format!("{zone_text}.")).unwrap_or_else(|_| Name::root());
+            let ttl = cfg.ttl_secs.unwrap_or(f.sinkhole.ttl());
+            if !matches!(effect, Effect::Redirect(_)) {
+                f.sinkhole
+                    .apply(&mut resp, qname, qtype, &effect, zone, ttl);
+                blocked_answer = true;
+            }
         }
     }
-    if let Ok(bytes) = resp.to_vec() {
-        assert!(bytes.len() >= 12);
-        assert_eq!(&bytes[..2], &data[..2]);
+    match resp.to_vec() {
+        Ok(bytes) => {
+            assert!(bytes.len() >= 12);
+            assert_eq!(&bytes[..2], &data[..2]);
+        }
+        // The question came off the wire, so it re-encodes; what we added
+        // (SOA, A/AAAA, local data, EDE) must too.
+        Err(e) => assert!(!blocked_answer, "blocked answer does not encode: {e}"),
     }
     let _ = resp.truncate().to_vec();
-
     let _ = message.to_vec();
 });
