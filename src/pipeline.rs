@@ -59,6 +59,19 @@ pub enum Verdict<T> {
     Drop,
 }
 
+/// An absolute name from dotted text of list origin. Built from raw
+/// labels: list names may break host-name syntax (`-x.example`) that
+/// `Name::from_ascii` refuses, and a trailing dot is optional.
+pub fn dotted_name(text: &str) -> Option<Name> {
+    let t = text.strip_suffix('.').unwrap_or(text);
+    if t.is_empty() {
+        return Some(Name::root());
+    }
+    let mut n = Name::from_labels(t.split('.').map(str::as_bytes)).ok()?;
+    n.set_fqdn(true);
+    Some(n)
+}
+
 fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
     let key = LookupKey::from_labels(query.name().iter());
     KeyBuf::new(
@@ -506,7 +519,7 @@ impl Handler {
                 Action::Redirect => cfg
                     .redirect_to
                     .as_deref()
-                    .and_then(|t| Name::from_ascii(format!("{t}.")).ok())
+                    .and_then(dotted_name)
                     .map_or(Effect::Nxdomain, Effect::Redirect),
                 Action::Sinkhole => Effect::Sinkhole,
                 Action::Nxdomain => Effect::Nxdomain,
@@ -521,7 +534,7 @@ impl Handler {
             EntryAction::LocalData => {
                 let data = list.local_data(&zone_text, b.depth > 0);
                 match data.iter().find_map(|(_, d)| match d {
-                    LocalData::Cname(t) => Name::from_ascii(format!("{t}.")).ok(),
+                    LocalData::Cname(t) => dotted_name(t),
                     _ => None,
                 }) {
                     Some(target) => Effect::Redirect(target),
@@ -552,7 +565,7 @@ impl Handler {
         if let Some(e) = resp.edns.as_mut() {
             e.options_mut().insert(ede(cfg.ede, &list.ede_text));
         }
-        let zone = Name::from_ascii(format!("{zone_text}.")).unwrap_or_else(|_| Name::root());
+        let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
         let ttl = cfg.ttl_secs.unwrap_or(self.sinkhole.ttl());
         match effect {
             Effect::Redirect(target) => Verdict::Continue(Some(target)),
@@ -687,6 +700,26 @@ fn header_only(resp: &Message, rcode: ResponseCode) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_names_become_absolute_names() {
+        for t in [
+            "-ads.example",
+            "garden.example.",
+            "garden.example",
+            "under_score.x",
+        ] {
+            let n = dotted_name(t).expect(t);
+            assert!(n.is_fqdn());
+            let labels: Vec<&[u8]> = n.iter().collect();
+            let want: Vec<&[u8]> = t
+                .trim_end_matches('.')
+                .split('.')
+                .map(str::as_bytes)
+                .collect();
+            assert_eq!(labels, want);
+        }
+    }
 
     #[test]
     fn header_reply_keeps_id_opcode_rd() {

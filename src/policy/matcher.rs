@@ -89,8 +89,13 @@ impl LookupKey {
             labels: 0,
         };
         for label in labels {
+            // Wire names have no empty labels; dotted input (`explain`) may.
+            if label.is_empty() {
+                continue;
+            }
             let need = label.len() + usize::from(k.len > 0);
-            if k.labels == MAX_LABELS || k.len + need > k.buf.len() {
+            // At most 255 bytes, so every label start fits the u8 offsets.
+            if k.labels == MAX_LABELS || k.len + need > 255 {
                 break;
             }
             if k.len > 0 {
@@ -599,6 +604,26 @@ mod tests {
         }
         assert_eq!(all[0].name, b"com");
         assert_eq!(k.suffix(0), b"a.b.example.com");
+    }
+
+    #[test]
+    fn odd_dotted_input_is_safe() {
+        for name in [
+            ".b.example",
+            "a..b",
+            "...",
+            &("a".repeat(254) + "..."),
+            &"x.".repeat(200),
+        ] {
+            let k = LookupKey::from_dotted(name);
+            for sfx in k.suffixes() {
+                assert_eq!(sfx.hash, hash_name(sfx.name), "{name}");
+            }
+        }
+        assert_eq!(
+            LookupKey::from_dotted(".b.example").name_bytes(),
+            b"b.example"
+        );
     }
 
     #[test]

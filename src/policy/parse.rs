@@ -308,12 +308,14 @@ pub fn normalize_name(raw: &str) -> Result<String, String> {
 }
 
 /// Names hosts files carry for the local machine; skipped, never blocked.
+/// (`ip6-localhost`, `ip6-allnodes`... are single labels; a real name that
+/// merely starts with `ip6-` is not a placeholder.)
 fn is_hosts_placeholder(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
+    let n = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
     matches!(
         n.as_str(),
         "localhost" | "localhost.localdomain" | "broadcasthost" | "local" | "0.0.0.0"
-    ) || n.starts_with("ip6-")
+    ) || (n.starts_with("ip6-") && !n.contains('.'))
 }
 
 /// Strip an inline `#` comment.
@@ -829,7 +831,12 @@ impl Parser {
             },
             "TXT" => {
                 let joined = rdata.join(" ");
-                local(LocalData::Txt(joined.trim_matches('"').to_string()))
+                let text = joined.trim_matches('"');
+                if text.len() > 255 {
+                    r.reject(line, "TXT local data over 255 bytes cannot be sent");
+                    return;
+                }
+                local(LocalData::Txt(text.to_string()))
             }
             other => {
                 r.reject(
