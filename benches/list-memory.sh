@@ -26,7 +26,7 @@ WORK=$(mktemp -d)
 PID=""
 cleanup() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill "$PID"; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
+  [ -n "${KEEP:-}" ] && cp "$WORK/err" /tmp/list-memory.err; rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -57,7 +57,7 @@ start() { # $1 = list file or "" ; prints nothing, sets PID and ADMIN
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$PID/status"; }
 hwm_kib() { awk '/^VmHWM/{print $2}' "/proc/$PID/status"; }
-load_ms() { grep -o 'list loaded.*' "$WORK/err" | tail -1 | grep -o 'ms=[0-9]*' | cut -d= -f2; }
+load_ms() { grep -o 'list loaded.*' "$WORK/err" | tail -1 | grep -o ' ms=[0-9]*' | cut -d= -f2; }
 
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 printf '%-10s %12s %12s %12s %10s\n' entries rss_mib growth_mib bytes/entry load_ms

@@ -214,6 +214,9 @@ pub struct Diff {
     pub added: usize,
     /// Names gone in this version.
     pub removed: usize,
+    /// Milliseconds spent reading and parsing (with inserts), freezing the
+    /// set, and diffing against the serving version.
+    pub ms: [u64; 3],
 }
 
 fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
@@ -223,6 +226,7 @@ fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
             after: new.len(),
             added: new.len(),
             removed: 0,
+            ms: [0; 3],
         };
     };
     let missing_in = |a: &DomainSet, b: &DomainSet| {
@@ -232,11 +236,14 @@ fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
             })
             .count()
     };
+    // One pass: both are sets, so added = after - (before - removed).
+    let removed = missing_in(old, new);
     Diff {
         before: old.len(),
         after: new.len(),
-        added: missing_in(new, old),
-        removed: missing_in(old, new),
+        added: new.len() - (old.len() - removed),
+        removed,
+        ms: [0; 3],
     }
 }
 
@@ -276,6 +283,7 @@ pub fn compile_list(
     let mut builder = DomainSetBuilder::with_capacity(estimate);
     let mut local: LocalDataMap = HashMap::new();
     let mut build_err = None;
+    let t0 = std::time::Instant::now();
     let report = parse::parse_file(&cfg.path, cfg.format, &mut |item| match item {
         Item::Entry(e) => {
             if build_err.is_none() {
@@ -330,11 +338,18 @@ pub fn compile_list(
             });
         }
     }
+    let t1 = std::time::Instant::now();
     let set = builder.finish().map_err(|source| ListError::Build {
         path: cfg.path.clone(),
         source,
     })?;
-    let d = diff(previous.map(|p| &p.set), &set);
+    let t2 = std::time::Instant::now();
+    let mut d = diff(previous.map(|p| &p.set), &set);
+    d.ms = [
+        (t1 - t0).as_millis() as u64,
+        (t2 - t1).as_millis() as u64,
+        t2.elapsed().as_millis() as u64,
+    ];
     if d.before > 0 && !force && cfg.max_shrink_percent < 100 {
         let percent = (d.removed as u64 * 100) / d.before as u64;
         if d.removed * 100 > d.before * usize::from(cfg.max_shrink_percent) {

@@ -268,7 +268,11 @@ pub fn normalize_into(raw: &str, out: &mut String) -> Result<(), String> {
     if s.is_empty() {
         return Err("empty name".into());
     }
-    if s.parse::<IpAddr>().is_ok() {
+    let b = s.as_bytes();
+    // Only digit/dot or colon text can be an address: skip the parse
+    // attempt for ordinary names (this runs once per list line).
+    let maybe_ip = b.iter().all(|c| c.is_ascii_digit() || *c == b'.') || b.contains(&b':');
+    if maybe_ip && s.parse::<IpAddr>().is_ok() {
         return Err(ip_reason(raw));
     }
     if !s.is_ascii() {
@@ -276,25 +280,32 @@ pub fn normalize_into(raw: &str, out: &mut String) -> Result<(), String> {
             "`{raw}` is not ASCII; write internationalised names in punycode (xn--)"
         ));
     }
-    if s.len() > 253 {
-        return Err(format!("name is {} bytes long (max 253)", s.len()));
+    if b.len() > 253 {
+        return Err(format!("name is {} bytes long (max 253)", b.len()));
     }
-    for label in s.split('.') {
-        if label.is_empty() {
-            return Err(format!("`{raw}` has an empty label"));
+    // One pass: label lengths and characters.
+    let mut label = 0usize;
+    for &c in b {
+        if c == b'.' {
+            if label == 0 {
+                return Err(format!("`{raw}` has an empty label"));
+            }
+            label = 0;
+            continue;
         }
-        if label.len() > 63 {
-            return Err(format!("`{raw}` has a label over 63 bytes"));
-        }
-        if let Some(c) = label
-            .bytes()
-            .find(|b| !(b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'))
-        {
+        if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_') {
             return Err(format!(
                 "`{raw}` contains `{}`, not allowed in a host name",
                 c as char
             ));
         }
+        label += 1;
+        if label > 63 {
+            return Err(format!("`{raw}` has a label over 63 bytes"));
+        }
+    }
+    if label == 0 {
+        return Err(format!("`{raw}` has an empty label"));
     }
     out.push_str(s);
     out.make_ascii_lowercase();

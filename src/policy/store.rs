@@ -190,6 +190,9 @@ impl PolicyStore {
                         removed = d.removed,
                         rejected = list.report.rejected,
                         ms = started.elapsed().as_millis() as u64,
+                        parse_ms = d.ms[0],
+                        freeze_ms = d.ms[1],
+                        diff_ms = d.ms[2],
                         "list loaded"
                     );
                     let o = ListOutcome {
