@@ -31,8 +31,8 @@
 #      jumbo) and HOSTILE_TCP TCP connections (junk, bad length prefixes, one
 #      byte per second, idle, pipelined good+bad, half query + FIN/RST) plus
 #      one burst of 20 simultaneous connections from 127.0.0.67
-#   and every SWAP_INTERVAL s dnsward's VmRSS / fds / threads and metrics are
-#   sampled, every second the drops on its UDP socket (/proc/net/udp), its CPU
+#   and every 5 s dnsward's VmRSS / fds / threads and metrics are sampled,
+#   every second the drops on its UDP socket (/proc/net/udp), its CPU
 #   time and its threads' run-queue wait (to tell a slow dnsward from a busy
 #   shared machine).
 #
@@ -299,7 +299,7 @@ DP_PID=$!
 register "$DP_PID" dnsperf
 
 T0=$SECONDS
-SWAPS=0 GOOD_SWAPS=0 BAD_SWAPS=0 LAST_GOOD=0 DIED_AT="" SWAP_TIMES="" METRICS_LAST_T="" BAD_LOST=()
+SWAPS=0 GOOD_SWAPS=0 BAD_SWAPS=0 LAST_GOOD=0 DIED_AT="" SWAP_TIMES="" METRICS_LAST_T="" BAD_LOST=() NEXT_RSS=5
 # Time dnsward's threads spent runnable but waiting for a CPU (schedstat field 2, ns):
 # high when other processes on the shared machine take its core.
 runq_wait_ns() { cat "/proc/$DW_PID/task/"*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%d\n", s }'; }
@@ -314,6 +314,15 @@ per_second() { # about once a second: new drops on dnsward's UDP socket, its CPU
   printf '%s\t%s\t%s\t%s\n' $((SECONDS - T0)) $((d - LAST_DROPS)) \
     $(((c - LAST_TICKS) * 100 * 1000000000 / CLK / el)) $(((wt - LAST_WAIT) * 100 / el)) >>"$WORK/persec.tsv"
   LAST_DROPS=$d LAST_TICKS=$c LAST_NS=$ns LAST_WAIT=$wt
+  if ((SECONDS - T0 >= NEXT_RSS)); then # every 5 s: memory, fds, threads, metrics
+    NEXT_RSS=$((NEXT_RSS + 5))
+    printf '%s\t%s\t%s\t%s\n' $((SECONDS - T0)) "$(status_kb "$DW_PID" VmRSS)" "$(fd_count "$DW_PID")" "$(status_kb "$DW_PID" Threads)" >>"$WORK/rss.tsv"
+    scrape "$WORK/logs/metrics-tmp.txt" # kept in case dnsward dies before the final scrape
+    if [[ -s $WORK/logs/metrics-tmp.txt ]]; then
+      mv -f "$WORK/logs/metrics-tmp.txt" "$WORK/logs/metrics-last.txt"
+      METRICS_LAST_T=$((SECONDS - T0))
+    fi
+  fi
 }
 : >"$WORK/logs/swaps.log"
 MAX_SWAPS=$((SOAK_SECS / SWAP_INTERVAL + 1))
@@ -331,9 +340,6 @@ for ((i = 1; i <= MAX_SWAPS; i++)); do
   fi
   running "$DP_PID" || break
   ((SECONDS - T0 < SOAK_SECS - 1)) || break
-  printf '%s\t%s\t%s\t%s\n' $((SECONDS - T0)) "$(status_kb "$DW_PID" VmRSS)" "$(fd_count "$DW_PID")" "$(status_kb "$DW_PID" Threads)" >>"$WORK/rss.tsv"
-  scrape "$WORK/logs/metrics-tmp.txt" # kept in case dnsward dies before the final scrape
-  [[ -s $WORK/logs/metrics-tmp.txt ]] && mv -f "$WORK/logs/metrics-tmp.txt" "$WORK/logs/metrics-last.txt" && METRICS_LAST_T=$((SECONDS - T0))
   NEW=$WORK/staging/aggregate.txt.new
   if ((BAD_SWAP_EVERY > 0 && i % BAD_SWAP_EVERY == 0)); then
     # unusable versions: dnsward must refuse them and keep serving the last good one
