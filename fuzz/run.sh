@@ -3,10 +3,8 @@
 # one job, seeded from fuzz/seeds/<target> (copied into fuzz/corpus/<target>,
 # where new inputs are kept too); crashes go to fuzz/artifacts/<target>/.
 #
-# Known dnsward bugs are kept as fuzz/seeds/<target>/crash-*: each is first
-# replayed with every check on ("still crashes" or "fixed"), then the
-# fuzzing runs with DNSWARD_FUZZ_SKIP_KNOWN=1 so the harnesses skip exactly
-# those cases and a known bug does not end every run in its first second.
+# Every seed is first replayed on its own (regress-* are reproducers of
+# fixed dnsward bugs), then each target is fuzzed with every check on.
 #
 #   fuzz/run.sh                     # every target, FUZZ_SECS (default 60) each
 #   FUZZ_SECS=240 fuzz/run.sh packet config
@@ -18,7 +16,8 @@
 #   FUZZ_ARGS     extra libFuzzer flags, e.g. "-max_len=512"
 #
 # Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
-# Exit status: 0 when no target crashed, 1 when one did, 2 on build failure.
+# Exit status: 0 when every seed passed and no target crashed, 1 otherwise,
+# 2 on build failure.
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -54,20 +53,21 @@ done
 
 total=0
 crashed=()
-echo "== known crashes (seeds/*/crash-*), replayed with all checks on"
-known=0
+echo "== seeds (seeds/<target>/*, regress-* = fixed bugs), replayed"
+replayed=0
+failed_seeds=0
 for t in "${targets[@]}"; do
-  for f in seeds/"$t"/crash-*; do
-    [ -e "$f" ] || continue
-    known=$((known + 1))
-    if "$bin_dir/$t" "$f" >"$log_dir/replay-$t-$(basename "$f").log" 2>&1; then
-      echo "  $f: no longer crashes (fixed? then delete it)"
-    else
-      echo "  $f: still crashes: $(grep -m1 -A1 'panicked at' "$log_dir/replay-$t-$(basename "$f").log" | tail -n 1 | cut -c1-150)"
+  for f in seeds/"$t"/*; do
+    [ -f "$f" ] || continue
+    replayed=$((replayed + 1))
+    rlog="$log_dir/replay-$t-$(basename "$f").log"
+    if ! "$bin_dir/$t" "$f" >"$rlog" 2>&1; then
+      echo "  $f: FAILS: $(grep -m1 -A1 'panicked at' "$rlog" | tail -n 1 | cut -c1-150) (log: $rlog)"
+      failed_seeds=$((failed_seeds + 1))
     fi
   done
 done
-[ "$known" -eq 0 ] && echo "  none"
+echo "  $replayed replayed, $failed_seeds failed"
 
 echo "== fuzzing, ${secs}s per target"
 printf '%-14s %12s %8s %8s  %s\n' target executions exec/s corpus result
@@ -75,7 +75,6 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   if [ -d "seeds/$t" ]; then
     for f in "seeds/$t"/*; do
-      case "$(basename "$f")" in crash-*) continue ;; esac
       [ -f "$f" ] && [ ! -e "corpus/$t/$(basename "$f")" ] && cp "$f" "corpus/$t/"
     done
   fi
@@ -84,7 +83,7 @@ for t in "${targets[@]}"; do
   # One process (no -jobs/-workers), bounded by -max_total_time; a single
   # input may take at most 10 s and 2 GiB.
   # shellcheck disable=SC2086
-  DNSWARD_FUZZ_SKIP_KNOWN=1 "$bin_dir/$t" "corpus/$t" \
+  "$bin_dir/$t" "corpus/$t" \
     -max_total_time="$secs" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
     -artifact_prefix="artifacts/$t/" ${FUZZ_ARGS:-} >"$log" 2>&1
   rc=$?
@@ -113,3 +112,4 @@ if [ "${#crashed[@]}" -gt 0 ]; then
   echo "reproduce: $bin_dir/<target> <artifact>  (or cargo +nightly fuzz run <target> <artifact>)"
   exit 1
 fi
+[ "$failed_seeds" -eq 0 ] || exit 1

@@ -6,16 +6,11 @@
 
 use std::path::Path;
 
-use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::{Action, Config, ConfigError};
-
-/// See list_parsers.rs: known dnsward issues are skipped while fuzzing.
-fn skip_known() -> bool {
-    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *S.get_or_init(|| std::env::var_os("DNSWARD_FUZZ_SKIP_KNOWN").is_some())
-}
+use dnsward::pipeline::dotted_name;
+use dnsward::policy::parse::normalize_name;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -53,17 +48,19 @@ fuzz_target!(|data: &[u8]| {
                 assert!(l.max_shrink_percent <= 100);
                 assert_eq!(l.action == Action::Redirect, l.redirect_to.is_some());
                 if let Some(t) = &l.redirect_to {
-                    // pipeline.rs: `Name::from_ascii(format!("{t}."))`, and
-                    // NXDOMAIN instead of the redirect when that fails.
-                    // Known: crash-redirect-trailing-dot (`x.` -> `x..`),
-                    // crash-redirect-leading-hyphen (hickory refuses `-x`).
-                    let known = t.ends_with('.') || t.split('.').any(|l| l.starts_with('-'));
-                    if !(skip_known() && known) {
-                        assert!(
-                            Name::from_ascii(format!("{t}.")).is_ok(),
-                            "validated redirect_to {t:?} is not usable by the pipeline"
-                        );
-                    }
+                    // pipeline.rs builds the target with `dotted_name(t)` and
+                    // answers NXDOMAIN instead of the redirect when that
+                    // fails. Regressions: regress-redirect-trailing-dot
+                    // (`x.`), regress-redirect-leading-hyphen (`-x`).
+                    let name = dotted_name(t).unwrap_or_else(|| {
+                        panic!("validated redirect_to {t:?} is not usable by the pipeline")
+                    });
+                    assert!(name.is_fqdn());
+                    // ... and it is the name that was validated.
+                    let want = normalize_name(t).expect("validated redirect_to normalises");
+                    let got: Vec<Vec<u8>> = name.iter().map(<[u8]>::to_ascii_lowercase).collect();
+                    let want: Vec<&[u8]> = want.split('.').map(str::as_bytes).collect();
+                    assert_eq!(got, want, "redirect_to {t:?} became {name}");
                 }
             }
             let _ = v.resolve_timeout();

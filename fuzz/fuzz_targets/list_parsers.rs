@@ -5,10 +5,14 @@
 //! - `sniff` never answers `Auto`; the report names the format used;
 //! - every entry's name is 1..=253 bytes of lowercase LDH/`_` ASCII without
 //!   empty labels or labels over 63 bytes, not an IP address, and
-//!   re-normalises to itself; entries come in line order with valid line
-//!   numbers, and their count is `report.accepted`;
+//!   re-normalises to itself; `pipeline::dotted_name` turns it into the
+//!   same labels (the blocked answer's SOA owner); a hosts file's entries
+//!   are never its placeholders (`localhost`, single-label `ip6-*`...);
+//!   entries come in line order with valid line numbers, and their count is
+//!   `report.accepted`;
 //! - local data follows an entry for the same name, its CNAME target is a
-//!   normalised name, and it can be served (`Sinkhole::apply` + encode);
+//!   normalised name `dotted_name` accepts, TXT data is at most 255 bytes,
+//!   and it can be served (`Sinkhole::apply` + encode);
 //! - `report.lines` is the number of lines of the input, `report.balanced()`
 //!   (each line is exactly one of: entry line, comment, skipped, rejected),
 //!   `entry_lines` is the number of distinct lines with entries, kept
@@ -29,6 +33,7 @@ use hickory_proto::rr::{Name, RecordType};
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::SinkholeConfig;
+use dnsward::pipeline::dotted_name;
 use dnsward::policy::matcher::{DomainSet, DomainSetBuilder, Hit, LookupKey};
 use dnsward::policy::parse::{
     normalize_name, parse_reader, sniff, EntryAction, Format, Item, LocalData, Scope,
@@ -44,14 +49,6 @@ struct Got {
     line: u32,
 }
 
-/// Known dnsward issues (reproducers in fuzz/seeds/list_parsers/crash-*)
-/// are checked unless DNSWARD_FUZZ_SKIP_KNOWN is set, which `run.sh` sets
-/// while fuzzing so a known bug does not end every run at once.
-fn skip_known() -> bool {
-    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *S.get_or_init(|| std::env::var_os("DNSWARD_FUZZ_SKIP_KNOWN").is_some())
-}
-
 /// The most specific covering suffix, probing every suffix.
 fn walk(set: &DomainSet, key: &LookupKey) -> Option<(usize, Hit)> {
     key.suffixes()
@@ -59,11 +56,29 @@ fn walk(set: &DomainSet, key: &LookupKey) -> Option<(usize, Hit)> {
         .last()
 }
 
-/// A label `Name::from_ascii` refuses although `normalize_name` accepts it
-/// (hickory: no leading `-`). Known: crash-domains-leading-hyphen,
-/// crash-rpz-cname-leading-hyphen.
-fn leading_hyphen(name: &str) -> bool {
-    name.split('.').any(|l| l.starts_with('-'))
+/// pipeline.rs builds answer names from list text (the synthetic SOA's
+/// owner, RPZ CNAME rewrite targets) with `dotted_name`: it must succeed
+/// for every normalised name and keep its labels. (Names with a label
+/// starting with `-` are fine: regress-domains-leading-hyphen,
+/// regress-rpz-cname-leading-hyphen.)
+fn pipeline_name(name: &str, what: &str) -> Name {
+    let n = dotted_name(name)
+        .unwrap_or_else(|| panic!("{what} {name:?} is not usable by the pipeline"));
+    assert!(n.is_fqdn());
+    assert!(
+        n.iter().eq(name.split('.').map(str::as_bytes)),
+        "{what} {name:?} became {n}"
+    );
+    n
+}
+
+/// Names hosts files carry for the local machine, which the hosts parser
+/// skips (trailing dot or not; `ip6-*` only as a single label).
+fn hosts_placeholder(name: &str) -> bool {
+    matches!(
+        name,
+        "localhost" | "localhost.localdomain" | "broadcasthost" | "local"
+    ) || (name.starts_with("ip6-") && !name.contains('.'))
 }
 
 /// A normalised name as a hickory `Name`, label by label (any byte).
@@ -212,12 +227,13 @@ fuzz_target!(|data: &[u8]| {
         let key = LookupKey::from_dotted(&e.name);
         assert_eq!(key.name_bytes(), n);
         // pipeline.rs builds the synthetic SOA's owner with
-        // `Name::from_ascii(format!("{zone_text}."))` and falls back to the
-        // root when that fails.
-        if !(skip_known() && leading_hyphen(&e.name)) {
+        // `dotted_name(zone_text)` and falls back to the root when that
+        // fails.
+        pipeline_name(&e.name, "accepted name (SOA owner)");
+        if format == Format::Hosts {
             assert!(
-                Name::from_ascii(format!("{}.", e.name)).is_ok(),
-                "accepted name {:?} is not usable as the blocked answer's SOA owner",
+                !hosts_placeholder(&e.name),
+                "hosts placeholder {:?} became an entry",
                 e.name
             );
         }
@@ -232,18 +248,19 @@ fuzz_target!(|data: &[u8]| {
                 Ok(t.as_str()),
                 "CNAME target not normalised"
             );
-            // pipeline.rs: `Name::from_ascii(format!("{t}."))`; on failure
-            // the rewrite silently becomes NODATA.
-            if !(skip_known() && leading_hyphen(t)) {
-                assert!(
-                    Name::from_ascii(format!("{t}.")).is_ok(),
-                    "CNAME target {t:?} unusable by the pipeline"
-                );
-            }
+            // pipeline.rs: `dotted_name(t)`; on failure the rewrite
+            // silently becomes NODATA.
+            pipeline_name(t, "CNAME target");
             continue;
         }
-        if skip_known() && matches!(d, LocalData::Txt(t) if t.len() > 255) {
-            continue; // known: crash-rpz-long-txt
+        // TXT over 255 bytes is rejected at parse time (regress-rpz-long-txt):
+        // one character-string is all the pipeline sends.
+        if let LocalData::Txt(t) = d {
+            assert!(
+                t.len() <= 255,
+                "TXT local data of {} bytes accepted",
+                t.len()
+            );
         }
         let zone = wire_name(name);
         let qname = if *below {
@@ -291,13 +308,8 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(set.len(), want.len());
     for (name, rules) in &want {
         let got = set.rules(name);
-        if skip_known() && got.0.map(|h| h.action) == rules.0.map(|h| h.action) && got.1 == rules.1
-        {
-            // known: crash-rpz-exact-after-below-line (exact rule reports the
-            // line of an earlier below rule); compare actions only.
-        } else {
-            assert_eq!(got, *rules, "rules of {name:?}");
-        }
+        // Each scope keeps its own line (regress-exact-after-below-line).
+        assert_eq!(got, *rules, "rules of {name:?}");
         let hit = set
             .get_name(name)
             .unwrap_or_else(|| panic!("{name:?} not found after insert"));

@@ -2,48 +2,37 @@
 //! from text) and `LookupKey::from_labels` on arbitrary labels: suffix
 //! hashes must match `hash_name`, suffix texts must match `suffix(depth)`
 //! and be suffixes of the name, and nothing may panic, whatever the labels
-//! (empty, huge, many, holding dots or any byte).
+//! (empty, huge, many, holding dots or any byte). The key must be exactly
+//! the model below: empty labels skipped, whole labels kept while the
+//! dotted name fits 255 bytes and `MAX_LABELS` labels, lowercased.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::policy::matcher::{hash_name, LookupKey, MAX_LABELS};
 
-/// See list_parsers.rs: known dnsward issues are skipped while fuzzing.
-fn skip_known() -> bool {
-    static S: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *S.get_or_init(|| std::env::var_os("DNSWARD_FUZZ_SKIP_KNOWN").is_some())
-}
-
-/// Mirrors `from_labels`' loop to spot the two known bugs:
-/// - crash-empty-label-at-255: an empty label starting at byte 256 is
-///   stored as start 0 (`k.len as u8`), and `suffixes` then slices
-///   `buf[start..0]` and panics;
-/// - crash-leading-empty-label: a label added while the key is still empty
-///   (after a leading empty label) gets no separating dot, but `suffixes`
-///   folds one into the hash, so the hash of that suffix is wrong.
-fn hits_known<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> bool {
-    let (mut len, mut n) = (0usize, 0usize);
-    for label in labels {
-        let need = label.len() + usize::from(len > 0);
-        if n == MAX_LABELS || len + need > 256 {
-            return false;
+/// What `from_labels` keeps (regressions: seeds/lookup_key/regress-*).
+fn model<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, usize) {
+    let (mut name, mut n) = (Vec::new(), 0usize);
+    for label in labels.into_iter().filter(|l| !l.is_empty()) {
+        let need = label.len() + usize::from(!name.is_empty());
+        if n == MAX_LABELS || name.len() + need > 255 {
+            break;
         }
-        if n > 0 && len == 0 {
-            return true;
+        if !name.is_empty() {
+            name.push(b'.');
         }
-        len += need;
+        name.extend(label.iter().map(u8::to_ascii_lowercase));
         n += 1;
-        if len == 256 && label.is_empty() {
-            return true;
-        }
     }
-    false
+    (name, n)
 }
 
-fn check(key: &LookupKey) {
+fn check(key: &LookupKey, want: (Vec<u8>, usize)) {
     assert!(key.labels() <= MAX_LABELS);
-    assert!(key.name_bytes().len() <= 256);
+    assert!(key.name_bytes().len() <= 255);
+    assert_eq!(key.name_bytes(), want.0.as_slice(), "key text");
+    assert_eq!(key.labels(), want.1, "key labels");
     let mut seen = 0;
     let mut prev_len = 0;
     for sfx in key.suffixes() {
@@ -67,12 +56,14 @@ fn check(key: &LookupKey) {
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
         let t = s.strip_suffix('.').unwrap_or(s);
-        if !(skip_known() && !t.is_empty() && hits_known(t.split('.').map(str::as_bytes))) {
-            check(&LookupKey::from_dotted(s));
-        }
+        check(
+            &LookupKey::from_dotted(s),
+            model(t.split('.').map(str::as_bytes)),
+        );
     }
     // Raw labels: split on 0x00 (so labels may hold dots, any byte, be empty).
-    if !(skip_known() && hits_known(data.split(|&b| b == 0))) {
-        check(&LookupKey::from_labels(data.split(|&b| b == 0)));
-    }
+    check(
+        &LookupKey::from_labels(data.split(|&b| b == 0)),
+        model(data.split(|&b| b == 0)),
+    );
 });

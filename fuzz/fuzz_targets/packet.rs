@@ -26,10 +26,10 @@ use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::{Action, ListConfig, ListKind, ListMode, SinkholeConfig};
-use dnsward::pipeline::{check_wire, ede_text};
+use dnsward::pipeline::{check_wire, dotted_name};
 use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, LookupKey};
 use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item, LocalData};
-use dnsward::policy::{CompiledList, Decision, LocalDataMap, Policy};
+use dnsward::policy::{ede_text_for, CompiledList, Decision, LocalDataMap, Policy};
 use dnsward::sinkhole::{ede, Effect, Sinkhole};
 
 const COURT: &str = "example\nads.example\n*.track.example\na.b.c.d.e.f\ndeep.sub.example.com\n\
@@ -80,6 +80,7 @@ fn compile(
     .expect("parse fixture");
     assert_eq!(report.rejected, 0, "fixture {name}: {:?}", report.rejects);
     CompiledList {
+        ede_text: ede_text_for(&cfg),
         cfg,
         set: b.finish().expect("finish fixture"),
         local,
@@ -300,7 +301,7 @@ fuzz_target!(|data: &[u8]| {
                 Action::Redirect => cfg
                     .redirect_to
                     .as_deref()
-                    .and_then(|t| Name::from_ascii(format!("{t}.")).ok())
+                    .and_then(dotted_name)
                     .map_or(Effect::Nxdomain, Effect::Redirect),
                 Action::Sinkhole => Effect::Sinkhole,
                 Action::Nxdomain => Effect::Nxdomain,
@@ -314,7 +315,7 @@ fuzz_target!(|data: &[u8]| {
             EntryAction::LocalData => {
                 let data = list.local_data(&zone_text, b.depth > 0);
                 match data.iter().find_map(|(_, d)| match d {
-                    LocalData::Cname(t) => Name::from_ascii(format!("{t}.")).ok(),
+                    LocalData::Cname(t) => dotted_name(t),
                     _ => None,
                 }) {
                     Some(target) => Effect::Redirect(target),
@@ -326,9 +327,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = effect.label();
         if !matches!(effect, Effect::Drop) {
             if let Some(e) = resp.edns.as_mut() {
-                e.options_mut().insert(ede(cfg.ede, &ede_text(list)));
+                e.options_mut().insert(ede(cfg.ede, &list.ede_text));
             }
-            let zone = Name::from_ascii(format!("{zone_text}.")).unwrap_or_else(|_| Name::root());
+            let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
             let ttl = cfg.ttl_secs.unwrap_or(f.sinkhole.ttl());
             if !matches!(effect, Effect::Redirect(_)) {
                 f.sinkhole
