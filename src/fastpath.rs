@@ -104,6 +104,15 @@ pub fn parse_quick(p: &[u8]) -> Option<QuickQuery<'_>> {
         if version != 0 || i + 11 + rdlen != p.len() {
             return None;
         }
+        // Options must exactly fill the RDATA (the normal path FORMERRs a
+        // bad option length; so must we, by sending it there).
+        let mut o = i + 11;
+        while o < p.len() {
+            o += 4 + usize::from(be16(p, o + 2)?);
+        }
+        if o != p.len() {
+            return None;
+        }
         Some((payload, flags & 0x8000 != 0))
     } else {
         if i != p.len() {
@@ -374,6 +383,16 @@ mod tests {
         trailing.push(0);
         assert!(parse_quick(&trailing).is_none(), "trailing junk");
         assert!(parse_quick(&b[..b.len() - 1]).is_none(), "truncated OPT");
+        // An EDNS option whose length runs past the RDATA.
+        let mut bad = b.clone();
+        let n = bad.len();
+        bad[n - 2..].copy_from_slice(&4u16.to_be_bytes());
+        bad.extend_from_slice(&[0, 10, 0, 200, 1, 2, 3, 4]);
+        assert!(parse_quick(&bad).is_none(), "bad option length");
+        let mut good = b.clone();
+        good[n - 2..].copy_from_slice(&8u16.to_be_bytes());
+        good.extend_from_slice(&[0, 10, 0, 4, 1, 2, 3, 4]);
+        assert!(parse_quick(&good).is_some(), "cookie option");
         assert!(parse_quick(&[0u8; 11]).is_none());
     }
 

@@ -7,10 +7,15 @@
 //! `/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` or `always`)
 //! removed most of that cost in our measurement (README, "Benchmarks").
 //!
-//! This is the crate's only `unsafe`: one `madvise` call on memory the
-//! caller owns. The advice never changes the memory's contents, only how
-//! the kernel backs it, so it cannot break Rust's guarantees; failure is
-//! ignored (the table simply stays on small pages).
+//! The same module pins glibc's mmap threshold ([`return_large_frees`]):
+//! by default glibc raises it after a large block is freed, so the next
+//! list version's tables come from the heap and freed versions are never
+//! returned to the OS; the soak test saw RSS climb with every reload.
+//!
+//! These are the crate's only `unsafe` calls: `madvise` on memory the
+//! caller owns and `mallopt` at start-up. Neither changes memory contents
+//! or ownership, so they cannot break Rust's guarantees; failure is ignored
+//! (the tables stay on small pages / the default threshold applies).
 #![allow(unsafe_code)]
 
 /// Smallest region worth advising: one huge page.
@@ -37,6 +42,20 @@ pub fn advise<T>(v: &Vec<T>) {
             unsafe {
                 libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
             }
+        }
+    }
+}
+
+/// Serve allocations of 1 MiB and more with their own mappings, returned
+/// to the OS when freed, so replaced list versions do not stay resident.
+/// Call once at start-up, before threads allocate.
+pub fn return_large_frees() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only changes an allocator tuning parameter; it is
+        // called before the runtime starts its threads.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
         }
     }
 }

@@ -23,6 +23,7 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{CNAME, HINFO};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
@@ -198,7 +199,14 @@ pub fn check_wire(packet: &[u8]) -> Result<Message, WireReject> {
     if qd != 1 || an > 0 || ns > MAX_OTHER_RECORDS || ar > MAX_OTHER_RECORDS {
         return Err(reject("counts", Some(ResponseCode::FormErr)));
     }
-    Message::from_vec(packet).map_err(|_| reject("malformed", Some(ResponseCode::FormErr)))
+    let mut decoder = BinDecoder::new(packet);
+    let message = Message::read(&mut decoder)
+        .map_err(|_| reject("malformed", Some(ResponseCode::FormErr)))?;
+    if !decoder.is_empty() {
+        // Bytes after the last record: not a DNS message we understand.
+        return Err(reject("malformed", Some(ResponseCode::FormErr)));
+    }
+    Ok(message)
 }
 
 impl Handler {

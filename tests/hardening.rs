@@ -94,7 +94,10 @@ async fn udp_rate_limit_drops_and_slips_but_tcp_is_answered() {
     }
     // 5 within the burst (+ maybe 1 refilled); the rest alternate TC / drop.
     assert!((5..=6).contains(&answered), "answered {answered}");
-    assert!(truncated >= 6 && silent >= 6, "tc {truncated} drop {silent}");
+    assert!(
+        truncated >= 6 && silent >= 6,
+        "tc {truncated} drop {silent}"
+    );
     // The truncated answer sends the client to TCP, which is not limited.
     let (m, _) = query(s, Proto::Tcp, "www.example.zz.", RecordType::A).await;
     assert_eq!(rdata(&m), vec!["192.0.2.10"]);
@@ -143,7 +146,10 @@ async fn tcp_caps_slow_loris_and_oversized_lengths() {
     let mut fourth = tokio::net::TcpStream::connect(s).await.expect("connect");
     let mut b = [0u8; 1];
     let r = tokio::time::timeout(Duration::from_secs(2), fourth.read(&mut b)).await;
-    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "4th connection closed: {r:?}");
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "4th connection closed: {r:?}"
+    );
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -178,12 +184,20 @@ async fn tcp_caps_slow_loris_and_oversized_lengths() {
 
     // Oversized length prefix: closed without an answer.
     let mut big = tokio::net::TcpStream::connect(s).await.expect("connect");
-    big.write_all(&[0xff, 0xff, 0, 0, 0, 0]).await.expect("write");
+    big.write_all(&[0xff, 0xff, 0, 0, 0, 0])
+        .await
+        .expect("write");
     let mut b = [0u8; 2];
     let r = tokio::time::timeout(Duration::from_secs(3), big.read(&mut b)).await;
     assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "{r:?}");
     assert!(d.metrics.rejected.with_label_values(&["tcp_length"]).get() >= 1);
-    assert!(d.metrics.rejected.with_label_values(&["tcp_client_limit"]).get() >= 1);
+    assert!(
+        d.metrics
+            .rejected
+            .with_label_values(&["tcp_client_limit"])
+            .get()
+            >= 1
+    );
 
     // Still serving.
     let (m, _) = query(s, Proto::Tcp, "www.example.zz.", RecordType::A).await;
@@ -237,13 +251,27 @@ async fn resolutions_in_flight_are_capped_and_excess_fails_fast() {
     let s = d.dns[0];
     // Two slow resolutions occupy both slots...
     let slow: Vec<_> = (0..2)
-        .map(|i| tokio::spawn(async move { query(s, Proto::Udp, &format!("slow{i}.example.zz."), RecordType::A).await }))
+        .map(|i| {
+            tokio::spawn(async move {
+                query(
+                    s,
+                    Proto::Udp,
+                    &format!("slow{i}.example.zz."),
+                    RecordType::A,
+                )
+                .await
+            })
+        })
         .collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
     // ...so a third is refused at once, not queued.
     let started = Instant::now();
     let (m, _) = query(s, Proto::Udp, "third.example.zz.", RecordType::A).await;
-    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     assert!(ede_of(&m).is_some_and(|e| e.1.contains("overloaded")));
     assert_eq!(
@@ -273,9 +301,10 @@ async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
     let http = d.metrics_addr.expect("http");
     assert_eq!(http_get(http, "/readyz").await.0, 200);
     // A query that takes ~1 s (the upstream never answers).
-    let pending = tokio::spawn(async move {
-        query(s, Proto::Udp, "pending.example.zz.", RecordType::A).await
-    });
+    let pending =
+        tokio::spawn(
+            async move { query(s, Proto::Udp, "pending.example.zz.", RecordType::A).await },
+        );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(d.inflight(), 1);
     let shutdown = tokio::spawn(d.shutdown_gracefully());
@@ -283,7 +312,10 @@ async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
     // During the delay: not ready, still answering.
     assert_eq!(http_get(http, "/readyz").await.0, 503);
     let (m, _) = query(s, Proto::Udp, "pending2.example.zz.", RecordType::TXT).await;
-    assert!(m.metadata.response_code == ResponseCode::ServFail || m.metadata.response_code == ResponseCode::NoError);
+    assert!(
+        m.metadata.response_code == ResponseCode::ServFail
+            || m.metadata.response_code == ResponseCode::NoError
+    );
     // The in-flight query still gets its answer (SERVFAIL after the
     // upstream timeout), not silence.
     let (m, _) = pending.await.expect("join");
@@ -294,7 +326,9 @@ async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
         .expect("join");
     // Listeners are closed afterwards.
     let q = make_query("www.example.zz.", RecordType::A, None);
-    assert!(udp_raw(s, &q.to_vec().expect("enc"), Duration::from_millis(300))
-        .await
-        .is_none());
+    assert!(
+        udp_raw(s, &q.to_vec().expect("enc"), Duration::from_millis(300))
+            .await
+            .is_none()
+    );
 }

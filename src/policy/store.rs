@@ -104,11 +104,15 @@ pub struct PolicyStore {
     audit: Option<PathBuf>,
     /// Serialises reloads (watcher, SIGHUP and admin requests can coincide).
     reload_lock: Mutex<()>,
+    /// File identity of the last refused version of each list: the same
+    /// file is not re-read (and re-refused) until it changes.
+    refused: Mutex<Vec<Option<Fingerprint>>>,
 }
 
 impl PolicyStore {
     /// An empty store for these lists; call [`PolicyStore::reload`] to load them.
     pub fn new(lists: Vec<ListConfig>, metrics: Arc<Metrics>, audit: Option<PathBuf>) -> Self {
+        let n = lists.len();
         let empty = Policy {
             lists: vec![None; lists.len()],
         };
@@ -118,6 +122,7 @@ impl PolicyStore {
             metrics,
             audit,
             reload_lock: Mutex::new(()),
+            refused: Mutex::new(vec![None; n]),
         }
     }
 
@@ -153,9 +158,14 @@ impl PolicyStore {
                 .map(|p| p.report.sha256.clone())
                 .unwrap_or_default();
             if !req.reread {
+                let now = Fingerprint::of(&cfg.path);
+                let last_refused = self
+                    .refused
+                    .lock()
+                    .map(|r| r.get(i).copied().flatten())
+                    .unwrap_or(None);
                 if let Some(p) = &prev {
-                    let now = Fingerprint::of(&cfg.path);
-                    if now.is_some() && now == p.fingerprint {
+                    if now.is_some() && (now == p.fingerprint || now == last_refused) {
                         outcome.lists.push(ListOutcome {
                             list: cfg.name.clone(),
                             result: "unchanged",
@@ -212,6 +222,11 @@ impl PolicyStore {
                     changed = true;
                 }
                 Err(e) => {
+                    if let Ok(mut r) = self.refused.lock() {
+                        if let Some(slot) = r.get_mut(i) {
+                            *slot = Fingerprint::of(&cfg.path);
+                        }
+                    }
                     self.metrics
                         .list_reload_failures
                         .with_label_values(&[&cfg.name, e.reason()])
@@ -354,6 +369,9 @@ mod tests {
                 .get(),
             1
         );
+        // The same refused file is not re-read until it changes.
+        let again = store.reload(ReloadRequest::default());
+        assert_eq!(again.unchanged().len(), 1, "{again:?}");
         let lines: Vec<serde_json::Value> = std::fs::read_to_string(&audit)
             .expect("audit")
             .lines()

@@ -59,6 +59,11 @@ pub fn watch(paths: &[PathBuf], changed: Arc<Notify>) -> Result<ListWatcher, Wat
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         match res {
             Ok(ev) => {
+                // Our own reads of the file (open/access) must not trigger
+                // the next reload, or a refused file is re-read forever.
+                if matches!(ev.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
                 let relevant = ev
                     .paths
                     .iter()
