@@ -4,8 +4,9 @@
 //! what it does: [`policy`] (lists, matching, hot reload), [`sinkhole`]
 //! (blocked answers), [`resolve`] (cache, recursor, forwarder), [`server`]
 //! (UDP/TCP listeners), [`http`] and [`metrics`] (operations), [`app`]
-//! (wiring) and [`config`]. The only `unsafe` is one `madvise` call in
-//! [`hugepages`], justified and measured there.
+//! (wiring) and [`config`]. `unsafe` is confined to [`hugepages`]
+//! (`madvise`, `mallopt`) and `udpbatch` (`recvmmsg`/`sendmmsg`), each
+//! justified and measured there.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,3 +23,5 @@ pub mod ratelimit;
 pub mod resolve;
 pub mod server;
 pub mod sinkhole;
+#[cfg(target_os = "linux")]
+pub mod udpbatch;

@@ -120,56 +120,125 @@ pub async fn bind_pair(
 }
 
 /// Serve UDP until `stop` turns true. Admission (ACL, rate limit) runs
-/// here for every datagram; cached answers go out from this loop through
-/// the fast path, everything else is answered in a task of its own.
+/// here for every datagram; cached and simply blocked answers go out from
+/// this loop through the fast path, everything else is answered in a task
+/// of its own. On Linux datagrams are received and fast answers sent in
+/// batches ([`crate::udpbatch`]).
 pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::Receiver<bool>) {
     let sock = Arc::new(sock);
     let slots = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        let (n, src) = tokio::select! {
-            r = sock.recv_from(&mut buf) => match r {
-                Ok(v) => v,
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let fd = sock.as_raw_fd();
+        let mut batch = crate::udpbatch::Batch::new();
+        let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(crate::udpbatch::BATCH);
+        loop {
+            tokio::select! {
+                r = sock.readable() => if r.is_err() { continue },
+                _ = stop.changed() => break,
+            }
+            let n = match sock.try_io(tokio::io::Interest::READABLE, || batch.recv(fd)) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Err(e) => {
-                    // ICMP errors from earlier sends surface here on Linux;
-                    // they are not fatal for the socket.
-                    debug!("udp recv: {e}");
+                    debug!("udp recvmmsg: {e}");
                     continue;
                 }
-            },
-            _ = stop.changed() => break,
-        };
-        let admission = handler.admit(src, Transport::Udp);
-        if admission == Admission::Allow {
-            if let Some(resp) = handler.try_fast(&buf[..n]) {
+            };
+            for i in 0..n {
+                let Some((packet, src)) = batch.get(i) else {
+                    handler
+                        .metrics
+                        .rejected
+                        .with_label_values(&["malformed"])
+                        .inc();
+                    continue;
+                };
+                if let Some(resp) = dispatch(&handler, &sock, &slots, packet, src) {
+                    out.push((resp, src));
+                }
+            }
+            let mut sent = 0;
+            while sent < out.len() {
+                match sock.try_io(tokio::io::Interest::WRITABLE, || {
+                    crate::udpbatch::send(fd, &out[sent..])
+                }) {
+                    Ok(0) => break,
+                    Ok(k) => sent += k,
+                    Err(_) => break,
+                }
+            }
+            // Whatever the batch call did not take (full socket buffer):
+            // one by one, waiting for the socket.
+            for (resp, src) in &out[sent..] {
+                if let Err(e) = sock.send_to(resp, *src).await {
+                    debug!("udp send to {src}: {e}");
+                }
+            }
+            out.clear();
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let (n, src) = tokio::select! {
+                r = sock.recv_from(&mut buf) => match r {
+                    Ok(v) => v,
+                    Err(e) => {
+                        debug!("udp recv: {e}");
+                        continue;
+                    }
+                },
+                _ = stop.changed() => break,
+            };
+            if let Some(resp) = dispatch(&handler, &sock, &slots, &buf[..n], src) {
                 if let Err(e) = sock.send_to(&resp, src).await {
                     debug!("udp send to {src}: {e}");
                 }
-                continue;
             }
         }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            handler
-                .metrics
-                .rejected
-                .with_label_values(&["overload"])
-                .inc();
-            continue;
-        };
-        let packet = buf[..n].to_vec();
-        let (sock, handler) = (sock.clone(), handler.clone());
-        tokio::spawn(async move {
-            if let Some(resp) = handler
-                .handle_admitted(&packet, Transport::Udp, admission)
-                .await
-            {
-                if let Err(e) = sock.send_to(&resp, src).await {
-                    debug!("udp send to {src}: {e}");
-                }
-            }
-            drop(permit);
-        });
     }
+}
+
+/// One datagram: admission, then the fast path (returns the answer to send
+/// now) or a task on the normal path (returns None).
+fn dispatch(
+    handler: &Arc<Handler>,
+    sock: &Arc<UdpSocket>,
+    slots: &Arc<Semaphore>,
+    packet: &[u8],
+    src: SocketAddr,
+) -> Option<Vec<u8>> {
+    let admission = handler.admit(src, Transport::Udp);
+    if admission == Admission::Allow {
+        if let Some(resp) = handler.try_fast(packet) {
+            return Some(resp);
+        }
+    }
+    let Ok(permit) = slots.clone().try_acquire_owned() else {
+        handler
+            .metrics
+            .rejected
+            .with_label_values(&["overload"])
+            .inc();
+        return None;
+    };
+    let packet = packet.to_vec();
+    let (sock, handler) = (sock.clone(), handler.clone());
+    tokio::spawn(async move {
+        if let Some(resp) = handler
+            .handle_admitted(&packet, Transport::Udp, admission)
+            .await
+        {
+            if let Err(e) = sock.send_to(&resp, src).await {
+                debug!("udp send to {src}: {e}");
+            }
+        }
+        drop(permit);
+    });
+    None
 }
 
 /// Serve TCP until `stop` turns true.
