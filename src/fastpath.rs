@@ -108,6 +108,11 @@ pub fn parse_quick(p: &[u8]) -> Option<QuickQuery<'_>> {
         // bad option length; so must we, by sending it there).
         let mut o = i + 11;
         while o < p.len() {
+            // Client Subnet (8) has a structure the normal path validates
+            // (and FORMERRs when broken): leave such queries to it.
+            if be16(p, o)? == 8 {
+                return None;
+            }
             o += 4 + usize::from(be16(p, o + 2)?);
         }
         if o != p.len() {
@@ -328,7 +333,7 @@ pub fn render_block(
         out.extend_from_slice(&max_payload.to_be_bytes());
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(&(if dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
-        out.extend_from_slice(&(optlen + 4).to_be_bytes());
+        out.extend_from_slice(&optlen.checked_add(4)?.to_be_bytes());
         out.extend_from_slice(&15u16.to_be_bytes());
         out.extend_from_slice(&optlen.to_be_bytes());
         out.extend_from_slice(&b.ede.0.to_be_bytes());
