@@ -7,7 +7,7 @@ mod common;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use hickory_proto::op::ResponseCode;
@@ -68,21 +68,6 @@ async fn blocked(server: SocketAddr, name: &str) -> bool {
     let (m, _) = query(server, Proto::Udp, name, RecordType::A).await;
     assert_ne!(m.metadata.response_code, ResponseCode::ServFail, "{name}");
     ede_of(&m).is_some()
-}
-
-async fn wait_until<F, Fut>(what: &str, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if f().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
