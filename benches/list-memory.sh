@@ -56,11 +56,12 @@ start() { # $1 = list file or "" ; prints nothing, sets PID and ADMIN
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$PID/status"; }
+thp_kib() { awk '/^AnonHugePages/{print $2}' "/proc/$PID/smaps_rollup" 2>/dev/null || echo 0; }
 hwm_kib() { awk '/^VmHWM/{print $2}' "/proc/$PID/status"; }
 load_ms() { grep -o 'list loaded.*' "$WORK/err" | tail -1 | grep -o ' ms=[0-9]*' | cut -d= -f2; }
 
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
-printf '%-10s %12s %12s %12s %10s\n' entries rss_mib growth_mib bytes/entry load_ms
+printf '%-10s %12s %12s %12s %10s %10s\n' entries rss_mib growth_mib bytes/entry load_ms thp_mib
 start ""; sleep 0.5; BASE=$(rss_kib); stop
 printf '%-10s %12s %12s %12s %10s\n' 0 "$(mib "$BASE")" - - -
 for f in 1m ${ENTRIES_10M:+10m}; do
@@ -68,8 +69,8 @@ for f in 1m ${ENTRIES_10M:+10m}; do
   n=$(wc -l < "$WORK/$f.txt")
   start "$WORK/$f.txt"; sleep 0.5
   R=$(rss_kib)
-  printf '%-10s %12s %12s %12s %10s\n' "$n" "$(mib "$R")" "$(mib $((R - BASE)))" \
-    "$(awk -v g=$((R - BASE)) -v n="$n" 'BEGIN{printf "%.1f", g*1024/n}')" "$(load_ms)"
+  printf '%-10s %12s %12s %12s %10s %10s\n' "$n" "$(mib "$R")" "$(mib $((R - BASE)))" \
+    "$(awk -v g=$((R - BASE)) -v n="$n" 'BEGIN{printf "%.1f", g*1024/n}')" "$(load_ms)" "$(mib "$(thp_kib)")"
   if [ "$f" = 1m ]; then
     # Reload: replace the file with a copy that has one more name.
     BEFORE_HWM=$(hwm_kib)
