@@ -1,8 +1,10 @@
 //! DNS listeners: UDP and TCP on every configured address.
 //!
-//! UDP: one receive loop per socket; each datagram is answered in its own
-//! task, with a cap on tasks in flight so a flood sheds load (counted)
-//! instead of growing memory. TCP: one task per connection, RFC 7766
+//! UDP: one receive loop per `SO_REUSEPORT` socket (one per core),
+//! receiving in batches; cached and simply blocked answers are sent from
+//! the loop (fast path, batched too), every other query is answered in a
+//! task of its own, with a cap on tasks in flight so a flood sheds load
+//! (counted) instead of growing memory. TCP: one task per connection, RFC 7766
 //! framing, queries on a connection answered in order, idle and slow
 //! (slow-loris) connections closed, caps on open connections overall and
 //! per client address, oversized length prefixes refused.

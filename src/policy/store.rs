@@ -15,7 +15,7 @@ use arc_swap::{ArcSwap, Guard};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{compile_list, CompiledList, Diff, Fingerprint, Policy};
+use super::{compile_list, CompiledList, Fingerprint, Policy};
 use crate::config::ListConfig;
 use crate::metrics::{unix_now, Metrics};
 
@@ -322,9 +322,6 @@ pub fn rfc3339(unix: u64) -> String {
         secs % 60
     )
 }
-
-/// `Diff` is re-exported for callers that only use the store.
-pub type ListDiff = Diff;
 
 #[cfg(test)]
 mod tests {
