@@ -63,25 +63,12 @@ fn qtype_index(code: u16) -> usize {
 }
 
 /// Index into the rcode label table.
-pub fn rcode_index(code: u16) -> usize {
+fn rcode_index(code: u16) -> usize {
     match code {
         0..=5 => usize::from(code),
         16 => 6,
         _ => 7,
     }
-}
-
-/// Bounded label for a query type.
-pub fn qtype_label(t: hickory_proto::rr::RecordType) -> &'static str {
-    QTYPES
-        .get(qtype_index(u16::from(t)))
-        .copied()
-        .unwrap_or("other")
-}
-
-/// Bounded label for a response code.
-pub fn rcode_label(code: u16) -> &'static str {
-    RCODES[rcode_index(code)]
 }
 
 /// All metric handles.
@@ -298,9 +285,17 @@ mod tests {
     }
 
     #[test]
-    fn unknown_qtypes_share_one_label() {
-        use hickory_proto::rr::RecordType;
-        assert_eq!(qtype_label(RecordType::A), "A");
-        assert_eq!(qtype_label(RecordType::Unknown(65000)), "other");
+    fn unknown_qtypes_and_rcodes_share_one_label() {
+        let m = Metrics::new().expect("metrics");
+        m.count_query(false, 1);
+        m.count_query(true, 65000);
+        m.count_query(true, 65001);
+        m.count_response(3);
+        m.count_response(23);
+        let q = |p: &str, t: &str| m.queries.with_label_values(&[p, t]).get();
+        assert_eq!(q("udp", "A"), 1);
+        assert_eq!(q("tcp", "other"), 2);
+        assert_eq!(m.responses.with_label_values(&["NXDOMAIN"]).get(), 1);
+        assert_eq!(m.responses.with_label_values(&["other"]).get(), 1);
     }
 }

@@ -73,6 +73,45 @@ pub fn dotted_name(text: &str) -> Option<Name> {
     Some(n)
 }
 
+/// What a block rule does to a query: the rule's own RPZ action or its
+/// list's. `zone` is the listed name that matched. None: resolve normally
+/// (RPZ tcp-only over TCP, passthru). One mapping for the normal path and
+/// the fast path.
+fn effect_of<'a>(b: &Block<'a>, zone: &str, transport: Transport) -> Option<Effect<'a>> {
+    let list = b.list;
+    let cfg = &list.cfg;
+    Some(match b.hit.action {
+        EntryAction::List => match cfg.action {
+            Action::Drop => Effect::Drop,
+            Action::Redirect => cfg
+                .redirect_to
+                .as_deref()
+                .and_then(dotted_name)
+                .map_or(Effect::Nxdomain, Effect::Redirect),
+            Action::Sinkhole => Effect::Sinkhole,
+            Action::Nxdomain => Effect::Nxdomain,
+            Action::Nodata => Effect::Nodata,
+            Action::Refused => Effect::Refused,
+        },
+        EntryAction::Nxdomain => Effect::Nxdomain,
+        EntryAction::Nodata => Effect::Nodata,
+        EntryAction::Drop => Effect::Drop,
+        EntryAction::TcpOnly if transport == Transport::Tcp => return None,
+        EntryAction::TcpOnly => Effect::Truncate,
+        EntryAction::LocalData => {
+            let data = list.local_data(zone, b.depth > 0);
+            match data.iter().find_map(|(_, d)| match d {
+                LocalData::Cname(t) => dotted_name(t),
+                _ => None,
+            }) {
+                Some(target) => Effect::Redirect(target),
+                None => Effect::Local(data),
+            }
+        }
+        EntryAction::Passthru => return None,
+    })
+}
+
 fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
     let key = LookupKey::from_labels(query.name().iter());
     KeyBuf::new(
@@ -257,7 +296,7 @@ impl Handler {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                return self.fast_block(&q, &b, usize::from(limit));
+                return self.fast_block(&q, &key, &b, usize::from(limit));
             }
         }
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
@@ -275,27 +314,30 @@ impl Handler {
     /// A blocked answer built straight on the wire, for the simple effects
     /// (sinkhole, NXDOMAIN, NODATA, REFUSED) and when blocked queries are
     /// not logged one by one; None sends the query down the normal path.
-    fn fast_block(&self, q: &QuickQuery<'_>, b: &Block<'_>, limit: usize) -> Option<Vec<u8>> {
+    fn fast_block(
+        &self,
+        q: &QuickQuery<'_>,
+        key: &LookupKey,
+        b: &Block<'_>,
+        limit: usize,
+    ) -> Option<Vec<u8>> {
         if self.log_blocked {
             return None;
         }
         let cfg = &b.list.cfg;
-        let (shape, label) = match (b.hit.action, cfg.action) {
-            (EntryAction::List, Action::Sinkhole) => (BlockShape::Sinkhole, "sinkhole"),
-            (EntryAction::List, Action::Nxdomain) | (EntryAction::Nxdomain, _) => {
-                (BlockShape::Nxdomain, "nxdomain")
-            }
-            (EntryAction::List, Action::Nodata) | (EntryAction::Nodata, _) => {
-                (BlockShape::Nodata, "nodata")
-            }
-            (EntryAction::List, Action::Refused) => (BlockShape::Refused, "refused"),
+        let effect = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)?;
+        let shape = match effect {
+            Effect::Sinkhole => BlockShape::Sinkhole,
+            Effect::Nxdomain => BlockShape::Nxdomain,
+            Effect::Nodata => BlockShape::Nodata,
+            Effect::Refused => BlockShape::Refused,
             _ => return None,
         };
         let (ipv4, ipv6) = self.sinkhole.addresses();
         let answer = BlockAnswer {
             shape,
             depth: b.depth,
-            ttl: cfg.ttl_secs.unwrap_or(self.sinkhole.ttl()),
+            ttl: self.block_ttl(b),
             ipv4: ipv4.octets(),
             ipv6: ipv6.octets(),
             soa_names: self.sinkhole.soa_names_wire(),
@@ -305,10 +347,15 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics
             .blocked
-            .with_label_values(&[b.list.name(), label])
+            .with_label_values(&[b.list.name(), effect.label()])
             .inc();
         self.metrics.count_response(u16::from(out[3] & 0x0f));
         Some(out)
+    }
+
+    /// TTL of a block rule's answers (the list's, else the sinkhole's).
+    fn block_ttl(&self, b: &Block<'_>) -> u32 {
+        b.list.cfg.ttl_secs.unwrap_or(self.sinkhole.ttl())
     }
 
     /// Answer a packet whose source was already admitted.
@@ -521,35 +568,8 @@ impl Handler {
         let list = b.list;
         let cfg = &list.cfg;
         let zone_text = key.suffix_str(b.depth);
-        let effect = match b.hit.action {
-            EntryAction::List => match cfg.action {
-                Action::Drop => Effect::Drop,
-                Action::Redirect => cfg
-                    .redirect_to
-                    .as_deref()
-                    .and_then(dotted_name)
-                    .map_or(Effect::Nxdomain, Effect::Redirect),
-                Action::Sinkhole => Effect::Sinkhole,
-                Action::Nxdomain => Effect::Nxdomain,
-                Action::Nodata => Effect::Nodata,
-                Action::Refused => Effect::Refused,
-            },
-            EntryAction::Nxdomain => Effect::Nxdomain,
-            EntryAction::Nodata => Effect::Nodata,
-            EntryAction::Drop => Effect::Drop,
-            EntryAction::TcpOnly if transport == Transport::Tcp => return Verdict::Continue(None),
-            EntryAction::TcpOnly => Effect::Truncate,
-            EntryAction::LocalData => {
-                let data = list.local_data(&zone_text, b.depth > 0);
-                match data.iter().find_map(|(_, d)| match d {
-                    LocalData::Cname(t) => dotted_name(t),
-                    _ => None,
-                }) {
-                    Some(target) => Effect::Redirect(target),
-                    None => Effect::Local(data),
-                }
-            }
-            EntryAction::Passthru => return Verdict::Continue(None),
+        let Some(effect) = effect_of(&b, &zone_text, transport) else {
+            return Verdict::Continue(None);
         };
         let label = effect.label();
         self.metrics
@@ -574,7 +594,7 @@ impl Handler {
             e.options_mut().insert(ede(cfg.ede, &list.ede_text));
         }
         let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
-        let ttl = cfg.ttl_secs.unwrap_or(self.sinkhole.ttl());
+        let ttl = self.block_ttl(&b);
         match effect {
             Effect::Redirect(target) => Verdict::Continue(Some(target)),
             other => {

@@ -132,16 +132,6 @@ impl PolicyStore {
         self.current.load()
     }
 
-    /// A counted reference to the serving policy (for long-lived use).
-    pub fn snapshot(&self) -> Arc<Policy> {
-        self.current.load_full()
-    }
-
-    /// The configured lists.
-    pub fn list_configs(&self) -> &[ListConfig] {
-        &self.lists
-    }
-
     /// Recompile lists and publish. Blocking: run it off the runtime.
     /// Peak memory is the old policy plus one list being compiled.
     pub fn reload(&self, req: ReloadRequest) -> ReloadOutcome {
