@@ -122,18 +122,6 @@ done
 [[ $(id -u) == 0 ]] || fatal "run as root (NSD binds port 53)"
 [[ -f $BLOCKLIST ]] || fatal "block list not found: $BLOCKLIST"
 
-# Only what this script uses; lib.sh's version would also install unbound.
-ensure_packages() {
-  local missing=() cmd pkg
-  for cmd in dnsperf:dnsperf nsd:nsd dig:dnsutils curl:curl taskset:util-linux ss:iproute2 python3:python3; do
-    pkg=${cmd#*:}
-    command -v "${cmd%%:*}" >/dev/null 2>&1 || command -v "/usr/sbin/${cmd%%:*}" >/dev/null 2>&1 || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  log "installing ${missing[*]}"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
-}
 
 # Stop everything we started (by PID, newest first); drop the bulky files.
 # shellcheck disable=SC2317 # invoked by the EXIT trap
@@ -150,7 +138,8 @@ cleanup() {
   exit "$rc"
 }
 
-ensure_packages
+# Only what this script uses (no unbound).
+ensure_packages dnsperf:dnsperf nsd:nsd dig:dnsutils curl:curl taskset:util-linux ss:iproute2 python3:python3
 WORK=$(mktemp -d /tmp/soak.XXXXXX)
 mkdir -p "$WORK/logs" "$WORK/bin" "$WORK/q" "$WORK/lists" "$WORK/staging" "$WORK/dnsward"
 trap cleanup EXIT

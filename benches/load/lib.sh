@@ -14,9 +14,13 @@ die() {
 
 # ------------------------------------------------------------------ setup
 
+# ensure_packages [command:package ...]: install what is missing (default:
+# what dns-load.sh needs).
 ensure_packages() {
   local missing=() cmd pkg
-  for cmd in nsd:nsd unbound:unbound dnsperf:dnsperf dig:dnsutils curl:curl taskset:util-linux ss:iproute2; do
+  local wanted=("$@")
+  ((${#wanted[@]} > 0)) || wanted=(nsd:nsd unbound:unbound dnsperf:dnsperf dig:dnsutils curl:curl taskset:util-linux ss:iproute2)
+  for cmd in "${wanted[@]}"; do
     pkg=${cmd#*:}
     command -v "${cmd%%:*}" >/dev/null 2>&1 || command -v "/usr/sbin/${cmd%%:*}" >/dev/null 2>&1 || missing+=("$pkg")
   done
