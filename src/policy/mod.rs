@@ -229,15 +229,8 @@ fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
             ms: [0; 3],
         };
     };
-    let missing_in = |a: &DomainSet, b: &DomainSet| {
-        a.iter()
-            .filter(|(name, _, _)| {
-                std::str::from_utf8(name).map_or(true, |n| b.rules(n) == (None, None))
-            })
-            .count()
-    };
     // One pass: both are sets, so added = after - (before - removed).
-    let removed = missing_in(old, new);
+    let removed = old.count_missing_from(new);
     Diff {
         before: old.len(),
         after: new.len(),
@@ -447,6 +440,68 @@ impl Policy {
     /// whose anchor (two-label suffix) is absent are not probed deeper.
     /// Allocation-free.
     pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
+        let Some(hs) = key.suffix_hashes() else {
+            return self.decide_walk(key);
+        };
+        // Each list scans its table first (independent reads the CPU
+        // overlaps), then confirms its few candidates in the arena. The
+        // order rules are those of `decide_walk`, written as comparisons:
+        // `i` counts suffixes TLD first, so deeper means larger `i`, and
+        // lists are visited in order so ties keep the earlier list.
+        let mut best: Option<(usize, Block<'_>)> = None;
+        let mut dry: Option<(usize, Block<'_>)> = None;
+        let mut allowed: Option<(usize, &CompiledList, u32)> = None;
+        for list in self.lists.iter().flatten() {
+            let list = list.as_ref();
+            let scan = list.set.scan(&hs);
+            for i in scan.tld_first() {
+                let Some(hit) = list.set.confirm(key, &hs, i) else {
+                    continue;
+                };
+                if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
+                    if allowed.is_none_or(|(j, _, _)| i < j) {
+                        allowed = Some((i, list, hit.line));
+                    }
+                    continue;
+                }
+                let b = Block {
+                    list,
+                    depth: hs.depth(i),
+                    hit,
+                };
+                let slot = if list.cfg.mode == ListMode::DryRun {
+                    &mut dry
+                } else {
+                    &mut best
+                };
+                if slot.as_ref().is_none_or(|(j, _)| i > *j) {
+                    *slot = Some((i, b));
+                }
+            }
+        }
+        if let Some((_, list, line)) = allowed {
+            return Verdict {
+                decision: Decision::Allowed { list, line },
+                would_block: None,
+            };
+        }
+        let best = best.map(|(_, b)| b);
+        Verdict {
+            would_block: if best.is_none() {
+                dry.map(|(_, b)| b)
+            } else {
+                None
+            },
+            decision: best.map_or(Decision::NotListed, Decision::Blocked),
+        }
+    }
+
+    /// [`Policy::decide`] as one pass over the suffixes, TLD first, every
+    /// list probed at each; lists whose anchor (two-label suffix) is absent
+    /// are not probed deeper. Used for names deeper than the two-pass
+    /// lookup handles, and as the reference the two-pass one is tested
+    /// against.
+    pub fn decide_walk(&self, key: &LookupKey) -> Verdict<'_> {
         let mut best: Option<Block<'_>> = None;
         let mut dry: Option<Block<'_>> = None;
         let mut active = u64::MAX;
@@ -721,6 +776,72 @@ mod tests {
             Decision::Allowed { list, .. } => format!("allow:{}", list.name()),
             Decision::Blocked(b) => format!("block:{}:{}", b.list.name(), b.hit.line),
         }
+    }
+
+    fn verdict_text(v: &Verdict<'_>) -> String {
+        let block = |b: &Block<'_>| format!("{}:{}:{}", b.list.name(), b.depth, b.hit.line);
+        let d = match &v.decision {
+            Decision::NotListed => "none".to_string(),
+            Decision::Allowed { list, line } => format!("allow:{}:{line}", list.name()),
+            Decision::Blocked(b) => format!("block:{}", block(b)),
+        };
+        format!("{d} dry:{:?}", v.would_block.as_ref().map(block))
+    }
+
+    #[test]
+    fn two_pass_decide_agrees_with_the_walk() {
+        let d = tmpdir("twopass");
+        let mut dry = cfg(&d, "dry", ListKind::Block, "b.example\nz.a.example\n");
+        dry.mode = ListMode::DryRun;
+        let dry = Arc::new(compile_list(&dry, None, false).expect("compile").0);
+        let policy = Policy {
+            lists: vec![
+                Some(list(
+                    &d,
+                    "one",
+                    ListKind::Block,
+                    "a.example\nx.y.b.example\nc\n",
+                )),
+                None,
+                Some(list(
+                    &d,
+                    "two",
+                    ListKind::Block,
+                    "y.b.example\nq.a.example\n",
+                )),
+                Some(list(&d, "allow", ListKind::Allow, "ok.a.example\nc\n")),
+                Some(dry),
+                Some(list(
+                    &d,
+                    "rpz",
+                    ListKind::Block,
+                    "$ORIGIN rpz.\n*.w.a.example CNAME rpz-passthru.\nv.b.example CNAME *.\n",
+                )),
+            ],
+        };
+        let labels = ["a", "b", "c", "example", "x", "y", "z", "q", "ok", "w", "v"];
+        let mut n = 0;
+        // Every name of up to five labels over a small alphabet, so every
+        // mix of depths, lists, anchors and allow rules is met.
+        let mut stack: Vec<Vec<&str>> = labels.iter().map(|l| vec![*l]).collect();
+        while let Some(name) = stack.pop() {
+            let dotted = name.iter().rev().copied().collect::<Vec<_>>().join(".");
+            let key = LookupKey::from_dotted(&dotted);
+            assert_eq!(
+                verdict_text(&policy.decide(&key)),
+                verdict_text(&policy.decide_walk(&key)),
+                "{dotted}"
+            );
+            n += 1;
+            if name.len() < 5 {
+                for l in labels {
+                    let mut longer = name.clone();
+                    longer.push(l);
+                    stack.push(longer);
+                }
+            }
+        }
+        assert!(n > 100_000, "{n} names checked");
     }
 
     #[test]
