@@ -453,9 +453,9 @@ impl Policy {
         let mut allowed: Option<(usize, &CompiledList, u32)> = None;
         for list in self.lists.iter().flatten() {
             let list = list.as_ref();
-            let scan = list.set.scan(&hs);
+            let scan = list.set.scan(hs);
             for i in scan.tld_first() {
-                let Some(hit) = list.set.confirm(key, &hs, i) else {
+                let Some(hit) = list.set.confirm(key, hs, i) else {
                     continue;
                 };
                 if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
@@ -493,6 +493,16 @@ impl Policy {
                 None
             },
             decision: best.map_or(Decision::NotListed, Decision::Blocked),
+        }
+    }
+
+    /// Bring the table slots this name's decision will read into cache,
+    /// for every list (see [`DomainSet::touch`]); no effect on answers.
+    pub fn touch(&self, key: &LookupKey) {
+        if let Some(hs) = key.suffix_hashes() {
+            for list in self.lists.iter().flatten() {
+                list.set.touch(hs);
+            }
         }
     }
 
