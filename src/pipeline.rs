@@ -278,25 +278,44 @@ impl Handler {
         Admission::Allow
     }
 
+    /// Prepare `key` for `packet` and bring the policy's table slots for
+    /// it into cache, without deciding anything. The UDP loop does this
+    /// for a whole received batch first, so the batch's cache misses on a
+    /// large list overlap. Returns whether `key` now holds the query name
+    /// (the packet passed the quick parse).
+    pub fn prepare_key(&self, packet: &[u8], key: &mut LookupKey) -> bool {
+        let Some(q) = parse_quick(packet) else {
+            return false;
+        };
+        key.assign(q.labels());
+        self.policy.load().touch(key);
+        true
+    }
+
     /// The fast path for admitted UDP queries whose answer is cached (see
-    /// [`crate::fastpath`]). None: take the normal path.
-    pub fn try_fast(&self, packet: &[u8]) -> Option<Vec<u8>> {
+    /// [`crate::fastpath`]). None: take the normal path. `key` is scratch
+    /// space (reused across queries); `prepared` says it already holds this
+    /// packet's name (see [`Handler::prepare_key`]).
+    pub fn try_fast(&self, packet: &[u8], key: &mut LookupKey, prepared: bool) -> Option<Vec<u8>> {
         let q = parse_quick(packet)?;
         if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
             return None;
         }
-        let key = LookupKey::from_labels(q.labels());
+        if !prepared {
+            key.assign(q.labels());
+        }
+        let key = &*key;
         let limit = q
             .edns
             .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
         {
             let policy = self.policy.load();
-            let v = policy.decide(&key);
+            let v = policy.decide(key);
             if v.would_block.is_some() {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                return self.fast_block(&q, &key, &b, usize::from(limit));
+                return self.fast_block(&q, key, &b, usize::from(limit));
             }
         }
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);

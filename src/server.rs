@@ -20,6 +20,7 @@ use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
 use crate::pipeline::{Admission, Handler, Transport};
+use crate::policy::matcher::LookupKey;
 
 /// Most UDP queries being answered at once.
 pub const MAX_UDP_IN_FLIGHT: usize = 10_000;
@@ -135,6 +136,11 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
         let fd = sock.as_raw_fd();
         let mut batch = crate::udpbatch::Batch::new();
         let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(crate::udpbatch::BATCH);
+        // One lookup key per batch slot, reused for the life of the loop.
+        let mut keys: Vec<LookupKey> = (0..crate::udpbatch::BATCH)
+            .map(|_| LookupKey::new())
+            .collect();
+        let mut prepared = [false; crate::udpbatch::BATCH];
         loop {
             tokio::select! {
                 r = sock.readable() => if r.is_err() { continue },
@@ -148,6 +154,16 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
                     continue;
                 }
             };
+            // With more than one datagram, prepare every key first: the
+            // policy's table reads for the whole batch overlap in memory
+            // instead of stalling query after query (large lists).
+            let n = n.min(keys.len());
+            for i in 0..n {
+                prepared[i] = n > 1
+                    && batch
+                        .get(i)
+                        .is_some_and(|(packet, _)| handler.prepare_key(packet, &mut keys[i]));
+            }
             for i in 0..n {
                 let Some((packet, src)) = batch.get(i) else {
                     handler
@@ -157,7 +173,8 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
                         .inc();
                     continue;
                 };
-                if let Some(resp) = dispatch(&handler, &sock, &slots, packet, src) {
+                let scratch = (&mut keys[i], prepared[i]);
+                if let Some(resp) = dispatch(&handler, &sock, &slots, packet, src, scratch) {
                     out.push((resp, src));
                 }
             }
@@ -184,6 +201,7 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
     #[cfg(not(target_os = "linux"))]
     {
         let mut buf = vec![0u8; 65_535];
+        let mut key = LookupKey::new();
         loop {
             let (n, src) = tokio::select! {
                 r = sock.recv_from(&mut buf) => match r {
@@ -195,7 +213,8 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
                 },
                 _ = stop.changed() => break,
             };
-            if let Some(resp) = dispatch(&handler, &sock, &slots, &buf[..n], src) {
+            if let Some(resp) = dispatch(&handler, &sock, &slots, &buf[..n], src, (&mut key, false))
+            {
                 if let Err(e) = sock.send_to(&resp, src).await {
                     debug!("udp send to {src}: {e}");
                 }
@@ -205,17 +224,19 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
 }
 
 /// One datagram: admission, then the fast path (returns the answer to send
-/// now) or a task on the normal path (returns None).
+/// now) or a task on the normal path (returns None). `key` is the loop's
+/// scratch lookup key and whether it already holds this packet's name.
 fn dispatch(
     handler: &Arc<Handler>,
     sock: &Arc<UdpSocket>,
     slots: &Arc<Semaphore>,
     packet: &[u8],
     src: SocketAddr,
+    key: (&mut LookupKey, bool),
 ) -> Option<Vec<u8>> {
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
-        if let Some(resp) = handler.try_fast(packet) {
+        if let Some(resp) = handler.try_fast(packet, key.0, key.1) {
             return Some(resp);
         }
     }

@@ -239,3 +239,65 @@ async fn real_public_lists_block_over_the_wire() {
     assert!(policy.entries() > 100_000);
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Many datagrams in one burst from one socket: the UDP loop receives
+/// them in one batch and prepares every lookup key before answering any.
+/// Each answer must still be the one for its own query (blocked with the
+/// right action, allowed, or resolved), matched by ID.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_received_as_one_batch_is_answered_query_by_query() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("burst");
+    let toml = base_toml(&format!("{}\n{}", h.resolver_toml(), lists_toml(&dir)));
+    let d = start_dnsward(&dir, &toml).await;
+    let s = d.dns[0];
+    // Warm the cache so the allowed names are answered on the fast path too.
+    for name in ["www.example.zz.", "ok.ads.example.zz."] {
+        let _ = query(s, Proto::Udp, name, RecordType::A).await;
+    }
+    let cases: [(&str, ResponseCode, Option<&str>); 6] = [
+        ("ads.example.zz.", ResponseCode::NoError, Some("192.0.2.1")),
+        ("www.example.zz.", ResponseCode::NoError, Some("192.0.2.10")),
+        ("nx.example.zz.", ResponseCode::NXDomain, None),
+        ("x.banned.zz.", ResponseCode::NoError, Some("192.0.2.1")),
+        (
+            "ok.ads.example.zz.",
+            ResponseCode::NoError,
+            Some("192.0.2.68"),
+        ),
+        ("refused.example.zz.", ResponseCode::Refused, None),
+    ];
+    let sock = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mut want = std::collections::HashMap::new();
+    for round in 0..8 {
+        for (name, rcode, addr) in cases {
+            let m = make_query(name, RecordType::A, Some(1232));
+            want.insert(m.metadata.id, (name, rcode, addr, round));
+            sock.send_to(&m.to_vec().expect("encode"), s)
+                .await
+                .expect("send");
+        }
+    }
+    let mut buf = vec![0u8; 4096];
+    let mut answered = 0;
+    while answered < want.len() {
+        let n = tokio::time::timeout(Duration::from_secs(5), sock.recv(&mut buf))
+            .await
+            .expect("every query answered")
+            .expect("recv");
+        let m = hickory_proto::op::Message::from_vec(&buf[..n]).expect("decode");
+        let (name, rcode, addr, _) = want
+            .get(&m.metadata.id)
+            .copied()
+            .expect("answer to a query we sent");
+        assert_eq!(m.queries[0].name().to_ascii(), name, "question echoed");
+        assert_eq!(m.metadata.response_code, rcode, "{name}");
+        if let Some(addr) = addr {
+            assert_eq!(rdata(&m), vec![addr.to_string()], "{name}");
+        }
+        answered += 1;
+    }
+    d.shutdown(Duration::from_secs(1)).await;
+}
