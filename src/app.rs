@@ -259,11 +259,14 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         })?;
         dns.push(bound);
         for sock in udp {
-            tasks.push(tokio::spawn(server::serve_udp(
-                sock,
-                handler.clone(),
-                stop_rx.clone(),
-            )));
+            let task =
+                server::spawn_udp(sock, handler.clone(), stop_rx.clone()).map_err(|source| {
+                    server::BindError {
+                        addr: *addr,
+                        source,
+                    }
+                })?;
+            tasks.push(task);
         }
         tasks.push(tokio::spawn(server::serve_tcp(
             tcp,

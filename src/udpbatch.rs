@@ -189,6 +189,36 @@ pub fn send(fd: RawFd, msgs: &[(Vec<u8>, SocketAddr)]) -> io::Result<usize> {
     Ok(sent as usize)
 }
 
+/// Block until `fd` is readable (`for_write` false) or writable, or
+/// `timeout_ms` passes; returns whether it is ready. The UDP receive
+/// threads sleep here instead of in an async runtime: the kernel wakes the
+/// thread that will read, with no scheduler hop in between.
+pub fn wait(fd: RawFd, for_write: bool, timeout_ms: i32) -> io::Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: if for_write {
+            libc::POLLOUT
+        } else {
+            libc::POLLIN
+        },
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, alive for the call.
+    let r = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    match r {
+        r if r < 0 => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +254,16 @@ mod tests {
             b.recv(server.as_raw_fd()).map_err(|e| e.kind()),
             Err(io::ErrorKind::WouldBlock)
         );
+        // poll: nothing to read times out; a datagram makes it ready.
+        let t = std::time::Instant::now();
+        assert!(!wait(server.as_raw_fd(), false, 50).expect("poll"));
+        assert!(t.elapsed() >= std::time::Duration::from_millis(40));
+        assert!(
+            wait(server.as_raw_fd(), true, 50).expect("poll"),
+            "writable"
+        );
+        client.send_to(&[1], to).expect("send");
+        assert!(wait(server.as_raw_fd(), false, 1000).expect("poll"));
         let v6 = SocketAddr::from(([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 53));
         let (s, _) = to_storage(&v6);
         assert_eq!(from_storage(&s), Some(v6));
