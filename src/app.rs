@@ -22,7 +22,7 @@ use crate::policy::watch::{self as listwatch, ListWatcher};
 use crate::ratelimit::RateLimiter;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
-use crate::resolve::recursive::{Recursive, RecursiveSettings};
+use crate::resolve::iterate::{Iterative, RecursiveSettings};
 use crate::resolve::{roothints, Upstream};
 use crate::server;
 use crate::sinkhole::Sinkhole;
@@ -36,9 +36,6 @@ pub enum StartError {
     /// Root hints unusable.
     #[error(transparent)]
     Hints(#[from] roothints::HintsError),
-    /// The recursor refused its settings.
-    #[error(transparent)]
-    Recursor(#[from] crate::resolve::recursive::RecursorInitError),
     /// Some lists failed their first load.
     #[error("lists failed to load:\n{}", .0.join("\n"))]
     Lists(Vec<String>),
@@ -168,12 +165,14 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
                     _ => 53,
                 }
             });
-            Upstream::Recursive(Box::new(Recursive::new(RecursiveSettings {
+            Upstream::Recursive(Box::new(Iterative::new(RecursiveSettings {
                 roots,
                 ports,
                 default_port,
                 allow: cfg.authority_allow.clone(),
-            })?))
+                max_queries: r.max_upstream_queries,
+                delegation_cache_size: r.delegation_cache_size,
+            })))
         }
     })
 }

@@ -148,6 +148,13 @@ pub struct ResolverConfig {
     /// at once (counted) so a random-subdomain flood cannot exhaust
     /// memory. Default 2000.
     pub max_inflight: usize,
+    /// Recursive mode: most queries to authoritative servers that one
+    /// client query may cause, name-server lookups and retries included.
+    /// Bounds the traffic a malicious zone can make us send. Default 30.
+    pub max_upstream_queries: u32,
+    /// Recursive mode: zone cuts (zone -> name servers and addresses) kept
+    /// in the delegation cache. Default 100000.
+    pub delegation_cache_size: usize,
 }
 
 impl Default for ResolverConfig {
@@ -162,6 +169,8 @@ impl Default for ResolverConfig {
             timeout_ms: 3000,
             upstream_timeout_ms: 1000,
             max_inflight: 2000,
+            max_upstream_queries: 30,
+            delegation_cache_size: 100_000,
         }
     }
 }
@@ -557,6 +566,10 @@ impl Config {
             ),
             ("server.tcp_max_per_client", self.server.tcp_max_per_client),
             ("resolver.max_inflight", self.resolver.max_inflight),
+            (
+                "resolver.delegation_cache_size",
+                self.resolver.delegation_cache_size,
+            ),
         ] {
             if v == 0 {
                 bad(key.into(), "must be at least 1".into());
@@ -609,6 +622,12 @@ impl Config {
             bad(
                 "resolver.upstreams".into(),
                 "forward mode needs at least one upstream".into(),
+            );
+        }
+        if !(1..=200).contains(&self.resolver.max_upstream_queries) {
+            bad(
+                "resolver.max_upstream_queries".into(),
+                "must be between 1 and 200".into(),
             );
         }
         if self.resolver.timeout_ms == 0 {

@@ -2,9 +2,12 @@
 //! forwarding to upstreams, behind one interface and one time budget.
 
 pub mod cache;
+pub mod delegation;
+pub mod exchange;
 pub mod forward;
-pub mod recursive;
+pub mod iterate;
 pub mod roothints;
+pub mod servers;
 
 use std::time::Duration;
 
@@ -46,10 +49,19 @@ impl ResolveError {
     }
 }
 
+impl From<exchange::ExchangeError> for ResolveError {
+    fn from(e: exchange::ExchangeError) -> Self {
+        match e {
+            exchange::ExchangeError::Timeout { after, .. } => ResolveError::Timeout(after),
+            other => ResolveError::Network(other.to_string()),
+        }
+    }
+}
+
 /// The configured resolution strategy.
 pub enum Upstream {
     /// Iterative resolution from the root.
-    Recursive(Box<recursive::Recursive>),
+    Recursive(Box<iterate::Iterative>),
     /// Forwarding to upstream resolvers.
     Forward(forward::Forwarder),
 }
