@@ -172,6 +172,7 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
                 allow: cfg.authority_allow.clone(),
                 max_queries: r.max_upstream_queries,
                 delegation_cache_size: r.delegation_cache_size,
+                socket_reuse: r.socket_reuse,
             })))
         }
     })

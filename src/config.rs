@@ -155,6 +155,11 @@ pub struct ResolverConfig {
     /// Recursive mode: zone cuts (zone -> name servers and addresses) kept
     /// in the delegation cache. Default 100000.
     pub delegation_cache_size: usize,
+    /// Recursive mode: queries one outgoing UDP socket (one random source
+    /// port) serves, one at a time, before it is closed and a new port
+    /// bound; sockets also retire after 10 s. 1 = a fresh port per query
+    /// (most unpredictable, ~20% more CPU on cold names). Default 8.
+    pub socket_reuse: u32,
 }
 
 impl Default for ResolverConfig {
@@ -171,6 +176,7 @@ impl Default for ResolverConfig {
             max_inflight: 2000,
             max_upstream_queries: 30,
             delegation_cache_size: 100_000,
+            socket_reuse: 8,
         }
     }
 }
@@ -628,6 +634,12 @@ impl Config {
             bad(
                 "resolver.max_upstream_queries".into(),
                 "must be between 1 and 200".into(),
+            );
+        }
+        if !(1..=1000).contains(&self.resolver.socket_reuse) {
+            bad(
+                "resolver.socket_reuse".into(),
+                "must be between 1 and 1000".into(),
             );
         }
         if self.resolver.timeout_ms == 0 {

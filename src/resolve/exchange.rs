@@ -1,13 +1,23 @@
 //! One question to one server: UDP first, TCP when the reply is truncated.
 //!
 //! Shared by the forwarder (RD=1 to a resolver) and the iterator (RD=0 to
-//! authoritative servers). Every exchange uses a fresh random ID and a fresh
-//! UDP socket, so the source port is chosen anew by the kernel (random on
-//! Linux); the socket is connected, so the kernel drops datagrams from any
-//! other address or port, and a reply is accepted only if its ID and
-//! question match the request. Anything else is ignored, not trusted.
+//! authoritative servers). Every exchange uses a fresh random ID; the UDP
+//! socket is connected to the server for the exchange, so the kernel drops
+//! datagrams from any other address or port, and a reply is accepted only
+//! if its ID and question match the request. Anything else is ignored, not
+//! trusted.
+//!
+//! Source ports come from a [`SocketPool`]. Creating, registering and
+//! closing a socket per query was a fifth of the CPU time of cold
+//! recursion (perf: socket, bind, close, two epoll_ctl), so a socket may
+//! serve a few queries, one at a time, before it is closed and a new one
+//! bound on a new kernel-chosen random port. Which free socket a query gets
+//! is random, so a port learnt by an attacker (say, from a query to their
+//! own zone) is one of many and soon gone. `uses = 1` restores a fresh
+//! port per query.
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
@@ -102,9 +112,90 @@ impl<'q> Request<'q> {
     }
 }
 
+/// Longest a pooled socket keeps its port, whatever its use count.
+const MAX_SOCKET_AGE: Duration = Duration::from_secs(10);
+/// Most idle sockets kept per address family.
+const MAX_IDLE_SOCKETS: usize = 512;
+
+/// A UDP socket with its receive buffer, lent to one exchange at a time.
+pub struct PooledSocket {
+    sock: UdpSocket,
+    buf: Box<[u8]>,
+    uses: u32,
+    born: Instant,
+}
+
+/// Idle UDP sockets, each used for at most `uses` exchanges (one at a
+/// time) and [`MAX_SOCKET_AGE`], then closed.
+pub struct SocketPool {
+    v4: Mutex<Vec<PooledSocket>>,
+    v6: Mutex<Vec<PooledSocket>>,
+    uses: u32,
+}
+
+impl SocketPool {
+    /// A pool whose sockets serve at most `uses` exchanges (1: a fresh
+    /// socket and port for every exchange).
+    pub fn new(uses: u32) -> Self {
+        Self {
+            v4: Mutex::new(Vec::new()),
+            v6: Mutex::new(Vec::new()),
+            uses: uses.max(1),
+        }
+    }
+
+    fn idle(&self, v6: bool) -> &Mutex<Vec<PooledSocket>> {
+        if v6 {
+            &self.v6
+        } else {
+            &self.v4
+        }
+    }
+
+    /// A random idle socket of the family of `server`, or a new one.
+    async fn take(&self, server: SocketAddr) -> std::io::Result<PooledSocket> {
+        if self.uses > 1 {
+            let mut idle = self
+                .idle(server.is_ipv6())
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !idle.is_empty() {
+                let i = (rand::random::<u32>() as usize) % idle.len();
+                return Ok(idle.swap_remove(i));
+            }
+        }
+        let bind: SocketAddr = if server.is_ipv4() {
+            (Ipv4Addr::UNSPECIFIED, 0).into()
+        } else {
+            (Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        Ok(PooledSocket {
+            sock: UdpSocket::bind(bind).await?,
+            buf: vec![0u8; UDP_BUFFER].into_boxed_slice(),
+            uses: 0,
+            born: Instant::now(),
+        })
+    }
+
+    /// Return a socket after a clean exchange (a failed one is dropped:
+    /// a late ICMP error could otherwise hit the next user).
+    fn give_back(&self, mut s: PooledSocket) {
+        s.uses += 1;
+        if s.uses >= self.uses || s.born.elapsed() >= MAX_SOCKET_AGE {
+            return;
+        }
+        let v6 = s.sock.local_addr().is_ok_and(|a| a.is_ipv6());
+        let mut idle = self.idle(v6).lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE_SOCKETS {
+            idle.push(s);
+        }
+    }
+}
+
 /// Ask `server` within `timeout`: UDP, then TCP (same deadline) if the UDP
 /// reply has TC=1. Returns the reply and whether TCP was used.
 pub async fn exchange(
+    pool: &SocketPool,
     server: SocketAddr,
     query: &Query,
     recursion_desired: bool,
@@ -117,7 +208,7 @@ pub async fn exchange(
         server,
         after: timeout,
     };
-    let m = tokio::time::timeout_at(deadline.into(), udp(server, &req))
+    let m = tokio::time::timeout_at(deadline.into(), udp(pool, server, &req))
         .await
         .map_err(timed_out)??;
     if !m.metadata.truncation {
@@ -129,25 +220,25 @@ pub async fn exchange(
     Ok((m, true))
 }
 
-/// One UDP exchange on a fresh connected socket. Waits until a matching
-/// reply arrives (the caller bounds the wait).
-pub async fn udp(server: SocketAddr, req: &Request<'_>) -> Result<Message, ExchangeError> {
-    let bind: SocketAddr = if server.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
+/// One UDP exchange on a pooled socket connected to `server`. Waits until
+/// a matching reply arrives (the caller bounds the wait; a socket whose
+/// exchange is abandoned is closed, not pooled).
+pub async fn udp(
+    pool: &SocketPool,
+    server: SocketAddr,
+    req: &Request<'_>,
+) -> Result<Message, ExchangeError> {
     let io = |source| ExchangeError::Io { server, source };
-    let sock = UdpSocket::bind(bind).await.map_err(io)?;
-    sock.connect(server).await.map_err(io)?;
-    sock.send(&req.bytes).await.map_err(io)?;
-    let mut buf = [0u8; UDP_BUFFER];
+    let mut s = pool.take(server).await.map_err(io)?;
+    s.sock.connect(server).await.map_err(io)?;
+    s.sock.send(&req.bytes).await.map_err(io)?;
     loop {
-        let n = sock.recv(&mut buf).await.map_err(io)?;
-        // Late replies, spoofing attempts and garbage are skipped; the
-        // real answer may still come.
-        if let Ok(m) = Message::from_vec(&buf[..n]) {
+        let n = s.sock.recv(&mut s.buf).await.map_err(io)?;
+        // Late replies (to an earlier user of the socket too), spoofing
+        // attempts and garbage are skipped; the real answer may still come.
+        if let Ok(m) = Message::from_vec(&s.buf[..n]) {
             if req.matches(&m) {
+                pool.give_back(s);
                 return Ok(m);
             }
         }

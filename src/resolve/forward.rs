@@ -18,6 +18,7 @@ use super::{exchange, ResolveError};
 pub struct Forwarder {
     upstreams: Vec<SocketAddr>,
     attempt_timeout: Duration,
+    sockets: exchange::SocketPool,
 }
 
 impl Forwarder {
@@ -26,6 +27,9 @@ impl Forwarder {
         Self {
             upstreams,
             attempt_timeout,
+            // A fresh source port per attempt: forwarding rates are low
+            // enough that socket setup does not matter.
+            sockets: exchange::SocketPool::new(1),
         }
     }
 
@@ -59,8 +63,15 @@ impl Forwarder {
         query: &Query,
         dnssec_ok: bool,
     ) -> Result<Message, ResolveError> {
-        let (m, _tcp) =
-            exchange::exchange(up, query, true, dnssec_ok, self.attempt_timeout).await?;
+        let (m, _tcp) = exchange::exchange(
+            &self.sockets,
+            up,
+            query,
+            true,
+            dnssec_ok,
+            self.attempt_timeout,
+        )
+        .await?;
         Ok(m)
     }
 }

@@ -46,7 +46,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use ipnet::IpNet;
 
 use super::delegation::{CutCache, Delegation, NameServer};
-use super::exchange::{self, ExchangeError};
+use super::exchange::{self, ExchangeError, SocketPool};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
 use super::ResolveError;
 
@@ -74,6 +74,8 @@ pub struct RecursiveSettings {
     pub max_queries: u32,
     /// Zone cuts kept in the delegation cache.
     pub delegation_cache_size: usize,
+    /// Exchanges one UDP socket (source port) serves before it is replaced.
+    pub socket_reuse: u32,
 }
 
 /// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
@@ -184,6 +186,7 @@ type BoxedResolve<'a> = Pin<Box<dyn Future<Output = Result<Resolved, IterateErro
 /// The iterative resolver.
 pub struct Iterative {
     cuts: CutCache,
+    sockets: SocketPool,
     stats: ServerStats,
     policy: AddressPolicy,
     ports: HashMap<IpAddr, u16>,
@@ -209,6 +212,7 @@ impl Iterative {
         };
         Self {
             cuts: CutCache::new(root, s.delegation_cache_size),
+            sockets: SocketPool::new(s.socket_reuse),
             stats: ServerStats::new(RTT_TABLE_SIZE),
             policy: AddressPolicy::new(s.allow),
             ports: s.ports,
@@ -452,26 +456,32 @@ impl Iterative {
                 ctx.queries_left -= 1;
                 let sent = Instant::now();
                 let wait = self.stats.timeout_for(server.ip(), sent);
-                match exchange::exchange(server, &query, false, ctx.dnssec_ok, wait).await {
+                match exchange::exchange(&self.sockets, server, &query, false, ctx.dnssec_ok, wait)
+                    .await
+                {
                     Ok((msg, _tcp)) => {
                         let now = Instant::now();
-                        self.stats
-                            .answered(server.ip(), now.saturating_duration_since(sent), now);
                         match classify(&msg, zone, name, qtype) {
                             Reply::Lame(why) => {
+                                self.stats.failed(server.ip(), now);
                                 others += 1;
                                 last = format!("{server}: lame: {why}");
                             }
                             Reply::Failed(rcode) => {
+                                self.stats.failed(server.ip(), now);
                                 others += 1;
                                 last = format!("{server}: {rcode}");
                             }
-                            usable => return Ok((usable, msg)),
+                            usable => {
+                                let rtt = now.saturating_duration_since(sent);
+                                self.stats.answered(server.ip(), rtt, now);
+                                return Ok((usable, msg));
+                            }
                         }
                     }
                     Err(e @ ExchangeError::Encode(_)) => return Err(IterateError::Encode(e)),
                     Err(e) => {
-                        self.stats.timed_out(server.ip(), Instant::now());
+                        self.stats.failed(server.ip(), Instant::now());
                         if matches!(e, ExchangeError::Timeout { .. }) {
                             timeouts += 1;
                             timed_out.push(server);

@@ -155,8 +155,9 @@ impl ServerStats {
         });
     }
 
-    /// `ip` did not answer in time (or could not be reached).
-    pub fn timed_out(&self, ip: IpAddr, now: Instant) {
+    /// `ip` did not answer in time, could not be reached, or answered
+    /// uselessly (SERVFAIL, REFUSED, lame): other servers go first.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
         self.update(ip, now, penalise);
     }
 
@@ -292,7 +293,7 @@ mod tests {
         let (fast, slow, dead, new) = (ip("1.1.1.1"), ip("2.2.2.2"), ip("3.3.3.3"), ip("4.4.4.4"));
         s.answered(fast, Duration::from_millis(5), now);
         s.answered(slow, Duration::from_millis(80), now);
-        s.timed_out(dead, now);
+        s.failed(dead, now);
         for _ in 0..20 {
             let mut v = vec![dead, new, slow, fast];
             s.order(&mut v, |a| *a, now);
