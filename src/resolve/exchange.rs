@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::op::{Message, MessageType, Query};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -80,24 +80,50 @@ pub struct Request<'q> {
 
 impl<'q> Request<'q> {
     /// Encode `query` with a random ID, EDNS0 ([`EDNS_PAYLOAD`], DO as the
-    /// client asked) and RD as given.
+    /// client asked) and RD as given. Written by hand: the question is
+    /// fixed-shape, and going through a `Message` cost an allocation-heavy
+    /// encode per upstream query.
     pub fn new(
         query: &'q Query,
         recursion_desired: bool,
         dnssec_ok: bool,
     ) -> Result<Self, ExchangeError> {
         let id: u16 = rand::random();
-        let mut req = Message::new(id, MessageType::Query, OpCode::Query);
-        req.metadata.recursion_desired = recursion_desired;
-        req.add_query(query.clone());
-        let mut edns = Edns::new();
-        edns.set_max_payload(EDNS_PAYLOAD);
-        edns.set_dnssec_ok(dnssec_ok);
-        req.set_edns(edns);
-        let bytes = req
-            .to_vec()
-            .map_err(|e| ExchangeError::Encode(e.to_string()))?;
-        Ok(Self { id, bytes, query })
+        let name = query.name();
+        if name.len() > 255 {
+            return Err(ExchangeError::Encode(format!("name too long: {name}")));
+        }
+        let mut b = Vec::with_capacity(12 + name.len() + 2 + 4 + 11);
+        b.extend_from_slice(&id.to_be_bytes());
+        // QR=0, OPCODE=QUERY, RD as asked; other flags clear.
+        b.push(if recursion_desired { 0x01 } else { 0x00 });
+        b.push(0x00);
+        // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1 (the OPT record).
+        b.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
+        for label in name.iter() {
+            // Labels of a decoded or validated `Name` are 1..=63 bytes.
+            let len = u8::try_from(label.len())
+                .ok()
+                .filter(|l| (1..=63).contains(l))
+                .ok_or_else(|| ExchangeError::Encode(format!("bad label in {name}")))?;
+            b.push(len);
+            b.extend_from_slice(label);
+        }
+        b.push(0);
+        b.extend_from_slice(&u16::from(query.query_type()).to_be_bytes());
+        b.extend_from_slice(&u16::from(query.query_class()).to_be_bytes());
+        // OPT (RFC 6891): root owner, TYPE 41, CLASS = payload size,
+        // TTL = extended rcode 0, version 0, flags (DO = top bit), no data.
+        b.push(0);
+        b.extend_from_slice(&41u16.to_be_bytes());
+        b.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
+        b.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0x00 }, 0]);
+        b.extend_from_slice(&[0, 0]);
+        Ok(Self {
+            id,
+            bytes: b,
+            query,
+        })
     }
 
     /// True if `m` is the reply to this request: same ID, a response, and
@@ -123,6 +149,10 @@ pub struct PooledSocket {
     buf: Box<[u8]>,
     uses: u32,
     born: Instant,
+    v6: bool,
+    /// The server it is connected to (reconnecting to the same one is a
+    /// wasted system call).
+    peer: Option<SocketAddr>,
 }
 
 /// Idle UDP sockets, each used for at most `uses` exchanges (one at a
@@ -174,6 +204,8 @@ impl SocketPool {
             buf: vec![0u8; UDP_BUFFER].into_boxed_slice(),
             uses: 0,
             born: Instant::now(),
+            v6: server.is_ipv6(),
+            peer: None,
         })
     }
 
@@ -184,8 +216,7 @@ impl SocketPool {
         if s.uses >= self.uses || s.born.elapsed() >= MAX_SOCKET_AGE {
             return;
         }
-        let v6 = s.sock.local_addr().is_ok_and(|a| a.is_ipv6());
-        let mut idle = self.idle(v6).lock().unwrap_or_else(|p| p.into_inner());
+        let mut idle = self.idle(s.v6).lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_SOCKETS {
             idle.push(s);
         }
@@ -230,7 +261,10 @@ pub async fn udp(
 ) -> Result<Message, ExchangeError> {
     let io = |source| ExchangeError::Io { server, source };
     let mut s = pool.take(server).await.map_err(io)?;
-    s.sock.connect(server).await.map_err(io)?;
+    if s.peer != Some(server) {
+        s.sock.connect(server).await.map_err(io)?;
+        s.peer = Some(server);
+    }
     s.sock.send(&req.bytes).await.map_err(io)?;
     loop {
         let n = s.sock.recv(&mut s.buf).await.map_err(io)?;
@@ -266,5 +300,39 @@ pub async fn tcp(server: SocketAddr, req: &Request<'_>) -> Result<Message, Excha
         Ok(m)
     } else {
         Err(ExchangeError::Mismatch { server })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::{Name, RecordType};
+
+    #[test]
+    fn hand_encoded_question_decodes_as_meant() {
+        let q = Query::query(
+            Name::from_ascii("WwW.Example.zz.").expect("name"),
+            RecordType::AAAA,
+        );
+        for (rd, dnssec_ok) in [(false, false), (true, true)] {
+            let r = Request::new(&q, rd, dnssec_ok).expect("encode");
+            let m = Message::from_vec(&r.bytes).expect("decode");
+            assert_eq!(m.metadata.id, r.id);
+            assert_eq!(m.metadata.message_type, MessageType::Query);
+            assert_eq!(m.metadata.recursion_desired, rd);
+            assert!(!m.metadata.authoritative && !m.metadata.truncation);
+            assert_eq!(m.queries.len(), 1);
+            assert!(m.queries[0].name().eq_case(q.name()), "case kept");
+            assert_eq!(m.queries[0].query_type(), RecordType::AAAA);
+            let e = m.edns.as_ref().expect("OPT");
+            assert_eq!(e.max_payload(), EDNS_PAYLOAD);
+            assert_eq!(e.flags().dnssec_ok, dnssec_ok);
+            assert!(m.answers.is_empty() && m.authorities.is_empty());
+        }
+        let root = Query::query(Name::root(), RecordType::NS);
+        let r = Request::new(&root, false, false).expect("encode");
+        assert!(Message::from_vec(&r.bytes).expect("decode").queries[0]
+            .name()
+            .is_root());
     }
 }
