@@ -136,7 +136,7 @@ impl Running {
     }
 }
 
-fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
+fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, StartError> {
     let r = &cfg.config.resolver;
     Ok(match r.mode {
         ResolverMode::Forward => Upstream::Forward(Forwarder::new(
@@ -173,6 +173,7 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
                 max_queries: r.max_upstream_queries,
                 delegation_cache_size: r.delegation_cache_size,
                 socket_reuse: r.socket_reuse,
+                metrics: Some(metrics.clone()),
             })))
         }
     })
@@ -232,7 +233,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let handler = Arc::new(Handler {
         policy: store.clone(),
         cache: AnswerCache::new(cfg.config.cache.clone()),
-        upstream: build_upstream(&cfg)?,
+        upstream: build_upstream(&cfg, &metrics)?,
         sinkhole: Sinkhole::new(&cfg.config.sinkhole),
         metrics: metrics.clone(),
         max_udp_payload: cfg.config.server.max_udp_payload,

@@ -243,6 +243,24 @@ async fn truncated_authoritative_answers_are_fetched_over_tcp() {
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(m.answers.len(), 40);
     assert!(h.leaf.stats.tcp_queries.load(Ordering::Relaxed) >= 1);
+    // The upstream queries are counted by outcome and transport.
+    let (_, text) = http_get(d.metrics_addr.expect("metrics"), "/metrics").await;
+    let m = parse_metrics(&text);
+    let count = |result: &str, transport: &str| {
+        m.iter()
+            .filter(|(k, _)| {
+                k.starts_with("dnsward_authority_queries_total{")
+                    && k.contains(&format!("result=\"{result}\""))
+                    && k.contains(&format!("transport=\"{transport}\""))
+            })
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    assert!(count("referral", "udp") >= 2.0, "root and zz. referrals");
+    assert!(count("answer", "tcp") >= 1.0, "the TXT answer over TCP");
+    assert!(m
+        .get("dnsward_authority_rtt_seconds_count")
+        .is_some_and(|v| *v >= 3.0));
     d.shutdown(Duration::from_secs(1)).await;
 }
 

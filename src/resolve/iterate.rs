@@ -37,6 +37,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
@@ -44,6 +45,8 @@ use hickory_proto::rr::rdata::{CNAME, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use ipnet::IpNet;
+
+use crate::metrics::{AuthorityOutcome, Metrics};
 
 use super::delegation::{CutCache, Delegation, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
@@ -76,6 +79,8 @@ pub struct RecursiveSettings {
     pub delegation_cache_size: usize,
     /// Exchanges one UDP socket (source port) serves before it is replaced.
     pub socket_reuse: u32,
+    /// Where to count authoritative queries (none in unit tests).
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
@@ -192,6 +197,7 @@ pub struct Iterative {
     ports: HashMap<IpAddr, u16>,
     default_port: u16,
     max_queries: u32,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Iterative {
@@ -218,6 +224,7 @@ impl Iterative {
             ports: s.ports,
             default_port: s.default_port,
             max_queries: s.max_queries.max(1),
+            metrics: s.metrics,
         }
     }
 
@@ -341,6 +348,15 @@ impl Iterative {
         }
     }
 
+    fn count(&self, outcome: AuthorityOutcome, tcp: bool, rtt: Option<Duration>) {
+        if let Some(m) = &self.metrics {
+            m.count_authority(outcome, tcp);
+            if let Some(rtt) = rtt {
+                m.authority_rtt.observe(rtt.as_secs_f64());
+            }
+        }
+    }
+
     fn socket_addr(&self, ip: IpAddr) -> SocketAddr {
         SocketAddr::new(
             ip,
@@ -459,9 +475,12 @@ impl Iterative {
                 match exchange::exchange(&self.sockets, server, &query, false, ctx.dnssec_ok, wait)
                     .await
                 {
-                    Ok((msg, _tcp)) => {
+                    Ok((msg, tcp)) => {
                         let now = Instant::now();
-                        match classify(&msg, zone, name, qtype) {
+                        let rtt = now.saturating_duration_since(sent);
+                        let reply = classify(&msg, zone, name, qtype);
+                        self.count(outcome_of(&reply), tcp, Some(rtt));
+                        match reply {
                             Reply::Lame(why) => {
                                 self.stats.failed(server.ip(), now);
                                 others += 1;
@@ -473,7 +492,6 @@ impl Iterative {
                                 last = format!("{server}: {rcode}");
                             }
                             usable => {
-                                let rtt = now.saturating_duration_since(sent);
                                 self.stats.answered(server.ip(), rtt, now);
                                 return Ok((usable, msg));
                             }
@@ -483,9 +501,11 @@ impl Iterative {
                     Err(e) => {
                         self.stats.failed(server.ip(), Instant::now());
                         if matches!(e, ExchangeError::Timeout { .. }) {
+                            self.count(AuthorityOutcome::Timeout, false, None);
                             timeouts += 1;
                             timed_out.push(server);
                         } else {
+                            self.count(AuthorityOutcome::Network, false, None);
                             others += 1;
                             network |= matches!(e, ExchangeError::Io { .. });
                         }
@@ -504,6 +524,16 @@ impl Iterative {
             timeouts_only: timeouts > 0 && others == 0,
             network,
         })
+    }
+}
+
+fn outcome_of(reply: &Reply) -> AuthorityOutcome {
+    match reply {
+        Reply::Answer => AuthorityOutcome::Answer,
+        Reply::Referral(_) => AuthorityOutcome::Referral,
+        Reply::NxDomain | Reply::NoData => AuthorityOutcome::Negative,
+        Reply::Lame(_) => AuthorityOutcome::Lame,
+        Reply::Failed(_) => AuthorityOutcome::Rcode,
     }
 }
 
