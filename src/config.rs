@@ -835,6 +835,22 @@ mod tests {
     }
 
     #[test]
+    fn iterator_limits_are_checked() {
+        let keys = problems(
+            "[resolver]\nmax_upstream_queries = 0\ndelegation_cache_size = 0\nsocket_reuse = 5000\n",
+        );
+        assert_eq!(
+            keys,
+            vec![
+                "resolver.delegation_cache_size",
+                "resolver.max_upstream_queries",
+                "resolver.socket_reuse"
+            ]
+        );
+        assert!(problems("[resolver]\nmax_upstream_queries = 200\nsocket_reuse = 1\n").is_empty());
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         assert!(toml::from_str::<Config>("[server]\nlisten_addr = []").is_err());
     }
