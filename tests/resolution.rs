@@ -265,7 +265,7 @@ async fn truncated_authoritative_answers_are_fetched_over_tcp() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upward_referrals_delegation_loops_and_private_servers_fail_fast() {
+async fn upward_referrals_delegation_and_cname_loops_and_private_servers_fail_fast() {
     let h = Hierarchy::start().await;
     let (_dir, d) = recursive_dnsward(&h, "lame").await;
     let s = d.dns[0];
@@ -294,6 +294,7 @@ async fn upward_referrals_delegation_loops_and_private_servers_fail_fast() {
             "www.priv.zz.",
             "no usable address for any name server of priv.zz.",
         ),
+        ("loop1.example.zz.", "CNAME loop at loop1.example.zz."),
     ] {
         let before = all(&h);
         let started = std::time::Instant::now();

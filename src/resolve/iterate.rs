@@ -290,6 +290,12 @@ impl Iterative {
                     });
                 }
                 Step::Follow { records, next } => {
+                    if records.is_empty() && next == name {
+                        // The zone claimed an answer but gave nothing to
+                        // follow (say, an undecodable DNAME): asking again
+                        // would only repeat it.
+                        return Err(IterateError::Loop(next));
+                    }
                     answers.extend(records);
                     let hops = answers
                         .iter()

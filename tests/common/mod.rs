@@ -404,6 +404,8 @@ pub fn leaf_zone() -> Zone {
          alias.example.zz. 300 CNAME www.example.zz.
          chain.example.zz. 300 CNAME alias.example.zz.
          out.example.zz. 300 CNAME www.yy.
+         loop1.example.zz. 300 CNAME loop2.example.zz.
+         loop2.example.zz. 300 CNAME loop1.example.zz.
          mail.example.zz. 300 MX 10 www.example.zz.
          txt.example.zz. 300 TXT hello world
          ads.example.zz. 300 A 192.0.2.66
