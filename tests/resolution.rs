@@ -332,3 +332,45 @@ async fn forged_replies_are_ignored() {
     assert!(h.spoof.stats.forged.load(Ordering::Relaxed) >= 6);
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn do_bit_is_passed_on_and_rd_is_never_set() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "dobit").await;
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+    assert_eq!(h.leaf.stats.dnssec_ok.load(Ordering::Relaxed), 0);
+    let mut q = make_query("mail.example.zz.", RecordType::MX, Some(1232));
+    if let Some(e) = q.edns.as_mut() {
+        e.set_dnssec_ok(true);
+    }
+    let (m, _) = ask(d.dns[0], Proto::Udp, &q).await;
+    assert_eq!(rdata(&m), vec!["10 www.example.zz."]);
+    assert_eq!(h.leaf.stats.dnssec_ok.load(Ordering::Relaxed), 1);
+    for a in [&h.root, &h.tld, &h.leaf] {
+        assert_eq!(a.stats.recursion_desired.load(Ordering::Relaxed), 0);
+    }
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_query_budget_is_enforced() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("budget");
+    let toml = base_toml(&format!("{}max_upstream_queries = 2\n", h.resolver_toml()));
+    let d = start_dnsward(&dir, &toml).await;
+    // Cold, www.example.zz. needs three queries (root, zz., example.zz.).
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    let (_, text) = ede_of(&m).expect("EDE");
+    assert!(text.contains("gave up after 2 upstream queries"), "{text}");
+    let sent: u64 = [&h.root, &h.tld, &h.leaf]
+        .iter()
+        .map(|a| a.stats.queries.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(sent, 2);
+    // The referrals learnt are kept: now one query reaches the leaf.
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+    d.shutdown(Duration::from_secs(1)).await;
+}

@@ -65,6 +65,22 @@ pub struct AuthStats {
     pub tcp_queries: AtomicU64,
     /// Forged replies sent (spoofing servers only).
     pub forged: AtomicU64,
+    /// Queries that carried EDNS with the DO bit.
+    pub dnssec_ok: AtomicU64,
+    /// Queries with RD=1 (an iterator must send RD=0).
+    pub recursion_desired: AtomicU64,
+}
+
+impl AuthStats {
+    fn count(&self, req: &Message) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        if req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok) {
+            self.dnssec_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        if req.metadata.recursion_desired {
+            self.recursion_desired.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 pub struct AuthServer {
@@ -265,7 +281,7 @@ impl AuthServer {
                 let Ok(req) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                s1.queries.fetch_add(1, Ordering::Relaxed);
+                s1.count(&req);
                 let resp = answer(&z1, &req);
                 if forge {
                     let n = send_forgeries(&udp, &other_port, &resp, &req, src).await;
@@ -290,7 +306,7 @@ impl AuthServer {
                         let Ok(req) = Message::from_vec(&buf) else {
                             return;
                         };
-                        st.queries.fetch_add(1, Ordering::Relaxed);
+                        st.count(&req);
                         st.tcp_queries.fetch_add(1, Ordering::Relaxed);
                         let bytes = answer(&z, &req).to_vec().expect("encode");
                         let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
