@@ -139,7 +139,7 @@ impl Running {
 fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, StartError> {
     let r = &cfg.config.resolver;
     Ok(match r.mode {
-        ResolverMode::Forward => Upstream::Forward(Forwarder::new(
+        ResolverMode::Forward => Upstream::forward(Forwarder::new(
             cfg.upstreams.clone(),
             Duration::from_millis(r.upstream_timeout_ms),
         )),
@@ -165,7 +165,7 @@ fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, S
                     _ => 53,
                 }
             });
-            Upstream::Recursive(Box::new(Iterative::new(RecursiveSettings {
+            Upstream::recursive(Iterative::new(RecursiveSettings {
                 roots,
                 ports,
                 default_port,
@@ -174,7 +174,7 @@ fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, S
                 delegation_cache_size: r.delegation_cache_size,
                 socket_reuse: r.socket_reuse,
                 metrics: Some(metrics.clone()),
-            })))
+            }))
         }
     })
 }

@@ -374,3 +374,29 @@ async fn upstream_query_budget_is_enforced() {
     assert_eq!(rdata(&m), vec!["192.0.2.10"]);
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_cache_misses_share_one_upstream_query() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "coalesce").await;
+    let s = d.dns[0];
+    // Learn the slow.zz. cut first (its server answers after 300 ms).
+    let (m, _) = query(s, Proto::Udp, "warm.slow.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    let before = h.slow.stats.queries.load(Ordering::Relaxed);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        tasks.push(tokio::spawn(async move {
+            query(s, Proto::Udp, "www.slow.zz.", RecordType::A).await.0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(rdata(&t.await.expect("join")), vec!["192.0.2.80"]);
+    }
+    assert_eq!(
+        h.slow.stats.queries.load(Ordering::Relaxed) - before,
+        1,
+        "20 clients, one upstream query"
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+}

@@ -252,20 +252,28 @@ async fn send_forgeries(
     sent
 }
 
+/// How a test server misbehaves.
+#[derive(Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Send forged replies before each real UDP answer (`send_forgeries`).
+    pub forge: bool,
+    /// Answer UDP queries only after this long.
+    pub delay: Duration,
+}
+
 impl AuthServer {
     /// Serve `zones` on UDP and TCP at `addr` (port 0 picks one).
     pub async fn start(addr: SocketAddr, zones: Vec<Zone>) -> std::io::Result<Self> {
-        Self::start_with(addr, zones, false).await
+        Self::start_with(addr, zones, Behaviour::default()).await
     }
 
-    /// Like [`AuthServer::start`]; with `forge`, every UDP answer is
-    /// preceded by forged replies (see `send_forgeries`).
+    /// Like [`AuthServer::start`], misbehaving as told.
     pub async fn start_with(
         addr: SocketAddr,
         zones: Vec<Zone>,
-        forge: bool,
+        behaviour: Behaviour,
     ) -> std::io::Result<Self> {
-        let udp = UdpSocket::bind(addr).await?;
+        let udp = Arc::new(UdpSocket::bind(addr).await?);
         let other_port = UdpSocket::bind(SocketAddr::new(addr.ip(), 0)).await?;
         let addr = udp.local_addr()?;
         let tcp = TcpListener::bind(addr).await?;
@@ -283,11 +291,20 @@ impl AuthServer {
                 };
                 s1.count(&req);
                 let resp = answer(&z1, &req);
-                if forge {
+                if behaviour.forge {
                     let n = send_forgeries(&udp, &other_port, &resp, &req, src).await;
                     s1.forged.fetch_add(n, Ordering::Relaxed);
                 }
-                let _ = udp.send_to(&encode_for_udp(&resp, &req), src).await;
+                let bytes = encode_for_udp(&resp, &req);
+                if behaviour.delay.is_zero() {
+                    let _ = udp.send_to(&bytes, src).await;
+                } else {
+                    let udp = udp.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(behaviour.delay).await;
+                        let _ = udp.send_to(&bytes, src).await;
+                    });
+                }
             }
         });
         let (z2, s2) = (zones, stats.clone());
@@ -339,6 +356,7 @@ impl AuthServer {
 ///   refers every question back up to `zz.`;
 /// * `spoof.zz.` on 127.0.1.9, which sends forged replies before each real
 ///   one;
+/// * `slow.zz.` on 127.0.1.10, which answers UDP after 300 ms;
 /// * `cyc1.zz.`/`cyc2.zz.`, each delegated to a name server inside the
 ///   other, with no glue (a loop); `priv.zz.`, delegated to 0.1.2.3 (never
 ///   to be queried).
@@ -352,6 +370,7 @@ pub struct Hierarchy {
     pub failover: AuthServer,
     pub up: AuthServer,
     pub spoof: AuthServer,
+    pub slow: AuthServer,
     /// Bound, never read: the silent server of `failover.zz.`.
     pub silent: std::net::UdpSocket,
 }
@@ -365,6 +384,7 @@ pub const SILENT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 6);
 pub const FAILOVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 7);
 pub const UP_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 8);
 pub const SPOOF_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 9);
+pub const SLOW_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 10);
 
 pub fn root_zone() -> Zone {
     Zone {
@@ -402,6 +422,8 @@ pub fn tld_zone() -> Zone {
              ns1.up.zz. 172800 A 127.0.1.8
              spoof.zz. 172800 NS ns1.spoof.zz.
              ns1.spoof.zz. 172800 A 127.0.1.9
+             slow.zz. 172800 NS ns1.slow.zz.
+             ns1.slow.zz. 172800 A 127.0.1.10
              cyc1.zz. 172800 NS ns.cyc2.zz.
              cyc2.zz. 172800 NS ns.cyc1.zz.
              priv.zz. 172800 NS ns1.priv.zz.
@@ -491,6 +513,16 @@ fn spoof_zone() -> Zone {
     )
 }
 
+fn slow_zone() -> Zone {
+    zone(
+        "slow.zz.",
+        "slow.zz. 3600 SOA ns1.slow.zz. hostmaster.slow.zz. 1 300
+         slow.zz. 3600 NS ns1.slow.zz.
+         ns1.slow.zz. 3600 A 127.0.1.10
+         www.slow.zz. 300 A 192.0.2.80",
+    )
+}
+
 impl Hierarchy {
     pub async fn start() -> Self {
         for _ in 0..50 {
@@ -515,9 +547,29 @@ impl Hierarchy {
                 AuthServer::start(at(GLUELESS_IP), vec![glueless_zone()]).await,
                 AuthServer::start(at(FAILOVER_IP), vec![failover_zone()]).await,
                 AuthServer::start(at(UP_IP), vec![root_zone()]).await,
-                AuthServer::start_with(at(SPOOF_IP), vec![spoof_zone()], true).await,
+                AuthServer::start_with(
+                    at(SPOOF_IP),
+                    vec![spoof_zone()],
+                    Behaviour {
+                        forge: true,
+                        ..Behaviour::default()
+                    },
+                )
+                .await,
                 std::net::UdpSocket::bind(at(SILENT_IP)),
             )
+            else {
+                continue;
+            };
+            let Ok(slow) = AuthServer::start_with(
+                at(SLOW_IP),
+                vec![slow_zone()],
+                Behaviour {
+                    delay: Duration::from_millis(300),
+                    ..Behaviour::default()
+                },
+            )
+            .await
             else {
                 continue;
             };
@@ -531,6 +583,7 @@ impl Hierarchy {
                 failover,
                 up,
                 spoof,
+                slow,
                 silent,
             };
         }
