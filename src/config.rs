@@ -158,7 +158,7 @@ pub struct ResolverConfig {
     /// Recursive mode: queries one outgoing UDP socket (one random source
     /// port) serves, one at a time, before it is closed and a new port
     /// bound; sockets also retire after 10 s. 1 = a fresh port per query
-    /// (most unpredictable, ~20% more CPU on cold names). Default 8.
+    /// (most unpredictable; ~1.5x the CPU per cold name). Default 8.
     pub socket_reuse: u32,
 }
 
