@@ -400,3 +400,15 @@ async fn identical_cache_misses_share_one_upstream_query() {
     );
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_without_edns_are_asked_again_without_it() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "noedns").await;
+    // old.zz.'s server answers FORMERR (no OPT) to any EDNS query.
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.old.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(rdata(&m), vec!["192.0.2.90"]);
+    assert_eq!(h.old.stats.queries.load(Ordering::Relaxed), 2);
+    d.shutdown(Duration::from_secs(1)).await;
+}

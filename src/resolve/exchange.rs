@@ -79,14 +79,15 @@ pub struct Request<'q> {
 }
 
 impl<'q> Request<'q> {
-    /// Encode `query` with a random ID, EDNS0 ([`EDNS_PAYLOAD`], DO as the
-    /// client asked) and RD as given. Written by hand: the question is
-    /// fixed-shape, and going through a `Message` cost an allocation-heavy
-    /// encode per upstream query.
+    /// Encode `query` with a random ID, RD as given, and EDNS0
+    /// ([`EDNS_PAYLOAD`], DO as in `edns`) unless `edns` is `None` (for
+    /// servers that answer FORMERR to an OPT record). Written by hand: the
+    /// question is fixed-shape, and going through a `Message` cost an
+    /// allocation-heavy encode per upstream query.
     pub fn new(
         query: &'q Query,
         recursion_desired: bool,
-        dnssec_ok: bool,
+        edns: Option<bool>,
     ) -> Result<Self, ExchangeError> {
         let id: u16 = rand::random();
         let name = query.name();
@@ -98,8 +99,8 @@ impl<'q> Request<'q> {
         // QR=0, OPCODE=QUERY, RD as asked; other flags clear.
         b.push(if recursion_desired { 0x01 } else { 0x00 });
         b.push(0x00);
-        // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1 (the OPT record).
-        b.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 1]);
+        // QDCOUNT 1, ANCOUNT 0, NSCOUNT 0, ARCOUNT 1 (the OPT record) or 0.
+        b.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(edns.is_some())]);
         for label in name.iter() {
             // Labels of a decoded or validated `Name` are 1..=63 bytes.
             let len = u8::try_from(label.len())
@@ -112,13 +113,16 @@ impl<'q> Request<'q> {
         b.push(0);
         b.extend_from_slice(&u16::from(query.query_type()).to_be_bytes());
         b.extend_from_slice(&u16::from(query.query_class()).to_be_bytes());
-        // OPT (RFC 6891): root owner, TYPE 41, CLASS = payload size,
-        // TTL = extended rcode 0, version 0, flags (DO = top bit), no data.
-        b.push(0);
-        b.extend_from_slice(&41u16.to_be_bytes());
-        b.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
-        b.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0x00 }, 0]);
-        b.extend_from_slice(&[0, 0]);
+        if let Some(dnssec_ok) = edns {
+            // OPT (RFC 6891): root owner, TYPE 41, CLASS = payload size,
+            // TTL = extended rcode 0, version 0, flags (DO = top bit), no
+            // data.
+            b.push(0);
+            b.extend_from_slice(&41u16.to_be_bytes());
+            b.extend_from_slice(&EDNS_PAYLOAD.to_be_bytes());
+            b.extend_from_slice(&[0, 0, if dnssec_ok { 0x80 } else { 0x00 }, 0]);
+            b.extend_from_slice(&[0, 0]);
+        }
         Ok(Self {
             id,
             bytes: b,
@@ -224,16 +228,17 @@ impl SocketPool {
 }
 
 /// Ask `server` within `timeout`: UDP, then TCP (same deadline) if the UDP
-/// reply has TC=1. Returns the reply and whether TCP was used.
+/// reply has TC=1. `edns`: `Some(DO bit)` to send EDNS0, `None` for none.
+/// Returns the reply and whether TCP was used.
 pub async fn exchange(
     pool: &SocketPool,
     server: SocketAddr,
     query: &Query,
     recursion_desired: bool,
-    dnssec_ok: bool,
+    edns: Option<bool>,
     timeout: Duration,
 ) -> Result<(Message, bool), ExchangeError> {
-    let req = Request::new(query, recursion_desired, dnssec_ok)?;
+    let req = Request::new(query, recursion_desired, edns)?;
     let deadline = Instant::now() + timeout;
     let timed_out = |_| ExchangeError::Timeout {
         server,
@@ -315,7 +320,7 @@ mod tests {
             RecordType::AAAA,
         );
         for (rd, dnssec_ok) in [(false, false), (true, true)] {
-            let r = Request::new(&q, rd, dnssec_ok).expect("encode");
+            let r = Request::new(&q, rd, Some(dnssec_ok)).expect("encode");
             let m = Message::from_vec(&r.bytes).expect("decode");
             assert_eq!(m.metadata.id, r.id);
             assert_eq!(m.metadata.message_type, MessageType::Query);
@@ -329,8 +334,12 @@ mod tests {
             assert_eq!(e.flags().dnssec_ok, dnssec_ok);
             assert!(m.answers.is_empty() && m.authorities.is_empty());
         }
+        let plain = Request::new(&q, false, None).expect("encode");
+        let m = Message::from_vec(&plain.bytes).expect("decode");
+        assert!(m.edns.is_none() && m.additionals.is_empty());
+        assert_eq!(m.queries[0].query_type(), RecordType::AAAA);
         let root = Query::query(Name::root(), RecordType::NS);
-        let r = Request::new(&root, false, false).expect("encode");
+        let r = Request::new(&root, false, Some(false)).expect("encode");
         assert!(Message::from_vec(&r.bytes).expect("decode").queries[0]
             .name()
             .is_root());

@@ -68,7 +68,7 @@ impl Forwarder {
             up,
             query,
             true,
-            dnssec_ok,
+            Some(dnssec_ok),
             self.attempt_timeout,
         )
         .await?;

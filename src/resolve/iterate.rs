@@ -354,6 +354,36 @@ impl Iterative {
         }
     }
 
+    /// One exchange with `server`; if it answers FORMERR without an OPT
+    /// record it does not speak EDNS (RFC 6891 7): ask once more without
+    /// (from the same query budget).
+    async fn exchange(
+        &self,
+        server: SocketAddr,
+        query: &Query,
+        ctx: &mut Ctx,
+        wait: Duration,
+    ) -> Result<(Message, bool), ExchangeError> {
+        let first = exchange::exchange(
+            &self.sockets,
+            server,
+            query,
+            false,
+            Some(ctx.dnssec_ok),
+            wait,
+        )
+        .await?;
+        let m = &first.0;
+        if m.metadata.response_code != ResponseCode::FormErr
+            || m.edns.is_some()
+            || ctx.queries_left == 0
+        {
+            return Ok(first);
+        }
+        ctx.queries_left -= 1;
+        exchange::exchange(&self.sockets, server, query, false, None, wait).await
+    }
+
     fn count(&self, outcome: AuthorityOutcome, tcp: bool, rtt: Option<Duration>) {
         if let Some(m) = &self.metrics {
             m.count_authority(outcome, tcp);
@@ -478,9 +508,7 @@ impl Iterative {
                 ctx.queries_left -= 1;
                 let sent = Instant::now();
                 let wait = self.stats.timeout_for(server.ip(), sent);
-                match exchange::exchange(&self.sockets, server, &query, false, ctx.dnssec_ok, wait)
-                    .await
-                {
+                match self.exchange(server, &query, ctx, wait).await {
                     Ok((msg, tcp)) => {
                         let now = Instant::now();
                         let rtt = now.saturating_duration_since(sent);

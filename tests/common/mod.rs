@@ -259,6 +259,9 @@ pub struct Behaviour {
     pub forge: bool,
     /// Answer UDP queries only after this long.
     pub delay: Duration,
+    /// Answer FORMERR, without OPT, to queries carrying EDNS (a server
+    /// from before RFC 6891).
+    pub no_edns: bool,
 }
 
 impl AuthServer {
@@ -290,7 +293,14 @@ impl AuthServer {
                     continue;
                 };
                 s1.count(&req);
-                let resp = answer(&z1, &req);
+                let resp = if behaviour.no_edns && req.edns.is_some() {
+                    let mut r = Message::response(req.metadata.id, OpCode::Query);
+                    r.queries = req.queries.clone();
+                    r.metadata.response_code = ResponseCode::FormErr;
+                    r
+                } else {
+                    answer(&z1, &req)
+                };
                 if behaviour.forge {
                     let n = send_forgeries(&udp, &other_port, &resp, &req, src).await;
                     s1.forged.fetch_add(n, Ordering::Relaxed);
@@ -357,6 +367,7 @@ impl AuthServer {
 /// * `spoof.zz.` on 127.0.1.9, which sends forged replies before each real
 ///   one;
 /// * `slow.zz.` on 127.0.1.10, which answers UDP after 300 ms;
+/// * `old.zz.` on 127.0.1.11, which answers FORMERR to EDNS queries;
 /// * `cyc1.zz.`/`cyc2.zz.`, each delegated to a name server inside the
 ///   other, with no glue (a loop); `priv.zz.`, delegated to 0.1.2.3 (never
 ///   to be queried).
@@ -371,6 +382,7 @@ pub struct Hierarchy {
     pub up: AuthServer,
     pub spoof: AuthServer,
     pub slow: AuthServer,
+    pub old: AuthServer,
     /// Bound, never read: the silent server of `failover.zz.`.
     pub silent: std::net::UdpSocket,
 }
@@ -385,6 +397,7 @@ pub const FAILOVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 7);
 pub const UP_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 8);
 pub const SPOOF_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 9);
 pub const SLOW_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 10);
+pub const OLD_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 11);
 
 pub fn root_zone() -> Zone {
     Zone {
@@ -424,6 +437,8 @@ pub fn tld_zone() -> Zone {
              ns1.spoof.zz. 172800 A 127.0.1.9
              slow.zz. 172800 NS ns1.slow.zz.
              ns1.slow.zz. 172800 A 127.0.1.10
+             old.zz. 172800 NS ns1.old.zz.
+             ns1.old.zz. 172800 A 127.0.1.11
              cyc1.zz. 172800 NS ns.cyc2.zz.
              cyc2.zz. 172800 NS ns.cyc1.zz.
              priv.zz. 172800 NS ns1.priv.zz.
@@ -523,6 +538,16 @@ fn slow_zone() -> Zone {
     )
 }
 
+fn old_zone() -> Zone {
+    zone(
+        "old.zz.",
+        "old.zz. 3600 SOA ns1.old.zz. hostmaster.old.zz. 1 300
+         old.zz. 3600 NS ns1.old.zz.
+         ns1.old.zz. 3600 A 127.0.1.11
+         www.old.zz. 300 A 192.0.2.90",
+    )
+}
+
 impl Hierarchy {
     pub async fn start() -> Self {
         for _ in 0..50 {
@@ -573,6 +598,18 @@ impl Hierarchy {
             else {
                 continue;
             };
+            let Ok(old) = AuthServer::start_with(
+                at(OLD_IP),
+                vec![old_zone()],
+                Behaviour {
+                    no_edns: true,
+                    ..Behaviour::default()
+                },
+            )
+            .await
+            else {
+                continue;
+            };
             return Self {
                 port,
                 root,
@@ -584,6 +621,7 @@ impl Hierarchy {
                 up,
                 spoof,
                 slow,
+                old,
                 silent,
             };
         }
