@@ -412,3 +412,33 @@ async fn servers_without_edns_are_asked_again_without_it() {
     assert_eq!(h.old.stats.queries.load(Ordering::Relaxed), 2);
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_zone_is_held_down_after_failing() {
+    let h = Hierarchy::start().await;
+    h.silent.set_nonblocking(true).expect("nonblocking");
+    let silent_got = || {
+        let mut buf = [0u8; 512];
+        let mut n = 0;
+        while h.silent.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let (_dir, d) = recursive_dnsward(&h, "dead").await;
+    let s = d.dns[0];
+    // dead.zz.'s only server never answers: timeouts, then SERVFAIL.
+    let (m, _) = query(s, Proto::Udp, "www.dead.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(silent_got() >= 1);
+    // Right after, another name in the zone fails at once without a
+    // packet to the dead server (RFC 9520).
+    let started = std::time::Instant::now();
+    let (m, _) = query(s, Proto::Udp, "mail.dead.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(started.elapsed() < Duration::from_millis(200));
+    let (_, text) = ede_of(&m).expect("EDE");
+    assert!(text.contains("held down"), "{text}");
+    assert_eq!(silent_got(), 0);
+    d.shutdown(Duration::from_secs(1)).await;
+}

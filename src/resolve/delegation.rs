@@ -147,6 +147,92 @@ impl CutCache {
     }
 }
 
+/// First hold of a zone whose servers all failed; doubled on each further
+/// failure up to [`MAX_HOLD`].
+pub const FIRST_HOLD: Duration = Duration::from_secs(1);
+/// Longest hold: a zone that comes back is asked again within this.
+pub const MAX_HOLD: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy)]
+struct Failure {
+    until: Instant,
+    hold: Duration,
+}
+
+/// Zones none of whose servers gave a usable answer, not asked again for a
+/// while (RFC 9520: resolution failures are cached, with backoff). Without
+/// this, every new question for a dead zone costs its full round of
+/// timeouts and sends the dead servers more queries.
+pub struct FailedZones {
+    map: Mutex<HashMap<Name, Failure>>,
+    /// Entries present, read without the lock on the hot path.
+    count: std::sync::atomic::AtomicUsize,
+    max: usize,
+}
+
+impl FailedZones {
+    /// Remember at most `max` failed zones.
+    pub fn new(max: usize) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            count: std::sync::atomic::AtomicUsize::new(0),
+            max: max.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Name, Failure>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.count.load(std::sync::atomic::Ordering::Relaxed) == 0
+    }
+
+    /// True while `zone` is held after a failure.
+    pub fn is_held(&self, zone: &Name, now: Instant) -> bool {
+        !self.is_empty() && self.lock().get(zone).is_some_and(|f| f.until > now)
+    }
+
+    /// Every server of `zone` failed at `now`.
+    pub fn failed(&self, zone: &Name, now: Instant) {
+        let mut map = self.lock();
+        let hold = match map.get(zone) {
+            // Failing again soon after the last hold: back off further.
+            Some(f) if now.saturating_duration_since(f.until) < MAX_HOLD => {
+                (f.hold * 2).min(MAX_HOLD)
+            }
+            _ => FIRST_HOLD,
+        };
+        if map.len() >= self.max && !map.contains_key(zone) {
+            map.retain(|_, f| f.until > now);
+            if map.len() >= self.max {
+                return;
+            }
+        }
+        map.insert(
+            zone.clone(),
+            Failure {
+                until: now + hold,
+                hold,
+            },
+        );
+        self.count
+            .store(map.len(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A server of `zone` answered: forget its failures.
+    pub fn succeeded(&self, zone: &Name) {
+        if self.is_empty() {
+            return;
+        }
+        let mut map = self.lock();
+        if map.remove(zone).is_some() {
+            self.count
+                .store(map.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +312,37 @@ mod tests {
         let ip: IpAddr = "192.0.2.7".parse().expect("ip");
         let d = d.with_addresses(&n("B.ns.yy."), &[ip]);
         assert_eq!(d.addresses().collect::<Vec<_>>(), vec![ip]);
+    }
+
+    #[test]
+    fn failed_zones_are_held_with_backoff() {
+        let f = FailedZones::new(4);
+        let z = n("dead.zz.");
+        let t0 = Instant::now();
+        assert!(!f.is_held(&z, t0));
+        f.failed(&z, t0);
+        assert!(f.is_held(&n("DEAD.zz."), t0 + Duration::from_millis(999)));
+        assert!(!f.is_held(&z, t0 + FIRST_HOLD));
+        // Failing again right after: twice as long, up to the cap.
+        let t1 = t0 + FIRST_HOLD;
+        f.failed(&z, t1);
+        assert!(f.is_held(&z, t1 + Duration::from_millis(1999)));
+        assert!(!f.is_held(&z, t1 + 2 * FIRST_HOLD));
+        let mut t = t1;
+        for _ in 0..10 {
+            t += MAX_HOLD;
+            f.failed(&z, t);
+        }
+        assert!(!f.is_held(&z, t + MAX_HOLD));
+        // An answer clears it; a failure long after starts over.
+        f.succeeded(&z);
+        assert!(!f.is_held(&z, t));
+        f.failed(&z, t + Duration::from_secs(3600));
+        assert!(!f.is_held(&z, t + Duration::from_secs(3600) + FIRST_HOLD));
+        // Bounded.
+        for i in 0..20 {
+            f.failed(&n(&format!("z{i}.zz.")), t);
+        }
+        assert!(f.lock().len() <= 4);
     }
 }

@@ -48,7 +48,7 @@ use ipnet::IpNet;
 
 use crate::metrics::{AuthorityOutcome, Metrics};
 
-use super::delegation::{CutCache, Delegation, NameServer};
+use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
 use super::ResolveError;
@@ -61,6 +61,8 @@ pub const MAX_DEPTH: u8 = 4;
 const RTT_TABLE_SIZE: usize = 10_000;
 /// Rounds over a zone's servers (the second only for those that timed out).
 const ROUNDS: usize = 2;
+/// Failed zones remembered (RFC 9520 hold-down).
+const FAILED_ZONES: usize = 10_000;
 
 /// Settings the iterator needs from the configuration.
 pub struct RecursiveSettings {
@@ -112,6 +114,12 @@ pub enum IterateError {
         timeouts_only: bool,
         /// True if a failure was a network error.
         network: bool,
+    },
+    /// Every server of the zone failed moments ago; not asked again yet.
+    #[error("servers of {zone} failed recently; held down (RFC 9520)")]
+    Held {
+        /// The zone.
+        zone: Name,
     },
     /// The CNAME/DNAME chain is longer than [`MAX_CHAIN`].
     #[error("CNAME chain longer than {MAX_CHAIN}")]
@@ -191,6 +199,7 @@ type BoxedResolve<'a> = Pin<Box<dyn Future<Output = Result<Resolved, IterateErro
 /// The iterative resolver.
 pub struct Iterative {
     cuts: CutCache,
+    failed: FailedZones,
     sockets: SocketPool,
     stats: ServerStats,
     policy: AddressPolicy,
@@ -218,6 +227,7 @@ impl Iterative {
         };
         Self {
             cuts: CutCache::new(root, s.delegation_cache_size),
+            failed: FailedZones::new(FAILED_ZONES),
             sockets: SocketPool::new(s.socket_reuse),
             stats: ServerStats::new(RTT_TABLE_SIZE),
             policy: AddressPolicy::new(s.allow),
@@ -329,8 +339,23 @@ impl Iterative {
         };
         let mut cut = self.cuts.closest(&start, Instant::now());
         loop {
+            if self.failed.is_held(&cut.zone, Instant::now()) {
+                return Err(IterateError::Held {
+                    zone: cut.zone.clone(),
+                });
+            }
             let servers = self.server_addresses(&cut, ctx).await?;
-            let (reply, msg) = self.ask(&cut.zone, servers, name, qtype, ctx).await?;
+            let (reply, msg) = match self.ask(&cut.zone, servers, name, qtype, ctx).await {
+                Ok(r) => {
+                    self.failed.succeeded(&cut.zone);
+                    r
+                }
+                Err(e @ IterateError::AllFailed { .. }) => {
+                    self.failed.failed(&cut.zone, Instant::now());
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             match reply {
                 Reply::Referral(child) => {
                     let now = Instant::now();

@@ -368,6 +368,7 @@ impl AuthServer {
 ///   one;
 /// * `slow.zz.` on 127.0.1.10, which answers UDP after 300 ms;
 /// * `old.zz.` on 127.0.1.11, which answers FORMERR to EDNS queries;
+/// * `dead.zz.`, whose only server is the silent 127.0.1.6;
 /// * `cyc1.zz.`/`cyc2.zz.`, each delegated to a name server inside the
 ///   other, with no glue (a loop); `priv.zz.`, delegated to 0.1.2.3 (never
 ///   to be queried).
@@ -437,6 +438,8 @@ pub fn tld_zone() -> Zone {
              ns1.spoof.zz. 172800 A 127.0.1.9
              slow.zz. 172800 NS ns1.slow.zz.
              ns1.slow.zz. 172800 A 127.0.1.10
+             dead.zz. 172800 NS ns1.dead.zz.
+             ns1.dead.zz. 172800 A 127.0.1.6
              old.zz. 172800 NS ns1.old.zz.
              ns1.old.zz. 172800 A 127.0.1.11
              cyc1.zz. 172800 NS ns.cyc2.zz.
