@@ -22,7 +22,7 @@ use crate::policy::watch::{self as listwatch, ListWatcher};
 use crate::ratelimit::RateLimiter;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
-use crate::resolve::recursive::{Recursive, RecursiveSettings};
+use crate::resolve::iterate::{Iterative, RecursiveSettings};
 use crate::resolve::{roothints, Upstream};
 use crate::server;
 use crate::sinkhole::Sinkhole;
@@ -36,9 +36,6 @@ pub enum StartError {
     /// Root hints unusable.
     #[error(transparent)]
     Hints(#[from] roothints::HintsError),
-    /// The recursor refused its settings.
-    #[error(transparent)]
-    Recursor(#[from] crate::resolve::recursive::RecursorInitError),
     /// Some lists failed their first load.
     #[error("lists failed to load:\n{}", .0.join("\n"))]
     Lists(Vec<String>),
@@ -139,10 +136,10 @@ impl Running {
     }
 }
 
-fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
+fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, StartError> {
     let r = &cfg.config.resolver;
     Ok(match r.mode {
-        ResolverMode::Forward => Upstream::Forward(Forwarder::new(
+        ResolverMode::Forward => Upstream::forward(Forwarder::new(
             cfg.upstreams.clone(),
             Duration::from_millis(r.upstream_timeout_ms),
         )),
@@ -168,12 +165,16 @@ fn build_upstream(cfg: &Validated) -> Result<Upstream, StartError> {
                     _ => 53,
                 }
             });
-            Upstream::Recursive(Box::new(Recursive::new(RecursiveSettings {
+            Upstream::recursive(Iterative::new(RecursiveSettings {
                 roots,
                 ports,
                 default_port,
                 allow: cfg.authority_allow.clone(),
-            })?))
+                max_queries: r.max_upstream_queries,
+                delegation_cache_size: r.delegation_cache_size,
+                socket_reuse: r.socket_reuse,
+                metrics: Some(metrics.clone()),
+            }))
         }
     })
 }
@@ -232,7 +233,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let handler = Arc::new(Handler {
         policy: store.clone(),
         cache: AnswerCache::new(cfg.config.cache.clone()),
-        upstream: build_upstream(&cfg)?,
+        upstream: build_upstream(&cfg, &metrics)?,
         sinkhole: Sinkhole::new(&cfg.config.sinkhole),
         metrics: metrics.clone(),
         max_udp_payload: cfg.config.server.max_udp_payload,

@@ -148,6 +148,18 @@ pub struct ResolverConfig {
     /// at once (counted) so a random-subdomain flood cannot exhaust
     /// memory. Default 2000.
     pub max_inflight: usize,
+    /// Recursive mode: most queries to authoritative servers that one
+    /// client query may cause, name-server lookups and retries included.
+    /// Bounds the traffic a malicious zone can make us send. Default 30.
+    pub max_upstream_queries: u32,
+    /// Recursive mode: zone cuts (zone -> name servers and addresses) kept
+    /// in the delegation cache. Default 100000.
+    pub delegation_cache_size: usize,
+    /// Recursive mode: queries one outgoing UDP socket (one random source
+    /// port) serves, one at a time, before it is closed and a new port
+    /// bound; sockets also retire after 10 s. 1 = a fresh port per query
+    /// (most unpredictable; ~1.5x the CPU per cold name). Default 8.
+    pub socket_reuse: u32,
 }
 
 impl Default for ResolverConfig {
@@ -162,6 +174,9 @@ impl Default for ResolverConfig {
             timeout_ms: 3000,
             upstream_timeout_ms: 1000,
             max_inflight: 2000,
+            max_upstream_queries: 30,
+            delegation_cache_size: 100_000,
+            socket_reuse: 8,
         }
     }
 }
@@ -557,6 +572,10 @@ impl Config {
             ),
             ("server.tcp_max_per_client", self.server.tcp_max_per_client),
             ("resolver.max_inflight", self.resolver.max_inflight),
+            (
+                "resolver.delegation_cache_size",
+                self.resolver.delegation_cache_size,
+            ),
         ] {
             if v == 0 {
                 bad(key.into(), "must be at least 1".into());
@@ -609,6 +628,18 @@ impl Config {
             bad(
                 "resolver.upstreams".into(),
                 "forward mode needs at least one upstream".into(),
+            );
+        }
+        if !(1..=200).contains(&self.resolver.max_upstream_queries) {
+            bad(
+                "resolver.max_upstream_queries".into(),
+                "must be between 1 and 200".into(),
+            );
+        }
+        if !(1..=1000).contains(&self.resolver.socket_reuse) {
+            bad(
+                "resolver.socket_reuse".into(),
+                "must be between 1 and 1000".into(),
             );
         }
         if self.resolver.timeout_ms == 0 {
@@ -801,6 +832,22 @@ mod tests {
                 "lists[0].path"
             ]
         );
+    }
+
+    #[test]
+    fn iterator_limits_are_checked() {
+        let keys = problems(
+            "[resolver]\nmax_upstream_queries = 0\ndelegation_cache_size = 0\nsocket_reuse = 5000\n",
+        );
+        assert_eq!(
+            keys,
+            vec![
+                "resolver.delegation_cache_size",
+                "resolver.max_upstream_queries",
+                "resolver.socket_reuse"
+            ]
+        );
+        assert!(problems("[resolver]\nmax_upstream_queries = 200\nsocket_reuse = 1\n").is_empty());
     }
 
     #[test]

@@ -73,9 +73,8 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     // Quiet by default: no per-query lines; hickory's own chatter is cut
     // to warnings.
-    let filter = EnvFilter::try_from_env("DNSWARD_LOG").unwrap_or_else(|_| {
-        EnvFilter::new("info,hickory_proto=error,hickory_resolver=error,hickory_net=error")
-    });
+    let filter = EnvFilter::try_from_env("DNSWARD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=error"));
     use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -1,10 +1,10 @@
 //! Prometheus metrics. Handles are built once; the query path only bumps
 //! counters. Labels are bounded sets (protocol, qtype, rcode, list, action,
-//! mode, reason): never a query name or a client address.
+//! mode, reason, result, transport): never a query name or a client address.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Queries received, by `protocol` (udp, tcp) and `qtype`.
@@ -37,6 +37,11 @@ pub const DRY_RUN: &str = "dnsward_dry_run_matches_total";
 pub const LIST_LAST_RELOAD: &str = "dnsward_list_last_reload_timestamp_seconds";
 /// Packets not answered or answered with an error before resolution, by `reason`.
 pub const REJECTED: &str = "dnsward_rejected_queries_total";
+/// Queries the iterator sent to authoritative servers, by `result` and
+/// `transport` (tcp: retried over TCP after TC=1).
+pub const AUTHORITY_QUERIES: &str = "dnsward_authority_queries_total";
+/// Round-trip time of authoritative queries that got a reply.
+pub const AUTHORITY_RTT: &str = "dnsward_authority_rtt_seconds";
 /// Always 1, with the `version` label.
 pub const BUILD_INFO: &str = "dnsward_build_info";
 
@@ -49,6 +54,35 @@ const QTYPES: &[&str] = &[
 
 /// Type codes of [`QTYPES`], same order.
 const QTYPE_CODES: &[u16] = &[1, 28, 5, 15, 2, 12, 6, 33, 16, 65, 64, 255, 257, 43, 48, 35];
+
+/// What became of one query to an authoritative server (bounded label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorityOutcome {
+    /// Data or an alias for the name.
+    Answer,
+    /// A delegation further down.
+    Referral,
+    /// NXDOMAIN or NODATA.
+    Negative,
+    /// Upward/sideways referral, out-of-zone data, or nothing usable.
+    Lame,
+    /// SERVFAIL, REFUSED, NOTIMP, FORMERR...
+    Rcode,
+    /// No reply in time.
+    Timeout,
+    /// Unreachable, refused connection, undecodable TCP reply.
+    Network,
+}
+
+const AUTHORITY_RESULTS: &[&str] = &[
+    "answer", "referral", "negative", "lame", "rcode", "timeout", "network",
+];
+
+impl AuthorityOutcome {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
 
 /// Rcode label values, indexed by [`rcode_index`].
 const RCODES: &[&str] = &[
@@ -107,6 +141,12 @@ pub struct Metrics {
     pub rejected: IntCounterVec,
     /// Stale answers served because resolution failed (RFC 8767).
     pub stale_answers: IntCounter,
+    /// See [`AUTHORITY_QUERIES`].
+    pub authority_queries: IntCounterVec,
+    /// See [`AUTHORITY_RTT`].
+    pub authority_rtt: Histogram,
+    /// `authority_queries{result,transport}` children: [udp.., tcp..].
+    authority_handles: Vec<IntCounter>,
     /// Process start time, for dashboards.
     pub start_time: Gauge,
     /// `queries{protocol,qtype}` children resolved once: [udp.., tcp..].
@@ -207,6 +247,23 @@ impl Metrics {
                     "Expired answers served because resolution failed (RFC 8767).",
                 )?,
             ),
+            authority_queries: cv(
+                AUTHORITY_QUERIES,
+                "Queries sent to authoritative servers, by outcome.",
+                &["result", "transport"],
+            )?,
+            authority_rtt: reg(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        AUTHORITY_RTT,
+                        "Round-trip time of answered authoritative queries.",
+                    )
+                    .buckets(vec![
+                        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                    ]),
+                )?,
+            ),
             start_time: reg(
                 &r,
                 Gauge::new(
@@ -217,6 +274,7 @@ impl Metrics {
             registry: r,
             query_handles: Vec::new(),
             response_handles: Vec::new(),
+            authority_handles: Vec::new(),
         };
         let mut m = m;
         for proto in ["udp", "tcp"] {
@@ -227,6 +285,12 @@ impl Metrics {
         }
         for r in RCODES {
             m.response_handles.push(m.responses.with_label_values(&[r]));
+        }
+        for transport in ["udp", "tcp"] {
+            for r in AUTHORITY_RESULTS {
+                m.authority_handles
+                    .push(m.authority_queries.with_label_values(&[r, transport]));
+            }
         }
         let info = IntGaugeVec::new(Opts::new(BUILD_INFO, "Build information."), &["version"])?;
         info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
@@ -249,6 +313,16 @@ impl Metrics {
     #[inline]
     pub fn count_response(&self, rcode: u16) {
         if let Some(c) = self.response_handles.get(rcode_index(rcode)) {
+            c.inc();
+        }
+    }
+
+    /// Count one authoritative query (no label lookup: the iterator calls
+    /// this per upstream query).
+    #[inline]
+    pub fn count_authority(&self, outcome: AuthorityOutcome, tcp: bool) {
+        let i = usize::from(tcp) * AUTHORITY_RESULTS.len() + outcome.index();
+        if let Some(c) = self.authority_handles.get(i) {
             c.inc();
         }
     }
@@ -278,8 +352,21 @@ mod tests {
         let m = Metrics::new().expect("metrics");
         m.queries.with_label_values(&["udp", "A"]).inc();
         m.cache_hits.inc();
+        m.count_authority(AuthorityOutcome::Network, true);
+        assert_eq!(
+            m.authority_queries
+                .with_label_values(&["network", "tcp"])
+                .get(),
+            1
+        );
         let text = m.render();
-        for name in [QUERIES, CACHE_HITS, BUILD_INFO, CACHE_ENTRIES] {
+        for name in [
+            QUERIES,
+            CACHE_HITS,
+            BUILD_INFO,
+            CACHE_ENTRIES,
+            AUTHORITY_QUERIES,
+        ] {
             assert!(text.contains(name), "{name} missing");
         }
     }

@@ -137,3 +137,308 @@ async fn dead_upstream_gives_servfail_with_ede_not_a_hang() {
     d.shutdown(Duration::from_secs(1)).await;
     d2.shutdown(Duration::from_secs(1)).await;
 }
+
+/// dnsward in recursive mode against the test hierarchy.
+async fn recursive_dnsward(h: &Hierarchy, tag: &str) -> (TempDir, dnsward::app::Running) {
+    let dir = TempDir::new(tag);
+    let d = start_dnsward(&dir, &base_toml(&h.resolver_toml())).await;
+    (dir, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glueless_delegation_and_cname_into_another_zone() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "glueless").await;
+    let s = d.dns[0];
+
+    // zz. delegates glueless.zz. to dns.yy. without glue: the iterator
+    // resolves dns.yy. from the root first, then asks it.
+    let (m, _) = query(s, Proto::Udp, "www.glueless.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(rdata(&m), vec!["192.0.2.50"]);
+    assert!(h.yy.stats.queries.load(Ordering::Relaxed) >= 1);
+    assert!(h.glueless.stats.queries.load(Ordering::Relaxed) >= 1);
+
+    // The resolved address is remembered with the delegation: a second
+    // name in the zone costs no lookup of dns.yy. again.
+    let yy_before = h.yy.stats.queries.load(Ordering::Relaxed);
+    let (m, _) = query(s, Proto::Udp, "nope.glueless.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(h.yy.stats.queries.load(Ordering::Relaxed), yy_before);
+
+    // A CNAME from example.zz. into yy.: the target is resolved from its
+    // own zone, and the client gets the whole chain.
+    let (m, _) = query(s, Proto::Udp, "out.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(rdata(&m), vec!["www.yy.", "192.0.2.40"]);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_lame_servers_fail_over_to_the_working_one() {
+    let h = Hierarchy::start().await;
+    h.silent.set_nonblocking(true).expect("nonblocking");
+    let silent_got = || {
+        let mut buf = [0u8; 512];
+        let mut n = 0;
+        while h.silent.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    // failover.zz. has three servers, tried in random order while unknown:
+    // one never answers, one answers REFUSED, one works. Fresh resolvers
+    // until both bad servers have been tried first at least once.
+    let (mut saw_silent, mut saw_lame) = (false, false);
+    for attempt in 0..20 {
+        let (_dir, d) = recursive_dnsward(&h, "failover").await;
+        let s = d.dns[0];
+        let lame_before = h.yy.stats.queries.load(Ordering::Relaxed);
+        let started = std::time::Instant::now();
+        let (m, _) = query(s, Proto::Udp, "www.failover.zz.", RecordType::A).await;
+        assert_eq!(rdata(&m), vec!["192.0.2.60"], "attempt {attempt}");
+        assert!(
+            started.elapsed() < Duration::from_millis(2500),
+            "{:?}",
+            started.elapsed()
+        );
+        saw_silent |= silent_got() > 0;
+        saw_lame |= h.yy.stats.queries.load(Ordering::Relaxed) > lame_before;
+        // The working server is now preferred: later names are quick and
+        // reach neither bad server.
+        let lame_before = h.yy.stats.queries.load(Ordering::Relaxed);
+        for name in ["www2.failover.zz.", "none.failover.zz."] {
+            let started = std::time::Instant::now();
+            let (m, _) = query(s, Proto::Udp, name, RecordType::A).await;
+            assert_ne!(m.metadata.response_code, ResponseCode::ServFail);
+            assert!(
+                started.elapsed() < Duration::from_millis(300),
+                "{name}: {:?}",
+                started.elapsed()
+            );
+        }
+        assert_eq!(silent_got(), 0, "silent server avoided");
+        assert_eq!(
+            h.yy.stats.queries.load(Ordering::Relaxed),
+            lame_before,
+            "lame server avoided"
+        );
+        d.shutdown(Duration::from_secs(1)).await;
+        if saw_silent && saw_lame {
+            return;
+        }
+    }
+    panic!(
+        "in 20 tries the bad servers were never asked first (silent {saw_silent}, lame {saw_lame})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn truncated_authoritative_answers_are_fetched_over_tcp() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "tc").await;
+    // 40 TXT records do not fit the 1232 bytes we advertise: the leaf
+    // answers TC=1 over UDP and the iterator asks again over TCP.
+    let (m, _) = query(d.dns[0], Proto::Tcp, "big.example.zz.", RecordType::TXT).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 40);
+    assert!(h.leaf.stats.tcp_queries.load(Ordering::Relaxed) >= 1);
+    // The upstream queries are counted by outcome and transport.
+    let (_, text) = http_get(d.metrics_addr.expect("metrics"), "/metrics").await;
+    let m = parse_metrics(&text);
+    let count = |result: &str, transport: &str| {
+        m.iter()
+            .filter(|(k, _)| {
+                k.starts_with("dnsward_authority_queries_total{")
+                    && k.contains(&format!("result=\"{result}\""))
+                    && k.contains(&format!("transport=\"{transport}\""))
+            })
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    assert!(count("referral", "udp") >= 2.0, "root and zz. referrals");
+    assert!(count("answer", "tcp") >= 1.0, "the TXT answer over TCP");
+    assert!(m
+        .get("dnsward_authority_rtt_seconds_count")
+        .is_some_and(|v| *v >= 3.0));
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upward_referrals_delegation_and_cname_loops_and_private_servers_fail_fast() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "lame").await;
+    let s = d.dns[0];
+    let all = |h: &Hierarchy| -> u64 {
+        [
+            &h.root,
+            &h.tld,
+            &h.leaf,
+            &h.yy,
+            &h.glueless,
+            &h.failover,
+            &h.up,
+            &h.spoof,
+        ]
+        .iter()
+        .map(|a| a.stats.queries.load(Ordering::Relaxed))
+        .sum()
+    };
+    for (name, why) in [
+        ("www.up.zz.", "lame: referral not below the zone"),
+        (
+            "www.cyc1.zz.",
+            "no usable address for any name server of cyc",
+        ),
+        (
+            "www.priv.zz.",
+            "no usable address for any name server of priv.zz.",
+        ),
+        ("loop1.example.zz.", "CNAME loop at loop1.example.zz."),
+    ] {
+        let before = all(&h);
+        let started = std::time::Instant::now();
+        let (m, _) = query(s, Proto::Udp, name, RecordType::A).await;
+        assert_eq!(m.metadata.response_code, ResponseCode::ServFail, "{name}");
+        let (_, text) = ede_of(&m).expect("SERVFAIL carries an EDE");
+        assert!(text.contains(why), "{name}: {text}");
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{name}: {:?}",
+            started.elapsed()
+        );
+        // Bounded by the per-query budget (30), far below it in fact.
+        let sent = all(&h) - before;
+        assert!(sent <= 30, "{name}: {sent} upstream queries");
+    }
+    // The server referring upwards was asked, then given up on.
+    assert!(h.up.stats.queries.load(Ordering::Relaxed) >= 1);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_replies_are_ignored() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "spoof").await;
+    // Before each real answer the server sends 6.6.6.6 from another port,
+    // with a wrong ID, and for another question: none may be taken.
+    for (name, want) in [
+        ("www.spoof.zz.", "192.0.2.70"),
+        ("WWW2.Spoof.ZZ.", "192.0.2.71"),
+    ] {
+        let (m, _) = query(d.dns[0], Proto::Udp, name, RecordType::A).await;
+        assert_eq!(rdata(&m), vec![want], "{name}");
+    }
+    assert!(h.spoof.stats.forged.load(Ordering::Relaxed) >= 6);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn do_bit_is_passed_on_and_rd_is_never_set() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "dobit").await;
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+    assert_eq!(h.leaf.stats.dnssec_ok.load(Ordering::Relaxed), 0);
+    let mut q = make_query("mail.example.zz.", RecordType::MX, Some(1232));
+    if let Some(e) = q.edns.as_mut() {
+        e.set_dnssec_ok(true);
+    }
+    let (m, _) = ask(d.dns[0], Proto::Udp, &q).await;
+    assert_eq!(rdata(&m), vec!["10 www.example.zz."]);
+    assert_eq!(h.leaf.stats.dnssec_ok.load(Ordering::Relaxed), 1);
+    for a in [&h.root, &h.tld, &h.leaf] {
+        assert_eq!(a.stats.recursion_desired.load(Ordering::Relaxed), 0);
+    }
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_query_budget_is_enforced() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("budget");
+    let toml = base_toml(&format!("{}max_upstream_queries = 2\n", h.resolver_toml()));
+    let d = start_dnsward(&dir, &toml).await;
+    // Cold, www.example.zz. needs three queries (root, zz., example.zz.).
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    let (_, text) = ede_of(&m).expect("EDE");
+    assert!(text.contains("gave up after 2 upstream queries"), "{text}");
+    let sent: u64 = [&h.root, &h.tld, &h.leaf]
+        .iter()
+        .map(|a| a.stats.queries.load(Ordering::Relaxed))
+        .sum();
+    assert_eq!(sent, 2);
+    // The referrals learnt are kept: now one query reaches the leaf.
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["192.0.2.10"]);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_cache_misses_share_one_upstream_query() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "coalesce").await;
+    let s = d.dns[0];
+    // Learn the slow.zz. cut first (its server answers after 300 ms).
+    let (m, _) = query(s, Proto::Udp, "warm.slow.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    let before = h.slow.stats.queries.load(Ordering::Relaxed);
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        tasks.push(tokio::spawn(async move {
+            query(s, Proto::Udp, "www.slow.zz.", RecordType::A).await.0
+        }));
+    }
+    for t in tasks {
+        assert_eq!(rdata(&t.await.expect("join")), vec!["192.0.2.80"]);
+    }
+    assert_eq!(
+        h.slow.stats.queries.load(Ordering::Relaxed) - before,
+        1,
+        "20 clients, one upstream query"
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_without_edns_are_asked_again_without_it() {
+    let h = Hierarchy::start().await;
+    let (_dir, d) = recursive_dnsward(&h, "noedns").await;
+    // old.zz.'s server answers FORMERR (no OPT) to any EDNS query.
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.old.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(rdata(&m), vec!["192.0.2.90"]);
+    assert_eq!(h.old.stats.queries.load(Ordering::Relaxed), 2);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_zone_is_held_down_after_failing() {
+    let h = Hierarchy::start().await;
+    h.silent.set_nonblocking(true).expect("nonblocking");
+    let silent_got = || {
+        let mut buf = [0u8; 512];
+        let mut n = 0;
+        while h.silent.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+        n
+    };
+    let (_dir, d) = recursive_dnsward(&h, "dead").await;
+    let s = d.dns[0];
+    // dead.zz.'s only server never answers: timeouts, then SERVFAIL.
+    let (m, _) = query(s, Proto::Udp, "www.dead.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(silent_got() >= 1);
+    // Right after, another name in the zone fails at once without a
+    // packet to the dead server (RFC 9520).
+    let started = std::time::Instant::now();
+    let (m, _) = query(s, Proto::Udp, "mail.dead.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
+    assert!(started.elapsed() < Duration::from_millis(200));
+    let (_, text) = ede_of(&m).expect("EDE");
+    assert!(text.contains("held down"), "{text}");
+    assert_eq!(silent_got(), 0);
+    d.shutdown(Duration::from_secs(1)).await;
+}

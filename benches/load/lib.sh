@@ -295,6 +295,7 @@ make_query_files() { # make_query_files DIR
     awk -v a=$((HOT_NAMES + k * per)) -v b=$((HOT_NAMES + (k + 1) * per)) \
       'BEGIN { for (i = a; i < b; i++) printf "h%d.bench.zz A\n", i }' >"$d/cold$k.txt"
   done
+  ((NEED_LIST)) || return 0 # no list prepared (SCENARIOS without +1M)
   shuf -n "$BLOCK_QUERY_NAMES" --random-source=<(yes) "$WORK/lists/names.sorted" | awk '{print $0 " A"}' >"$d/blocked.txt"
   # reload mode: half warm mixed names, half listed names, interleaved
   paste -d '\n' <(head -n 5000 "$d/blocked.txt") <(for ((k = 0; k < 5; k++)); do cat "$d/mixed.txt"; done | head -n 5000) |
@@ -538,6 +539,11 @@ compare_mode() {
   for phase in nolist list1m; do
     with=0
     [[ $phase == list1m ]] && with=1
+    # the phase's scenarios, as asked for in SCENARIOS
+    local wanted=() all
+    if ((with)); then all="hit+1M blocked+1M latency+1M"; else all="hit cold latency"; fi
+    for scen in $all; do [[ " $SCENARIOS " == *" $scen "* ]] && wanted+=("$scen"); done
+    ((${#wanted[@]} > 0)) || continue
     log "== phase $phase"
     write_dnsward_conf "$WORK/dnsward/$phase.toml" "$with"
     start_dnsward "$phase" "$WORK/dnsward/$phase.toml"
@@ -549,7 +555,7 @@ compare_mode() {
       warm "$s" "${PORT_OF[$s]}" "$WORK/q/hot.txt" "$WORK/q/mixed.txt"
     done
     if [[ $phase == nolist ]]; then
-      for scen in hit cold latency; do
+      for scen in "${wanted[@]}"; do
         log "-- $scen"
         for r in 1 2; do
           for s in dnsward unbound; do
@@ -562,7 +568,7 @@ compare_mode() {
         done
       done
     else
-      for scen in hit+1M blocked+1M latency+1M; do
+      for scen in "${wanted[@]}"; do
         log "-- $scen"
         for r in 1 2; do
           for s in dnsward unbound; do

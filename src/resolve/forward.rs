@@ -3,23 +3,22 @@
 //! Written directly on sockets rather than with hickory's `Resolver` because
 //! the stub resolver filters answers to the asked type and hides the
 //! authority section; a forwarding resolver must pass the whole answer
-//! (CNAME chains, negative SOA) through. Each attempt uses a fresh UDP
-//! socket (random source port) and a random ID, checks that the reply
-//! matches both and the question, and retries over TCP when truncated.
+//! (CNAME chains, negative SOA) through. Each attempt is one
+//! [`exchange`](super::exchange): fresh UDP socket (random source port) and
+//! random ID, reply matched on both and the question, TCP on truncation.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
-use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use hickory_proto::op::{Message, Query, ResponseCode};
 
-use super::ResolveError;
+use super::{exchange, ResolveError};
 
 /// The forwarder.
 pub struct Forwarder {
     upstreams: Vec<SocketAddr>,
     attempt_timeout: Duration,
+    sockets: exchange::SocketPool,
 }
 
 impl Forwarder {
@@ -28,6 +27,9 @@ impl Forwarder {
         Self {
             upstreams,
             attempt_timeout,
+            // A fresh source port per attempt: forwarding rates are low
+            // enough that socket setup does not matter.
+            sockets: exchange::SocketPool::new(1),
         }
     }
 
@@ -61,91 +63,15 @@ impl Forwarder {
         query: &Query,
         dnssec_ok: bool,
     ) -> Result<Message, ResolveError> {
-        let id: u16 = rand::random();
-        let mut req = Message::new(id, MessageType::Query, OpCode::Query);
-        req.metadata.recursion_desired = true;
-        req.add_query(query.clone());
-        let mut edns = Edns::new();
-        edns.set_max_payload(1232);
-        edns.set_dnssec_ok(dnssec_ok);
-        req.set_edns(edns);
-        let bytes = req
-            .to_vec()
-            .map_err(|e| ResolveError::Network(format!("encode: {e}")))?;
-        let deadline = Instant::now() + self.attempt_timeout;
-        let m = tokio::time::timeout_at(deadline.into(), udp_exchange(up, &bytes, id, query))
-            .await
-            .map_err(|_| ResolveError::Timeout(self.attempt_timeout))??;
-        if !m.metadata.truncation {
-            return Ok(m);
-        }
-        tokio::time::timeout_at(deadline.into(), tcp_exchange(up, &bytes, id, query))
-            .await
-            .map_err(|_| ResolveError::Timeout(self.attempt_timeout))?
-    }
-}
-
-fn matches(m: &Message, id: u16, query: &Query) -> bool {
-    m.metadata.id == id
-        && m.metadata.message_type == MessageType::Response
-        && m.queries.len() == 1
-        && m.queries[0].query_type() == query.query_type()
-        && m.queries[0].query_class() == query.query_class()
-        && m.queries[0].name().eq_ignore_root(query.name())
-}
-
-async fn udp_exchange(
-    up: SocketAddr,
-    bytes: &[u8],
-    id: u16,
-    query: &Query,
-) -> Result<Message, ResolveError> {
-    let bind: SocketAddr = if up.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let net = |e: std::io::Error| ResolveError::Network(format!("{up}: {e}"));
-    let sock = UdpSocket::bind(bind).await.map_err(net)?;
-    sock.connect(up).await.map_err(net)?;
-    sock.send(bytes).await.map_err(net)?;
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        let n = sock.recv(&mut buf).await.map_err(net)?;
-        // Anything that is not the reply to this question (spoofing
-        // attempts, late replies) is ignored, not trusted.
-        if let Ok(m) = Message::from_vec(&buf[..n]) {
-            if matches(&m, id, query) {
-                return Ok(m);
-            }
-        }
-    }
-}
-
-async fn tcp_exchange(
-    up: SocketAddr,
-    bytes: &[u8],
-    id: u16,
-    query: &Query,
-) -> Result<Message, ResolveError> {
-    let net = |e: std::io::Error| ResolveError::Network(format!("{up} (tcp): {e}"));
-    let mut s = TcpStream::connect(up).await.map_err(net)?;
-    let len =
-        u16::try_from(bytes.len()).map_err(|_| ResolveError::Network("query too long".into()))?;
-    let mut framed = Vec::with_capacity(bytes.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(bytes);
-    s.write_all(&framed).await.map_err(net)?;
-    let n = s.read_u16().await.map_err(net)?;
-    let mut buf = vec![0u8; usize::from(n)];
-    s.read_exact(&mut buf).await.map_err(net)?;
-    let m = Message::from_vec(&buf)
-        .map_err(|e| ResolveError::Network(format!("{up} (tcp): bad reply: {e}")))?;
-    if matches(&m, id, query) {
+        let (m, _tcp) = exchange::exchange(
+            &self.sockets,
+            up,
+            query,
+            true,
+            Some(dnssec_ok),
+            self.attempt_timeout,
+        )
+        .await?;
         Ok(m)
-    } else {
-        Err(ResolveError::Network(format!(
-            "{up} (tcp): reply does not match"
-        )))
     }
 }

@@ -61,6 +61,26 @@ pub struct Zone {
 #[derive(Default)]
 pub struct AuthStats {
     pub queries: AtomicU64,
+    /// Of `queries`, those that came over TCP.
+    pub tcp_queries: AtomicU64,
+    /// Forged replies sent (spoofing servers only).
+    pub forged: AtomicU64,
+    /// Queries that carried EDNS with the DO bit.
+    pub dnssec_ok: AtomicU64,
+    /// Queries with RD=1 (an iterator must send RD=0).
+    pub recursion_desired: AtomicU64,
+}
+
+impl AuthStats {
+    fn count(&self, req: &Message) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        if req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok) {
+            self.dnssec_ok.fetch_add(1, Ordering::Relaxed);
+        }
+        if req.metadata.recursion_desired {
+            self.recursion_desired.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 pub struct AuthServer {
@@ -191,10 +211,73 @@ fn encode_for_udp(resp: &Message, req: &Message) -> Vec<u8> {
     }
 }
 
+/// Replies an off-path attacker would race against the real one: the real
+/// answer with its A records replaced by 6.6.6.6, sent (1) with the right
+/// ID from another port, (2) from the right port with a wrong ID, and (3)
+/// from the right port with the right ID for another question.
+async fn send_forgeries(
+    udp: &UdpSocket,
+    other_port: &UdpSocket,
+    resp: &Message,
+    req: &Message,
+    src: SocketAddr,
+) -> u64 {
+    let mut forged = resp.clone();
+    for r in forged.answers.iter_mut() {
+        if r.record_type() == RecordType::A {
+            r.data = RData::A(A(Ipv4Addr::new(6, 6, 6, 6)));
+        }
+    }
+    let mut sent = 0;
+    if let Ok(b) = forged.to_vec() {
+        if other_port.send_to(&b, src).await.is_ok() {
+            sent += 1;
+        }
+    }
+    forged.metadata.id = req.metadata.id.wrapping_add(1);
+    if let Ok(b) = forged.to_vec() {
+        if udp.send_to(&b, src).await.is_ok() {
+            sent += 1;
+        }
+    }
+    forged.metadata.id = req.metadata.id;
+    if let Some(q) = forged.queries.first_mut() {
+        q.set_name(Name::from_ascii("other.spoof.zz.").expect("name"));
+    }
+    if let Ok(b) = forged.to_vec() {
+        if udp.send_to(&b, src).await.is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// How a test server misbehaves.
+#[derive(Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Send forged replies before each real UDP answer (`send_forgeries`).
+    pub forge: bool,
+    /// Answer UDP queries only after this long.
+    pub delay: Duration,
+    /// Answer FORMERR, without OPT, to queries carrying EDNS (a server
+    /// from before RFC 6891).
+    pub no_edns: bool,
+}
+
 impl AuthServer {
     /// Serve `zones` on UDP and TCP at `addr` (port 0 picks one).
     pub async fn start(addr: SocketAddr, zones: Vec<Zone>) -> std::io::Result<Self> {
-        let udp = UdpSocket::bind(addr).await?;
+        Self::start_with(addr, zones, Behaviour::default()).await
+    }
+
+    /// Like [`AuthServer::start`], misbehaving as told.
+    pub async fn start_with(
+        addr: SocketAddr,
+        zones: Vec<Zone>,
+        behaviour: Behaviour,
+    ) -> std::io::Result<Self> {
+        let udp = Arc::new(UdpSocket::bind(addr).await?);
+        let other_port = UdpSocket::bind(SocketAddr::new(addr.ip(), 0)).await?;
         let addr = udp.local_addr()?;
         let tcp = TcpListener::bind(addr).await?;
         let zones = Arc::new(zones);
@@ -209,9 +292,29 @@ impl AuthServer {
                 let Ok(req) = Message::from_vec(&buf[..n]) else {
                     continue;
                 };
-                s1.queries.fetch_add(1, Ordering::Relaxed);
-                let resp = answer(&z1, &req);
-                let _ = udp.send_to(&encode_for_udp(&resp, &req), src).await;
+                s1.count(&req);
+                let resp = if behaviour.no_edns && req.edns.is_some() {
+                    let mut r = Message::response(req.metadata.id, OpCode::Query);
+                    r.queries = req.queries.clone();
+                    r.metadata.response_code = ResponseCode::FormErr;
+                    r
+                } else {
+                    answer(&z1, &req)
+                };
+                if behaviour.forge {
+                    let n = send_forgeries(&udp, &other_port, &resp, &req, src).await;
+                    s1.forged.fetch_add(n, Ordering::Relaxed);
+                }
+                let bytes = encode_for_udp(&resp, &req);
+                if behaviour.delay.is_zero() {
+                    let _ = udp.send_to(&bytes, src).await;
+                } else {
+                    let udp = udp.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(behaviour.delay).await;
+                        let _ = udp.send_to(&bytes, src).await;
+                    });
+                }
             }
         });
         let (z2, s2) = (zones, stats.clone());
@@ -230,7 +333,8 @@ impl AuthServer {
                         let Ok(req) = Message::from_vec(&buf) else {
                             return;
                         };
-                        st.queries.fetch_add(1, Ordering::Relaxed);
+                        st.count(&req);
+                        st.tcp_queries.fetch_add(1, Ordering::Relaxed);
                         let bytes = answer(&z, &req).to_vec().expect("encode");
                         let mut out = (bytes.len() as u16).to_be_bytes().to_vec();
                         out.extend_from_slice(&bytes);
@@ -250,17 +354,51 @@ impl AuthServer {
 }
 
 /// A three-level hierarchy on loopback: root (127.0.1.1), `zz.` (127.0.1.2)
-/// and `example.zz.` (127.0.1.3), all on one ephemeral port.
+/// and `example.zz.` (127.0.1.3), all on one ephemeral port, plus servers
+/// for the iterator's harder cases (same port):
+/// * `yy.` on 127.0.1.4 (`www.yy.`, and `dns.yy.`, the name server of
+///   `glueless.zz.`; it answers REFUSED for anything else);
+/// * `glueless.zz.` on 127.0.1.5, delegated by `zz.` to `dns.yy.` with no
+///   glue;
+/// * `failover.zz.`: NS 127.0.1.6 (a socket that never answers), 127.0.1.4
+///   (REFUSED: lame) and 127.0.1.7 (the real server);
+/// * `up.zz.` on 127.0.1.8, which serves a copy of the root zone and so
+///   refers every question back up to `zz.`;
+/// * `spoof.zz.` on 127.0.1.9, which sends forged replies before each real
+///   one;
+/// * `slow.zz.` on 127.0.1.10, which answers UDP after 300 ms;
+/// * `old.zz.` on 127.0.1.11, which answers FORMERR to EDNS queries;
+/// * `dead.zz.`, whose only server is the silent 127.0.1.6;
+/// * `cyc1.zz.`/`cyc2.zz.`, each delegated to a name server inside the
+///   other, with no glue (a loop); `priv.zz.`, delegated to 0.1.2.3 (never
+///   to be queried).
 pub struct Hierarchy {
     pub port: u16,
     pub root: AuthServer,
     pub tld: AuthServer,
     pub leaf: AuthServer,
+    pub yy: AuthServer,
+    pub glueless: AuthServer,
+    pub failover: AuthServer,
+    pub up: AuthServer,
+    pub spoof: AuthServer,
+    pub slow: AuthServer,
+    pub old: AuthServer,
+    /// Bound, never read: the silent server of `failover.zz.`.
+    pub silent: std::net::UdpSocket,
 }
 
 pub const ROOT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 1);
 pub const TLD_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 2);
 pub const LEAF_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 3);
+pub const YY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 4);
+pub const GLUELESS_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 5);
+pub const SILENT_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 6);
+pub const FAILOVER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 7);
+pub const UP_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 8);
+pub const SPOOF_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 9);
+pub const SLOW_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 10);
+pub const OLD_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 11);
 
 pub fn root_zone() -> Zone {
     Zone {
@@ -270,6 +408,8 @@ pub fn root_zone() -> Zone {
              . 518400 NS a.root-servers.zz.
              zz. 172800 NS ns1.zz.
              ns1.zz. 172800 A 127.0.1.2
+             yy. 172800 NS ns1.yy.
+             ns1.yy. 172800 A 127.0.1.4
              a.root-servers.zz. 518400 A 127.0.1.1",
         ),
     }
@@ -284,7 +424,28 @@ pub fn tld_zone() -> Zone {
              ns1.zz. 172800 A 127.0.1.2
              a.root-servers.zz. 518400 A 127.0.1.1
              example.zz. 172800 NS ns1.example.zz.
-             ns1.example.zz. 172800 A 127.0.1.3",
+             ns1.example.zz. 172800 A 127.0.1.3
+             glueless.zz. 172800 NS dns.yy.
+             failover.zz. 172800 NS ns1.failover.zz.
+             failover.zz. 172800 NS ns2.failover.zz.
+             failover.zz. 172800 NS ns3.failover.zz.
+             ns1.failover.zz. 172800 A 127.0.1.6
+             ns2.failover.zz. 172800 A 127.0.1.4
+             ns3.failover.zz. 172800 A 127.0.1.7
+             up.zz. 172800 NS ns1.up.zz.
+             ns1.up.zz. 172800 A 127.0.1.8
+             spoof.zz. 172800 NS ns1.spoof.zz.
+             ns1.spoof.zz. 172800 A 127.0.1.9
+             slow.zz. 172800 NS ns1.slow.zz.
+             ns1.slow.zz. 172800 A 127.0.1.10
+             dead.zz. 172800 NS ns1.dead.zz.
+             ns1.dead.zz. 172800 A 127.0.1.6
+             old.zz. 172800 NS ns1.old.zz.
+             ns1.old.zz. 172800 A 127.0.1.11
+             cyc1.zz. 172800 NS ns.cyc2.zz.
+             cyc2.zz. 172800 NS ns.cyc1.zz.
+             priv.zz. 172800 NS ns1.priv.zz.
+             ns1.priv.zz. 172800 A 0.1.2.3",
         ),
     }
 }
@@ -298,6 +459,9 @@ pub fn leaf_zone() -> Zone {
          www.example.zz. 300 AAAA 2001:db8::10
          alias.example.zz. 300 CNAME www.example.zz.
          chain.example.zz. 300 CNAME alias.example.zz.
+         out.example.zz. 300 CNAME www.yy.
+         loop1.example.zz. 300 CNAME loop2.example.zz.
+         loop2.example.zz. 300 CNAME loop1.example.zz.
          mail.example.zz. 300 MX 10 www.example.zz.
          txt.example.zz. 300 TXT hello world
          ads.example.zz. 300 A 192.0.2.66
@@ -317,6 +481,76 @@ pub fn leaf_zone() -> Zone {
     }
 }
 
+fn zone(origin: &str, text: &str) -> Zone {
+    Zone {
+        origin: Name::from_ascii(origin).expect("name"),
+        records: records(text),
+    }
+}
+
+fn yy_zone() -> Zone {
+    zone(
+        "yy.",
+        "yy. 86400 SOA ns1.yy. hostmaster.yy. 1 300
+         yy. 86400 NS ns1.yy.
+         ns1.yy. 86400 A 127.0.1.4
+         dns.yy. 86400 A 127.0.1.5
+         www.yy. 300 A 192.0.2.40",
+    )
+}
+
+fn glueless_zone() -> Zone {
+    zone(
+        "glueless.zz.",
+        "glueless.zz. 3600 SOA dns.yy. hostmaster.glueless.zz. 1 300
+         glueless.zz. 3600 NS dns.yy.
+         www.glueless.zz. 300 A 192.0.2.50",
+    )
+}
+
+fn failover_zone() -> Zone {
+    zone(
+        "failover.zz.",
+        "failover.zz. 3600 SOA ns3.failover.zz. hostmaster.failover.zz. 1 300
+         failover.zz. 3600 NS ns1.failover.zz.
+         failover.zz. 3600 NS ns2.failover.zz.
+         failover.zz. 3600 NS ns3.failover.zz.
+         www.failover.zz. 300 A 192.0.2.60
+         www2.failover.zz. 300 A 192.0.2.61",
+    )
+}
+
+fn spoof_zone() -> Zone {
+    zone(
+        "spoof.zz.",
+        "spoof.zz. 3600 SOA ns1.spoof.zz. hostmaster.spoof.zz. 1 300
+         spoof.zz. 3600 NS ns1.spoof.zz.
+         ns1.spoof.zz. 3600 A 127.0.1.9
+         www.spoof.zz. 300 A 192.0.2.70
+         www2.spoof.zz. 300 A 192.0.2.71",
+    )
+}
+
+fn slow_zone() -> Zone {
+    zone(
+        "slow.zz.",
+        "slow.zz. 3600 SOA ns1.slow.zz. hostmaster.slow.zz. 1 300
+         slow.zz. 3600 NS ns1.slow.zz.
+         ns1.slow.zz. 3600 A 127.0.1.10
+         www.slow.zz. 300 A 192.0.2.80",
+    )
+}
+
+fn old_zone() -> Zone {
+    zone(
+        "old.zz.",
+        "old.zz. 3600 SOA ns1.old.zz. hostmaster.old.zz. 1 300
+         old.zz. 3600 NS ns1.old.zz.
+         ns1.old.zz. 3600 A 127.0.1.11
+         www.old.zz. 300 A 192.0.2.90",
+    )
+}
+
 impl Hierarchy {
     pub async fn start() -> Self {
         for _ in 0..50 {
@@ -324,18 +558,75 @@ impl Hierarchy {
                 .await
                 .expect("root server");
             let port = root.addr.port();
-            let tld =
-                AuthServer::start(SocketAddr::new(TLD_IP.into(), port), vec![tld_zone()]).await;
-            let leaf =
-                AuthServer::start(SocketAddr::new(LEAF_IP.into(), port), vec![leaf_zone()]).await;
-            if let (Ok(tld), Ok(leaf)) = (tld, leaf) {
-                return Self {
-                    port,
-                    root,
-                    tld,
-                    leaf,
-                };
-            }
+            let at = |ip: Ipv4Addr| SocketAddr::new(ip.into(), port);
+            let (
+                Ok(tld),
+                Ok(leaf),
+                Ok(yy),
+                Ok(glueless),
+                Ok(failover),
+                Ok(up),
+                Ok(spoof),
+                Ok(silent),
+            ) = (
+                AuthServer::start(at(TLD_IP), vec![tld_zone()]).await,
+                AuthServer::start(at(LEAF_IP), vec![leaf_zone()]).await,
+                AuthServer::start(at(YY_IP), vec![yy_zone()]).await,
+                AuthServer::start(at(GLUELESS_IP), vec![glueless_zone()]).await,
+                AuthServer::start(at(FAILOVER_IP), vec![failover_zone()]).await,
+                AuthServer::start(at(UP_IP), vec![root_zone()]).await,
+                AuthServer::start_with(
+                    at(SPOOF_IP),
+                    vec![spoof_zone()],
+                    Behaviour {
+                        forge: true,
+                        ..Behaviour::default()
+                    },
+                )
+                .await,
+                std::net::UdpSocket::bind(at(SILENT_IP)),
+            )
+            else {
+                continue;
+            };
+            let Ok(slow) = AuthServer::start_with(
+                at(SLOW_IP),
+                vec![slow_zone()],
+                Behaviour {
+                    delay: Duration::from_millis(300),
+                    ..Behaviour::default()
+                },
+            )
+            .await
+            else {
+                continue;
+            };
+            let Ok(old) = AuthServer::start_with(
+                at(OLD_IP),
+                vec![old_zone()],
+                Behaviour {
+                    no_edns: true,
+                    ..Behaviour::default()
+                },
+            )
+            .await
+            else {
+                continue;
+            };
+            return Self {
+                port,
+                root,
+                tld,
+                leaf,
+                yy,
+                glueless,
+                failover,
+                up,
+                spoof,
+                slow,
+                old,
+                silent,
+            };
         }
         panic!("no free port for the test hierarchy");
     }

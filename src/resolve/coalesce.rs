@@ -1,0 +1,174 @@
+//! One resolution per question in flight: identical cache misses that
+//! arrive while it runs wait for its result instead of starting their own.
+//!
+//! Why: when a popular name expires, every client asking for it in the
+//! next few milliseconds misses the cache; without this each would send
+//! its own upstream queries (a burst towards one zone's servers, and the
+//! traffic amplification DNSBomb-style attacks build on).
+//!
+//! The first caller (leader) resolves; followers get a copy of its result.
+//! If the leader is cancelled (its client's time budget ran out), its
+//! guard removes the entry and the followers resolve on their own.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+use tokio::sync::oneshot;
+
+use super::ResolveError;
+
+type Outcome = Result<Message, ResolveError>;
+type Key = (Name, RecordType, bool);
+
+/// Questions being resolved, with the callers waiting for each.
+#[derive(Default)]
+pub struct InFlight {
+    map: Mutex<HashMap<Key, Vec<oneshot::Sender<Outcome>>>>,
+}
+
+/// Removes the leader's entry however the leader ends; waiters still
+/// listed then see their sender dropped.
+struct Leader<'a> {
+    flights: &'a InFlight,
+    key: Option<Key>,
+}
+
+impl Drop for Leader<'_> {
+    fn drop(&mut self) {
+        if let Some(k) = self.key.take() {
+            self.flights.lock().remove(&k);
+        }
+    }
+}
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Vec<oneshot::Sender<Outcome>>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Questions being resolved right now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// True when nothing is being resolved.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Run `resolve` for `query`, unless the same question (name case
+    /// folded, type, DO) is already being resolved: then wait for that.
+    pub async fn run<F>(&self, query: &Query, dnssec_ok: bool, resolve: F) -> Outcome
+    where
+        F: Future<Output = Outcome>,
+    {
+        let mut name = query.name().to_lowercase();
+        name.set_fqdn(true);
+        let key = (name, query.query_type(), dnssec_ok);
+        let waiting = {
+            let mut map = self.lock();
+            match map.get_mut(&key) {
+                Some(waiters) => {
+                    let (tx, rx) = oneshot::channel();
+                    waiters.push(tx);
+                    Some(rx)
+                }
+                None => {
+                    map.insert(key.clone(), Vec::new());
+                    None
+                }
+            }
+        };
+        if let Some(rx) = waiting {
+            // The leader was cancelled: resolve alone rather than fail.
+            return match rx.await {
+                Ok(outcome) => outcome,
+                Err(_) => resolve.await,
+            };
+        }
+        let mut leader = Leader {
+            flights: self,
+            key: Some(key),
+        };
+        let outcome = resolve.await;
+        let waiters = leader
+            .key
+            .take()
+            .and_then(|k| self.lock().remove(&k))
+            .unwrap_or_default();
+        for w in waiters {
+            let _ = w.send(outcome.clone());
+        }
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn q(name: &str) -> Query {
+        Query::query(Name::from_ascii(name).expect("name"), RecordType::A)
+    }
+
+    #[tokio::test]
+    async fn identical_questions_share_one_resolution() {
+        let flights = Arc::new(InFlight::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (f, c) = (flights.clone(), calls.clone());
+            let name = if i % 2 == 0 {
+                "www.example."
+            } else {
+                "WWW.Example."
+            };
+            tasks.push(tokio::spawn(async move {
+                f.run(&q(name), false, async {
+                    c.fetch_add(1, Ordering::Relaxed);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok(Message::query())
+                })
+                .await
+            }));
+        }
+        for t in tasks {
+            assert!(t.await.expect("join").is_ok());
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        assert!(flights.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_leader_lets_followers_resolve() {
+        let flights = Arc::new(InFlight::default());
+        let f = flights.clone();
+        let leader = tokio::spawn(async move {
+            f.run(&q("x.example."), false, async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Err(ResolveError::Network("never".into()))
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let f = flights.clone();
+        let follower = tokio::spawn(async move {
+            f.run(&q("x.example."), false, async { Ok(Message::query()) })
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        leader.abort();
+        let out = tokio::time::timeout(Duration::from_secs(5), follower)
+            .await
+            .expect("follower not stuck")
+            .expect("join");
+        assert!(out.is_ok());
+        assert!(flights.is_empty());
+    }
+}

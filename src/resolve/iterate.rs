@@ -1,0 +1,1077 @@
+//! dnsward's iterative resolver: from the closest known zone cut down
+//! through referrals to the authoritative answer (RFC 1034 5.3.3).
+//!
+//! Why our own rather than hickory's recursor: cold resolution is where a
+//! resolver spends its CPU, and hickory's sends an extra NS query per name
+//! (QNAME minimisation) and builds heavy per-query state. Here a name in a
+//! known zone costs exactly one upstream exchange.
+//!
+//! What it checks, because authoritative servers are untrusted input:
+//! * a referral must delegate a zone strictly below the zone asked and at
+//!   or above the name, else the server is lame (upward or sideways
+//!   referrals are how loops and poisoning start);
+//! * glue is taken only for name servers inside the delegated zone; any
+//!   other NS name is resolved on its own (depth-limited, each name at most
+//!   once per chain, so A-needs-B-needs-A loops end);
+//! * answer, CNAME and negative records are taken only from inside the
+//!   zone the server was asked about; a CNAME leading elsewhere is followed
+//!   by a new iteration from that name's own closest cut;
+//! * every client query has a budget of upstream queries (shared by its
+//!   sub-resolutions) and a CNAME/DNAME chain limit, so a malicious zone
+//!   cannot make one query cost more than a bounded amount of traffic;
+//! * server addresses in private, loopback and similar networks are never
+//!   queried unless allowed ([`AddressPolicy`]).
+//!
+//! Server selection: lowest smoothed RTT first, unknown servers in random
+//! order, timed-out servers last ([`ServerStats`]); SERVFAIL, REFUSED,
+//! lame answers and timeouts move on to the next server; a zone's servers
+//! get a second round only for those that timed out (packet loss).
+//!
+//! QNAME minimisation (RFC 9156) is not done: the full name goes to every
+//! server, as Unbound does with `qname-minimisation: no`. Minimising costs
+//! extra queries on cold names, breaks on zones with broken empty
+//! non-terminals, and the privacy it buys is against the root and TLD
+//! operators only.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::{CNAME, NS};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
+use ipnet::IpNet;
+
+use crate::metrics::{AuthorityOutcome, Metrics};
+
+use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
+use super::exchange::{self, ExchangeError, SocketPool};
+use super::servers::{shuffle, AddressPolicy, ServerStats};
+use super::ResolveError;
+
+/// Longest CNAME/DNAME chain followed for one question.
+pub const MAX_CHAIN: usize = 12;
+/// Deepest nesting of name-server-address resolutions.
+pub const MAX_DEPTH: u8 = 4;
+/// Server addresses whose RTT is remembered.
+const RTT_TABLE_SIZE: usize = 10_000;
+/// Rounds over a zone's servers (the second only for those that timed out).
+const ROUNDS: usize = 2;
+/// Failed zones remembered (RFC 9520 hold-down).
+const FAILED_ZONES: usize = 10_000;
+
+/// Settings the iterator needs from the configuration.
+pub struct RecursiveSettings {
+    /// Root server addresses.
+    pub roots: Vec<IpAddr>,
+    /// Per-address port overrides (for the roots; labs and tests).
+    pub ports: HashMap<IpAddr, u16>,
+    /// Port for every other authoritative server.
+    pub default_port: u16,
+    /// Networks exempt from the private-address deny list.
+    pub allow: Vec<IpNet>,
+    /// Upstream queries one client query may cause, sub-resolutions
+    /// included.
+    pub max_queries: u32,
+    /// Zone cuts kept in the delegation cache.
+    pub delegation_cache_size: usize,
+    /// Exchanges one UDP socket (source port) serves before it is replaced.
+    pub socket_reuse: u32,
+    /// Where to count authoritative queries (none in unit tests).
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+/// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
+#[derive(Debug, thiserror::Error)]
+pub enum IterateError {
+    /// The per-query upstream query budget ran out.
+    #[error("gave up after {0} upstream queries")]
+    Budget(u32),
+    /// Name-server address resolutions nested too deep.
+    #[error("name servers of {zone} need resolutions nested deeper than {MAX_DEPTH}")]
+    Depth {
+        /// The zone whose servers had no address.
+        zone: Name,
+    },
+    /// No name server of a zone has an address we may use.
+    #[error("no usable address for any name server of {zone}")]
+    NoAddress {
+        /// The zone.
+        zone: Name,
+    },
+    /// Every server of a zone failed.
+    #[error("no server of {zone} gave a usable answer ({last})")]
+    AllFailed {
+        /// The zone.
+        zone: Name,
+        /// The last failure, for the EDE text.
+        last: String,
+        /// True if every failure was a timeout.
+        timeouts_only: bool,
+        /// True if a failure was a network error.
+        network: bool,
+    },
+    /// Every server of the zone failed moments ago; not asked again yet.
+    #[error("servers of {zone} failed recently; held down (RFC 9520)")]
+    Held {
+        /// The zone.
+        zone: Name,
+    },
+    /// The CNAME/DNAME chain is longer than [`MAX_CHAIN`].
+    #[error("CNAME chain longer than {MAX_CHAIN}")]
+    ChainTooLong,
+    /// The CNAME/DNAME chain comes back to a name already in it.
+    #[error("CNAME loop at {0}")]
+    Loop(Name),
+    /// Our own question could not be encoded.
+    #[error(transparent)]
+    Encode(ExchangeError),
+}
+
+impl From<IterateError> for ResolveError {
+    fn from(e: IterateError) -> Self {
+        match &e {
+            IterateError::AllFailed {
+                timeouts_only: true,
+                ..
+            } => ResolveError::Timeout(Duration::ZERO),
+            IterateError::AllFailed { network: true, .. } | IterateError::Encode(_) => {
+                ResolveError::Network(e.to_string())
+            }
+            _ => ResolveError::NoAuthority(e.to_string()),
+        }
+    }
+}
+
+/// What one authoritative reply means for the question asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Data (or a CNAME/DNAME) for the name.
+    Answer,
+    /// The name does not exist.
+    NxDomain,
+    /// The name exists without data of the type.
+    NoData,
+    /// A delegation to this zone, strictly below the one asked.
+    Referral(Name),
+    /// Unusable: an upward or sideways referral, data outside the zone, or
+    /// neither answer nor referral nor SOA.
+    Lame(&'static str),
+    /// An error rcode (SERVFAIL, REFUSED, NOTIMP, FORMERR...).
+    Failed(ResponseCode),
+}
+
+/// Where one iteration for a name ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Final: rcode, answer records (chain included), authority records.
+    Done {
+        records: Vec<Record>,
+        rcode: ResponseCode,
+        authority: Vec<Record>,
+    },
+    /// The chain goes on at `next`, which this zone cannot answer.
+    Follow { records: Vec<Record>, next: Name },
+}
+
+/// The outcome of a whole question, CNAMEs followed.
+struct Resolved {
+    rcode: ResponseCode,
+    answers: Vec<Record>,
+    authority: Vec<Record>,
+}
+
+/// Per-client-query state shared by its sub-resolutions.
+struct Ctx {
+    queries_left: u32,
+    depth: u8,
+    dnssec_ok: bool,
+    /// NS names being resolved up the stack (loop guard).
+    pending_ns: Vec<Name>,
+}
+
+type BoxedResolve<'a> = Pin<Box<dyn Future<Output = Result<Resolved, IterateError>> + Send + 'a>>;
+
+/// The iterative resolver.
+pub struct Iterative {
+    cuts: CutCache,
+    failed: FailedZones,
+    sockets: SocketPool,
+    stats: ServerStats,
+    policy: AddressPolicy,
+    ports: HashMap<IpAddr, u16>,
+    default_port: u16,
+    max_queries: u32,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Iterative {
+    /// Start from the root hints in `s`.
+    pub fn new(s: RecursiveSettings) -> Self {
+        let now = Instant::now();
+        let root = Delegation {
+            zone: Name::root(),
+            servers: s
+                .roots
+                .iter()
+                .map(|ip| NameServer {
+                    name: Name::root(),
+                    addrs: vec![*ip],
+                })
+                .collect(),
+            expires: now,
+        };
+        Self {
+            cuts: CutCache::new(root, s.delegation_cache_size),
+            failed: FailedZones::new(FAILED_ZONES),
+            sockets: SocketPool::new(s.socket_reuse),
+            stats: ServerStats::new(RTT_TABLE_SIZE),
+            policy: AddressPolicy::new(s.allow),
+            ports: s.ports,
+            default_port: s.default_port,
+            max_queries: s.max_queries.max(1),
+            metrics: s.metrics,
+        }
+    }
+
+    /// Resolve one question: rcode, answer section (CNAME chain included)
+    /// and, for NXDOMAIN/NODATA, the zone's SOA.
+    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Message, ResolveError> {
+        let mut name = query.name().clone();
+        name.set_fqdn(true);
+        let mut ctx = Ctx {
+            queries_left: self.max_queries,
+            depth: 0,
+            dnssec_ok,
+            pending_ns: Vec::new(),
+        };
+        let r = self
+            .resolve_chain(&name, query.query_type(), &mut ctx)
+            .await?;
+        let mut m = Message::response(0, OpCode::Query);
+        m.metadata.response_code = r.rcode;
+        m.answers = r.answers;
+        m.authorities = r.authority;
+        Ok(m)
+    }
+
+    /// Delegation cuts cached (for tests and metrics).
+    pub fn cached_cuts(&self) -> usize {
+        self.cuts.len()
+    }
+
+    /// A boxed [`Self::resolve_chain`]: name-server addresses are resolved
+    /// by the same code, and a recursive async call needs the indirection.
+    fn resolve_boxed<'a>(
+        &'a self,
+        name: &'a Name,
+        qtype: RecordType,
+        ctx: &'a mut Ctx,
+    ) -> BoxedResolve<'a> {
+        Box::pin(self.resolve_chain(name, qtype, ctx))
+    }
+
+    /// Iterate for `qname`, then for each CNAME/DNAME target that its zone
+    /// could not answer.
+    async fn resolve_chain(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        ctx: &mut Ctx,
+    ) -> Result<Resolved, IterateError> {
+        let mut answers: Vec<Record> = Vec::new();
+        let mut name = qname.clone();
+        loop {
+            match self.resolve_step(&name, qtype, ctx).await? {
+                Step::Done {
+                    records,
+                    rcode,
+                    authority,
+                } => {
+                    answers.extend(records);
+                    return Ok(Resolved {
+                        rcode,
+                        answers,
+                        authority,
+                    });
+                }
+                Step::Follow { records, next } => {
+                    if records.is_empty() && next == name {
+                        // The zone claimed an answer but gave nothing to
+                        // follow (say, an undecodable DNAME): asking again
+                        // would only repeat it.
+                        return Err(IterateError::Loop(next));
+                    }
+                    answers.extend(records);
+                    let hops = answers
+                        .iter()
+                        .filter(|r| r.record_type() == RecordType::CNAME)
+                        .count();
+                    if hops > MAX_CHAIN {
+                        return Err(IterateError::ChainTooLong);
+                    }
+                    if next == *qname || answers.iter().any(|r| r.name == next) {
+                        return Err(IterateError::Loop(next));
+                    }
+                    name = next;
+                }
+            }
+        }
+    }
+
+    /// One iteration: closest cut, then referrals until a server of the
+    /// name's zone answers.
+    async fn resolve_step(
+        &self,
+        name: &Name,
+        qtype: RecordType,
+        ctx: &mut Ctx,
+    ) -> Result<Step, IterateError> {
+        // DS lives in the parent zone: start above the cut at the name.
+        let start = if qtype == RecordType::DS && !name.is_root() {
+            name.base_name()
+        } else {
+            name.clone()
+        };
+        let mut cut = self.cuts.closest(&start, Instant::now());
+        loop {
+            if self.failed.is_held(&cut.zone, Instant::now()) {
+                return Err(IterateError::Held {
+                    zone: cut.zone.clone(),
+                });
+            }
+            let servers = self.server_addresses(&cut, ctx).await?;
+            let (reply, msg) = match self.ask(&cut.zone, servers, name, qtype, ctx).await {
+                Ok(r) => {
+                    self.failed.succeeded(&cut.zone);
+                    r
+                }
+                Err(e @ IterateError::AllFailed { .. }) => {
+                    self.failed.failed(&cut.zone, Instant::now());
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
+            match reply {
+                Reply::Referral(child) => {
+                    let now = Instant::now();
+                    cut = self.cuts.insert(referral(&msg, &child, now), now);
+                }
+                Reply::Answer => return Ok(extract(&msg, &cut.zone, name, qtype, ctx.dnssec_ok)),
+                Reply::NxDomain | Reply::NoData => {
+                    return Ok(Step::Done {
+                        records: Vec::new(),
+                        rcode: msg.metadata.response_code,
+                        authority: negative_authority(&msg, &cut.zone, name, ctx.dnssec_ok),
+                    })
+                }
+                // `ask` only returns usable replies.
+                Reply::Lame(_) | Reply::Failed(_) => {
+                    return Err(IterateError::NoAddress {
+                        zone: cut.zone.clone(),
+                    })
+                }
+            }
+        }
+    }
+
+    /// One exchange with `server`; if it answers FORMERR without an OPT
+    /// record it does not speak EDNS (RFC 6891 7): ask once more without
+    /// (from the same query budget).
+    async fn exchange(
+        &self,
+        server: SocketAddr,
+        query: &Query,
+        ctx: &mut Ctx,
+        wait: Duration,
+    ) -> Result<(Message, bool), ExchangeError> {
+        let first = exchange::exchange(
+            &self.sockets,
+            server,
+            query,
+            false,
+            Some(ctx.dnssec_ok),
+            wait,
+        )
+        .await?;
+        let m = &first.0;
+        if m.metadata.response_code != ResponseCode::FormErr
+            || m.edns.is_some()
+            || ctx.queries_left == 0
+        {
+            return Ok(first);
+        }
+        ctx.queries_left -= 1;
+        exchange::exchange(&self.sockets, server, query, false, None, wait).await
+    }
+
+    fn count(&self, outcome: AuthorityOutcome, tcp: bool, rtt: Option<Duration>) {
+        if let Some(m) = &self.metrics {
+            m.count_authority(outcome, tcp);
+            if let Some(rtt) = rtt {
+                m.authority_rtt.observe(rtt.as_secs_f64());
+            }
+        }
+    }
+
+    fn socket_addr(&self, ip: IpAddr) -> SocketAddr {
+        SocketAddr::new(
+            ip,
+            self.ports.get(&ip).copied().unwrap_or(self.default_port),
+        )
+    }
+
+    /// The addresses to ask for `cut`'s zone; resolves the NS names of a
+    /// glue-less delegation first (and remembers what it found).
+    async fn server_addresses(
+        &self,
+        cut: &Delegation,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<SocketAddr>, IterateError> {
+        let mut v: Vec<SocketAddr> = Vec::new();
+        for ip in cut.addresses().filter(|ip| self.policy.permits(*ip)) {
+            let a = self.socket_addr(ip);
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+        if !v.is_empty() {
+            return Ok(v);
+        }
+        if ctx.depth >= MAX_DEPTH {
+            return Err(IterateError::Depth {
+                zone: cut.zone.clone(),
+            });
+        }
+        // An NS name inside the zone itself cannot be resolved without the
+        // glue we lack; one being resolved further up would loop.
+        let mut names: Vec<Name> = cut
+            .servers
+            .iter()
+            .filter(|s| s.addrs.is_empty())
+            .map(|s| s.name.clone())
+            .filter(|ns| !cut.zone.zone_of(ns) && !ctx.pending_ns.contains(ns))
+            .collect();
+        shuffle(&mut names);
+        let mut last: Option<IterateError> = None;
+        for ns in names {
+            ctx.depth += 1;
+            ctx.pending_ns.push(ns.clone());
+            let mut addrs: Vec<IpAddr> = Vec::new();
+            for t in [RecordType::A, RecordType::AAAA] {
+                match self.resolve_boxed(&ns, t, ctx).await {
+                    Ok(r) => addrs.extend(r.answers.iter().filter_map(|rec| match &rec.data {
+                        RData::A(a) => Some(IpAddr::V4(a.0)),
+                        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                        _ => None,
+                    })),
+                    Err(e) => {
+                        let stop = matches!(e, IterateError::Budget(_));
+                        last = Some(e);
+                        if stop {
+                            break;
+                        }
+                    }
+                }
+                if !addrs.is_empty() {
+                    break;
+                }
+            }
+            ctx.pending_ns.pop();
+            ctx.depth -= 1;
+            if let Some(IterateError::Budget(n)) = last {
+                return Err(IterateError::Budget(n));
+            }
+            if addrs.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            if !cut.zone.is_root() && cut.expires > now {
+                self.cuts.insert(cut.with_addresses(&ns, &addrs), now);
+            }
+            for ip in addrs.into_iter().filter(|ip| self.policy.permits(*ip)) {
+                let a = self.socket_addr(ip);
+                if !v.contains(&a) {
+                    v.push(a);
+                }
+            }
+            if !v.is_empty() {
+                return Ok(v);
+            }
+        }
+        Err(match last {
+            Some(IterateError::Depth { .. }) | None => IterateError::NoAddress {
+                zone: cut.zone.clone(),
+            },
+            Some(e) => e,
+        })
+    }
+
+    /// Ask `zone`'s servers, best first, until one gives a usable reply.
+    async fn ask(
+        &self,
+        zone: &Name,
+        mut servers: Vec<SocketAddr>,
+        name: &Name,
+        qtype: RecordType,
+        ctx: &mut Ctx,
+    ) -> Result<(Reply, Message), IterateError> {
+        let query = Query::query(name.clone(), qtype);
+        self.stats.order(&mut servers, |s| s.ip(), Instant::now());
+        let mut last = String::from("no server tried");
+        let (mut timeouts, mut others, mut network) = (0usize, 0usize, false);
+        for round in 0..ROUNDS {
+            let mut timed_out: Vec<SocketAddr> = Vec::new();
+            for &server in &servers {
+                if ctx.queries_left == 0 {
+                    return Err(IterateError::Budget(self.max_queries));
+                }
+                ctx.queries_left -= 1;
+                let sent = Instant::now();
+                let wait = self.stats.timeout_for(server.ip(), sent);
+                match self.exchange(server, &query, ctx, wait).await {
+                    Ok((msg, tcp)) => {
+                        let now = Instant::now();
+                        let rtt = now.saturating_duration_since(sent);
+                        let reply = classify(&msg, zone, name, qtype);
+                        self.count(outcome_of(&reply), tcp, Some(rtt));
+                        match reply {
+                            Reply::Lame(why) => {
+                                self.stats.failed(server.ip(), now);
+                                others += 1;
+                                last = format!("{server}: lame: {why}");
+                            }
+                            Reply::Failed(rcode) => {
+                                self.stats.failed(server.ip(), now);
+                                others += 1;
+                                last = format!("{server}: {rcode}");
+                            }
+                            usable => {
+                                self.stats.answered(server.ip(), rtt, now);
+                                return Ok((usable, msg));
+                            }
+                        }
+                    }
+                    Err(e @ ExchangeError::Encode(_)) => return Err(IterateError::Encode(e)),
+                    Err(e) => {
+                        self.stats.failed(server.ip(), Instant::now());
+                        if matches!(e, ExchangeError::Timeout { .. }) {
+                            self.count(AuthorityOutcome::Timeout, false, None);
+                            timeouts += 1;
+                            timed_out.push(server);
+                        } else {
+                            self.count(AuthorityOutcome::Network, false, None);
+                            others += 1;
+                            network |= matches!(e, ExchangeError::Io { .. });
+                        }
+                        last = e.to_string();
+                    }
+                }
+            }
+            if timed_out.is_empty() || round + 1 == ROUNDS {
+                break;
+            }
+            servers = timed_out;
+        }
+        Err(IterateError::AllFailed {
+            zone: zone.clone(),
+            last,
+            timeouts_only: timeouts > 0 && others == 0,
+            network,
+        })
+    }
+}
+
+fn outcome_of(reply: &Reply) -> AuthorityOutcome {
+    match reply {
+        Reply::Answer => AuthorityOutcome::Answer,
+        Reply::Referral(_) => AuthorityOutcome::Referral,
+        Reply::NxDomain | Reply::NoData => AuthorityOutcome::Negative,
+        Reply::Lame(_) => AuthorityOutcome::Lame,
+        Reply::Failed(_) => AuthorityOutcome::Rcode,
+    }
+}
+
+/// Does record `r` answer `name`/`qtype` (directly or by alias)?
+fn answers_name(r: &Record, name: &Name, qtype: RecordType) -> bool {
+    let t = r.record_type();
+    if r.name == *name {
+        t == qtype || t == RecordType::CNAME || (qtype == RecordType::ANY && t != RecordType::RRSIG)
+    } else {
+        t == RecordType::DNAME && r.name.zone_of(name)
+    }
+}
+
+/// What `msg`, from a server of `zone`, means for `name`/`qtype`.
+pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> Reply {
+    let rcode = msg.metadata.response_code;
+    if rcode != ResponseCode::NoError && rcode != ResponseCode::NXDomain {
+        return Reply::Failed(rcode);
+    }
+    let mut out_of_zone = false;
+    for r in &msg.answers {
+        if answers_name(r, name, qtype) {
+            if zone.zone_of(&r.name) {
+                return Reply::Answer;
+            }
+            out_of_zone = true;
+        }
+    }
+    if out_of_zone {
+        return Reply::Lame("answer for a name outside the zone asked");
+    }
+    if rcode == ResponseCode::NXDomain {
+        return Reply::NxDomain;
+    }
+    let soa = msg.authorities.iter().any(|r| {
+        r.record_type() == RecordType::SOA && zone.zone_of(&r.name) && r.name.zone_of(name)
+    });
+    let ns_owner = msg
+        .authorities
+        .iter()
+        .find(|r| r.record_type() == RecordType::NS)
+        .map(|r| &r.name);
+    if let (Some(child), false) = (ns_owner, soa) {
+        if child.num_labels() > zone.num_labels() && zone.zone_of(child) && child.zone_of(name) {
+            let mut child = child.to_lowercase();
+            child.set_fqdn(true);
+            return Reply::Referral(child);
+        }
+        if !msg.metadata.authoritative {
+            return Reply::Lame("referral not below the zone asked");
+        }
+    }
+    if soa || msg.metadata.authoritative {
+        return Reply::NoData;
+    }
+    Reply::Lame("neither answer, referral nor SOA")
+}
+
+/// The delegation a referral to `child` describes: its NS names, with glue
+/// only for names inside `child` (anything else could be a poisoning
+/// attempt for a zone the sender does not serve).
+pub fn referral(msg: &Message, child: &Name, now: Instant) -> Delegation {
+    let mut ttl = u32::MAX;
+    let mut servers: Vec<NameServer> = Vec::new();
+    for r in &msg.authorities {
+        if r.name != *child {
+            continue;
+        }
+        if let RData::NS(NS(ns)) = &r.data {
+            let mut ns = ns.to_lowercase();
+            ns.set_fqdn(true);
+            if servers.iter().any(|s| s.name == ns) {
+                continue;
+            }
+            ttl = ttl.min(r.ttl);
+            servers.push(NameServer {
+                name: ns,
+                addrs: Vec::new(),
+            });
+        }
+    }
+    for s in &mut servers {
+        if !child.zone_of(&s.name) {
+            continue;
+        }
+        for r in msg.additionals.iter().filter(|r| r.name == s.name) {
+            let ip = match &r.data {
+                RData::A(a) => IpAddr::V4(a.0),
+                RData::AAAA(a) => IpAddr::V6(a.0),
+                _ => continue,
+            };
+            if !s.addrs.contains(&ip) {
+                s.addrs.push(ip);
+                ttl = ttl.min(r.ttl);
+            }
+        }
+    }
+    Delegation::new(child, servers, Duration::from_secs(u64::from(ttl)), now)
+}
+
+/// The DNAME target of record `r`, if it is one and decodes (hickory keeps
+/// DNAME rdata as raw bytes; RFC 6672 forbids compressing the target).
+fn dname_target(r: &Record) -> Option<Name> {
+    match &r.data {
+        RData::Unknown { code, rdata } if *code == RecordType::DNAME => {
+            Name::read(&mut BinDecoder::new(&rdata.anything)).ok()
+        }
+        _ => None,
+    }
+}
+
+/// `name` with its `owner` suffix replaced by `target` (DNAME substitution).
+fn substitute(name: &Name, owner: &Name, target: &Name) -> Option<Name> {
+    let keep = name.iter().count().checked_sub(owner.iter().count())?;
+    Name::from_labels(name.iter().take(keep).chain(target.iter())).ok()
+}
+
+/// Answer records of `msg` (from a server of `zone`) for `name`: the
+/// CNAME/DNAME chain as far as it stays inside `zone`, then either the
+/// data, a negative answer, or the name to continue with.
+fn extract(msg: &Message, zone: &Name, name: &Name, qtype: RecordType, dnssec_ok: bool) -> Step {
+    let in_zone = |r: &&Record| zone.zone_of(&r.name);
+    let sigs = |out: &mut Vec<Record>, owner: &Name| {
+        if dnssec_ok {
+            out.extend(
+                msg.answers
+                    .iter()
+                    .filter(|r| r.record_type() == RecordType::RRSIG && r.name == *owner)
+                    .cloned(),
+            );
+        }
+    };
+    let mut out: Vec<Record> = Vec::new();
+    let mut cur = name.clone();
+    for _ in 0..=MAX_CHAIN {
+        let before = out.len();
+        out.extend(
+            msg.answers
+                .iter()
+                .filter(in_zone)
+                .filter(|r| {
+                    r.name == cur
+                        && (r.record_type() == qtype
+                            || (qtype == RecordType::ANY && r.record_type() != RecordType::RRSIG))
+                })
+                .cloned(),
+        );
+        if out.len() > before {
+            sigs(&mut out, &cur);
+            return Step::Done {
+                records: out,
+                rcode: ResponseCode::NoError,
+                authority: Vec::new(),
+            };
+        }
+        let cname = msg
+            .answers
+            .iter()
+            .filter(in_zone)
+            .find_map(|r| match &r.data {
+                RData::CNAME(CNAME(t)) if r.name == cur => Some((r.clone(), t.clone())),
+                _ => None,
+            });
+        let next = if let Some((rec, target)) = cname {
+            out.push(rec);
+            sigs(&mut out, &cur);
+            target
+        } else if let Some((rec, target)) = msg
+            .answers
+            .iter()
+            .filter(in_zone)
+            .filter(|r| r.name != cur && r.name.zone_of(&cur))
+            .find_map(|r| dname_target(r).map(|t| (r.clone(), t)))
+        {
+            let Some(synth) = substitute(&cur, &rec.name, &target) else {
+                // RFC 6672 2.2: the substituted name is too long.
+                out.push(rec);
+                return Step::Done {
+                    records: out,
+                    rcode: ResponseCode::YXDomain,
+                    authority: Vec::new(),
+                };
+            };
+            let cname =
+                Record::from_rdata(cur.clone(), rec.ttl, RData::CNAME(CNAME(synth.clone())));
+            out.push(rec);
+            out.push(cname);
+            synth
+        } else {
+            break;
+        };
+        let mut next = next;
+        next.set_fqdn(true);
+        if !zone.zone_of(&next) || out.iter().any(|r| r.name == next) {
+            // Another zone's data (or a loop, which the caller reports).
+            return Step::Follow { records: out, next };
+        }
+        cur = next;
+    }
+    // The chain stopped inside the zone at `cur`, without data for it.
+    let authority = negative_authority(msg, zone, &cur, dnssec_ok);
+    if msg.metadata.response_code == ResponseCode::NXDomain {
+        return Step::Done {
+            records: out,
+            rcode: ResponseCode::NXDomain,
+            authority,
+        };
+    }
+    if msg.metadata.authoritative && !authority.is_empty() {
+        return Step::Done {
+            records: out,
+            rcode: ResponseCode::NoError,
+            authority,
+        };
+    }
+    // The server gave the alias only; ask again for the target.
+    Step::Follow {
+        records: out,
+        next: cur,
+    }
+}
+
+/// The SOA (and with DO the NSEC/NSEC3/RRSIG proofs) of a negative answer,
+/// from inside `zone` only.
+fn negative_authority(msg: &Message, zone: &Name, name: &Name, dnssec_ok: bool) -> Vec<Record> {
+    let mut out: Vec<Record> = Vec::new();
+    for r in msg.authorities.iter().filter(|r| zone.zone_of(&r.name)) {
+        match r.record_type() {
+            RecordType::SOA
+                if r.name.zone_of(name)
+                    && !out.iter().any(|o| o.record_type() == RecordType::SOA) =>
+            {
+                out.push(r.clone())
+            }
+            RecordType::NSEC | RecordType::NSEC3 | RecordType::RRSIG if dnssec_ok => {
+                out.push(r.clone())
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::{A, SOA};
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).expect("name")
+    }
+
+    fn rec(owner: &str, data: RData) -> Record {
+        Record::from_rdata(n(owner), 300, data)
+    }
+
+    fn a(owner: &str, ip: &str) -> Record {
+        rec(owner, RData::A(A(ip.parse().expect("ip"))))
+    }
+
+    fn ns(owner: &str, target: &str) -> Record {
+        rec(owner, RData::NS(NS(n(target))))
+    }
+
+    fn cname(owner: &str, target: &str) -> Record {
+        rec(owner, RData::CNAME(CNAME(n(target))))
+    }
+
+    fn soa(owner: &str) -> Record {
+        rec(
+            owner,
+            RData::SOA(SOA::new(n(owner), n(owner), 1, 3600, 600, 86400, 300)),
+        )
+    }
+
+    fn reply(rcode: ResponseCode, aa: bool) -> Message {
+        let mut m = Message::response(1, OpCode::Query);
+        m.metadata.response_code = rcode;
+        m.metadata.authoritative = aa;
+        m
+    }
+
+    #[test]
+    fn referral_must_go_down_and_cover_the_name() {
+        let name = n("www.example.zz.");
+        let mut m = reply(ResponseCode::NoError, false);
+        m.authorities.push(ns("example.zz.", "ns1.example.zz."));
+        assert_eq!(
+            classify(&m, &n("zz."), &name, RecordType::A),
+            Reply::Referral(n("example.zz."))
+        );
+        // Same referral from the root: skipping a level is fine.
+        assert_eq!(
+            classify(&m, &Name::root(), &name, RecordType::A),
+            Reply::Referral(n("example.zz."))
+        );
+        // Upward: the example.zz servers send us back to zz.
+        let mut up = reply(ResponseCode::NoError, false);
+        up.authorities.push(ns("zz.", "ns1.zz."));
+        assert!(matches!(
+            classify(&up, &n("example.zz."), &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // Sideways: a delegation not covering the name.
+        let mut side = reply(ResponseCode::NoError, false);
+        side.authorities.push(ns("other.zz.", "ns1.other.zz."));
+        assert!(matches!(
+            classify(&side, &n("zz."), &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // Same-level "referral" to the zone itself.
+        let mut same = reply(ResponseCode::NoError, false);
+        same.authorities.push(ns("zz.", "ns1.zz."));
+        assert!(matches!(
+            classify(&same, &n("zz."), &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+    }
+
+    #[test]
+    fn answers_negatives_and_failures_are_told_apart() {
+        let zone = n("example.zz.");
+        let name = n("www.example.zz.");
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers.push(a("www.example.zz.", "192.0.2.1"));
+        assert_eq!(classify(&m, &zone, &name, RecordType::A), Reply::Answer);
+        // The same answer from a server asked about another zone is not
+        // trusted.
+        assert!(matches!(
+            classify(&m, &n("other.zz."), &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        let mut nx = reply(ResponseCode::NXDomain, true);
+        nx.authorities.push(soa("example.zz."));
+        assert_eq!(classify(&nx, &zone, &name, RecordType::A), Reply::NxDomain);
+        let mut nodata = reply(ResponseCode::NoError, true);
+        nodata.authorities.push(soa("example.zz."));
+        assert_eq!(
+            classify(&nodata, &zone, &name, RecordType::MX),
+            Reply::NoData
+        );
+        // AA NODATA that lists the zone's own NS is still NODATA.
+        let mut nodata_ns = reply(ResponseCode::NoError, true);
+        nodata_ns
+            .authorities
+            .push(ns("example.zz.", "ns1.example.zz."));
+        assert_eq!(
+            classify(&nodata_ns, &zone, &name, RecordType::MX),
+            Reply::NoData
+        );
+        assert_eq!(
+            classify(
+                &reply(ResponseCode::ServFail, false),
+                &zone,
+                &name,
+                RecordType::A
+            ),
+            Reply::Failed(ResponseCode::ServFail)
+        );
+        assert!(matches!(
+            classify(
+                &reply(ResponseCode::NoError, false),
+                &zone,
+                &name,
+                RecordType::A
+            ),
+            Reply::Lame(_)
+        ));
+    }
+
+    #[test]
+    fn glue_is_taken_only_inside_the_delegated_zone() {
+        let mut m = reply(ResponseCode::NoError, false);
+        m.authorities.push(ns("example.zz.", "ns1.example.zz."));
+        m.authorities.push(ns("example.zz.", "ns.other.yy."));
+        m.authorities.push(ns("example.zz.", "NS1.example.zz."));
+        m.additionals.push(a("ns1.example.zz.", "192.0.2.53"));
+        m.additionals.push(a("ns.other.yy.", "192.0.2.66"));
+        let now = Instant::now();
+        let d = referral(&m, &n("example.zz."), now);
+        assert_eq!(d.servers.len(), 2, "duplicates merged: {:?}", d.servers);
+        assert_eq!(
+            d.servers[0].addrs,
+            vec!["192.0.2.53".parse::<IpAddr>().expect("ip")]
+        );
+        assert!(d.servers[1].addrs.is_empty(), "out-of-zone glue ignored");
+        assert_eq!(d.expires, now + Duration::from_secs(300));
+    }
+
+    #[test]
+    fn chains_stay_in_zone_and_continue_elsewhere() {
+        let zone = n("example.zz.");
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers
+            .push(cname("chain.example.zz.", "alias.example.zz."));
+        m.answers.push(cname("alias.example.zz.", "www.other.yy."));
+        m.answers.push(a("www.other.yy.", "6.6.6.6"));
+        match extract(&m, &zone, &n("chain.example.zz."), RecordType::A, false) {
+            Step::Follow { records, next } => {
+                assert_eq!(records.len(), 2);
+                assert_eq!(next, n("www.other.yy."), "out-of-zone A not trusted");
+            }
+            s => panic!("{s:?}"),
+        }
+        // Whole chain inside the zone.
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers
+            .push(cname("alias.example.zz.", "www.example.zz."));
+        m.answers.push(a("www.example.zz.", "192.0.2.10"));
+        match extract(&m, &zone, &n("alias.example.zz."), RecordType::A, false) {
+            Step::Done { records, rcode, .. } => {
+                assert_eq!(rcode, ResponseCode::NoError);
+                assert_eq!(records.len(), 2);
+            }
+            s => panic!("{s:?}"),
+        }
+        // The alias alone: ask again for the target.
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers
+            .push(cname("alias.example.zz.", "www.example.zz."));
+        assert!(matches!(
+            extract(&m, &zone, &n("alias.example.zz."), RecordType::A, false),
+            Step::Follow { next, .. } if next == n("www.example.zz.")
+        ));
+        // NXDOMAIN for the target.
+        let mut m = reply(ResponseCode::NXDomain, true);
+        m.answers
+            .push(cname("alias.example.zz.", "gone.example.zz."));
+        m.authorities.push(soa("example.zz."));
+        match extract(&m, &zone, &n("alias.example.zz."), RecordType::A, false) {
+            Step::Done {
+                records,
+                rcode,
+                authority,
+            } => {
+                assert_eq!(rcode, ResponseCode::NXDomain);
+                assert_eq!(records.len(), 1);
+                assert_eq!(authority.len(), 1);
+            }
+            s => panic!("{s:?}"),
+        }
+        // A loop inside one reply stops.
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers.push(cname("a.example.zz.", "b.example.zz."));
+        m.answers.push(cname("b.example.zz.", "a.example.zz."));
+        assert!(matches!(
+            extract(&m, &zone, &n("a.example.zz."), RecordType::A, false),
+            Step::Follow { next, .. } if next == n("a.example.zz.")
+        ));
+    }
+
+    #[test]
+    fn dname_is_substituted() {
+        let target = n("example.net.");
+        let mut bytes = Vec::new();
+        {
+            use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+            let mut enc = BinEncoder::new(&mut bytes);
+            target.emit(&mut enc).expect("emit");
+        }
+        let dname = Record::from_rdata(
+            n("example.zz."),
+            300,
+            RData::Unknown {
+                code: RecordType::DNAME,
+                rdata: hickory_proto::rr::rdata::NULL::with(bytes),
+            },
+        );
+        let mut m = reply(ResponseCode::NoError, true);
+        m.answers.push(dname);
+        let zone = n("example.zz.");
+        let name = n("a.b.example.zz.");
+        assert_eq!(classify(&m, &zone, &name, RecordType::A), Reply::Answer);
+        match extract(&m, &zone, &name, RecordType::A, false) {
+            Step::Follow { records, next } => {
+                assert_eq!(next, n("a.b.example.net."));
+                assert_eq!(records.len(), 2, "DNAME + synthesised CNAME");
+            }
+            s => panic!("{s:?}"),
+        }
+    }
+}
