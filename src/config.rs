@@ -157,7 +157,9 @@ pub struct ResolverConfig {
     pub delegation_cache_size: usize,
     /// Recursive mode: queries one outgoing UDP socket (one random source
     /// port) serves, one at a time, before it is closed and a new port
-    /// bound; sockets also retire after 10 s. 1 = a fresh port per query
+    /// bound; sockets also retire after 10 s, and are reused only for the
+    /// server they first asked (a port is never shown to two servers).
+    /// 1 = a fresh port per query
     /// (most unpredictable; ~1.5x the CPU per cold name). Default 8.
     pub socket_reuse: u32,
 }

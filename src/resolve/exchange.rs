@@ -16,6 +16,7 @@
 //! own zone) is one of many and soon gone. `uses = 1` restores a fresh
 //! port per query.
 
+use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -153,7 +154,6 @@ pub struct PooledSocket {
     buf: Box<[u8]>,
     uses: u32,
     born: Instant,
-    v6: bool,
     /// The server it is connected to (reconnecting to the same one is a
     /// wasted system call).
     peer: Option<SocketAddr>,
@@ -161,10 +161,23 @@ pub struct PooledSocket {
 
 /// Idle UDP sockets, each used for at most `uses` exchanges (one at a
 /// time) and [`MAX_SOCKET_AGE`], then closed.
+///
+/// A socket is only ever reused for the *same* server. Its source port is
+/// known to that server (and to nobody off the path), so an attacker who
+/// learns it by making us query a zone they run can only use it against
+/// their own server, whose answers are confined to their own zones by the
+/// bailiwick checks; queries to every other server keep ports the attacker
+/// has never seen.
 pub struct SocketPool {
-    v4: Mutex<Vec<PooledSocket>>,
-    v6: Mutex<Vec<PooledSocket>>,
+    idle: Mutex<IdleSockets>,
     uses: u32,
+}
+
+/// Idle sockets by the server they are connected to, with their count.
+#[derive(Default)]
+struct IdleSockets {
+    by_server: HashMap<SocketAddr, Vec<PooledSocket>>,
+    total: usize,
 }
 
 impl SocketPool {
@@ -172,30 +185,28 @@ impl SocketPool {
     /// socket and port for every exchange).
     pub fn new(uses: u32) -> Self {
         Self {
-            v4: Mutex::new(Vec::new()),
-            v6: Mutex::new(Vec::new()),
+            idle: Mutex::new(IdleSockets::default()),
             uses: uses.max(1),
         }
     }
 
-    fn idle(&self, v6: bool) -> &Mutex<Vec<PooledSocket>> {
-        if v6 {
-            &self.v6
-        } else {
-            &self.v4
-        }
-    }
-
-    /// A random idle socket of the family of `server`, or a new one.
+    /// A random idle socket already used with `server`, or a new one.
     async fn take(&self, server: SocketAddr) -> std::io::Result<PooledSocket> {
         if self.uses > 1 {
-            let mut idle = self
-                .idle(server.is_ipv6())
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if !idle.is_empty() {
-                let i = (rand::random::<u32>() as usize) % idle.len();
-                return Ok(idle.swap_remove(i));
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let IdleSockets { by_server, total } = &mut *idle;
+            if let Some(list) = by_server.get_mut(&server) {
+                let i = (rand::random::<u32>() as usize) % list.len().max(1);
+                let taken = (i < list.len()).then(|| list.swap_remove(i));
+                if list.is_empty() {
+                    by_server.remove(&server);
+                }
+                if let Some(s) = taken {
+                    *total -= 1;
+                    if s.born.elapsed() < MAX_SOCKET_AGE {
+                        return Ok(s);
+                    }
+                }
             }
         }
         let bind: SocketAddr = if server.is_ipv4() {
@@ -208,7 +219,6 @@ impl SocketPool {
             buf: vec![0u8; UDP_BUFFER].into_boxed_slice(),
             uses: 0,
             born: Instant::now(),
-            v6: server.is_ipv6(),
             peer: None,
         })
     }
@@ -220,9 +230,13 @@ impl SocketPool {
         if s.uses >= self.uses || s.born.elapsed() >= MAX_SOCKET_AGE {
             return;
         }
-        let mut idle = self.idle(s.v6).lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE_SOCKETS {
-            idle.push(s);
+        let Some(peer) = s.peer else {
+            return;
+        };
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.total < MAX_IDLE_SOCKETS {
+            idle.total += 1;
+            idle.by_server.entry(peer).or_default().push(s);
         }
     }
 }
@@ -312,6 +326,46 @@ pub async fn tcp(server: SocketAddr, req: &Request<'_>) -> Result<Message, Excha
 mod tests {
     use super::*;
     use hickory_proto::rr::{Name, RecordType};
+
+    /// A socket comes back only for the server it was used with, so a
+    /// port one server has seen is never used to ask another.
+    #[tokio::test]
+    async fn pooled_sockets_are_reused_only_for_their_own_server() {
+        let pool = SocketPool::new(8);
+        let a: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let b: SocketAddr = "127.0.0.2:9".parse().expect("addr");
+        let port = |s: &PooledSocket| s.sock.local_addr().expect("local").port();
+        let mut first = pool.take(a).await.expect("socket");
+        first.sock.connect(a).await.expect("connect");
+        first.peer = Some(a);
+        let port_a = port(&first);
+        pool.give_back(first);
+        let other = pool.take(b).await.expect("socket");
+        assert_ne!(port(&other), port_a, "a fresh socket for another server");
+        assert_eq!(other.peer, None);
+        let again = pool.take(a).await.expect("socket");
+        assert_eq!(port(&again), port_a, "reused for the same server");
+        assert_eq!(again.peer, Some(a));
+        // Used up: after `uses` exchanges the socket is closed, not pooled.
+        // (A closed port may be handed out again by the kernel, so the
+        // test looks at the use count of what comes back, not its port.)
+        let mut s = again;
+        let mut exchanges = 1;
+        while s.uses != 0 {
+            assert!(exchanges < 8, "still pooled after {exchanges} exchanges");
+            pool.give_back(s);
+            exchanges += 1;
+            s = pool.take(a).await.expect("socket");
+        }
+        assert_eq!(exchanges, 8, "retired after exactly 8 exchanges");
+        let lone = SocketPool::new(1);
+        let mut x = lone.take(a).await.expect("socket");
+        x.peer = Some(a);
+        x.uses = 0;
+        lone.give_back(x);
+        let y = lone.take(a).await.expect("socket");
+        assert_eq!((y.uses, y.peer), (0, None), "uses = 1: never reused");
+    }
 
     #[test]
     fn hand_encoded_question_decodes_as_meant() {
