@@ -480,57 +480,42 @@ impl DomainSet {
         }
     }
 
+    /// The slots along `hash`'s probe sequence whose tag matches, up to
+    /// the first empty slot: every place the name can be.
     #[inline]
-    fn find(&self, name: &[u8], hash: u64) -> Option<Record<'_>> {
+    fn tagged_slots(&self, hash: u64) -> impl Iterator<Item = u64> + '_ {
         let cap = self.table.len();
-        if cap == 0 {
-            return None;
-        }
         let tag = tag_of(hash);
-        let mut i = slot_index(hash, cap);
-        loop {
-            let slot = self.table[i];
+        let mut i = if cap == 0 { 0 } else { slot_index(hash, cap) };
+        std::iter::from_fn(move || loop {
+            let slot = *self.table.get(i)?;
             if slot == 0 {
                 return None;
-            }
-            if slot_tag(slot) == tag {
-                let r = self.record(slot_offset(slot));
-                if r.name == name {
-                    return Some(r);
-                }
             }
             i += 1;
             if i == cap {
                 i = 0;
             }
-        }
+            if slot_tag(slot) == tag {
+                return Some(slot);
+            }
+        })
+    }
+
+    #[inline]
+    fn find(&self, name: &[u8], hash: u64) -> Option<Record<'_>> {
+        self.tagged_slots(hash)
+            .map(|slot| self.record(slot_offset(slot)))
+            .find(|r| r.name == name)
     }
 
     /// Table-only look at one hash: the union of the meta bits of every
     /// slot with its tag, 0 when the name is certainly absent.
     #[inline]
     fn peek(&self, hash: u64) -> u8 {
-        let cap = self.table.len();
-        if cap == 0 {
-            return 0;
-        }
-        let tag = tag_of(hash);
-        let mut i = slot_index(hash, cap);
-        let mut meta = 0;
-        loop {
-            let slot = self.table[i];
-            if slot == 0 {
-                return meta;
-            }
-            if slot_tag(slot) == tag {
-                // Present (or a tag collision, which the second pass rejects).
-                meta |= slot_meta(slot) | 0x8;
-            }
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
-        }
+        // Present (or a tag collision, which the second pass rejects).
+        self.tagged_slots(hash)
+            .fold(0, |meta, slot| meta | slot_meta(slot) | 0x8)
     }
 
     /// First pass of a lookup: table reads only, no arena. The walk stops
@@ -683,25 +668,7 @@ impl DomainSet {
     /// Arena offset of the first slot whose tag matches `hash`, if any.
     #[inline]
     fn first_match_offset(&self, hash: u64) -> Option<usize> {
-        let cap = self.table.len();
-        if cap == 0 {
-            return None;
-        }
-        let tag = tag_of(hash);
-        let mut i = slot_index(hash, cap);
-        loop {
-            let slot = self.table[i];
-            if slot == 0 {
-                return None;
-            }
-            if slot_tag(slot) == tag {
-                return Some(slot_offset(slot));
-            }
-            i += 1;
-            if i == cap {
-                i = 0;
-            }
-        }
+        self.tagged_slots(hash).next().map(slot_offset)
     }
 
     /// One-pass lookup: probe each suffix, TLD first, reading the record
