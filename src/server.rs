@@ -155,8 +155,8 @@ const STOP_CHECK_MS: i32 = 100;
 /// simply blocked answers go out from this loop through the fast path,
 /// everything else is answered in a task on `rt`. The thread sleeps in
 /// `poll` on the socket, so an arriving query wakes the thread that reads
-/// it directly, with no async scheduler in between (lower latency at
-/// moderate rates, less CPU per wake-up); datagrams are received and fast
+/// it directly, with no async scheduler in between (p99 at 2,000 qps went
+/// below Unbound's with this; see the README); datagrams are received and fast
 /// answers sent in batches ([`crate::udpbatch`]). The socket stays
 /// non-blocking and is not registered with the async runtime; tasks on the
 /// normal path send their answer with a non-blocking `sendmmsg` of one.
