@@ -178,6 +178,7 @@ pub fn serve_udp_thread(
         .map(|_| LookupKey::new())
         .collect();
     let mut prepared = [false; crate::udpbatch::BATCH];
+    let reply = Reply::Thread(sock.clone(), rt);
     // Stop when told to, or when the sender is gone (the server was
     // dropped without a shutdown): a thread must never outlive it.
     while !*stop.borrow() && stop.has_changed().is_ok() {
@@ -217,9 +218,8 @@ pub fn serve_udp_thread(
                     .inc();
                 continue;
             };
-            let reply = Reply::Thread(sock.clone(), rt.clone());
             let scratch = (&mut keys[i], prepared[i]);
-            if let Some(resp) = dispatch(&handler, reply, &slots, packet, src, scratch) {
+            if let Some(resp) = dispatch(&handler, &reply, &slots, packet, src, scratch) {
                 out.push((resp, src));
             }
         }
@@ -258,6 +258,7 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
     let slots = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
     let mut buf = vec![0u8; 65_535];
     let mut key = LookupKey::new();
+    let reply = Reply::Async(sock.clone());
     loop {
         let (n, src) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -269,8 +270,7 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
             },
             _ = stop.changed() => break,
         };
-        let reply = Reply::Async(sock.clone());
-        if let Some(resp) = dispatch(&handler, reply, &slots, &buf[..n], src, (&mut key, false)) {
+        if let Some(resp) = dispatch(&handler, &reply, &slots, &buf[..n], src, (&mut key, false)) {
             if let Err(e) = sock.send_to(&resp, src).await {
                 debug!("udp send to {src}: {e}");
             }
@@ -279,7 +279,9 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
 }
 
 /// How a normal-path task sends its answer: through the receive thread's
-/// socket (Linux) or the async socket.
+/// socket (Linux) or the async socket. Cloned only for queries that take
+/// the normal path.
+#[derive(Clone)]
 enum Reply {
     #[cfg(target_os = "linux")]
     Thread(Arc<std::net::UdpSocket>, tokio::runtime::Handle),
@@ -335,7 +337,7 @@ impl Reply {
 /// scratch lookup key and whether it already holds this packet's name.
 fn dispatch(
     handler: &Arc<Handler>,
-    reply: Reply,
+    reply: &Reply,
     slots: &Arc<Semaphore>,
     packet: &[u8],
     src: SocketAddr,
@@ -358,6 +360,7 @@ fn dispatch(
     let packet = packet.to_vec();
     let handler = handler.clone();
     let rt = reply.runtime();
+    let reply = reply.clone();
     let task = async move {
         if let Some(resp) = handler
             .handle_admitted(&packet, Transport::Udp, admission)

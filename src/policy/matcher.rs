@@ -336,7 +336,6 @@ impl SuffixHashes {
 #[derive(Clone, Copy)]
 pub struct Scan {
     candidates: u32,
-    walked: usize,
 }
 
 impl Scan {
@@ -365,11 +364,6 @@ impl Scan {
             Some(i)
         })
     }
-
-    /// Suffixes the first pass looked at.
-    pub fn walked(&self) -> usize {
-        self.walked
-    }
 }
 
 /// What a set says about one suffix of a query name.
@@ -386,8 +380,6 @@ pub struct Hit {
 pub struct Probe {
     /// The rule covering this suffix at this depth, if any.
     pub hit: Option<Hit>,
-    /// Whether the suffix is present at all (entry or marker).
-    pub present: bool,
     /// Whether names deeper than this suffix are listed (anchors only).
     pub deeper: bool,
 }
@@ -524,7 +516,6 @@ impl DomainSet {
     #[inline]
     pub fn scan(&self, hs: &SuffixHashes) -> Scan {
         let mut candidates = 0u32;
-        let mut walked = 0;
         for i in 0..hs.len {
             let meta = self.peek(hs.hashes[i]);
             let wanted = if i + 1 == hs.len {
@@ -535,13 +526,12 @@ impl DomainSet {
             if meta & wanted != 0 {
                 candidates |= 1 << i;
             }
-            walked = i + 1;
             // Index 1 is the two-label suffix: the anchor of longer names.
             if i == 1 && hs.len > 2 && meta & META_DEEPER == 0 {
                 break;
             }
         }
-        Scan { candidates, walked }
+        Scan { candidates }
     }
 
     /// Second pass for one candidate: read its record and return the rule
@@ -575,12 +565,10 @@ impl DomainSet {
         match self.find(s.name, s.hash) {
             None => Probe {
                 hit: None,
-                present: false,
                 deeper: false,
             },
             Some(r) => Probe {
                 hit: self.hit(&r, s.depth > 0),
-                present: true,
                 deeper: r.flags & FLAG_DEEPER != 0,
             },
         }
@@ -613,8 +601,19 @@ impl DomainSet {
         let Some(hs) = key.suffix_hashes() else {
             return self.lookup_walk(key);
         };
-        self.scan(hs)
-            .deepest_first()
+        self.most_specific(key, hs, self.scan(hs))
+    }
+
+    /// Second pass of [`DomainSet::lookup`]: the deepest candidate that
+    /// confirms, with its depth.
+    #[inline]
+    fn most_specific(
+        &self,
+        key: &LookupKey,
+        hs: &SuffixHashes,
+        scan: Scan,
+    ) -> Option<(usize, Hit)> {
+        scan.deepest_first()
             .find_map(|i| self.confirm(key, hs, i).map(|h| (hs.depth(i), h)))
     }
 
@@ -633,17 +632,13 @@ impl DomainSet {
     /// misses overlap. `out[i]` receives the answer for `keys[i]`.
     pub fn lookup_batch(&self, keys: &[LookupKey], out: &mut [Option<(usize, Hit)>]) {
         for (chunk, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
-            let mut hs = [None; BATCH];
-            for (h, k) in hs.iter_mut().zip(chunk) {
-                *h = k.suffix_hashes();
-                if let Some(h) = h {
-                    self.touch(h);
-                }
+            for h in chunk.iter().filter_map(LookupKey::suffix_hashes) {
+                self.touch(h);
             }
             let mut scans = [None; BATCH];
             let mut sum = 0u8;
-            for (scan, h) in scans.iter_mut().zip(&hs) {
-                let Some(h) = h else { continue };
+            for (scan, k) in scans.iter_mut().zip(chunk) {
+                let Some(h) = k.suffix_hashes() else { continue };
                 let sc = self.scan(h);
                 // Touch the deepest candidate's record: the one confirmed first.
                 if let Some(i) = sc.deepest_first().next() {
@@ -651,15 +646,13 @@ impl DomainSet {
                         sum ^= self.arena[r];
                     }
                 }
-                *scan = Some(sc);
+                *scan = Some((h, sc));
             }
             std::hint::black_box(sum);
-            for (j, (k, o)) in chunk.iter().zip(out.iter_mut()).enumerate() {
-                *o = match (hs[j], scans[j]) {
-                    (Some(h), Some(sc)) => sc
-                        .deepest_first()
-                        .find_map(|i| self.confirm(k, h, i).map(|hit| (h.depth(i), hit))),
-                    _ => self.lookup_walk(k),
+            for ((k, o), scan) in chunk.iter().zip(out.iter_mut()).zip(scans) {
+                *o = match scan {
+                    Some((h, sc)) => self.most_specific(k, h, sc),
+                    None => self.lookup_walk(k),
                 };
             }
         }
