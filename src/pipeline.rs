@@ -287,7 +287,7 @@ impl Handler {
         let Some(q) = parse_quick(packet) else {
             return false;
         };
-        key.assign(q.labels());
+        key.assign_wire(q.qname);
         self.policy.load().touch(key);
         true
     }
@@ -302,7 +302,7 @@ impl Handler {
             return None;
         }
         if !prepared {
-            key.assign(q.labels());
+            key.assign_wire(q.qname);
         }
         let key = &*key;
         let limit = q

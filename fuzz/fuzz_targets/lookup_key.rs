@@ -1,5 +1,6 @@
 //! `LookupKey::from_dotted` (the `explain` CLI and HTTP endpoint build keys
-//! from text) and `LookupKey::from_labels` on arbitrary labels: suffix
+//! from text), `LookupKey::from_labels` on arbitrary labels and
+//! `LookupKey::assign_wire` on arbitrary wire bytes (the server's path): suffix
 //! hashes must match `hash_name`, suffix texts must match `suffix(depth)`
 //! and be suffixes of the name, and nothing may panic, whatever the labels
 //! (empty, huge, many, holding dots or any byte). The key must be exactly
@@ -26,6 +27,22 @@ fn model<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, usize) {
         n += 1;
     }
     (name, n)
+}
+
+/// The labels `assign_wire` reads from wire bytes: up to the zero label,
+/// a length over 63 (a pointer) or one running past the input.
+fn wire_labels(w: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&l) = w.get(i) {
+        let l = usize::from(l);
+        if l == 0 || l > 63 || i + 1 + l > w.len() {
+            break;
+        }
+        out.push(&w[i + 1..i + 1 + l]);
+        i += 1 + l;
+    }
+    out
 }
 
 fn check(key: &LookupKey, want: (Vec<u8>, usize)) {
@@ -66,4 +83,8 @@ fuzz_target!(|data: &[u8]| {
         &LookupKey::from_labels(data.split(|&b| b == 0)),
         model(data.split(|&b| b == 0)),
     );
+    // The same bytes as a wire name, into a key that held another name.
+    let mut key = LookupKey::from_dotted("Stale.Previous.Name.example");
+    key.assign_wire(data);
+    check(&key, model(wire_labels(data)));
 });

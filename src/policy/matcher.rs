@@ -131,6 +131,35 @@ impl SuffixHasher {
     }
 }
 
+/// ASCII-lowercase the eight bytes of `w` at once; bytes outside `A-Z`
+/// (dots, digits, UTF-8 bytes) are kept as they are.
+#[inline]
+fn ascii_lowercase_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    // Per byte, on its low seven bits (no carry crosses a byte): the high
+    // bit of `ge_a` is set when the byte is >= 'A', of `gt_z` when > 'Z'.
+    let low7 = w & !HIGH;
+    let ge_a = low7 + ONES * (0x80 - u64::from(b'A'));
+    let gt_z = low7 + ONES * (0x7f - u64::from(b'Z'));
+    let upper = (ge_a & !gt_z) & !w & HIGH;
+    w | (upper >> 2)
+}
+
+/// Do `a` and `b` agree on their first `n` bytes? Both must have seven
+/// bytes of room past `n`: whole words are compared, the last one masked.
+#[inline]
+fn same_prefix(a: &[u8], b: &[u8], n: usize) -> bool {
+    let mut at = 0;
+    while at + 8 <= n {
+        if word_at(a, at) != word_at(b, at) {
+            return false;
+        }
+        at += 8;
+    }
+    at == n || (word_at(a, at) ^ word_at(b, at)) & low_bytes(n - at) == 0
+}
+
 /// Hash of a normalised name, consistent with [`LookupKey`]'s suffix
 /// hashes: the name's bytes are taken eight at a time *from the end*, then
 /// the 0..7 bytes left at the front, then the length. Words aligned to the
@@ -228,12 +257,55 @@ impl LookupKey {
                 self.len += 1;
             }
             self.starts[self.labels] = self.len as u8;
-            let dst = &mut self.buf[self.len..self.len + label.len()];
-            for (d, &b) in dst.iter_mut().zip(label) {
-                *d = b.to_ascii_lowercase();
-            }
+            self.buf[self.len..self.len + label.len()].copy_from_slice(label);
             self.len += label.len();
             self.labels += 1;
+        }
+        self.finish_key();
+    }
+
+    /// Refill this key from a question name in wire form (length-prefixed
+    /// labels up to the zero label, no compression: what
+    /// [`crate::fastpath::parse_quick`] hands over). The same key as
+    /// [`LookupKey::assign`] over the name's labels, built with one copy
+    /// of the whole name instead of one per label: the length bytes sit
+    /// exactly where the dots go. A length over 63 (a compression pointer)
+    /// or one that overruns `wire` ends the name there, as the zero label
+    /// does.
+    #[inline]
+    pub fn assign_wire(&mut self, wire: &[u8]) {
+        let n = wire.len().min(256);
+        if n > 1 {
+            self.buf[..n - 1].copy_from_slice(&wire[1..n]);
+        }
+        self.labels = 0;
+        let mut pos = 0;
+        while let Some(&l) = wire.get(pos) {
+            let l = usize::from(l);
+            if l == 0 || l > 63 || pos + 1 + l > wire.len() || pos + l > 255 {
+                break;
+            }
+            if pos > 0 {
+                self.buf[pos - 1] = b'.';
+            }
+            self.starts[self.labels] = pos as u8;
+            self.labels += 1;
+            pos += 1 + l;
+        }
+        self.len = pos.saturating_sub(1);
+        self.finish_key();
+    }
+
+    /// Lowercase the name and hash its suffixes: the part of building a
+    /// key that does not depend on the input's form.
+    #[inline]
+    fn finish_key(&mut self) {
+        // Eight bytes at a time; the buffer has room past the name.
+        let mut at = 0;
+        while at < self.len {
+            let w = word_at(&self.buf, at);
+            self.buf[at..at + 8].copy_from_slice(&ascii_lowercase_word(w).to_le_bytes());
+            at += 8;
         }
         self.hashes.len = 0;
         if self.labels <= FAST_LABELS {
@@ -336,6 +408,9 @@ impl SuffixHashes {
 #[derive(Clone, Copy)]
 pub struct Scan {
     candidates: u32,
+    /// Per candidate, the first slot with its tag (offset + 1): nearly
+    /// always the record itself, so confirming does not probe again.
+    first: [u32; FAST_LABELS],
 }
 
 impl Scan {
@@ -502,12 +577,15 @@ impl DomainSet {
     }
 
     /// Table-only look at one hash: the union of the meta bits of every
-    /// slot with its tag, 0 when the name is certainly absent.
+    /// slot with its tag (0 when the name is certainly absent), and the
+    /// first such slot's `offset + 1`.
     #[inline]
-    fn peek(&self, hash: u64) -> u8 {
+    fn peek(&self, hash: u64) -> (u8, u32) {
         // Present (or a tag collision, which the second pass rejects).
-        self.tagged_slots(hash)
-            .fold(0, |meta, slot| meta | slot_meta(slot) | 0x8)
+        self.tagged_slots(hash).fold((0, 0), |(meta, first), slot| {
+            let first = if first == 0 { slot as u32 } else { first };
+            (meta | slot_meta(slot) | 0x8, first)
+        })
     }
 
     /// First pass of a lookup: table reads only, no arena. The walk stops
@@ -515,32 +593,76 @@ impl DomainSet {
     /// listed (a collision can only make it walk further, never less).
     #[inline]
     pub fn scan(&self, hs: &SuffixHashes) -> Scan {
-        let mut candidates = 0u32;
+        let mut scan = Scan {
+            candidates: 0,
+            first: [0; FAST_LABELS],
+        };
         for i in 0..hs.len {
-            let meta = self.peek(hs.hashes[i]);
+            let (meta, first) = self.peek(hs.hashes[i]);
             let wanted = if i + 1 == hs.len {
                 META_EXACT
             } else {
                 META_BELOW
             };
             if meta & wanted != 0 {
-                candidates |= 1 << i;
+                scan.candidates |= 1 << i;
+                scan.first[i] = first;
             }
             // Index 1 is the two-label suffix: the anchor of longer names.
             if i == 1 && hs.len > 2 && meta & META_DEEPER == 0 {
                 break;
             }
         }
-        Scan { candidates }
+        scan
     }
 
-    /// Second pass for one candidate: read its record and return the rule
-    /// if the suffix really is listed with a rule for its depth.
+    /// Second pass for candidate `i` of `scan`: read its record and return
+    /// the rule if the suffix really is listed with a rule for its depth.
     #[inline]
-    pub fn confirm(&self, key: &LookupKey, hs: &SuffixHashes, i: usize) -> Option<Hit> {
+    pub fn confirm(
+        &self,
+        key: &LookupKey,
+        hs: &SuffixHashes,
+        scan: &Scan,
+        i: usize,
+    ) -> Option<Hit> {
         let depth = hs.depth(i);
-        let r = self.find(key.suffix(depth), hs.hashes[i])?;
+        let start = usize::from(key.starts[depth]);
+        let n = key.len - start;
+        // The scan's first tagged slot: the record, unless two names share
+        // a tag (then probe the whole sequence).
+        let first = scan.first[i] as usize;
+        let r = match first
+            .checked_sub(1)
+            .and_then(|off| self.record_named(off, &key.buf[start..], n))
+        {
+            Some(r) => r,
+            None => self.find(key.suffix(depth), hs.hashes[i])?,
+        };
         self.hit(&r, depth > 0)
+    }
+
+    /// The record at `offset` if its name is the first `n` bytes of
+    /// `name`, which has at least eight bytes of room past them (a key's
+    /// buffer does). Compares eight bytes at a time; one bounds check for
+    /// the record.
+    #[inline]
+    fn record_named(&self, offset: usize, name: &[u8], n: usize) -> Option<Record<'_>> {
+        // The record, or the last word read past the name if longer (one
+        // byte past the record: the arena's last record takes `find`).
+        let rec = self.arena.get(offset..offset + n + 8)?;
+        if usize::from(rec[0]) != n || !same_prefix(&rec[1..], name, n) {
+            return None;
+        }
+        let mut line = [0u8; 4];
+        line.copy_from_slice(&rec[n + 3..n + 7]);
+        Some(Record {
+            offset: offset as u32,
+            name: &rec[1..1 + n],
+            actions: rec[1 + n],
+            flags: rec[2 + n],
+            line: u32::from_le_bytes(line),
+        })
     }
 
     fn hit(&self, r: &Record<'_>, below: bool) -> Option<Hit> {
@@ -550,7 +672,7 @@ impl DomainSet {
             r.actions & 0x0f
         };
         let action = EntryAction::from_code(code)?;
-        let line = if below {
+        let line = if below && !self.below_lines.is_empty() {
             self.below_lines.get(&r.offset).copied().unwrap_or(r.line)
         } else {
             r.line
@@ -614,7 +736,7 @@ impl DomainSet {
         scan: Scan,
     ) -> Option<(usize, Hit)> {
         scan.deepest_first()
-            .find_map(|i| self.confirm(key, hs, i).map(|h| (hs.depth(i), h)))
+            .find_map(|i| self.confirm(key, hs, &scan, i).map(|h| (hs.depth(i), h)))
     }
 
     /// Read the home slot of every suffix of `hs` so that a lookup soon
@@ -1156,6 +1278,121 @@ mod tests {
                 (None, None) => {}
                 _ => panic!("fast hashes differ for {name}"),
             }
+        }
+    }
+
+    /// Everything a key holds that lookups read, for comparing two keys.
+    #[derive(Debug, PartialEq)]
+    struct KeyParts {
+        name: Vec<u8>,
+        labels: usize,
+        suffixes: Vec<(usize, Vec<u8>, u64)>,
+        fast: Option<Vec<u64>>,
+    }
+
+    fn key_parts(k: &LookupKey) -> KeyParts {
+        KeyParts {
+            name: k.name_bytes().to_vec(),
+            labels: k.labels(),
+            suffixes: k
+                .suffixes()
+                .map(|s| (s.depth, s.name.to_vec(), s.hash))
+                .collect(),
+            fast: k.suffix_hashes().map(|h| h.hashes[..h.len()].to_vec()),
+        }
+    }
+
+    /// The labels `assign_wire` reads: up to the zero label, a length over
+    /// 63 or one running past the input.
+    fn wire_labels(w: &[u8]) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while let Some(&l) = w.get(i) {
+            let l = usize::from(l);
+            if l == 0 || l > 63 || i + 1 + l > w.len() {
+                break;
+            }
+            out.push(&w[i + 1..i + 1 + l]);
+            i += 1 + l;
+        }
+        out
+    }
+
+    #[test]
+    fn word_lowercasing_matches_bytewise() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut bytes = *b"AzZ.9\xc3@[";
+                bytes[pos] = b;
+                let want: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+                let got = ascii_lowercase_word(u64::from_le_bytes(bytes)).to_le_bytes();
+                assert_eq!(got.to_vec(), want, "byte {b:#x} at {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_wire_key_equals_a_label_key() {
+        // Fixed cases, then random wire input (lengths, case, bytes,
+        // truncation, pointers, over-long names), against `assign`.
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"\x03WwW\x07Example\x03COM\x00".to_vec(),
+            b"\x00".to_vec(),
+            Vec::new(),
+            b"\x03abc".to_vec(),
+            b"\x05ab".to_vec(),
+            b"\x02ab\xc0\x0c".to_vec(),
+            [
+                &[63u8][..],
+                &[b'A'; 63],
+                &[63],
+                &[b'b'; 63],
+                &[63],
+                &[b'c'; 63],
+                &[63],
+                &[b'd'; 63],
+                &[0],
+            ]
+            .concat(),
+            [1u8, b'x'].repeat(130),
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let mut w = Vec::new();
+            let labels = next() % 12;
+            for _ in 0..labels {
+                let l = (next() % 70) as usize;
+                w.push(l as u8);
+                for _ in 0..l {
+                    let r = next();
+                    w.push(if r % 4 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        b'A' + (r >> 8) as u8 % 58
+                    });
+                }
+            }
+            if next() % 4 != 0 {
+                w.push(0);
+            }
+            let cut = (next() as usize) % (w.len() + 1);
+            if next() % 8 == 0 {
+                w.truncate(cut);
+            }
+            cases.push(w);
+        }
+        let mut by_wire = LookupKey::new();
+        let mut by_labels = LookupKey::new();
+        for w in &cases {
+            by_wire.assign_wire(w);
+            by_labels.assign(wire_labels(w));
+            assert_eq!(key_parts(&by_wire), key_parts(&by_labels), "{w:?}");
         }
     }
 

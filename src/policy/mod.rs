@@ -455,7 +455,7 @@ impl Policy {
             let list = list.as_ref();
             let scan = list.set.scan(hs);
             for i in scan.tld_first() {
-                let Some(hit) = list.set.confirm(key, hs, i) else {
+                let Some(hit) = list.set.confirm(key, hs, &scan, i) else {
                     continue;
                 };
                 if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
