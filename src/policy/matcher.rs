@@ -73,6 +73,17 @@ fn low_bytes(n: usize) -> u64 {
     }
 }
 
+/// The eight bytes of a key buffer at `at` (< 256), as a little-endian
+/// word. Masking the index lets the compiler see the read is in bounds
+/// (255 + 8 < `KEY_BUF`), so the hot loops carry no bounds checks.
+#[inline]
+fn key_word(buf: &[u8; KEY_BUF], at: usize) -> u64 {
+    let at = at & 0xff;
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&buf[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
 #[inline]
 fn word_at(bytes: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
@@ -117,16 +128,16 @@ impl SuffixHasher {
         }
     }
 
-    /// Hash of `buf[start..len]`; `buf` must extend 8 bytes past `start`.
+    /// Hash of `buf[start..len]`.
     #[inline]
-    fn suffix(&mut self, buf: &[u8], start: usize) -> u64 {
+    fn suffix(&mut self, buf: &[u8; KEY_BUF], start: usize) -> u64 {
         while self.words_from >= start + 8 {
             self.words_from -= 8;
-            self.state = step(self.state, word_at(buf, self.words_from));
+            self.state = step(self.state, key_word(buf, self.words_from));
         }
         // The bytes before the whole words: read eight (the buffer has
         // room) and keep those that belong to the suffix.
-        let leading = word_at(buf, start) & low_bytes(self.words_from - start);
+        let leading = key_word(buf, start) & low_bytes(self.words_from - start);
         seal(self.state, leading, self.len - start)
     }
 }
@@ -282,7 +293,9 @@ impl LookupKey {
         let mut pos = 0;
         while let Some(&l) = wire.get(pos) {
             let l = usize::from(l);
-            if l == 0 || l > 63 || pos + 1 + l > wire.len() || pos + l > 255 {
+            // 1..=63, inside `wire`, and the dotted name (`pos + l` bytes
+            // so far) within 255.
+            if l.wrapping_sub(1) > 62 || pos + 1 + l > n {
                 break;
             }
             if pos > 0 {
@@ -303,8 +316,9 @@ impl LookupKey {
         // Eight bytes at a time; the buffer has room past the name.
         let mut at = 0;
         while at < self.len {
-            let w = word_at(&self.buf, at);
-            self.buf[at..at + 8].copy_from_slice(&ascii_lowercase_word(w).to_le_bytes());
+            let w = ascii_lowercase_word(key_word(&self.buf, at));
+            let i = at & 0xff;
+            self.buf[i..i + 8].copy_from_slice(&w.to_le_bytes());
             at += 8;
         }
         self.hashes.len = 0;
