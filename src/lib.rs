@@ -5,7 +5,7 @@
 //! (blocked answers), [`resolve`] (cache, recursor, forwarder), [`server`]
 //! (UDP/TCP listeners), [`http`] and [`metrics`] (operations), [`app`]
 //! (wiring) and [`config`]. `unsafe` is confined to [`hugepages`]
-//! (`madvise`, `mallopt`) and `udpbatch` (`recvmmsg`/`sendmmsg`/`poll`), each
+//! (`madvise`, `mallopt`, the prefetch hint) and `udpbatch` (`recvmmsg`/`sendmmsg`/`poll`), each
 //! justified and measured there.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -292,6 +292,14 @@ impl Handler {
         true
     }
 
+    /// Second preparation step, after [`Handler::prepare_key`] ran for the
+    /// whole batch: with the table slots in cache, start loading the list
+    /// records the decisions will read (see
+    /// [`crate::policy::Policy::touch_records`]).
+    pub fn prepare_records(&self, key: &LookupKey) {
+        self.policy.load().touch_records(key);
+    }
+
     /// The fast path for admitted UDP queries whose answer is cached (see
     /// [`crate::fastpath`]). None: take the normal path. `key` is scratch
     /// space (reused across queries); `prepared` says it already holds this

@@ -209,6 +209,9 @@ pub fn serve_udp_thread(
                     .get(i)
                     .is_some_and(|(packet, _)| handler.prepare_key(packet, &mut keys[i]));
         }
+        for (key, _) in keys.iter().zip(&prepared[..n]).filter(|(_, p)| **p) {
+            handler.prepare_records(key);
+        }
         for i in 0..n {
             let Some((packet, src)) = batch.get(i) else {
                 handler

@@ -753,7 +753,7 @@ impl DomainSet {
             .find_map(|i| self.confirm(key, hs, &scan, i).map(|h| (hs.depth(i), h)))
     }
 
-    /// Read the home slot of every suffix of `hs` so that a lookup soon
+    /// Prefetch the home slot of every suffix of `hs` so that a lookup soon
     /// after finds them in cache. The server calls this for every query of
     /// a received batch before answering any: the batch's cache misses
     /// then overlap instead of stalling one query after another.
@@ -772,19 +772,12 @@ impl DomainSet {
                 self.touch(h);
             }
             let mut scans = [None; BATCH];
-            let mut sum = 0u8;
             for (scan, k) in scans.iter_mut().zip(chunk) {
                 let Some(h) = k.suffix_hashes() else { continue };
                 let sc = self.scan(h);
-                // Touch the deepest candidate's record: the one confirmed first.
-                if let Some(i) = sc.deepest_first().next() {
-                    if let Some(r) = self.first_match_offset(h.hashes[i]) {
-                        sum ^= self.arena[r];
-                    }
-                }
+                self.touch_record(&sc);
                 *scan = Some((h, sc));
             }
-            std::hint::black_box(sum);
             for ((k, o), scan) in chunk.iter().zip(out.iter_mut()).zip(scans) {
                 *o = match scan {
                     Some((h, sc)) => self.most_specific(k, h, sc),
@@ -794,10 +787,15 @@ impl DomainSet {
         }
     }
 
-    /// Arena offset of the first slot whose tag matches `hash`, if any.
+    /// Start loading the record a lookup after `scan` confirms first (its
+    /// deepest candidate), so that a batch's record misses overlap too.
     #[inline]
-    fn first_match_offset(&self, hash: u64) -> Option<usize> {
-        self.tagged_slots(hash).next().map(slot_offset)
+    pub fn touch_record(&self, scan: &Scan) {
+        if let Some(i) = scan.deepest_first().next() {
+            if let Some(off) = (scan.first[i] as usize).checked_sub(1) {
+                crate::hugepages::prefetch(&self.arena, off);
+            }
+        }
     }
 
     /// One-pass lookup: probe each suffix, TLD first, reading the record
@@ -948,11 +946,9 @@ fn touch_slots(table: &[u64], hashes: impl Iterator<Item = u64>) {
     if cap == 0 {
         return;
     }
-    let mut sum = 0u64;
     for h in hashes {
-        sum ^= table[slot_index(h, cap)];
+        crate::hugepages::prefetch(table, slot_index(h, cap));
     }
-    std::hint::black_box(sum);
 }
 
 impl DomainSetBuilder {

@@ -506,6 +506,17 @@ impl Policy {
         }
     }
 
+    /// Second step after [`Policy::touch`]: scan each list's table (now
+    /// in cache) and start loading the record its lookup will confirm
+    /// first (see [`DomainSet::touch_record`]); no effect on answers.
+    pub fn touch_records(&self, key: &LookupKey) {
+        if let Some(hs) = key.suffix_hashes() {
+            for list in self.lists.iter().flatten() {
+                list.set.touch_record(&list.set.scan(hs));
+            }
+        }
+    }
+
     /// [`Policy::decide`] as one pass over the suffixes, TLD first, every
     /// list probed at each; lists whose anchor (two-label suffix) is absent
     /// are not probed deeper. Used for names deeper than the two-pass
@@ -837,6 +848,9 @@ mod tests {
         while let Some(name) = stack.pop() {
             let dotted = name.iter().rev().copied().collect::<Vec<_>>().join(".");
             let key = LookupKey::from_dotted(&dotted);
+            // The batch preparation steps are hints: answers stay the same.
+            policy.touch(&key);
+            policy.touch_records(&key);
             assert_eq!(
                 verdict_text(&policy.decide(&key)),
                 verdict_text(&policy.decide_walk(&key)),
