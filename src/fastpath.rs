@@ -19,7 +19,9 @@
 //! (decremented by the time spent in cache), and appends an OPT record when
 //! the client sent one.
 
-use hickory_proto::op::{Message, OpCode, Query};
+use hickory_proto::op::{emit_message_parts, Message, MessageType, Metadata, OpCode, Query};
+use hickory_proto::rr::Record;
+use hickory_proto::serialize::binary::BinEncoder;
 
 /// The parts of a plain query the fast path needs.
 #[derive(Debug, Clone, Copy)]
@@ -163,13 +165,23 @@ impl WireTemplate {
     /// question `query` (whose name must be lowercase). None if it cannot
     /// be encoded or is too large to be worth it.
     pub fn build(query: &Query, response: &Message) -> Option<Self> {
-        let mut m = Message::response(0, OpCode::Query);
-        m.metadata.recursion_available = true;
-        m.metadata.response_code = response.metadata.response_code;
-        m.queries.push(query.clone());
-        m.answers = response.answers.clone();
-        m.authorities = response.authorities.clone();
-        let bytes = m.to_vec().ok()?;
+        let mut meta = Metadata::new(0, MessageType::Response, OpCode::Query);
+        meta.recursion_available = true;
+        meta.response_code = response.metadata.response_code;
+        // Encoded from borrowed sections: building a `Message` to encode
+        // cloned every record (and dropped the clones) on each insert.
+        let mut bytes = Vec::with_capacity(512);
+        emit_message_parts(
+            &meta,
+            &mut std::iter::once(query),
+            &mut response.answers.iter(),
+            &mut response.authorities.iter(),
+            &mut std::iter::empty::<&Record>(),
+            None,
+            None,
+            &mut BinEncoder::new(&mut bytes),
+        )
+        .ok()?;
         if bytes.len() > 4096 {
             return None;
         }
