@@ -113,7 +113,16 @@ fn effect_of<'a>(b: &Block<'a>, zone: &str, transport: Transport) -> Option<Effe
 }
 
 fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
-    let key = LookupKey::from_labels(query.name().iter());
+    cache_key_of(
+        &LookupKey::from_labels(query.name().iter()),
+        query,
+        dnssec_ok,
+    )
+}
+
+/// The cache key of `query` from the lookup key of its name (lowercase
+/// name bytes), when the policy stage has already built that.
+fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> KeyBuf {
     KeyBuf::new(
         key.name_bytes(),
         u16::from(query.query_type()),
@@ -478,9 +487,11 @@ impl Handler {
             Verdict::Drop => return None,
         };
         let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        // One lookup key for the policy and the cache key.
+        let key = LookupKey::from_labels(query.name().iter());
         // Policy before cache: a list change applies at once to names
         // already cached.
-        let redirect = match self.policy_stage(query, transport, &mut resp) {
+        let redirect = match self.policy_stage(query, &key, transport, &mut resp) {
             Verdict::Continue(r) => r,
             Verdict::Respond => return Some((resp, None)),
             Verdict::Drop => return None,
@@ -496,7 +507,7 @@ impl Handler {
         }
         match redirect {
             None => {
-                let ckey = cache_key(query, dnssec_ok);
+                let ckey = cache_key_of(&key, query, dnssec_ok);
                 let cached = self.resolve_into(query, &ckey, dnssec_ok, &mut resp).await;
                 return Some((resp, cached));
             }
@@ -565,14 +576,14 @@ impl Handler {
     fn policy_stage(
         &self,
         query: &Query,
+        key: &LookupKey,
         transport: Transport,
         resp: &mut Message,
     ) -> Verdict<Option<Name>> {
         let qname = query.name();
         let qtype = query.query_type();
-        let key = LookupKey::from_labels(qname.iter());
         let policy = self.policy.load();
-        let verdict = policy.decide(&key);
+        let verdict = policy.decide(key);
         if let Some(b) = verdict.would_block {
             self.metrics
                 .dry_run
