@@ -16,8 +16,10 @@
 #   callgrind: dnsward runs under `valgrind --tool=callgrind`; the counters
 #     are zeroed just before the load and dumped just after it, so the
 #     result is instructions (Ir) per completed query for the load alone
-#     (idle wake-ups included, a few per second). The top functions by
-#     inclusive and self cost are printed (callgrind_annotate).
+#     (idle wake-ups included, a few per second), and the same without the
+#     runtime worker's parking (which varies with timing, not code), and
+#     the query's normal-path task alone (steadiest across runs). The
+#     top functions by inclusive and self cost are kept (callgrind_annotate).
 #   perf: `perf record -e cpu-clock -g` on the dnsward PID during the load
 #     (this VM has no hardware counters); prints the top self-cost symbols
 #     and the kernel/userland split.
@@ -121,7 +123,16 @@ if [[ $MODE == callgrind ]]; then
   # The dump written by `callgrind_control -d` holds the counts since -z.
   f=$(ls -t "$OUT"/callgrind.out* | head -n 1)
   ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(/,/, "", $1); print $1; exit }')
-  echo "dump $f: $ir Ir for $done queries = $((ir / done)) Ir/query"
+  # Parking and waking the idle runtime worker depends on how queries and
+  # replies interleave in time (machine load), not on the code path: also
+  # shown without it, the steadier figure for comparing commits.
+  park=$(callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+    awk '!/=>/ && /worker\.rs:tokio::runtime::scheduler::multi_thread::worker::Context::park_internal/ { gsub(/,/, "", $1); v = $1 + 0; if (v > m) m = v } END { print m + 0 }')
+  # The normal-path task of a query (decode, policy, cache, iterator,
+  # answer), inclusive: the part least moved by timing.
+  task=$(callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
+    awk '!/=>/ && /server\.rs:dnsward::server::dispatch::\{\{closure\}\}/ { gsub(/,/, "", $1); v = $1 + 0; if (v > m) m = v } END { print m + 0 }')
+  echo "dump $f: $ir Ir for $done queries = $((ir / done)) Ir/query; worker parking $((park / done)) Ir/query; without it $(((ir - park) / done)) Ir/query; in the query task $((task / done)) Ir/query"
   callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '1,60p' >"$OUT/inclusive.txt"
   callgrind_annotate "$f" 2>/dev/null | sed -n '1,80p' >"$OUT/self.txt"
   echo "top self cost: $OUT/self.txt; inclusive: $OUT/inclusive.txt"
