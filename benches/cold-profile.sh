@@ -106,7 +106,8 @@ if [[ $MODE == callgrind ]]; then
   callgrind_control -d "$DW_PID" >/dev/null
   sleep 1
 else
-  perf record -q -e cpu-clock -g -p "$DW_PID" -o "$OUT/perf.data" >"$WORK/logs/perf.log" 2>&1 &
+  # `command`: lib.sh defines a shell function named perf.
+  command perf record -q -e cpu-clock -g -p "$DW_PID" -o "$OUT/perf.data" >"$WORK/logs/perf.log" 2>&1 &
   ppid=$!
   register "$ppid" perf-record
   sleep 0.5
@@ -137,8 +138,8 @@ if [[ $MODE == callgrind ]]; then
   callgrind_annotate "$f" 2>/dev/null | sed -n '1,80p' >"$OUT/self.txt"
   echo "top self cost: $OUT/self.txt; inclusive: $OUT/inclusive.txt"
 else
-  perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 60 >"$OUT/self.txt"
-  perf report -i "$OUT/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
+  command perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 60 >"$OUT/self.txt"
+  command perf report -i "$OUT/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
   echo "top self cost: $OUT/self.txt"
 fi
 echo "$OUT"
