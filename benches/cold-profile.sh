@@ -138,8 +138,11 @@ if [[ $MODE == callgrind ]]; then
   callgrind_annotate "$f" 2>/dev/null | sed -n '1,80p' >"$OUT/self.txt"
   echo "top self cost: $OUT/self.txt; inclusive: $OUT/inclusive.txt"
 else
-  command perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 60 >"$OUT/self.txt"
-  command perf report -i "$OUT/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 15
+  # (`|| true`: head closing the pipe early is not a failure.)
+  { command perf report -i "$OUT/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
+    grep -v -e '^#' -e '^$' | head -n 60 >"$OUT/self.txt"; } || true
+  { command perf report -i "$OUT/perf.data" --no-children --sort dso --stdio -g none 2>/dev/null |
+    grep -v -e '^#' -e '^$' | head -n 8; } || true
   echo "top self cost: $OUT/self.txt"
 fi
 echo "$OUT"
