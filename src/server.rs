@@ -304,12 +304,14 @@ impl Reply {
         }
     }
 
-    async fn send(&self, resp: &[u8], src: SocketAddr) {
+    /// Send one answer; takes it by value so the Linux path can hand the
+    /// buffer to `sendmmsg` without copying it.
+    async fn send(&self, resp: Vec<u8>, src: SocketAddr) {
         match self {
             #[cfg(target_os = "linux")]
             Reply::Thread(sock, _) => {
                 use std::os::fd::AsRawFd;
-                let msg = [(resp.to_vec(), src)];
+                let msg = [(resp, src)];
                 // Non-blocking; on a full buffer retry briefly, then drop.
                 for _ in 0..3 {
                     match crate::udpbatch::send(sock.as_raw_fd(), &msg) {
@@ -327,7 +329,7 @@ impl Reply {
             }
             #[cfg(not(target_os = "linux"))]
             Reply::Async(sock) => {
-                if let Err(e) = sock.send_to(resp, src).await {
+                if let Err(e) = sock.send_to(&resp, src).await {
                     debug!("udp send to {src}: {e}");
                 }
             }
@@ -369,7 +371,7 @@ fn dispatch(
             .handle_admitted(&packet, Transport::Udp, admission)
             .await
         {
-            reply.send(&resp, src).await;
+            reply.send(resp, src).await;
         }
         drop(permit);
     };

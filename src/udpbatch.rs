@@ -14,7 +14,7 @@
 #![allow(unsafe_code)]
 
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::{size_of, zeroed, MaybeUninit};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
 
@@ -164,25 +164,39 @@ pub fn send(fd: RawFd, msgs: &[(Vec<u8>, SocketAddr)]) -> io::Result<usize> {
     if n == 0 {
         return Ok(0);
     }
-    // SAFETY: zeroed headers are valid; each is pointed at the caller's
-    // message bytes (read-only for the kernel) and at a local address
-    // storage, all alive for the call.
-    let mut names: [libc::sockaddr_storage; BATCH] = unsafe { zeroed() };
-    let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
-    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
+    // Only the first `n` entries are written: zeroing all BATCH headers
+    // and addresses (6.6 KB) for the single answer a normal-path task
+    // sends was 6% of the instructions of a cold query (callgrind).
+    let mut names = [const { MaybeUninit::<libc::sockaddr_storage>::uninit() }; BATCH];
+    let mut iovs = [const { MaybeUninit::<libc::iovec>::uninit() }; BATCH];
+    let mut hdrs = [const { MaybeUninit::<libc::mmsghdr>::uninit() }; BATCH];
     for (i, (bytes, addr)) in msgs.iter().take(n).enumerate() {
         let (storage, len) = to_storage(addr);
-        names[i] = storage;
-        iovs[i].iov_base = bytes.as_ptr() as *mut libc::c_void;
-        iovs[i].iov_len = bytes.len();
-        hdrs[i].msg_hdr.msg_name = (&mut names[i] as *mut libc::sockaddr_storage).cast();
-        hdrs[i].msg_hdr.msg_namelen = len;
-        hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
-        hdrs[i].msg_hdr.msg_iovlen = 1;
+        let name = names[i].write(storage);
+        let iov = iovs[i].write(libc::iovec {
+            iov_base: bytes.as_ptr() as *mut libc::c_void,
+            iov_len: bytes.len(),
+        });
+        // SAFETY: an all-zero mmsghdr is valid; it is then pointed at the
+        // caller's message bytes (read-only for the kernel) and at the
+        // address storage and iovec above, all alive for the call.
+        let mut h: libc::mmsghdr = unsafe { zeroed() };
+        h.msg_hdr.msg_name = (name as *mut libc::sockaddr_storage).cast();
+        h.msg_hdr.msg_namelen = len;
+        h.msg_hdr.msg_iov = iov;
+        h.msg_hdr.msg_iovlen = 1;
+        hdrs[i].write(h);
     }
-    // SAFETY: the first `n` headers are initialised as above.
-    let sent =
-        unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n as libc::c_uint, libc::MSG_DONTWAIT) };
+    // SAFETY: the first `n` headers are initialised as above, and the
+    // kernel reads only those (`vlen` = n); MaybeUninit<T> has T's layout.
+    let sent = unsafe {
+        libc::sendmmsg(
+            fd,
+            hdrs.as_mut_ptr().cast::<libc::mmsghdr>(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
     if sent < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::RecordType;
 
 async fn server() -> (Hierarchy, TempDir, dnsward::app::Running) {
@@ -234,5 +234,78 @@ async fn tcp_pipelined_queries_all_answered() {
     got.sort_unstable();
     ids.sort_unstable();
     assert_eq!(got, ids);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A cold answer (rendered from the cache entry its resolution just
+/// stored) is the answer a cache hit gives next: same header, question in
+/// the client's letter case, sections and OPT; TTLs at most a second apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_answers_equal_the_cached_answers_that_follow() {
+    let (_h, _dir, d) = server().await;
+    let s = d.dns[0];
+    let cases: [(&str, RecordType, Option<u16>, bool); 7] = [
+        ("WwW.Example.zz.", RecordType::A, Some(1232), false),
+        ("www.example.zz.", RecordType::AAAA, None, false),
+        ("Chain.example.zz.", RecordType::A, Some(4096), false),
+        ("nope.example.ZZ.", RecordType::A, Some(1232), true),
+        ("www.example.zz.", RecordType::MX, Some(700), false),
+        ("mail.example.zz.", RecordType::MX, None, false),
+        ("txt.example.zz.", RecordType::TXT, Some(1232), true),
+    ];
+    let ttl_free = |raw: &[u8]| {
+        let mut m = Message::from_vec(raw).expect("decode");
+        for r in m.answers.iter_mut().chain(m.authorities.iter_mut()) {
+            r.ttl = 0;
+        }
+        m
+    };
+    for (name, qtype, edns, dnssec_ok) in cases {
+        let mut q = make_query(name, qtype, edns);
+        if let Some(e) = q.edns.as_mut() {
+            e.set_dnssec_ok(dnssec_ok);
+        }
+        // Vary the flags a response copies.
+        q.metadata.checking_disabled = dnssec_ok;
+        q.metadata.recursion_desired = qtype != RecordType::MX;
+        let (cold, cold_raw) = ask(s, Proto::Udp, &q).await;
+        let m = &cold.metadata;
+        assert_eq!(m.message_type, MessageType::Response);
+        assert!(m.recursion_available && !m.authoritative && !m.truncation && !m.authentic_data);
+        assert_eq!(
+            m.recursion_desired, q.metadata.recursion_desired,
+            "{name}: RD copied"
+        );
+        assert_eq!(m.checking_disabled, dnssec_ok, "{name}: CD copied");
+        assert_eq!(cold.queries, q.queries);
+        let (hit, hit_raw) = ask(s, Proto::Udp, &q).await;
+        assert_eq!(cold_raw.len(), hit_raw.len(), "{name} {qtype}");
+        assert_eq!(
+            ttl_free(&cold_raw),
+            ttl_free(&hit_raw),
+            "{name} {qtype}: cold and cached answers differ"
+        );
+        assert_eq!(
+            &cold_raw[12..12 + name.len() + 1 + 4],
+            &q.to_vec().expect("encode")[12..12 + name.len() + 1 + 4],
+            "question bytes (case) kept"
+        );
+        for (a, b) in cold.answers.iter().zip(&hit.answers) {
+            assert!(
+                a.ttl >= b.ttl && a.ttl - b.ttl <= 1,
+                "{name}: TTL {} then {}",
+                a.ttl,
+                b.ttl
+            );
+        }
+        assert_eq!(cold.edns.is_some(), edns.is_some());
+        if let Some(e) = &cold.edns {
+            assert_eq!(e.flags().dnssec_ok, dnssec_ok);
+            assert_eq!(e.max_payload(), 1232);
+        }
+    }
+    // Over TCP a cold answer comes whole as well.
+    let (m, _) = query(s, Proto::Tcp, "alias.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&m), vec!["www.example.zz.", "192.0.2.10"]);
     d.shutdown(Duration::from_secs(1)).await;
 }

@@ -180,14 +180,20 @@ impl AnswerCache {
     }
 
     /// Store the answer part of an upstream response to `query`, with a
-    /// wire template for the fast path.
-    pub fn insert(&self, key: &KeyBuf, query: &Query, msg: &Message, now: Instant) {
+    /// wire template for the fast path. Returns the stored entry (None if
+    /// nothing was stored), so the query that resolved it can be answered
+    /// from its template too instead of encoding the answer a second time.
+    pub fn insert(
+        &self,
+        key: &KeyBuf,
+        query: &Query,
+        msg: &Message,
+        now: Instant,
+    ) -> Option<Arc<CachedAnswer>> {
         if self.cfg.max_entries == 0 {
-            return;
+            return None;
         }
-        let Some(ttl) = self.ttl_for(msg) else {
-            return;
-        };
+        let ttl = self.ttl_for(msg)?;
         if self.map.len() >= self.cfg.max_entries {
             self.evict_one(now);
         }
@@ -200,8 +206,10 @@ impl AnswerCache {
             ttl,
             wire: WireTemplate::build(&lower_query(query), msg),
         };
+        let entry = Arc::new(entry);
         self.map
-            .insert(key.as_bytes().to_vec().into_boxed_slice(), Arc::new(entry));
+            .insert(key.as_bytes().to_vec().into_boxed_slice(), entry.clone());
+        Some(entry)
     }
 
     /// Make room for one entry: an expired one if the first shard visited

@@ -12,16 +12,18 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hickory_proto::op::{Message, Query};
-use hickory_proto::rr::{Name, RecordType};
 use tokio::sync::oneshot;
 
-use super::ResolveError;
+use super::{LowerWire, ResolveError};
 
 type Outcome = Result<Message, ResolveError>;
-type Key = (Name, RecordType, bool);
+/// The question: name in lowercase wire form ([`LowerWire`]), then the
+/// type and the DO bit (a byte string hashes in one pass; a `Name` label
+/// by label).
+type Key = Arc<[u8]>;
 
 /// Questions being resolved, with the callers waiting for each.
 #[derive(Default)]
@@ -65,20 +67,27 @@ impl InFlight {
     where
         F: Future<Output = Outcome>,
     {
-        let mut name = query.name().to_lowercase();
-        name.set_fqdn(true);
-        let key = (name, query.query_type(), dnssec_ok);
-        let waiting = {
+        // The key on the stack; allocated only when this call leads.
+        let name = LowerWire::new(query.name());
+        let name = name.as_bytes();
+        let mut buf = [0u8; 258];
+        buf[..name.len()].copy_from_slice(name);
+        buf[name.len()..name.len() + 2]
+            .copy_from_slice(&u16::from(query.query_type()).to_be_bytes());
+        buf[name.len() + 2] = u8::from(dnssec_ok);
+        let wanted = &buf[..name.len() + 3];
+        let (waiting, key) = {
             let mut map = self.lock();
-            match map.get_mut(&key) {
+            match map.get_mut(wanted) {
                 Some(waiters) => {
                     let (tx, rx) = oneshot::channel();
                     waiters.push(tx);
-                    Some(rx)
+                    (Some(rx), None)
                 }
                 None => {
+                    let key: Key = Arc::from(wanted);
                     map.insert(key.clone(), Vec::new());
-                    None
+                    (None, Some(key))
                 }
             }
         };
@@ -89,10 +98,7 @@ impl InFlight {
                 Err(_) => resolve.await,
             };
         }
-        let mut leader = Leader {
-            flights: self,
-            key: Some(key),
-        };
+        let mut leader = Leader { flights: self, key };
         let outcome = resolve.await;
         let waiters = leader
             .key
@@ -112,6 +118,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
+
+    use hickory_proto::rr::{Name, RecordType};
 
     fn q(name: &str) -> Query {
         Query::query(Name::from_ascii(name).expect("name"), RecordType::A)

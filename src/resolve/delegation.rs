@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::Name;
 
+use super::LowerWire;
+
 /// Most name servers kept per zone: a referral listing hundreds must not
 /// make one query cost hundreds of attempts.
 pub const MAX_SERVERS_PER_ZONE: usize = 13;
@@ -76,10 +78,12 @@ impl Delegation {
     }
 }
 
-/// The cut cache: bounded, shared by all resolutions.
+/// The cut cache: bounded, shared by all resolutions. Keyed by the zone
+/// in lowercase wire form ([`LowerWire`]), so finding the closest cut is a
+/// lookup per enclosing name, each a slice of one buffer.
 pub struct CutCache {
     root: Arc<Delegation>,
-    map: Mutex<HashMap<Name, Arc<Delegation>>>,
+    map: Mutex<HashMap<Box<[u8]>, Arc<Delegation>>>,
     max: usize,
 }
 
@@ -96,14 +100,13 @@ impl CutCache {
 
     /// The deepest unexpired cut at or above `name` (the root if none).
     pub fn closest(&self, name: &Name, now: Instant) -> Arc<Delegation> {
+        let key = LowerWire::new(name);
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.is_empty() {
             return self.root.clone();
         }
-        let labels = usize::from(name.num_labels());
-        for keep in (1..=labels).rev() {
-            let key = name.trim_to(keep);
-            if let Some(d) = map.get(&key) {
+        for zone in key.suffixes() {
+            if let Some(d) = map.get(zone) {
                 if d.expires > now {
                     return d.clone();
                 }
@@ -119,20 +122,21 @@ impl CutCache {
             // The root is the configured hints; a referral to it is bogus.
             return self.root.clone();
         }
+        let key: Box<[u8]> = LowerWire::new(&d.zone).as_bytes().into();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= self.max && !map.contains_key(&d.zone) {
+        if map.len() >= self.max && !map.contains_key(&key) {
             map.retain(|_, v| v.expires > now);
             if map.len() >= self.max {
                 // Still full of live cuts: drop an arbitrary eighth (hash
                 // order); they are re-learnt by one referral each.
                 let drop_n = (self.max / 8).max(1);
-                let victims: Vec<Name> = map.keys().take(drop_n).cloned().collect();
+                let victims: Vec<Box<[u8]>> = map.keys().take(drop_n).cloned().collect();
                 for v in victims {
                     map.remove(&v);
                 }
             }
         }
-        map.insert(d.zone.clone(), d.clone());
+        map.insert(key, d.clone());
         d
     }
 
