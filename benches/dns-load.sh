@@ -25,6 +25,9 @@
 #                (separate caches, so every run is cold)
 #   latency      p50/p99 at fixed RATE qps on a mixed warm set        (no list)
 #   hit+1M       hit again with the 1M list loaded
+#   cold+1M      cold again with the 1M list loaded (new server processes, so
+#                the same two name ranges are cold again; every query is also
+#                checked against the list, and passes)
 #   blocked+1M   names taken from the 1M list (NXDOMAIN by policy)
 #   latency+1M   latency again with the 1M list loaded
 # SCENARIOS restricts the run to some of them (e.g. SCENARIOS=cold: only the
@@ -35,7 +38,7 @@
 # Per run: qps and lost queries (dnsperf), and the server's CPU time from
 # /proc/PID/stat (utime+stime) before/after, giving queries per CPU-second.
 #
-# Time: compare mode takes about 24 x (DURATION + a few s) plus ~1.5 min of
+# Time: compare mode takes about 28 x (DURATION + a few s) plus ~1.5 min of
 # setup (zone, 1M list for two servers): ~5 min with DURATION=10, ~2 min with
 # DURATION=3. Reload mode: RELOAD_DURATION plus ~30 s.
 #
@@ -57,7 +60,7 @@
 #   SLOW_MS [100]        reload mode: answers slower than this are counted
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
 #   RESULTS [unset]      also copy the result table to this path
-#   SCENARIOS [hit cold latency hit+1M blocked+1M latency+1M]  compare mode:
+#   SCENARIOS [hit cold latency hit+1M cold+1M blocked+1M latency+1M]  compare mode:
 #                        the scenarios to run (space-separated), in this order
 #
 # Reload mode: dnsward alone with the 1M list; dnsperf at RELOAD_RATE qps for
@@ -106,7 +109,7 @@ RELOAD_RATE=${RELOAD_RATE:-$RATE}
 SLOW_MS=${SLOW_MS:-100}
 KEEP_TMP=${KEEP_TMP:-0}
 RESULTS=${RESULTS:-}
-ALL_SCENARIOS="hit cold latency hit+1M blocked+1M latency+1M"
+ALL_SCENARIOS="hit cold latency hit+1M cold+1M blocked+1M latency+1M"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 NEED_LIST=0
 for s in $SCENARIOS; do

@@ -541,7 +541,7 @@ compare_mode() {
     [[ $phase == list1m ]] && with=1
     # the phase's scenarios, as asked for in SCENARIOS
     local wanted=() all
-    if ((with)); then all="hit+1M blocked+1M latency+1M"; else all="hit cold latency"; fi
+    if ((with)); then all="hit+1M cold+1M blocked+1M latency+1M"; else all="hit cold latency"; fi
     for scen in $all; do [[ " $SCENARIOS " == *" $scen "* ]] && wanted+=("$scen"); done
     ((${#wanted[@]} > 0)) || continue
     log "== phase $phase"
@@ -574,6 +574,8 @@ compare_mode() {
           for s in dnsward unbound; do
             case $scen in
             hit+1M) perf "$scen" "$s" "${PID_OF[$s]}" "${PORT_OF[$s]}" "$WORK/q/hot.txt" max ;;
+            # fresh processes in this phase: the same names are cold again
+            cold+1M) perf "$scen" "$s" "${PID_OF[$s]}" "${PORT_OF[$s]}" "$WORK/q/cold$((r - 1)).txt" once ;;
             blocked+1M) perf "$scen" "$s" "${PID_OF[$s]}" "${PORT_OF[$s]}" "$WORK/q/blocked.txt" max ;;
             latency+1M) perf "$scen" "$s" "${PID_OF[$s]}" "${PORT_OF[$s]}" "$WORK/q/mixed.txt" rate ;;
             esac
@@ -625,7 +627,7 @@ summarize() {
     echo
     echo "notes:"
     awk -F'\t' -v d="$DURATION" '
-      $1 == "cold" && $7 < d - 0.5 { printf "  cold run of %s used all its names in %.1f s (< DURATION); raise ZONE_NAMES for longer cold runs\n", $2, $7 }
+      $1 ~ /^cold/ && $7 < d - 0.5 { printf "  %s run of %s used all its names in %.1f s (< DURATION); raise ZONE_NAMES for longer cold runs\n", $1, $2, $7 }
       $12 > 0 { k = $1 " " $2; if (k in drops) drops[k] = drops[k] "+" $12; else { ord[++n] = k; drops[k] = $12 } }
       END { for (i = 1; i <= n; i++) printf "  %s: UDP receive-buffer drops on the machine during the runs: %s (/proc/net/snmp RcvbufErrors)\n", ord[i], drops[ord[i]] }' "$WORK/runs.tsv"
     [[ -f $WORK/notes.txt ]] && cat "$WORK/notes.txt"
