@@ -4,6 +4,7 @@
 # Usage (as root, from anywhere):
 #   benches/dns-load.sh            # compare: every scenario, A B A B, then a table
 #   benches/dns-load.sh reload     # steady load on dnsward while its 1M list is swapped
+#   benches/dns-load.sh listcost   # cache hits with the 1M list vs without, one A/B
 #   benches/dns-load.sh hierarchy  # only build + check the NSD hierarchy, then stop
 #
 # What it builds (everything in one `mktemp -d` directory; nothing in the repo):
@@ -58,6 +59,7 @@
 #   SERVER_CPU [0] LOAD_CPU [1]   cores for the servers / for dnsperf and NSD
 #   RELOAD_DURATION [30] RELOAD_SWAPS [10] RELOAD_INTERVAL [2] RELOAD_RATE [RATE]
 #   SLOW_MS [100]        reload mode: answers slower than this are counted
+#   ROUNDS [3]           listcost mode: runs per dnsward process
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
 #   RESULTS [unset]      also copy the result table to this path
 #   SCENARIOS [hit cold latency hit+1M cold+1M blocked+1M latency+1M]  compare mode:
@@ -69,6 +71,12 @@
 # RELOAD_INTERVAL s; reports lost queries, answers slower than SLOW_MS, the
 # reload counters, and whether the last version is the one being served.
 #
+# Listcost mode: two dnsward processes, one without a list and one with the 1M
+# list, alive side by side; the hot names at max rate on each in turn, ROUNDS
+# times (A B A B ...); reports both means and the ratio (the issue's "qps with
+# the 1M list >= 0.97x qps with no list", without the minutes between the
+# compare mode's two phases). ~1.5 min of setup plus 2 x ROUNDS x DURATION.
+#
 # Output: the table on stdout and in $WORK/results.txt (path printed); raw
 # per-run numbers in $WORK/runs.tsv; logs of every process in $WORK/logs.
 #
@@ -78,8 +86,8 @@
 set -euo pipefail
 
 MODE=${1:-compare}
-case "$MODE" in compare | reload | hierarchy) ;; *)
-  echo "usage: $0 [compare|reload|hierarchy]" >&2
+case "$MODE" in compare | reload | listcost | hierarchy) ;; *)
+  echo "usage: $0 [compare|reload|listcost|hierarchy]" >&2
   exit 2
   ;;
 esac
@@ -107,6 +115,7 @@ RELOAD_SWAPS=${RELOAD_SWAPS:-10}
 RELOAD_INTERVAL=${RELOAD_INTERVAL:-2}
 RELOAD_RATE=${RELOAD_RATE:-$RATE}
 SLOW_MS=${SLOW_MS:-100}
+ROUNDS=${ROUNDS:-3}
 KEEP_TMP=${KEEP_TMP:-0}
 RESULTS=${RESULTS:-}
 ALL_SCENARIOS="hit cold latency hit+1M cold+1M blocked+1M latency+1M"
@@ -116,15 +125,16 @@ for s in $SCENARIOS; do
   [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "SCENARIOS: unknown scenario '$s' (known: $ALL_SCENARIOS)"
   [[ $s == *+1M ]] && NEED_LIST=1
 done
-[[ $MODE == reload ]] && NEED_LIST=1
+[[ $MODE == reload || $MODE == listcost ]] && NEED_LIST=1
 LIST_LINES=0 UNBOUND_ZONES=0
 
 for v in DURATION RATE CLIENTS OUTSTANDING HOT_NAMES ZONE_NAMES CNAMES BLOCK_QUERY_NAMES \
-  RELOAD_DURATION RELOAD_SWAPS RELOAD_INTERVAL RELOAD_RATE SLOW_MS SERVER_CPU LOAD_CPU; do
+  RELOAD_DURATION RELOAD_SWAPS RELOAD_INTERVAL RELOAD_RATE SLOW_MS ROUNDS SERVER_CPU LOAD_CPU; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer (got '${!v}')"
 done
 ((DURATION >= 1 && DURATION <= 600)) || die "DURATION must be 1..600"
 ((RELOAD_DURATION >= 1 && RELOAD_DURATION <= 600)) || die "RELOAD_DURATION must be 1..600"
+((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS must be 1..20"
 ((HOT_NAMES >= 10 && HOT_NAMES < ZONE_NAMES / 2)) || die "need 10 <= HOT_NAMES < ZONE_NAMES/2"
 ((CNAMES >= 1 && CNAMES <= ZONE_NAMES)) || die "need 1 <= CNAMES <= ZONE_NAMES"
 [[ $(id -u) == 0 ]] || die "run as root (NSD binds port 53)"
@@ -162,6 +172,8 @@ make_query_files "$WORK/q"
 # ---------------------------------------------------------------- run
 if [[ $MODE == reload ]]; then
   reload_mode
+elif [[ $MODE == listcost ]]; then
+  listcost_mode
 else
   compare_mode
 fi

@@ -302,11 +302,11 @@ impl Handler {
     }
 
     /// Second preparation step, after [`Handler::prepare_key`] ran for the
-    /// whole batch: with the table slots in cache, start loading the list
-    /// records the decisions will read (see
-    /// [`crate::policy::Policy::touch_records`]).
-    pub fn prepare_records(&self, key: &LookupKey) {
-        self.policy.load().touch_records(key);
+    /// whole batch: with the first table slots in cache, start loading
+    /// what the decisions read next (see
+    /// [`crate::policy::Policy::touch_next`]).
+    pub fn prepare_next(&self, key: &LookupKey) {
+        self.policy.load().touch_next(key);
     }
 
     /// The fast path for admitted UDP queries whose answer is cached (see

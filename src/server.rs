@@ -210,7 +210,7 @@ pub fn serve_udp_thread(
                     .is_some_and(|(packet, _)| handler.prepare_key(packet, &mut keys[i]));
         }
         for (key, _) in keys.iter().zip(&prepared[..n]).filter(|(_, p)| **p) {
-            handler.prepare_records(key);
+            handler.prepare_next(key);
         }
         for i in 0..n {
             let Some((packet, src)) = batch.get(i) else {

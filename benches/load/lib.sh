@@ -652,6 +652,48 @@ summarize() {
 
 # ------------------------------------------------------------------ reload mode
 
+# listcost_mode: what the 1M list costs cache hits, as one A/B. The compare
+# mode's hit and hit+1M rows come from different processes minutes apart, and
+# on a shared VM that gap alone moves qps by 10%; here two dnsward processes
+# (no list, 1M list) run side by side and take the same hot names at max rate
+# in turn, ROUNDS times each (A B A B ...).
+listcost_mode() {
+  local r a_pid a_port a_http b_pid b_port b_http res="$WORK/results.txt"
+  : >"$WORK/runs.tsv"
+  mkdir -p "$WORK/dnsward"
+  write_dnsward_conf "$WORK/dnsward/nolist.toml" 0
+  write_dnsward_conf "$WORK/dnsward/list1m.toml" 1
+  start_dnsward nolist "$WORK/dnsward/nolist.toml"
+  a_pid=$DW_PID a_port=$DW_PORT a_http=$DW_HTTP
+  start_dnsward list1m "$WORK/dnsward/list1m.toml"
+  b_pid=$DW_PID b_port=$DW_PORT b_http=$DW_HTTP
+  sanity_checks "$a_port" 0
+  sanity_checks "$b_port" 1
+  warm dnsward-nolist "$a_port" "$WORK/q/hot.txt" "$WORK/q/mixed.txt"
+  warm dnsward-list1m "$b_port" "$WORK/q/hot.txt" "$WORK/q/mixed.txt"
+  for ((r = 1; r <= ROUNDS; r++)); do
+    DW_HTTP=$a_http perf hit-nolist dnsward "$a_pid" "$a_port" "$WORK/q/hot.txt" max
+    DW_HTTP=$b_http perf hit-1M dnsward "$b_pid" "$b_port" "$WORK/q/hot.txt" max
+  done
+  {
+    echo "the 1M list's cost on cache hits ($(date -u +%FT%TZ), load avg $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo "two dnsward processes side by side on core $SERVER_CPU, dnsperf on core $LOAD_CPU; $ROUNDS rounds of ${DURATION}s each, alternated"
+    echo "dnsward: $("$DNSWARD" --version 2>/dev/null || echo "$DNSWARD") @ $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo
+    awk -F'\t' '
+      { n[$1]++; qps[$1] += $3; qpc[$1] += $9; lost[$1] += $6; printf "  round %d  %-10s qps %8.0f  q/CPU-s %8.0f  lost %d\n", n[$1], $1, $3, $9, $6 }
+      END {
+        a = "hit-nolist"; b = "hit-1M"
+        if (!n[a] || !n[b]) exit 1
+        printf "\nmean: no list %.0f qps, %.0f q/CPU-s; 1M list %.0f qps, %.0f q/CPU-s\n", qps[a] / n[a], qpc[a] / n[a], qps[b] / n[b], qpc[b] / n[b]
+        printf "1M list / no list: qps %.3f, q/CPU-s %.3f (goal: qps >= 0.97); lost %d / %d\n", (qps[b] / n[b]) / (qps[a] / n[a]), (qpc[b] / n[b]) / (qpc[a] / n[a]), lost[b], lost[a]
+      }' "$WORK/runs.tsv"
+  } >"$res" || die "listcost: no complete rounds in $WORK/runs.tsv"
+  cat "$res"
+  [[ -n $RESULTS ]] && cp "$res" "$RESULTS"
+  log "results: $res"
+}
+
 reload_mode() {
   local out t0 t1 i dp swaps=0 before after fails_before fails_after
   ((RELOAD_SWAPS * RELOAD_INTERVAL < RELOAD_DURATION)) ||

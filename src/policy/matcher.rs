@@ -753,36 +753,46 @@ impl DomainSet {
             .find_map(|i| self.confirm(key, hs, &scan, i).map(|h| (hs.depth(i), h)))
     }
 
-    /// Prefetch the home slot of every suffix of `hs` so that a lookup soon
-    /// after finds them in cache. The server calls this for every query of
-    /// a received batch before answering any: the batch's cache misses
-    /// then overlap instead of stalling one query after another.
+    /// Prefetch the slots every lookup of `hs` reads (the TLD's and the
+    /// two-label anchor's) so that a lookup soon after finds them in
+    /// cache. The server calls this for every query of a received batch
+    /// before answering any: the batch's cache misses then overlap instead
+    /// of stalling one query after another. Deeper slots wait for
+    /// [`DomainSet::touch_next`]: most lookups stop at the anchor, and
+    /// prefetching lines nobody reads only crowds the cache.
     #[inline]
     pub fn touch(&self, hs: &SuffixHashes) {
-        touch_slots(&self.table, hs.hashes[..hs.len].iter().copied());
+        touch_slots(&self.table, hs.hashes[..hs.len.min(2)].iter().copied());
+    }
+
+    /// Second step after [`DomainSet::touch`] (whose slots are in cache by
+    /// now): under an anchor with deeper names listed, prefetch the deeper
+    /// suffixes' slots; otherwise the scan is complete, so prefetch the
+    /// record the lookup will confirm first.
+    #[inline]
+    pub fn touch_next(&self, hs: &SuffixHashes) {
+        if hs.len > 2 && self.peek(hs.hashes[1]).0 & META_DEEPER != 0 {
+            touch_slots(&self.table, hs.hashes[2..hs.len].iter().copied());
+        } else {
+            self.touch_record(&self.scan(hs));
+        }
     }
 
     /// [`DomainSet::lookup`] for many names at once, in three passes over
-    /// the batch (read the slots of every name; scan each and read the
-    /// records of its candidates; confirm), so that each pass's cache
-    /// misses overlap. `out[i]` receives the answer for `keys[i]`.
+    /// the batch ([`DomainSet::touch`] every name, [`DomainSet::touch_next`]
+    /// every name, then look each up), as the UDP loop does, so that each
+    /// pass's cache misses overlap. `out[i]` receives the answer for
+    /// `keys[i]`.
     pub fn lookup_batch(&self, keys: &[LookupKey], out: &mut [Option<(usize, Hit)>]) {
         for (chunk, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             for h in chunk.iter().filter_map(LookupKey::suffix_hashes) {
                 self.touch(h);
             }
-            let mut scans = [None; BATCH];
-            for (scan, k) in scans.iter_mut().zip(chunk) {
-                let Some(h) = k.suffix_hashes() else { continue };
-                let sc = self.scan(h);
-                self.touch_record(&sc);
-                *scan = Some((h, sc));
+            for h in chunk.iter().filter_map(LookupKey::suffix_hashes) {
+                self.touch_next(h);
             }
-            for ((k, o), scan) in chunk.iter().zip(out.iter_mut()).zip(scans) {
-                *o = match scan {
-                    Some((h, sc)) => self.most_specific(k, h, sc),
-                    None => self.lookup_walk(k),
-                };
+            for (k, o) in chunk.iter().zip(out.iter_mut()) {
+                *o = self.lookup(k);
             }
         }
     }
@@ -790,7 +800,7 @@ impl DomainSet {
     /// Start loading the record a lookup after `scan` confirms first (its
     /// deepest candidate), so that a batch's record misses overlap too.
     #[inline]
-    pub fn touch_record(&self, scan: &Scan) {
+    fn touch_record(&self, scan: &Scan) {
         if let Some(i) = scan.deepest_first().next() {
             if let Some(off) = (scan.first[i] as usize).checked_sub(1) {
                 crate::hugepages::prefetch(&self.arena, off);

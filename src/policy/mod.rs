@@ -506,13 +506,13 @@ impl Policy {
         }
     }
 
-    /// Second step after [`Policy::touch`]: scan each list's table (now
-    /// in cache) and start loading the record its lookup will confirm
-    /// first (see [`DomainSet::touch_record`]); no effect on answers.
-    pub fn touch_records(&self, key: &LookupKey) {
+    /// Second step after [`Policy::touch`], for every list: start loading
+    /// what the decision reads next, deeper slots or the record to confirm
+    /// (see [`DomainSet::touch_next`]); no effect on answers.
+    pub fn touch_next(&self, key: &LookupKey) {
         if let Some(hs) = key.suffix_hashes() {
             for list in self.lists.iter().flatten() {
-                list.set.touch_record(&list.set.scan(hs));
+                list.set.touch_next(hs);
             }
         }
     }
@@ -850,7 +850,7 @@ mod tests {
             let key = LookupKey::from_dotted(&dotted);
             // The batch preparation steps are hints: answers stay the same.
             policy.touch(&key);
-            policy.touch_records(&key);
+            policy.touch_next(&key);
             assert_eq!(
                 verdict_text(&policy.decide(&key)),
                 verdict_text(&policy.decide_walk(&key)),
