@@ -153,13 +153,15 @@ const STOP_CHECK_MS: i32 = 100;
 /// Serve UDP on a thread of its own until `stop` turns true (Linux).
 /// Admission (ACL, rate limit) runs here for every datagram; cached and
 /// simply blocked answers go out from this loop through the fast path,
-/// everything else is answered in a task on `rt`. The thread sleeps in
-/// `poll` on the socket, so an arriving query wakes the thread that reads
-/// it directly, with no async scheduler in between (p99 at 2,000 qps went
+/// everything else is answered in a task on `rt`. The thread sleeps on
+/// the socket, so an arriving query wakes the thread that reads it
+/// directly, with no async scheduler in between (p99 at 2,000 qps went
 /// below Unbound's with this; see the README); datagrams are received and fast
-/// answers sent in batches ([`crate::udpbatch`]). The socket stays
-/// non-blocking and is not registered with the async runtime; tasks on the
-/// normal path send their answer with a non-blocking `sendmmsg` of one.
+/// answers sent in batches ([`crate::udpbatch`]). The thread sleeps in
+/// `recvmmsg` itself (blocking socket, `MSG_WAITFORONE`, the receive
+/// timeout as the stop check); the socket is not registered with the async
+/// runtime, and tasks on the normal path send their answer with a
+/// `sendmmsg` of one that never blocks (`MSG_DONTWAIT`).
 #[cfg(target_os = "linux")]
 pub fn serve_udp_thread(
     sock: std::net::UdpSocket,
@@ -179,21 +181,38 @@ pub fn serve_udp_thread(
         .collect();
     let mut prepared = [false; crate::udpbatch::BATCH];
     let reply = Reply::Thread(sock.clone(), rt);
+    // Sleep in `recvmmsg` itself: a blocking socket whose receive timeout
+    // is the stop-check interval (every send on it passes MSG_DONTWAIT, so
+    // only this thread ever blocks on it). One system call per wake-up
+    // instead of `poll` and `recvmmsg`. If the socket refuses, poll.
+    let blocking = sock
+        .set_read_timeout(Some(Duration::from_millis(STOP_CHECK_MS as u64)))
+        .and_then(|()| sock.set_nonblocking(false))
+        .is_ok();
     // Stop when told to, or when the sender is gone (the server was
     // dropped without a shutdown): a thread must never outlive it.
     while !*stop.borrow() && stop.has_changed().is_ok() {
-        match crate::udpbatch::wait(fd, false, STOP_CHECK_MS) {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(e) => {
-                debug!("udp poll: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
+        if !blocking {
+            match crate::udpbatch::wait(fd, false, STOP_CHECK_MS) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    debug!("udp poll: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
             }
         }
-        let n = match batch.recv(fd) {
+        let n = match batch.recv(fd, blocking) {
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
             Err(e) => {
                 debug!("udp recvmmsg: {e}");
                 continue;

@@ -50,9 +50,13 @@ impl Batch {
         }
     }
 
-    /// Receive up to [`BATCH`] datagrams without blocking; returns how
-    /// many (`WouldBlock` when none is queued).
-    pub fn recv(&mut self, fd: RawFd) -> io::Result<usize> {
+    /// Receive up to [`BATCH`] datagrams; returns how many. With `wait`
+    /// false it never blocks (`WouldBlock` when none is queued); with
+    /// `wait` true it sleeps until the first datagram arrives
+    /// (`MSG_WAITFORONE`; a blocking socket's `SO_RCVTIMEO` bounds the
+    /// sleep, then `WouldBlock`) and takes whatever else is queued: one
+    /// system call per wake-up instead of `poll` and then `recvmmsg`.
+    pub fn recv(&mut self, fd: RawFd, wait: bool) -> io::Result<usize> {
         // SAFETY: zeroed iovec/mmsghdr are valid; each is then pointed at
         // a distinct MAX_QUERY slice of `self.bufs` and a distinct
         // sockaddr_storage of `self.addrs`, all alive for the call.
@@ -72,7 +76,11 @@ impl Batch {
                 fd,
                 hdrs.as_mut_ptr(),
                 BATCH as libc::c_uint,
-                libc::MSG_DONTWAIT,
+                if wait {
+                    libc::MSG_WAITFORONE
+                } else {
+                    libc::MSG_DONTWAIT
+                },
                 std::ptr::null_mut(),
             )
         };
@@ -248,7 +256,7 @@ mod tests {
         }
         // Loopback delivery is synchronous: all five are queued already.
         let mut b = Batch::new();
-        let n = b.recv(server.as_raw_fd()).expect("recv");
+        let n = b.recv(server.as_raw_fd(), false).expect("recv");
         assert_eq!(n, 5);
         let mut replies = Vec::new();
         for i in 0..n {
@@ -265,9 +273,27 @@ mod tests {
         }
         server.set_nonblocking(true).expect("nb");
         assert_eq!(
-            b.recv(server.as_raw_fd()).map_err(|e| e.kind()),
+            b.recv(server.as_raw_fd(), false).map_err(|e| e.kind()),
             Err(io::ErrorKind::WouldBlock)
         );
+        // Waiting on a blocking socket: the receive timeout ends an empty
+        // wait; a queued datagram and whatever follows it come at once.
+        server.set_nonblocking(false).expect("blocking");
+        server
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .expect("timeout");
+        let t = std::time::Instant::now();
+        assert_eq!(
+            b.recv(server.as_raw_fd(), true).map_err(|e| e.kind()),
+            Err(io::ErrorKind::WouldBlock)
+        );
+        assert!(t.elapsed() >= std::time::Duration::from_millis(40));
+        for i in 0..3u8 {
+            client.send_to(&[i; 7], to).expect("send");
+        }
+        assert_eq!(b.recv(server.as_raw_fd(), true).expect("recv"), 3);
+        assert_eq!(b.get(2).map(|(d, _)| d.to_vec()), Some(vec![2u8; 7]));
+        server.set_nonblocking(true).expect("nb");
         // poll: nothing to read times out; a datagram makes it ready.
         let t = std::time::Instant::now();
         assert!(!wait(server.as_raw_fd(), false, 50).expect("poll"));
