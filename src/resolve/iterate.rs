@@ -427,6 +427,17 @@ impl Iterative {
         )
     }
 
+    /// Append the server addresses of `ips` that the address policy
+    /// permits, each once.
+    fn add_permitted(&self, v: &mut Vec<SocketAddr>, ips: impl IntoIterator<Item = IpAddr>) {
+        for ip in ips.into_iter().filter(|ip| self.policy.permits(*ip)) {
+            let a = self.socket_addr(ip);
+            if !v.contains(&a) {
+                v.push(a);
+            }
+        }
+    }
+
     /// The addresses to ask for `cut`'s zone; resolves the NS names of a
     /// glue-less delegation first (and remembers what it found).
     async fn server_addresses(
@@ -435,12 +446,7 @@ impl Iterative {
         ctx: &mut Ctx,
     ) -> Result<Vec<SocketAddr>, IterateError> {
         let mut v: Vec<SocketAddr> = Vec::new();
-        for ip in cut.addresses().filter(|ip| self.policy.permits(*ip)) {
-            let a = self.socket_addr(ip);
-            if !v.contains(&a) {
-                v.push(a);
-            }
-        }
+        self.add_permitted(&mut v, cut.addresses());
         if !v.is_empty() {
             return Ok(v);
         }
@@ -495,12 +501,7 @@ impl Iterative {
             if !cut.zone.is_root() && cut.expires > now {
                 self.cuts.insert(cut.with_addresses(&ns, &addrs), now);
             }
-            for ip in addrs.into_iter().filter(|ip| self.policy.permits(*ip)) {
-                let a = self.socket_addr(ip);
-                if !v.contains(&a) {
-                    v.push(a);
-                }
-            }
+            self.add_permitted(&mut v, addrs);
             if !v.is_empty() {
                 return Ok(v);
             }
