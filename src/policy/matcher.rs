@@ -548,17 +548,8 @@ impl DomainSet {
     }
 
     fn record(&self, offset: usize) -> Record<'_> {
-        let n = usize::from(self.arena[offset]);
-        let name = &self.arena[offset + 1..offset + 1 + n];
-        let mut line = [0u8; 4];
-        line.copy_from_slice(&self.arena[offset + 3 + n..offset + 7 + n]);
-        Record {
-            offset: offset as u32,
-            name,
-            actions: self.arena[offset + 1 + n],
-            flags: self.arena[offset + 2 + n],
-            line: u32::from_le_bytes(line),
-        }
+        let rec = &self.arena[offset..];
+        Record::decode(rec, offset, usize::from(rec[0]))
     }
 
     /// The slots along `hash`'s probe sequence whose tag matches, up to
@@ -668,15 +659,7 @@ impl DomainSet {
         if usize::from(rec[0]) != n || !same_prefix(&rec[1..], name, n) {
             return None;
         }
-        let mut line = [0u8; 4];
-        line.copy_from_slice(&rec[n + 3..n + 7]);
-        Some(Record {
-            offset: offset as u32,
-            name: &rec[1..1 + n],
-            actions: rec[1 + n],
-            flags: rec[2 + n],
-            line: u32::from_le_bytes(line),
-        })
+        Some(Record::decode(rec, offset, n))
     }
 
     fn hit(&self, r: &Record<'_>, below: bool) -> Option<Hit> {
@@ -894,6 +877,23 @@ struct Record<'a> {
     actions: u8,
     flags: u8,
     line: u32,
+}
+
+impl<'a> Record<'a> {
+    /// Decode the record whose bytes start `rec` (at arena `offset`), its
+    /// name `n` bytes long: the one place that knows the record layout.
+    #[inline]
+    fn decode(rec: &'a [u8], offset: usize, n: usize) -> Self {
+        let mut line = [0u8; 4];
+        line.copy_from_slice(&rec[n + 3..n + 7]);
+        Record {
+            offset: offset as u32,
+            name: &rec[1..1 + n],
+            actions: rec[1 + n],
+            flags: rec[2 + n],
+            line: u32::from_le_bytes(line),
+        }
+    }
 }
 
 /// Is this suffix the two-label anchor of a name with more labels?
