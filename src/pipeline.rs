@@ -287,32 +287,39 @@ impl Handler {
         Admission::Allow
     }
 
-    /// Prepare `key` for `packet` and bring the policy's table slots for
-    /// it into cache, without deciding anything. The UDP loop does this
-    /// for a whole received batch first, so the batch's cache misses on a
-    /// large list overlap. Returns whether `key` now holds the query name
-    /// (the packet passed the quick parse).
-    pub fn prepare_key(&self, packet: &[u8], key: &mut LookupKey) -> bool {
-        let Some(q) = parse_quick(packet) else {
-            return false;
-        };
-        key.assign_wire(q.qname);
-        self.policy.load().touch(key);
-        true
-    }
-
-    /// Second preparation step, after [`Handler::prepare_key`] ran for the
-    /// whole batch: with the first table slots in cache, start loading
-    /// what the decisions read next (see
-    /// [`crate::policy::Policy::touch_next`]).
-    pub fn prepare_next(&self, key: &LookupKey) {
-        self.policy.load().touch_next(key);
+    /// Prepare a batch's lookup keys before any of its queries is
+    /// answered: fill `keys[i]` from `packets[i]` (`prepared[i]` says
+    /// whether it passed the quick parse) and bring the table slots, then
+    /// the records, that the policy's decisions will read into cache
+    /// ([`crate::policy::Policy::touch`], then `touch_next`), so the
+    /// batch's cache misses on a large list overlap. One policy load for
+    /// the batch; decides nothing.
+    pub fn prepare_keys<'p>(
+        &self,
+        packets: impl Iterator<Item = Option<&'p [u8]>>,
+        keys: &mut [LookupKey],
+        prepared: &mut [bool],
+    ) {
+        let policy = self.policy.load();
+        for ((packet, key), ok) in packets.zip(keys.iter_mut()).zip(prepared.iter_mut()) {
+            *ok = match packet.and_then(parse_quick) {
+                Some(q) => {
+                    key.assign_wire(q.qname);
+                    policy.touch(key);
+                    true
+                }
+                None => false,
+            };
+        }
+        for (key, _) in keys.iter().zip(prepared.iter()).filter(|(_, ok)| **ok) {
+            policy.touch_next(key);
+        }
     }
 
     /// The fast path for admitted UDP queries whose answer is cached (see
     /// [`crate::fastpath`]). None: take the normal path. `key` is scratch
     /// space (reused across queries); `prepared` says it already holds this
-    /// packet's name (see [`Handler::prepare_key`]).
+    /// packet's name (see [`Handler::prepare_keys`]).
     pub fn try_fast(&self, packet: &[u8], key: &mut LookupKey, prepared: bool) -> Option<Vec<u8>> {
         let q = parse_quick(packet)?;
         if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {

@@ -153,15 +153,15 @@ const STOP_CHECK_MS: i32 = 100;
 /// Serve UDP on a thread of its own until `stop` turns true (Linux).
 /// Admission (ACL, rate limit) runs here for every datagram; cached and
 /// simply blocked answers go out from this loop through the fast path,
-/// everything else is answered in a task on `rt`. The thread sleeps on
-/// the socket, so an arriving query wakes the thread that reads it
-/// directly, with no async scheduler in between (p99 at 2,000 qps went
-/// below Unbound's with this; see the README); datagrams are received and fast
-/// answers sent in batches ([`crate::udpbatch`]). The thread sleeps in
-/// `recvmmsg` itself (blocking socket, `MSG_WAITFORONE`, the receive
-/// timeout as the stop check); the socket is not registered with the async
-/// runtime, and tasks on the normal path send their answer with a
-/// `sendmmsg` of one that never blocks (`MSG_DONTWAIT`).
+/// everything else is answered in a task on `rt`. The thread sleeps in
+/// `recvmmsg` on the socket (blocking socket, `MSG_WAITFORONE`, the
+/// receive timeout as the stop check), so an arriving query wakes the
+/// thread that reads it directly, with no async scheduler in between (p99
+/// at 2,000 qps went below Unbound's with this; see the README);
+/// datagrams are received and fast answers sent in batches
+/// ([`crate::udpbatch`]). The socket is not registered with the async
+/// runtime; tasks on the normal path send their answer with a `sendmmsg`
+/// of one that never blocks (`MSG_DONTWAIT`).
 #[cfg(target_os = "linux")]
 pub fn serve_udp_thread(
     sock: std::net::UdpSocket,
@@ -222,14 +222,11 @@ pub fn serve_udp_thread(
         // policy's table reads for the whole batch overlap in memory
         // instead of stalling query after query (large lists).
         let n = n.min(keys.len());
-        for i in 0..n {
-            prepared[i] = n > 1
-                && batch
-                    .get(i)
-                    .is_some_and(|(packet, _)| handler.prepare_key(packet, &mut keys[i]));
-        }
-        for (key, _) in keys.iter().zip(&prepared[..n]).filter(|(_, p)| **p) {
-            handler.prepare_next(key);
+        if n > 1 {
+            let packets = (0..n).map(|i| batch.get(i).map(|(packet, _)| packet));
+            handler.prepare_keys(packets, &mut keys[..n], &mut prepared[..n]);
+        } else {
+            prepared[0] = false;
         }
         for i in 0..n {
             let Some((packet, src)) = batch.get(i) else {
