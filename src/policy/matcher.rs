@@ -8,10 +8,13 @@
 //!   nibble) and one for the names below it (high nibble), 0 meaning "not
 //!   covered";
 //! - one open-addressing table of `u64` slots, each
-//!   `(tag << 35) | (meta << 32) | (offset + 1)`, sized for a 0.5 load
-//!   factor with linear probing. `tag` is 29 bits of the name's hash; `meta`
-//!   copies three bits of the record (has an exact rule, has a below rule,
-//!   is a `DEEPER` anchor).
+//!   `(tag << 36) | (meta << 32) | (offset + 1)`, sized for a 0.5 load
+//!   factor with linear probing (runs never wrap: the table has spare
+//!   slots past the last home slot). `tag` is 28 bits of the name's hash;
+//!   `meta` copies three bits of the record (has an exact rule, has a below
+//!   rule, is a `DEEPER` anchor) and has a fourth, `SHARED`, set by the
+//!   build when a later slot of the same run has the same tag: a probe
+//!   stops at the first slot with its tag unless that slot is shared.
 //!
 //! A lookup runs in two passes. The first reads only the table: for every
 //! suffix of the query name it learns whether the suffix may be listed and
@@ -28,8 +31,8 @@
 //! two-label suffix (`example.com` for `ads.cdn.example.com`) is in the
 //! table, as an entry or as an action-less marker, flagged `DEEPER`. A
 //! lookup walks TLD first and stops at the anchor when it is absent or not
-//! flagged: most misses cost two probes (the TLD's slot is hot in cache)
-//! instead of one per label.
+//! flagged: most misses cost one probe, the anchor's, instead of one per
+//! label (the TLD is probed only when the set lists a single-label name).
 
 use super::parse::{EntryAction, Scope};
 use std::collections::HashMap;
@@ -44,7 +47,7 @@ pub const MAX_LABELS: usize = 128;
 /// Record flag: names deeper than this two-label anchor are listed.
 const FLAG_DEEPER: u8 = 1;
 /// Slot bits: where the tag and the meta bits sit.
-const TAG_SHIFT: u32 = 35;
+const TAG_SHIFT: u32 = 36;
 const META_SHIFT: u32 = 32;
 /// Slot meta bit: the record has an exact-scope rule.
 const META_EXACT: u8 = 1;
@@ -52,6 +55,16 @@ const META_EXACT: u8 = 1;
 const META_BELOW: u8 = 2;
 /// Slot meta bit: the record is an anchor with deeper names listed.
 const META_DEEPER: u8 = 4;
+/// Slot meta bit: a later slot of this probe run has the same tag, so a
+/// probe that meets this slot must look further (see [`DomainSet::peek`]).
+const META_SHARED: u8 = 8;
+/// [`DomainSet::peek`] result bit: some slot carries the tag.
+const PEEK_FOUND: u8 = 16;
+/// Slots past the last home slot: a probe run that starts near the end
+/// continues into them instead of wrapping to the start, so a probe loop
+/// needs no wrap check (and the table grows by a slot in the astronomically
+/// rare case that a run passes them too).
+const PAD: usize = 64;
 /// Labels a name may have for the two-pass lookup; deeper names (rare,
 /// never seen in real traffic but legal) take the one-pass walk.
 pub const FAST_LABELS: usize = 16;
@@ -63,14 +76,13 @@ fn step(h: u64, word: u64) -> u64 {
     (h ^ word).wrapping_mul(HASH_MUL).rotate_left(31)
 }
 
-/// Mask keeping the first `n` (0..8) bytes of a little-endian word.
+/// Mask keeping the first `n` (0..8, never 8) bytes of a little-endian
+/// word. Branch-free: every caller passes the bytes left after its whole
+/// words.
 #[inline]
 fn low_bytes(n: usize) -> u64 {
-    if n == 0 {
-        0
-    } else {
-        u64::MAX >> (64 - 8 * n)
-    }
+    debug_assert!(n < 8);
+    (1u64 << ((8 * n) & 63)) - 1
 }
 
 /// The eight bytes of a key buffer at `at` (< 256), as a little-endian
@@ -93,20 +105,22 @@ fn word_at(bytes: &[u8], at: usize) -> u64 {
 
 /// The hash of an `len`-byte name from the state after its whole 8-byte
 /// words (counted from the end) and the word holding its first
-/// `len % 8` bytes.
+/// `len % 8` bytes. Those bytes fill at most the low seven bytes of
+/// `leading`, so the length goes in the top byte and one multiply (in
+/// [`finish`]) seals all three.
 #[inline]
 fn seal(state: u64, leading: u64, len: usize) -> u64 {
-    finish(step(state, leading) ^ len as u64)
+    finish(state ^ leading ^ ((len as u64) << 56))
 }
 
-/// Final avalanche so both the table index and the tag are well mixed.
+/// Final mix so both the table index (low 32 bits) and the tag (high
+/// bits) depend on every input bit: the full 128-bit product folded onto
+/// itself, one multiply where a murmur finaliser takes two and five
+/// shifts (a key hashes every suffix, so this runs once per label).
 #[inline]
-fn finish(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
+fn finish(h: u64) -> u64 {
+    let m = u128::from(h) * u128::from(0xff51_afd7_ed55_8ccd_u64);
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 /// Right-to-left hashing state over a key's buffer: feed it suffix starts
@@ -142,33 +156,19 @@ impl SuffixHasher {
     }
 }
 
-/// ASCII-lowercase the eight bytes of `w` at once; bytes outside `A-Z`
-/// (dots, digits, UTF-8 bytes) are kept as they are.
+/// Do `a` (from its start) and the key buffer `b` (from `from`) agree on
+/// `n` bytes? `a` must have seven bytes of room past `n`: whole words are
+/// compared, the last one masked.
 #[inline]
-fn ascii_lowercase_word(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    // Per byte, on its low seven bits (no carry crosses a byte): the high
-    // bit of `ge_a` is set when the byte is >= 'A', of `gt_z` when > 'Z'.
-    let low7 = w & !HIGH;
-    let ge_a = low7 + ONES * (0x80 - u64::from(b'A'));
-    let gt_z = low7 + ONES * (0x7f - u64::from(b'Z'));
-    let upper = (ge_a & !gt_z) & !w & HIGH;
-    w | (upper >> 2)
-}
-
-/// Do `a` and `b` agree on their first `n` bytes? Both must have seven
-/// bytes of room past `n`: whole words are compared, the last one masked.
-#[inline]
-fn same_prefix(a: &[u8], b: &[u8], n: usize) -> bool {
+fn same_prefix(a: &[u8], b: &[u8; KEY_BUF], from: usize, n: usize) -> bool {
     let mut at = 0;
     while at + 8 <= n {
-        if word_at(a, at) != word_at(b, at) {
+        if word_at(a, at) != key_word(b, from + at) {
             return false;
         }
         at += 8;
     }
-    at == n || (word_at(a, at) ^ word_at(b, at)) & low_bytes(n - at) == 0
+    at == n || (word_at(a, at) ^ key_word(b, from + at)) & low_bytes(n - at) == 0
 }
 
 /// Hash of a normalised name, consistent with [`LookupKey`]'s suffix
@@ -289,8 +289,9 @@ impl LookupKey {
         if n > 1 {
             self.buf[..n - 1].copy_from_slice(&wire[1..n]);
         }
-        self.labels = 0;
-        let mut pos = 0;
+        // Counters in locals: stores into `buf` would otherwise make the
+        // compiler reload them from `self` on every label.
+        let (mut labels, mut pos) = (0, 0);
         while let Some(&l) = wire.get(pos) {
             let l = usize::from(l);
             // 1..=63, inside `wire`, and the dotted name (`pos + l` bytes
@@ -298,13 +299,16 @@ impl LookupKey {
             if l.wrapping_sub(1) > 62 || pos + 1 + l > n {
                 break;
             }
-            if pos > 0 {
-                self.buf[pos - 1] = b'.';
-            }
-            self.starts[self.labels] = pos as u8;
-            self.labels += 1;
+            // Each label takes two bytes or more of at most 256, so there
+            // are at most 128 (the mask only spares a bounds check).
+            self.starts[labels & (MAX_LABELS - 1)] = pos as u8;
+            // The byte after the label (the next label's length) is the
+            // dot; after the last label it lies past the name, unread.
+            self.buf[(pos + l) & 0xff] = b'.';
+            labels += 1;
             pos += 1 + l;
         }
+        self.labels = labels;
         self.len = pos.saturating_sub(1);
         self.finish_key();
     }
@@ -313,13 +317,12 @@ impl LookupKey {
     /// key that does not depend on the input's form.
     #[inline]
     fn finish_key(&mut self) {
-        // Eight bytes at a time; the buffer has room past the name.
-        let mut at = 0;
-        while at < self.len {
-            let w = ascii_lowercase_word(key_word(&self.buf, at));
-            let i = at & 0xff;
-            self.buf[i..i + 8].copy_from_slice(&w.to_le_bytes());
-            at += 8;
+        // Sixteen bytes at a time (the compiler makes each chunk a few
+        // vector instructions); the buffer has room past the name.
+        for chunk in self.buf.chunks_exact_mut(16).take(self.len.div_ceil(16)) {
+            for b in chunk {
+                *b |= u8::from(b.wrapping_sub(b'A') < 26) << 5;
+            }
         }
         self.hashes.len = 0;
         if self.labels <= FAST_LABELS {
@@ -419,7 +422,7 @@ impl SuffixHashes {
 
 /// First-pass result for one set: which suffixes may hold a rule that
 /// applies at their depth, TLD first, up to where the walk stopped.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct Scan {
     candidates: u32,
     /// Per candidate, the first slot with its tag (offset + 1): nearly
@@ -478,6 +481,12 @@ pub struct Probe {
 pub struct DomainSet {
     arena: Vec<u8>,
     table: Vec<u64>,
+    /// Home slots: a hash's probe run starts in `0..homes`; the table has
+    /// at least [`PAD`] slots more.
+    homes: usize,
+    /// Some name has a single label (a TLD): only then does a lookup probe
+    /// the query's TLD.
+    one_label: bool,
     len: usize,
     markers: usize,
     /// Line of the below-scope rule where it differs from the record's
@@ -506,7 +515,7 @@ fn slot_tag(slot: u64) -> u64 {
 
 #[inline]
 fn slot_meta(slot: u64) -> u8 {
-    ((slot >> META_SHIFT) & 0x7) as u8
+    ((slot >> META_SHIFT) & 0xf) as u8
 }
 
 #[inline]
@@ -553,21 +562,18 @@ impl DomainSet {
     }
 
     /// The slots along `hash`'s probe sequence whose tag matches, up to
-    /// the first empty slot: every place the name can be.
+    /// the first empty slot (or the table's end): every place the name can
+    /// be.
     #[inline]
     fn tagged_slots(&self, hash: u64) -> impl Iterator<Item = u64> + '_ {
-        let cap = self.table.len();
         let tag = tag_of(hash);
-        let mut i = if cap == 0 { 0 } else { slot_index(hash, cap) };
+        let mut i = slot_index(hash, self.homes);
         std::iter::from_fn(move || loop {
             let slot = *self.table.get(i)?;
             if slot == 0 {
                 return None;
             }
             i += 1;
-            if i == cap {
-                i = 0;
-            }
             if slot_tag(slot) == tag {
                 return Some(slot);
             }
@@ -582,15 +588,37 @@ impl DomainSet {
     }
 
     /// Table-only look at one hash: the union of the meta bits of every
-    /// slot with its tag (0 when the name is certainly absent), and the
-    /// first such slot's `offset + 1`.
+    /// slot with its tag plus [`PEEK_FOUND`] (0 when the name is certainly
+    /// absent), and the first such slot's `offset + 1`.
+    ///
+    /// The walk ends at the first slot with the tag unless that slot is
+    /// marked [`META_SHARED`]: the build marks every slot that a later
+    /// insert with the same tag walked past, and with linear probing and
+    /// no deletions that is every slot a lookup could meet before its own
+    /// name's slot. So a present name's probe usually reads one slot.
     #[inline]
     fn peek(&self, hash: u64) -> (u8, u32) {
-        // Present (or a tag collision, which the second pass rejects).
-        self.tagged_slots(hash).fold((0, 0), |(meta, first), slot| {
-            let first = if first == 0 { slot as u32 } else { first };
-            (meta | slot_meta(slot) | 0x8, first)
-        })
+        let tag = tag_of(hash);
+        let mut i = slot_index(hash, self.homes);
+        while let Some(&slot) = self.table.get(i) {
+            if slot == 0 {
+                break;
+            }
+            if slot_tag(slot) == tag {
+                let meta = slot_meta(slot);
+                if meta & META_SHARED == 0 {
+                    return (meta | PEEK_FOUND, slot as u32);
+                }
+                // Rare: present or a collision, which the second pass
+                // rejects; take the union over the rest of the run.
+                return self.tagged_slots(hash).fold((0, 0), |(meta, first), slot| {
+                    let first = if first == 0 { slot as u32 } else { first };
+                    (meta | slot_meta(slot) | PEEK_FOUND, first)
+                });
+            }
+            i += 1;
+        }
+        (0, 0)
     }
 
     /// First pass of a lookup: table reads only, no arena. The walk stops
@@ -602,7 +630,9 @@ impl DomainSet {
             candidates: 0,
             first: [0; FAST_LABELS],
         };
-        for i in 0..hs.len {
+        // Without single-label names the TLD cannot match: skip its probe.
+        let from = usize::from(!self.one_label && hs.len > 1);
+        for i in from..hs.len {
             let (meta, first) = self.peek(hs.hashes[i]);
             let wanted = if i + 1 == hs.len {
                 META_EXACT
@@ -639,7 +669,7 @@ impl DomainSet {
         let first = scan.first[i] as usize;
         let r = match first
             .checked_sub(1)
-            .and_then(|off| self.record_named(off, &key.buf[start..], n))
+            .and_then(|off| self.record_named(off, &key.buf, start, n))
         {
             Some(r) => r,
             None => self.find(key.suffix(depth), hs.hashes[i])?,
@@ -647,16 +677,21 @@ impl DomainSet {
         self.hit(&r, depth > 0)
     }
 
-    /// The record at `offset` if its name is the first `n` bytes of
-    /// `name`, which has at least eight bytes of room past them (a key's
-    /// buffer does). Compares eight bytes at a time; one bounds check for
-    /// the record.
+    /// The record at `offset` if its name is the `n` bytes of the key
+    /// buffer `name` from `from`. Compares eight bytes at a time; one
+    /// bounds check for the record.
     #[inline]
-    fn record_named(&self, offset: usize, name: &[u8], n: usize) -> Option<Record<'_>> {
+    fn record_named(
+        &self,
+        offset: usize,
+        name: &[u8; KEY_BUF],
+        from: usize,
+        n: usize,
+    ) -> Option<Record<'_>> {
         // The record, or the last word read past the name if longer (one
         // byte past the record: the arena's last record takes `find`).
         let rec = self.arena.get(offset..offset + n + 8)?;
-        if usize::from(rec[0]) != n || !same_prefix(&rec[1..], name, n) {
+        if usize::from(rec[0]) != n || !same_prefix(&rec[1..], name, from, n) {
             return None;
         }
         Some(Record::decode(rec, offset, n))
@@ -745,7 +780,12 @@ impl DomainSet {
     /// prefetching lines nobody reads only crowds the cache.
     #[inline]
     pub fn touch(&self, hs: &SuffixHashes) {
-        touch_slots(&self.table, hs.hashes[..hs.len.min(2)].iter().copied());
+        let from = usize::from(!self.one_label && hs.len > 1);
+        touch_slots(
+            &self.table,
+            self.homes,
+            hs.hashes[from..hs.len.min(2)].iter().copied(),
+        );
     }
 
     /// Second step after [`DomainSet::touch`] (whose slots are in cache by
@@ -755,27 +795,68 @@ impl DomainSet {
     #[inline]
     pub fn touch_next(&self, hs: &SuffixHashes) {
         if hs.len > 2 && self.peek(hs.hashes[1]).0 & META_DEEPER != 0 {
-            touch_slots(&self.table, hs.hashes[2..hs.len].iter().copied());
+            touch_slots(
+                &self.table,
+                self.homes,
+                hs.hashes[2..hs.len].iter().copied(),
+            );
         } else {
             self.touch_record(&self.scan(hs));
         }
     }
 
-    /// [`DomainSet::lookup`] for many names at once, in three passes over
-    /// the batch ([`DomainSet::touch`] every name, [`DomainSet::touch_next`]
-    /// every name, then look each up), as the UDP loop does, so that each
-    /// pass's cache misses overlap. `out[i]` receives the answer for
-    /// `keys[i]`.
+    /// [`DomainSet::lookup`] for many names at once, in passes over each
+    /// chunk of the batch, so that each pass's cache misses overlap
+    /// instead of stalling one name after another:
+    /// 1. [`DomainSet::touch`] every name (its anchor slot);
+    /// 2. scan every name whose anchor has no deeper names listed (most
+    ///    of them: the scan is then complete) and prefetch the record it
+    ///    will confirm; for the others prefetch the deeper slots;
+    /// 3. scan those others (their slots are in cache by now) and
+    ///    prefetch their records;
+    /// 4. confirm every scan.
+    ///
+    /// Each name is scanned once, as [`DomainSet::lookup`] does. Callers
+    /// that build keys one by one (the UDP loop, the bench) may call
+    /// [`DomainSet::touch`] as each key is built, so pass 1 finds the
+    /// slots on their way. `out[i]` receives the answer for `keys[i]`.
     pub fn lookup_batch(&self, keys: &[LookupKey], out: &mut [Option<(usize, Hit)>]) {
         for (chunk, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             for h in chunk.iter().filter_map(LookupKey::suffix_hashes) {
                 self.touch(h);
             }
-            for h in chunk.iter().filter_map(LookupKey::suffix_hashes) {
-                self.touch_next(h);
+            let mut scans = [Scan::default(); BATCH];
+            // Names whose scan waits for pass 3.
+            let mut deep: u32 = 0;
+            for (j, k) in chunk.iter().enumerate() {
+                let Some(hs) = k.suffix_hashes() else {
+                    continue;
+                };
+                if hs.len > 2 && self.peek(hs.hashes[1]).0 & META_DEEPER != 0 {
+                    touch_slots(
+                        &self.table,
+                        self.homes,
+                        hs.hashes[2..hs.len].iter().copied(),
+                    );
+                    deep |= 1 << j;
+                } else {
+                    scans[j] = self.scan(hs);
+                    self.touch_record(&scans[j]);
+                }
             }
-            for (k, o) in chunk.iter().zip(out.iter_mut()) {
-                *o = self.lookup(k);
+            while deep != 0 {
+                let j = deep.trailing_zeros() as usize;
+                deep &= deep - 1;
+                if let Some(hs) = chunk.get(j).and_then(LookupKey::suffix_hashes) {
+                    scans[j] = self.scan(hs);
+                    self.touch_record(&scans[j]);
+                }
+            }
+            for ((k, o), scan) in chunk.iter().zip(out.iter_mut()).zip(&scans) {
+                *o = match k.suffix_hashes() {
+                    Some(hs) => self.most_specific(k, hs, *scan),
+                    None => self.lookup_walk(k),
+                };
             }
         }
     }
@@ -951,13 +1032,36 @@ pub struct DomainSetBuilder {
 /// Read the home slot of every hash before any of them is needed, so the
 /// cache misses overlap instead of queueing one behind another.
 #[inline]
-fn touch_slots(table: &[u64], hashes: impl Iterator<Item = u64>) {
-    let cap = table.len();
-    if cap == 0 {
+fn touch_slots(table: &[u64], homes: usize, hashes: impl Iterator<Item = u64>) {
+    if homes == 0 {
         return;
     }
     for h in hashes {
-        crate::hugepages::prefetch(table, slot_index(h, cap));
+        crate::hugepages::prefetch(table, slot_index(h, homes));
+    }
+}
+
+/// Place `slot` on `hash`'s probe run: the first empty slot from its home
+/// on, appending a slot in the (astronomically rare) case that the run
+/// passes the padding. Every occupied slot walked past that has the same
+/// tag is marked [`META_SHARED`] (see [`DomainSet::peek`]).
+fn place(table: &mut Vec<u64>, homes: usize, hash: u64, slot: u64) {
+    let tag = tag_of(hash);
+    let mut i = slot_index(hash, homes);
+    loop {
+        match table.get_mut(i) {
+            None => table.push(0),
+            Some(s) if *s == 0 => {
+                *s = slot;
+                return;
+            }
+            Some(s) => {
+                if slot_tag(*s) == tag {
+                    *s |= u64::from(META_SHARED) << META_SHIFT;
+                }
+                i += 1;
+            }
+        }
     }
 }
 
@@ -970,17 +1074,23 @@ impl DomainSetBuilder {
         // reallocated.
         b.set.arena = Vec::with_capacity(n * 26);
         crate::hugepages::advise(&b.set.arena);
-        b.set.table = crate::hugepages::zeroed_u64((n * 2).next_power_of_two().max(16));
+        b.set.homes = (n * 2).next_power_of_two().max(16);
+        b.set.table = crate::hugepages::zeroed_u64(b.set.homes + PAD);
         b
     }
 
-    fn grow(&mut self) {
-        let cap = (self.set.table.len() * 2).max(16);
-        self.rehash(cap);
+    /// Would `more` names push the table past a 0.8 load factor?
+    fn crowded(&self, more: usize) -> bool {
+        (self.set.len + self.set.markers + more) * 5 > self.set.homes * 4
     }
 
-    fn rehash(&mut self, cap: usize) {
-        let mut table = crate::hugepages::zeroed_u64(cap);
+    fn grow(&mut self) {
+        let homes = (self.set.homes * 2).max(16);
+        self.rehash(homes);
+    }
+
+    fn rehash(&mut self, homes: usize) {
+        let mut table = crate::hugepages::zeroed_u64(homes + PAD);
         let arena = &self.set.arena;
         let mut batch = [(0u64, 0usize, 0u8); BATCH];
         let mut off = 0;
@@ -1006,16 +1116,13 @@ impl DomainSetBuilder {
                 n_batch += 1;
                 off += RECORD_OVERHEAD + n;
             }
-            touch_slots(&table, batch[..n_batch].iter().map(|b| b.0));
+            touch_slots(&table, homes, batch[..n_batch].iter().map(|b| b.0));
             for &(h, at, meta) in &batch[..n_batch] {
-                let mut i = slot_index(h, cap);
-                while table[i] != 0 {
-                    i = if i + 1 == cap { 0 } else { i + 1 };
-                }
-                table[i] = slot_value(h, meta, at);
+                place(&mut table, homes, h, slot_value(h, meta, at));
             }
         }
         self.set.table = table;
+        self.set.homes = homes;
     }
 
     /// Find or append the record for `bytes`; returns its offset and
@@ -1024,24 +1131,11 @@ impl DomainSetBuilder {
         if bytes.len() > 255 {
             return Err(BuildError::NameTooLong);
         }
-        if (self.set.len + self.set.markers + 1) * 5 > self.set.table.len() * 4 {
+        if self.crowded(1) {
             self.grow();
         }
-        let cap = self.set.table.len();
-        let mut i = slot_index(h, cap);
-        loop {
-            let slot = self.set.table[i];
-            if slot == 0 {
-                break;
-            }
-            if slot_tag(slot) == tag_of(h) {
-                let off = slot_offset(slot);
-                let n = usize::from(self.set.arena[off]);
-                if &self.set.arena[off + 1..off + 1 + n] == bytes {
-                    return Ok((off, false));
-                }
-            }
-            i = if i + 1 == cap { 0 } else { i + 1 };
+        if let Some(r) = self.set.find(bytes, h) {
+            return Ok((r.offset as usize, false));
         }
         let off = self.set.arena.len();
         if off + RECORD_OVERHEAD + bytes.len() >= u32::MAX as usize {
@@ -1051,7 +1145,12 @@ impl DomainSetBuilder {
         self.set.arena.extend_from_slice(bytes);
         self.set.arena.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         // Meta bits are filled in by the final rehash in `finish`.
-        self.set.table[i] = slot_value(h, 0, off);
+        place(
+            &mut self.set.table,
+            self.set.homes,
+            h,
+            slot_value(h, 0, off),
+        );
         Ok((off, true))
     }
 
@@ -1095,11 +1194,14 @@ impl DomainSetBuilder {
         if self.pending.is_empty() {
             return Ok(());
         }
-        while (self.set.len + self.set.markers + self.pending.len()) * 5 > self.set.table.len() * 4
-        {
+        while self.crowded(self.pending.len()) {
             self.grow();
         }
-        touch_slots(&self.set.table, self.pending.iter().map(|p| p.hash));
+        touch_slots(
+            &self.set.table,
+            self.set.homes,
+            self.pending.iter().map(|p| p.hash),
+        );
         let pending = std::mem::take(&mut self.pending);
         let names = std::mem::take(&mut self.pending_names);
         let mut start = 0;
@@ -1192,6 +1294,8 @@ impl DomainSetBuilder {
             let name = &self.set.arena[off + 1..off + 1 + n];
             if let Some(a) = anchor_of(name) {
                 anchors.push(((off + 1 + n - a.len()) as u32, a.len() as u8));
+            } else if !name.contains(&b'.') {
+                self.set.one_label = true;
             }
             off += RECORD_OVERHEAD + n;
         }
@@ -1203,10 +1307,14 @@ impl DomainSetBuilder {
                 *h = hash_name(&self.set.arena[start..start + len]);
             }
             // Grow before touching, so the slots read are the ones used.
-            while (self.set.len + self.set.markers + chunk.len()) * 5 > self.set.table.len() * 4 {
+            while self.crowded(chunk.len()) {
                 self.grow();
             }
-            touch_slots(&self.set.table, hashes[..chunk.len()].iter().copied());
+            touch_slots(
+                &self.set.table,
+                self.set.homes,
+                hashes[..chunk.len()].iter().copied(),
+            );
             for (&h, &(start, len)) in hashes.iter().zip(chunk) {
                 let (start, len) = (start as usize, usize::from(len));
                 buf[..len].copy_from_slice(&self.set.arena[start..start + len]);
@@ -1227,11 +1335,11 @@ impl DomainSetBuilder {
             self.set.arena.shrink_to_fit();
         }
         self.set.below_lines.shrink_to_fit();
-        let cap = ((self.set.len + self.set.markers) * 2 + 1).max(4);
+        let homes = ((self.set.len + self.set.markers) * 2 + 1).max(4);
         // Free the build table before allocating the final one, so peak
         // memory is one table, not two.
         self.set.table = Vec::new();
-        self.rehash(cap);
+        self.rehash(homes);
         Ok(self.set)
     }
 }
@@ -1339,14 +1447,20 @@ mod tests {
     }
 
     #[test]
-    fn word_lowercasing_matches_bytewise() {
+    fn key_lowercasing_matches_bytewise() {
+        // 40 bytes: three 16-byte chunks, the last one partly past the name.
+        let base = *b"AzZ.9\xc3@[`{ABCDEFGHIJKLMNOPQRSTUVWXYZ-_0123";
         for b in 0..=255u8 {
-            for pos in 0..8 {
-                let mut bytes = *b"AzZ.9\xc3@[";
-                bytes[pos] = b;
-                let want: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
-                let got = ascii_lowercase_word(u64::from_le_bytes(bytes)).to_le_bytes();
-                assert_eq!(got.to_vec(), want, "byte {b:#x} at {pos}");
+            for pos in 0..base.len() {
+                let mut label = base;
+                label[pos] = b;
+                let mut wire = vec![label.len() as u8];
+                wire.extend_from_slice(&label);
+                wire.push(0);
+                let mut k = LookupKey::new();
+                k.assign_wire(&wire);
+                let want: Vec<u8> = label.iter().map(u8::to_ascii_lowercase).collect();
+                assert_eq!(k.name_bytes(), &want[..], "byte {b:#x} at {pos}");
             }
         }
     }
@@ -1564,6 +1678,13 @@ mod tests {
                 b.insert(&format!("d{}.example", i % 50), Scope::Below, L, line)
                     .expect("insert");
             }
+            // Anchors with nothing listed below them: the batch scans
+            // their names in its second pass, not its third.
+            if i % 30 == 0 {
+                line += 1;
+                b.insert(&format!("p{i}.test"), Scope::Subtree, L, line)
+                    .expect("insert");
+            }
         }
         let s = b.finish().expect("finish");
         for i in 0..6_000u32 {
@@ -1579,10 +1700,12 @@ mod tests {
         }
         // The batched form gives the same answers, in order, across chunks.
         let keys: Vec<LookupKey> = (0..200u32)
-            .map(|i| match i % 4 {
+            .map(|i| match i % 6 {
                 0 => format!("n{i}.d{}.example", i % 50),
                 1 => format!("x.n{i}.d{}.example", i % 50),
                 2 => format!("{}n{i}.d{}.example", "l.".repeat(FAST_LABELS), i % 50),
+                3 => format!("x.p{}.test", i / 6 * 30),
+                4 => format!("x.p{i}.test"),
                 _ => format!("miss{i}.example"),
             })
             .map(|q| LookupKey::from_dotted(&q))
@@ -1593,6 +1716,11 @@ mod tests {
             assert_eq!(*o, s.lookup_walk(k));
         }
         assert!(out.iter().filter(|o| o.is_some()).count() > 50);
+        let below_plain = keys
+            .iter()
+            .zip(&out)
+            .filter(|(k, o)| o.is_some() && k.name_bytes().ends_with(b".test") && k.labels() == 3);
+        assert!(below_plain.count() > 20);
         // Deeper than the two-pass limit: the walk answers.
         let deep = format!("{}n3.d3.example", "l.".repeat(FAST_LABELS));
         let k = LookupKey::from_dotted(&deep);
@@ -1649,5 +1777,37 @@ mod tests {
         let s = DomainSetBuilder::default().finish().expect("finish");
         assert!(s.is_empty());
         assert_eq!(covered(&s, "a.b"), None);
+    }
+
+    /// Two names whose tags are equal and whose probe runs start at the
+    /// same home slot of a two-name set: the first one placed is met first
+    /// by a probe for the second, so the early stop in `peek` must not
+    /// return its meta bits alone. Without `META_SHARED` the below rule of
+    /// the second name is never seen.
+    #[test]
+    fn equal_tags_in_one_probe_run_are_both_found() {
+        let homes = 2 * 2 + 1; // what `finish` sizes for two names
+        let mut by_tag: HashMap<(u64, usize), String> = HashMap::new();
+        let (a, b) = (0..400_000)
+            .find_map(|i| {
+                let name = format!("n{i}.test");
+                let h = hash_name(name.as_bytes());
+                let k = (tag_of(h), slot_index(h, homes));
+                match by_tag.get(&k) {
+                    Some(other) => Some((other.clone(), name)),
+                    None => {
+                        by_tag.insert(k, name);
+                        None
+                    }
+                }
+            })
+            .expect("a tag and home collision among 400k names");
+        let s = set(&[(&a, Scope::Exact), (&b, Scope::Subtree)]);
+        let first = s.peek(hash_name(a.as_bytes()));
+        assert_ne!(first.0 & META_SHARED, 0, "{a} was walked past by {b}");
+        assert_eq!(covered(&s, &a), Some(a.clone()));
+        assert_eq!(covered(&s, &b), Some(b.clone()));
+        assert_eq!(covered(&s, &format!("x.{b}")), Some(b.clone()));
+        assert_eq!(covered(&s, &format!("x.{a}")), None);
     }
 }
