@@ -171,6 +171,27 @@ fn same_prefix(a: &[u8], b: &[u8; KEY_BUF], from: usize, n: usize) -> bool {
     at == n || (word_at(a, at) ^ key_word(b, from + at)) & low_bytes(n - at) == 0
 }
 
+/// Copy `wire[1..n]` (a question name after its first length byte) to the
+/// start of a key buffer. Names of 8 to 32 bytes, nearly all of them, take
+/// two fixed-size copies that may overlap (a few vector moves) instead of a
+/// call to `memcpy` with a variable length.
+#[inline]
+fn copy_name(buf: &mut [u8; KEY_BUF], wire: &[u8], n: usize) {
+    let m = n.saturating_sub(1);
+    match (m, wire.get(1..n)) {
+        (16..=32, Some(src)) => {
+            buf[..16].copy_from_slice(&src[..16]);
+            buf[m - 16..m].copy_from_slice(&src[m - 16..m]);
+        }
+        (8..=15, Some(src)) => {
+            buf[..8].copy_from_slice(&src[..8]);
+            buf[m - 8..m].copy_from_slice(&src[m - 8..m]);
+        }
+        (_, Some(src)) => buf[..m].copy_from_slice(src),
+        (_, None) => {}
+    }
+}
+
 /// Hash of a normalised name, consistent with [`LookupKey`]'s suffix
 /// hashes: the name's bytes are taken eight at a time *from the end*, then
 /// the 0..7 bytes left at the front, then the length. Words aligned to the
@@ -286,9 +307,7 @@ impl LookupKey {
     #[inline]
     pub fn assign_wire(&mut self, wire: &[u8]) {
         let n = wire.len().min(256);
-        if n > 1 {
-            self.buf[..n - 1].copy_from_slice(&wire[1..n]);
-        }
+        copy_name(&mut self.buf, wire, n);
         // Counters in locals: stores into `buf` would otherwise make the
         // compiler reload them from `self` on every label.
         let (mut labels, mut pos) = (0, 0);
@@ -661,55 +680,56 @@ impl DomainSet {
         scan: &Scan,
         i: usize,
     ) -> Option<Hit> {
+        let i = i & (FAST_LABELS - 1);
         let depth = hs.depth(i);
-        let start = usize::from(key.starts[depth]);
-        let n = key.len - start;
+        let start = usize::from(key.starts[depth & (MAX_LABELS - 1)]);
+        let n = key.len.saturating_sub(start);
         // The scan's first tagged slot: the record, unless two names share
-        // a tag (then probe the whole sequence).
+        // a tag (then probe the whole sequence, out of line).
         let first = scan.first[i] as usize;
-        let r = match first
+        if let Some(rec) = first
             .checked_sub(1)
-            .and_then(|off| self.record_named(off, &key.buf, start, n))
+            .and_then(|off| self.arena.get(off..off + n + 8))
         {
-            Some(r) => r,
-            None => self.find(key.suffix(depth), hs.hashes[i])?,
-        };
+            // The record and a byte to spare (the next record's) for the
+            // word compare.
+            if usize::from(rec[0]) == n && same_prefix(&rec[1..], &key.buf, start, n) {
+                return self.hit(&Record::decode(rec, first - 1, n), depth > 0);
+            }
+        }
+        self.confirm_by_probe(key, hs, i)
+    }
+
+    /// [`DomainSet::confirm`] when the scan's first slot is not the name:
+    /// a tag shared with another name, or the arena's last record.
+    #[cold]
+    #[inline(never)]
+    fn confirm_by_probe(&self, key: &LookupKey, hs: &SuffixHashes, i: usize) -> Option<Hit> {
+        let depth = hs.depth(i);
+        let r = self.find(key.suffix(depth), hs.hashes[i])?;
         self.hit(&r, depth > 0)
     }
 
-    /// The record at `offset` if its name is the `n` bytes of the key
-    /// buffer `name` from `from`. Compares eight bytes at a time; one
-    /// bounds check for the record.
+    /// The rule a record with `actions` and `line` (at arena `offset`)
+    /// holds for a name at its depth (`below`: a parent of the query).
     #[inline]
-    fn record_named(
-        &self,
-        offset: usize,
-        name: &[u8; KEY_BUF],
-        from: usize,
-        n: usize,
-    ) -> Option<Record<'_>> {
-        // The record, or the last word read past the name if longer (one
-        // byte past the record: the arena's last record takes `find`).
-        let rec = self.arena.get(offset..offset + n + 8)?;
-        if usize::from(rec[0]) != n || !same_prefix(&rec[1..], name, from, n) {
-            return None;
-        }
-        Some(Record::decode(rec, offset, n))
-    }
-
-    fn hit(&self, r: &Record<'_>, below: bool) -> Option<Hit> {
-        let code = if below {
-            r.actions >> 4
-        } else {
-            r.actions & 0x0f
-        };
+    fn rule(&self, offset: usize, actions: u8, line: u32, below: bool) -> Option<Hit> {
+        let code = if below { actions >> 4 } else { actions & 0x0f };
         let action = EntryAction::from_code(code)?;
         let line = if below && !self.below_lines.is_empty() {
-            self.below_lines.get(&r.offset).copied().unwrap_or(r.line)
+            self.below_lines
+                .get(&(offset as u32))
+                .copied()
+                .unwrap_or(line)
         } else {
-            r.line
+            line
         };
         Some(Hit { action, line })
+    }
+
+    #[inline(always)]
+    fn hit(&self, r: &Record<'_>, below: bool) -> Option<Hit> {
+        self.rule(r.offset as usize, r.actions, r.line, below)
     }
 
     /// Probe one suffix of a query name: depth 0 is the name itself and
@@ -963,7 +983,7 @@ struct Record<'a> {
 impl<'a> Record<'a> {
     /// Decode the record whose bytes start `rec` (at arena `offset`), its
     /// name `n` bytes long: the one place that knows the record layout.
-    #[inline]
+    #[inline(always)]
     fn decode(rec: &'a [u8], offset: usize, n: usize) -> Self {
         let mut line = [0u8; 4];
         line.copy_from_slice(&rec[n + 3..n + 7]);
