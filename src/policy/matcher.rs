@@ -617,27 +617,17 @@ impl DomainSet {
     /// name's slot. So a present name's probe usually reads one slot.
     #[inline]
     fn peek(&self, hash: u64) -> (u8, u32) {
-        let tag = tag_of(hash);
-        let mut i = slot_index(hash, self.homes);
-        while let Some(&slot) = self.table.get(i) {
-            if slot == 0 {
-                break;
-            }
-            if slot_tag(slot) == tag {
-                let meta = slot_meta(slot);
-                if meta & META_SHARED == 0 {
-                    return (meta | PEEK_FOUND, slot as u32);
-                }
-                // Rare: present or a collision, which the second pass
-                // rejects; take the union over the rest of the run.
-                return self.tagged_slots(hash).fold((0, 0), |(meta, first), slot| {
-                    let first = if first == 0 { slot as u32 } else { first };
-                    (meta | slot_meta(slot) | PEEK_FOUND, first)
-                });
-            }
-            i += 1;
+        let mut slots = self.tagged_slots(hash);
+        let Some(first) = slots.next() else {
+            return (0, 0);
+        };
+        // Rare when shared: present or a collision, which the second pass
+        // rejects; take the union over the rest of the run.
+        let mut meta = slot_meta(first) | PEEK_FOUND;
+        if meta & META_SHARED != 0 {
+            meta = slots.fold(meta, |meta, slot| meta | slot_meta(slot));
         }
-        (0, 0)
+        (meta, first as u32)
     }
 
     /// First pass of a lookup: table reads only, no arena. The walk stops
@@ -645,13 +635,8 @@ impl DomainSet {
     /// listed (a collision can only make it walk further, never less).
     #[inline]
     pub fn scan(&self, hs: &SuffixHashes) -> Scan {
-        let mut scan = Scan {
-            candidates: 0,
-            first: [0; FAST_LABELS],
-        };
-        // Without single-label names the TLD cannot match: skip its probe.
-        let from = usize::from(!self.one_label && hs.len > 1);
-        for i in from..hs.len {
+        let mut scan = Scan::default();
+        for i in self.first_probed(hs)..hs.len {
             let (meta, first) = self.peek(hs.hashes[i]);
             let wanted = if i + 1 == hs.len {
                 META_EXACT
@@ -668,6 +653,14 @@ impl DomainSet {
             }
         }
         scan
+    }
+
+    /// Index of the first suffix worth probing: without single-label names
+    /// in the set the TLD cannot match, so its probe is skipped (unless the
+    /// query is a TLD itself).
+    #[inline]
+    fn first_probed(&self, hs: &SuffixHashes) -> usize {
+        usize::from(!self.one_label && hs.len > 1)
     }
 
     /// Second pass for candidate `i` of `scan`: read its record and return
@@ -710,26 +703,22 @@ impl DomainSet {
         self.hit(&r, depth > 0)
     }
 
-    /// The rule a record with `actions` and `line` (at arena `offset`)
-    /// holds for a name at its depth (`below`: a parent of the query).
-    #[inline]
-    fn rule(&self, offset: usize, actions: u8, line: u32, below: bool) -> Option<Hit> {
-        let code = if below { actions >> 4 } else { actions & 0x0f };
-        let action = EntryAction::from_code(code)?;
-        let line = if below && !self.below_lines.is_empty() {
-            self.below_lines
-                .get(&(offset as u32))
-                .copied()
-                .unwrap_or(line)
-        } else {
-            line
-        };
-        Some(Hit { action, line })
-    }
-
+    /// The rule record `r` holds for a name at its depth (`below`: a
+    /// parent of the query).
     #[inline(always)]
     fn hit(&self, r: &Record<'_>, below: bool) -> Option<Hit> {
-        self.rule(r.offset as usize, r.actions, r.line, below)
+        let code = if below {
+            r.actions >> 4
+        } else {
+            r.actions & 0x0f
+        };
+        let action = EntryAction::from_code(code)?;
+        let line = if below && !self.below_lines.is_empty() {
+            self.below_lines.get(&r.offset).copied().unwrap_or(r.line)
+        } else {
+            r.line
+        };
+        Some(Hit { action, line })
     }
 
     /// Probe one suffix of a query name: depth 0 is the name itself and
@@ -791,20 +780,21 @@ impl DomainSet {
             .find_map(|i| self.confirm(key, hs, &scan, i).map(|h| (hs.depth(i), h)))
     }
 
-    /// Prefetch the slots every lookup of `hs` reads (the TLD's and the
-    /// two-label anchor's) so that a lookup soon after finds them in
-    /// cache. The server calls this for every query of a received batch
+    /// Prefetch the slots every lookup of `hs` reads (the two-label
+    /// anchor's, and the TLD's when the set has single-label names) so that
+    /// a lookup soon after finds them in cache. The server calls this for every query of a received batch
     /// before answering any: the batch's cache misses then overlap instead
     /// of stalling one query after another. Deeper slots wait for
     /// [`DomainSet::touch_next`]: most lookups stop at the anchor, and
     /// prefetching lines nobody reads only crowds the cache.
     #[inline]
     pub fn touch(&self, hs: &SuffixHashes) {
-        let from = usize::from(!self.one_label && hs.len > 1);
         touch_slots(
             &self.table,
             self.homes,
-            hs.hashes[from..hs.len.min(2)].iter().copied(),
+            hs.hashes[self.first_probed(hs)..hs.len.min(2)]
+                .iter()
+                .copied(),
         );
     }
 
@@ -814,15 +804,27 @@ impl DomainSet {
     /// record the lookup will confirm first.
     #[inline]
     pub fn touch_next(&self, hs: &SuffixHashes) {
+        self.scan_or_touch_deeper(hs);
+    }
+
+    /// The step after [`DomainSet::touch`]: under an anchor with deeper
+    /// names listed, prefetch the deeper suffixes' slots and return `None`
+    /// (the scan must wait for them); otherwise the scan reads only slots
+    /// already touched, so run it, prefetch the record it will confirm
+    /// first and return it.
+    #[inline(always)]
+    fn scan_or_touch_deeper(&self, hs: &SuffixHashes) -> Option<Scan> {
         if hs.len > 2 && self.peek(hs.hashes[1]).0 & META_DEEPER != 0 {
             touch_slots(
                 &self.table,
                 self.homes,
                 hs.hashes[2..hs.len].iter().copied(),
             );
-        } else {
-            self.touch_record(&self.scan(hs));
+            return None;
         }
+        let scan = self.scan(hs);
+        self.touch_record(&scan);
+        Some(scan)
     }
 
     /// [`DomainSet::lookup`] for many names at once, in passes over each
@@ -852,16 +854,9 @@ impl DomainSet {
                 let Some(hs) = k.suffix_hashes() else {
                     continue;
                 };
-                if hs.len > 2 && self.peek(hs.hashes[1]).0 & META_DEEPER != 0 {
-                    touch_slots(
-                        &self.table,
-                        self.homes,
-                        hs.hashes[2..hs.len].iter().copied(),
-                    );
-                    deep |= 1 << j;
-                } else {
-                    scans[j] = self.scan(hs);
-                    self.touch_record(&scans[j]);
+                match self.scan_or_touch_deeper(hs) {
+                    Some(scan) => scans[j] = scan,
+                    None => deep |= 1 << j,
                 }
             }
             while deep != 0 {
