@@ -301,3 +301,56 @@ async fn a_burst_received_as_one_batch_is_answered_query_by_query() {
     }
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+/// A label may hold any byte, a dot included: the one-label name
+/// `ads\.example` under `zz` is not `ads.example.zz`, though its text
+/// spells it. It must not take that name's block, nor share its cache
+/// entry (an NXDOMAIN cached for the odd name would otherwise be served
+/// for the real one: any client could blank out any name).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_holding_a_dot_is_not_the_name_its_text_spells() {
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::Name;
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("dotlabel");
+    let toml = base_toml(&format!("{}{}", h.resolver_toml(), lists_toml(&dir)));
+    let d = start_dnsward(&dir, &toml).await;
+    let s = d.dns[0];
+    let odd = |labels: &[&[u8]], id: u16| {
+        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = true;
+        let name = Name::from_labels(labels.iter().copied()).expect("odd name");
+        m.add_query(Query::query(name, RecordType::A));
+        m
+    };
+
+    for proto in [Proto::Udp, Proto::Tcp] {
+        // Not blocked: `zz` has no label `ads\.example`.
+        let (m, _) = ask(s, proto, &odd(&[b"ads.example", b"zz"], 4101)).await;
+        assert_eq!(
+            m.metadata.response_code,
+            ResponseCode::NXDomain,
+            "{proto:?}"
+        );
+        assert!(ede_of(&m).is_none(), "{proto:?}: {:?}", ede_of(&m));
+        // Still blocked when the odd label sits below a listed name.
+        let (m, _) = ask(s, proto, &odd(&[b"x.y", b"ads", b"example", b"zz"], 4102)).await;
+        assert_eq!(rdata(&m), vec!["192.0.2.1"], "{proto:?}");
+    }
+
+    // The odd name's NXDOMAIN is cached under its own key only.
+    let (m, _) = ask(s, Proto::Udp, &odd(&[b"www.example", b"zz"], 4103)).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let (m, _) = query(s, proto, "www.example.zz.", RecordType::A).await;
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{proto:?}");
+        assert_eq!(rdata(&m), vec!["192.0.2.10"], "{proto:?}");
+    }
+    // The root name has no label at all: resolved, then from the cache.
+    for _ in 0..2 {
+        let (m, _) = query(s, Proto::Udp, ".", RecordType::NS).await;
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(!m.answers.is_empty());
+    }
+    d.shutdown(Duration::from_secs(1)).await;
+}

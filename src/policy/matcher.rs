@@ -385,9 +385,64 @@ impl LookupKey {
         })
     }
 
-    /// The whole lowercase dotted name (empty for the root).
+    /// The whole lowercase dotted name (empty for the root). Ambiguous
+    /// when a label holds a dot (see [`LookupKey::has_label_dots`]): key
+    /// caches with [`LookupKey::wire_name`] instead.
     pub fn name_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
+    }
+
+    /// The lowercase name in wire form without the root label (each label
+    /// after its length byte): unlike the dotted text, one form per name,
+    /// so a label holding a dot cannot pass for two labels.
+    pub fn wire_name<'a>(&self, out: &'a mut [u8; 256]) -> &'a [u8] {
+        if self.labels == 0 {
+            return &out[..0];
+        }
+        // At most 255 dotted bytes, so at most 256 here.
+        let n = self.len + 1;
+        out[1..n].copy_from_slice(&self.buf[..self.len]);
+        // Each label's length byte goes where the dot before it sits in
+        // the dotted text (shifted by one), the first one at 0.
+        for i in 0..self.labels {
+            let start = usize::from(self.starts[i]);
+            let end = self
+                .starts
+                .get(i + 1)
+                .filter(|_| i + 1 < self.labels)
+                .map_or(self.len, |&next| usize::from(next) - 1);
+            out[start] = (end - start) as u8;
+        }
+        &out[..n]
+    }
+
+    /// Does some label hold a dot? Its dotted text then spells another
+    /// name (`ads\.example` under `zz` reads `ads.example.zz`).
+    pub fn has_label_dots(&self) -> bool {
+        let dots = self.buf[..self.len].iter().filter(|&&b| b == b'.').count();
+        dots != self.labels.saturating_sub(1)
+    }
+
+    /// This key with every dot inside a label replaced by a zero byte,
+    /// which no list name holds: the suffixes through such a label then
+    /// match nothing, the parents to its right match as before. For the
+    /// rare name with [`LookupKey::has_label_dots`]; allocates.
+    pub fn without_label_dots(&self) -> LookupKey {
+        let labels: Vec<Vec<u8>> = (0..self.labels)
+            .map(|i| {
+                let start = usize::from(self.starts[i]);
+                let end = if i + 1 < self.labels {
+                    usize::from(self.starts[i + 1]) - 1
+                } else {
+                    self.len
+                };
+                self.buf[start..end]
+                    .iter()
+                    .map(|&b| if b == b'.' { 0 } else { b })
+                    .collect()
+            })
+            .collect();
+        LookupKey::from_labels(labels.iter().map(Vec::as_slice))
     }
 
     /// Number of labels (suffixes to probe).
@@ -1543,6 +1598,41 @@ mod tests {
             by_labels.assign(wire_labels(w));
             assert_eq!(key_parts(&by_wire), key_parts(&by_labels), "{w:?}");
         }
+    }
+
+    #[test]
+    fn a_dot_inside_a_label_is_told_apart() {
+        let plain = LookupKey::from_dotted("www.Example.com");
+        let mut out = [0; 256];
+        assert_eq!(plain.wire_name(&mut out), b"\x03www\x07example\x03com");
+        assert!(!plain.has_label_dots());
+        assert!(LookupKey::new().wire_name(&mut out).is_empty());
+        assert!(!LookupKey::new().has_label_dots());
+
+        // One label `a.b` under `c`: the same dotted text as `a.b.c`, a
+        // different wire name. Built from labels and from the wire alike.
+        let odd = LookupKey::from_labels([&b"a.B"[..], b"c"]);
+        let mut from_wire = LookupKey::new();
+        from_wire.assign_wire(b"\x03a.B\x01c\x00");
+        for k in [&odd, &from_wire] {
+            assert_eq!(k.name_bytes(), b"a.b.c");
+            assert!(k.has_label_dots());
+            assert_eq!(k.wire_name(&mut out), b"\x03a.b\x01c");
+        }
+        let three = LookupKey::from_dotted("a.b.c");
+        assert_eq!(three.wire_name(&mut out), b"\x01a\x01b\x01c");
+
+        // Made unmatchable, the odd label keeps its place: parents to its
+        // right match as before, the suffixes through it match nothing.
+        let s = set(&[("a.b.c", Scope::Subtree), ("c", Scope::Subtree)]);
+        assert_eq!(covered(&s, "a.b.c").as_deref(), Some("a.b.c"));
+        let fixed = odd.without_label_dots();
+        assert_eq!(fixed.labels(), 2);
+        assert_eq!(fixed.suffix(1), b"c");
+        assert_eq!(fixed.suffix(0), b"a\x00b.c");
+        assert_eq!(s.lookup(&fixed).map(|(d, _)| d), Some(1));
+        let deep = LookupKey::from_labels([&b"x.y"[..], b"a", b"b", b"c"]).without_label_dots();
+        assert_eq!(s.lookup(&deep).map(|(d, _)| d), Some(1), "a.b.c covers it");
     }
 
     #[test]

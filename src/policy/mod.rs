@@ -439,7 +439,25 @@ impl Policy {
     /// configuration order. One pass over the suffixes, TLD first; lists
     /// whose anchor (two-label suffix) is absent are not probed deeper.
     /// Allocation-free.
+    ///
+    /// A query label may hold a dot (any byte is legal in a label), and
+    /// the key's dotted text cannot tell `ads\.example` under `zz` from
+    /// `ads.example.zz`. List names never hold one, so a decision that
+    /// found a rule is checked once more on such a name with its in-label
+    /// dots made unmatchable: only a parent to the right of the odd label
+    /// can then match. The check runs only when some rule matched.
     pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
+        let v = self.decide_labels(key);
+        if v.would_block.is_none() && matches!(v.decision, Decision::NotListed)
+            || !key.has_label_dots()
+        {
+            return v;
+        }
+        self.decide_labels(&key.without_label_dots())
+    }
+
+    /// [`Policy::decide`] taking the key's dotted text at its word.
+    fn decide_labels(&self, key: &LookupKey) -> Verdict<'_> {
         let Some(hs) = key.suffix_hashes() else {
             return self.decide_walk(key);
         };

@@ -20,7 +20,8 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use crate::config::CacheConfig;
 use crate::fastpath::{lower_query, WireTemplate};
 
-/// Largest encoded key: 253-byte name + separator + type + class + DO.
+/// Largest encoded key: 256-byte wire name (no root label) + root label +
+/// type + class + DO.
 const KEY_MAX: usize = 262;
 
 /// A cache key built on the stack.
@@ -30,7 +31,10 @@ pub struct KeyBuf {
 }
 
 impl KeyBuf {
-    /// Encode a lowercase name (as bytes) and the question's other fields.
+    /// Encode a lowercase name in wire form without its root label
+    /// ([`crate::policy::matcher::LookupKey::wire_name`]: one encoding per
+    /// name, where dotted text is ambiguous) and the question's other
+    /// fields.
     pub fn new(lower_name: &[u8], qtype: u16, qclass: u16, dnssec_ok: bool) -> Self {
         let mut buf = [0u8; KEY_MAX];
         let n = lower_name.len().min(KEY_MAX - 6);
