@@ -31,7 +31,8 @@
 #      jumbo) and HOSTILE_TCP TCP connections (junk, bad length prefixes, one
 #      byte per second, idle, pipelined good+bad, half query + FIN/RST) plus
 #      one burst of 20 simultaneous connections from 127.0.0.67
-#   and every 5 s dnsward's VmRSS / fds / threads and metrics are sampled,
+#   and every 5 s dnsward's VmRSS / fds / threads / answers cached and its
+#   metrics are sampled,
 #   every second the drops on its UDP socket (/proc/net/udp), its CPU
 #   time and its threads' run-queue wait (to tell a slow dnsward from a busy
 #   shared machine).
@@ -244,6 +245,8 @@ udp_sock_drops() {
 }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+# answers held in dnsward's cache, from a metrics scrape (0 when absent)
+cache_entries() { awk '$1 == "dnsward_cache_entries" { v = $2 } END { print v + 0 }' "$1" 2>/dev/null || echo 0; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 # metric_delta NAME FILE0 FILE1: "labels: delta" per series of NAME (changed ones)
@@ -271,7 +274,8 @@ LOG0=$(wc -l <"$DW_ERR")
 RCVBUF0=$(udp_rcvbuf_errors)
 SOCKDROP0=$(udp_sock_drops)
 printf 't_s\tnew_drops\tcpu_pct\trunq_wait_pct\n' >"$WORK/persec.tsv"
-printf 't_s\tvmrss_kb\tfds\tthreads\n0\t%s\t%s\t%s\n' "$RSS0" "$FD0" "$THR0" >"$WORK/rss.tsv"
+printf 't_s\tvmrss_kb\tfds\tthreads\tcache_entries\n0\t%s\t%s\t%s\t%s\n' "$RSS0" "$FD0" "$THR0" \
+  "$(cache_entries "$WORK/logs/metrics-start.txt")" >"$WORK/rss.tsv"
 
 log "soak: ${SOAK_SECS}s; dnsperf -Q $SOAK_QPS; list swap every ${SWAP_INTERVAL}s; hostile ${HOSTILE_PPS} pkt/s + $HOSTILE_TCP TCP connections"
 HOSTILE_OUT=$WORK/logs/hostile.out
@@ -305,8 +309,9 @@ per_second() { # about once a second: new drops on dnsward's UDP socket, its CPU
   LAST_DROPS=$d LAST_TICKS=$c LAST_NS=$ns LAST_WAIT=$wt
   if ((SECONDS - T0 >= NEXT_RSS)); then # every 5 s: memory, fds, threads, metrics
     NEXT_RSS=$((NEXT_RSS + 5))
-    printf '%s\t%s\t%s\t%s\n' $((SECONDS - T0)) "$(status_kb "$DW_PID" VmRSS)" "$(fd_count "$DW_PID")" "$(status_kb "$DW_PID" Threads)" >>"$WORK/rss.tsv"
     scrape "$WORK/logs/metrics-tmp.txt" # kept in case dnsward dies before the final scrape
+    printf '%s\t%s\t%s\t%s\t%s\n' $((SECONDS - T0)) "$(status_kb "$DW_PID" VmRSS)" "$(fd_count "$DW_PID")" \
+      "$(status_kb "$DW_PID" Threads)" "$(cache_entries "$WORK/logs/metrics-tmp.txt")" >>"$WORK/rss.tsv"
     if [[ -s $WORK/logs/metrics-tmp.txt ]]; then
       mv -f "$WORK/logs/metrics-tmp.txt" "$WORK/logs/metrics-last.txt"
       METRICS_LAST_T=$((SECONDS - T0))
@@ -418,7 +423,8 @@ CPU1=$CPU0
 [[ $ALIVE == yes ]] && CPU1=$(cpu_ticks "$DW_PID")
 RCVBUF1=$(udp_rcvbuf_errors)
 SOCKDROP1=$(udp_sock_drops)
-[[ $ALIVE == yes ]] && printf '%s\t%s\t%s\t%s\n' "$SOAK_WALL" "$RSS1" "$FD1" "$THR1" >>"$WORK/rss.tsv"
+[[ $ALIVE == yes ]] && printf '%s\t%s\t%s\t%s\t%s\n' "$SOAK_WALL" "$RSS1" "$FD1" "$THR1" \
+  "$(cache_entries "$WORK/logs/metrics-end.txt")" >>"$WORK/rss.tsv"
 LOG1=$(wc -l <"$DW_ERR")
 
 # Graceful shutdown: SIGTERM, then up to 15 s for exit (shutdown delay + drain).
@@ -503,6 +509,7 @@ RSS_MAX=$(awk 'NR > 1 { if ($2 > m) m = $2 } END { print m + 0 }' "$WORK/rss.tsv
 RSS_LATE=$(awk -v t="$((SOAK_SECS / 3))" 'NR > 1 && $1 >= t && !d { d = 1; print $1, $2 } END { if (!d) print "0 0" }' "$WORK/rss.tsv")
 RSS_SERIES=$(awk 'NR > 1 { printf "%s%ss:%.0f", (n++ ? " " : ""), $1, $2 / 1024 }' "$WORK/rss.tsv")
 FD_SERIES=$(awk 'NR > 1 { printf "%s%s", (n++ ? " " : ""), $3 }' "$WORK/rss.tsv")
+CACHE_SERIES=$(awk 'NR > 1 { printf "%s%ss:%s", (n++ ? " " : ""), $1, $5 }' "$WORK/rss.tsv")
 
 FAILS=() WARNS=()
 [[ $ALIVE == yes ]] || FAILS+=("dnsward died (${DIED_AT}s into the soak); last log lines in $DW_ERR")
@@ -553,6 +560,7 @@ REPORT=$WORK/report.txt
   echo "memory:    VmRSS start $(mib "$RSS0"), end $(mib "$RSS1"); VmHWM $(mib "$HWM1") (at start $(mib "$HWM0")); samples min $(mib "$RSS_MIN") max $(mib "$RSS_MAX")"
   echo "           VmRSS from ${RSS_LATE% *}s to the end: $(mib "${RSS_LATE#* }") -> $(mib "$RSS1")"
   echo "           VmRSS MiB by time: $RSS_SERIES"
+  echo "           answers cached (dnsward_cache_entries) by time: $CACHE_SERIES"
   echo "           open fds: start $FD0, end $FD1 (samples: $FD_SERIES); threads: start $THR0, end $THR1"
   echo "cpu:       dnsward $(awk -v t=$((CPU1 - CPU0)) -v hz="$CLK" -v w="$SOAK_WALL" 'BEGIN { printf "%.1f s in %d s (%.0f%% of one core)", t / hz, w, w ? 100 * t / hz / w : 0 }')"
   echo "           per second: $CPU_SECS"

@@ -12,21 +12,23 @@ use libfuzzer_sys::fuzz_target;
 
 use dnsward::policy::matcher::{hash_name, LookupKey, MAX_LABELS};
 
-/// What `from_labels` keeps (regressions: seeds/lookup_key/regress-*).
-fn model<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, usize) {
-    let (mut name, mut n) = (Vec::new(), 0usize);
+/// What `from_labels` keeps (regressions: seeds/lookup_key/regress-*):
+/// the dotted name and the kept labels, lowercased.
+fn model<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let (mut name, mut kept) = (Vec::new(), Vec::new());
     for label in labels.into_iter().filter(|l| !l.is_empty()) {
         let need = label.len() + usize::from(!name.is_empty());
-        if n == MAX_LABELS || name.len() + need > 255 {
+        if kept.len() == MAX_LABELS || name.len() + need > 255 {
             break;
         }
         if !name.is_empty() {
             name.push(b'.');
         }
-        name.extend(label.iter().map(u8::to_ascii_lowercase));
-        n += 1;
+        let lower: Vec<u8> = label.iter().map(u8::to_ascii_lowercase).collect();
+        name.extend_from_slice(&lower);
+        kept.push(lower);
     }
-    (name, n)
+    (name, kept)
 }
 
 /// The labels `assign_wire` reads from wire bytes: up to the zero label,
@@ -45,11 +47,31 @@ fn wire_labels(w: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn check(key: &LookupKey, want: (Vec<u8>, usize)) {
+fn check(key: &LookupKey, want: (Vec<u8>, Vec<Vec<u8>>)) {
     assert!(key.labels() <= MAX_LABELS);
     assert!(key.name_bytes().len() <= 255);
     assert_eq!(key.name_bytes(), want.0.as_slice(), "key text");
-    assert_eq!(key.labels(), want.1, "key labels");
+    assert_eq!(key.labels(), want.1.len(), "key labels");
+    // The cache's key: the kept labels in wire form, whatever they hold.
+    let wire: Vec<u8> = want
+        .1
+        .iter()
+        .flat_map(|l| std::iter::once(l.len() as u8).chain(l.iter().copied()))
+        .collect();
+    assert_eq!(key.wire_name(&mut [0; 256]), wire.as_slice(), "wire name");
+    let dotted = want.1.iter().any(|l| l.contains(&b'.'));
+    assert_eq!(key.has_label_dots(), dotted, "in-label dots");
+    if dotted {
+        // Same labels, none holding a dot; the suffixes right of the
+        // last odd label unchanged.
+        let fixed = key.without_label_dots();
+        assert!(!fixed.has_label_dots());
+        assert_eq!(fixed.labels(), key.labels());
+        let last_odd = want.1.iter().rposition(|l| l.contains(&b'.')).unwrap_or(0);
+        for d in last_odd + 1..key.labels() {
+            assert_eq!(fixed.suffix(d), key.suffix(d));
+        }
+    }
     let mut seen = 0;
     let mut prev_len = 0;
     for sfx in key.suffixes() {
