@@ -57,10 +57,13 @@ impl KeyBuf {
 pub struct CachedAnswer {
     /// NOERROR or NXDOMAIN.
     pub response_code: ResponseCode,
-    /// Answer section.
-    pub answers: Vec<Record>,
+    /// Answer section. A boxed slice, not a `Vec`: collecting a filtered
+    /// iterator gives a `Vec` room for four records (1,088 bytes), most of
+    /// it unused by the typical one-record answer, and a cache holds
+    /// hundreds of thousands of these.
+    pub answers: Box<[Record]>,
     /// Authority section (the SOA of negative answers).
-    pub authorities: Vec<Record>,
+    pub authorities: Box<[Record]>,
     /// When it was stored.
     pub stored: Instant,
     /// Seconds it may be served.
