@@ -58,12 +58,19 @@ kind = "allow"
     .to_string()
 }
 
+/// The loopback hierarchy and dnsward recursing from it with the lists
+/// above (keep all three alive for the test).
+async fn start_with_lists(tag: &str) -> (Hierarchy, TempDir, dnsward::app::Running) {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new(tag);
+    let toml = base_toml(&format!("{}\n{}", h.resolver_toml(), lists_toml(&dir)));
+    let d = start_dnsward(&dir, &toml).await;
+    (h, dir, d)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocked_names_get_sinkhole_answers_with_ede() {
-    let h = Hierarchy::start().await;
-    let dir = TempDir::new("block");
-    let toml = base_toml(&format!("{}{}", h.resolver_toml(), lists_toml(&dir)));
-    let d = start_dnsward(&dir, &toml).await;
+    let (_h, _dir, d) = start_with_lists("block").await;
     let s = d.dns[0];
 
     for proto in [Proto::Udp, Proto::Tcp] {
@@ -145,10 +152,7 @@ async fn blocked_names_get_sinkhole_answers_with_ede() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ede_bytes_on_the_wire_and_no_opt_without_edns() {
-    let h = Hierarchy::start().await;
-    let dir = TempDir::new("edebytes");
-    let toml = base_toml(&format!("{}{}", h.resolver_toml(), lists_toml(&dir)));
-    let d = start_dnsward(&dir, &toml).await;
+    let (_h, _dir, d) = start_with_lists("edebytes").await;
     let (_, raw) = query(d.dns[0], Proto::Udp, "ads.example.zz.", RecordType::A).await;
     let text = b"blocked by list court";
     let mut want = vec![0x00, 0x0f];
@@ -246,10 +250,7 @@ async fn real_public_lists_block_over_the_wire() {
 /// right action, allowed, or resolved), matched by ID.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_received_as_one_batch_is_answered_query_by_query() {
-    let h = Hierarchy::start().await;
-    let dir = TempDir::new("burst");
-    let toml = base_toml(&format!("{}\n{}", h.resolver_toml(), lists_toml(&dir)));
-    let d = start_dnsward(&dir, &toml).await;
+    let (_h, _dir, d) = start_with_lists("burst").await;
     let s = d.dns[0];
     // Warm the cache so the allowed names are answered on the fast path too.
     for name in ["www.example.zz.", "ok.ads.example.zz."] {
@@ -311,10 +312,7 @@ async fn a_burst_received_as_one_batch_is_answered_query_by_query() {
 async fn a_label_holding_a_dot_is_not_the_name_its_text_spells() {
     use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::Name;
-    let h = Hierarchy::start().await;
-    let dir = TempDir::new("dotlabel");
-    let toml = base_toml(&format!("{}{}", h.resolver_toml(), lists_toml(&dir)));
-    let d = start_dnsward(&dir, &toml).await;
+    let (_h, _dir, d) = start_with_lists("dotlabel").await;
     let s = d.dns[0];
     let odd = |labels: &[&[u8]], id: u16| {
         let mut m = Message::new(id, MessageType::Query, OpCode::Query);
