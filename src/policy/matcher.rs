@@ -405,15 +405,22 @@ impl LookupKey {
         // Each label's length byte goes where the dot before it sits in
         // the dotted text (shifted by one), the first one at 0.
         for i in 0..self.labels {
-            let start = usize::from(self.starts[i]);
-            let end = self
-                .starts
-                .get(i + 1)
-                .filter(|_| i + 1 < self.labels)
-                .map_or(self.len, |&next| usize::from(next) - 1);
-            out[start] = (end - start) as u8;
+            let label = self.label_range(i);
+            out[label.start] = label.len() as u8;
         }
         &out[..n]
+    }
+
+    /// Where label `i` (0 = leftmost, `< labels()`) sits in the dotted
+    /// text.
+    fn label_range(&self, i: usize) -> std::ops::Range<usize> {
+        let start = usize::from(self.starts[i]);
+        let end = if i + 1 < self.labels {
+            usize::from(self.starts[i + 1]) - 1
+        } else {
+            self.len
+        };
+        start..end
     }
 
     /// Does some label hold a dot? Its dotted text then spells another
@@ -430,13 +437,7 @@ impl LookupKey {
     pub fn without_label_dots(&self) -> LookupKey {
         let labels: Vec<Vec<u8>> = (0..self.labels)
             .map(|i| {
-                let start = usize::from(self.starts[i]);
-                let end = if i + 1 < self.labels {
-                    usize::from(self.starts[i + 1]) - 1
-                } else {
-                    self.len
-                };
-                self.buf[start..end]
+                self.buf[self.label_range(i)]
                     .iter()
                     .map(|&b| if b == b'.' { 0 } else { b })
                     .collect()
