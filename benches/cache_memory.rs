@@ -108,7 +108,7 @@ fn main() {
             let q = Query::query(name(&qn), RecordType::A);
             let m = response(kind, i, &q, &qn);
             let key = LookupKey::from_dotted(&qn);
-            let k = KeyBuf::new(key.wire_name(&mut [0; 256]), 1, 1, false);
+            let k = KeyBuf::with_name(|out| key.wire_name(out).len(), 1, 1, false);
             cache.insert(&k, &q, &m, now);
         }
         let grown = LIVE.load(Ordering::Relaxed) - before;

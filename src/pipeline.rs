@@ -123,8 +123,8 @@ fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
 /// The cache key of `query` from the lookup key of its name (lowercase,
 /// in wire form), when the policy stage has already built that.
 fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> KeyBuf {
-    KeyBuf::new(
-        key.wire_name(&mut [0; 256]),
+    KeyBuf::with_name(
+        |out| key.wire_name(out).len(),
         u16::from(query.query_type()),
         u16::from(query.query_class()),
         dnssec_ok,
@@ -343,7 +343,7 @@ impl Handler {
             }
         }
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
-        let ckey = KeyBuf::new(key.wire_name(&mut [0; 256]), q.qtype, q.qclass, dnssec_ok);
+        let ckey = KeyBuf::with_name(|out| key.wire_name(out).len(), q.qtype, q.qclass, dnssec_ok);
         let now = Instant::now();
         let hit = self.cache.get(&ckey, now)?;
         let template = hit.wire.as_ref()?;

@@ -393,9 +393,10 @@ impl LookupKey {
     }
 
     /// The lowercase name in wire form without the root label (each label
-    /// after its length byte): unlike the dotted text, one form per name,
-    /// so a label holding a dot cannot pass for two labels.
-    pub fn wire_name<'a>(&self, out: &'a mut [u8; 256]) -> &'a [u8] {
+    /// after its length byte), written to the start of `out` (at most 256
+    /// bytes; `out` must hold them): unlike the dotted text, one form per
+    /// name, so a label holding a dot cannot pass for two labels.
+    pub fn wire_name<'a>(&self, out: &'a mut [u8]) -> &'a [u8] {
         if self.labels == 0 {
             return &out[..0];
         }

@@ -36,9 +36,30 @@ impl KeyBuf {
     /// name, where dotted text is ambiguous) and the question's other
     /// fields.
     pub fn new(lower_name: &[u8], qtype: u16, qclass: u16, dnssec_ok: bool) -> Self {
-        let mut buf = [0u8; KEY_MAX];
         let n = lower_name.len().min(KEY_MAX - 6);
-        buf[..n].copy_from_slice(&lower_name[..n]);
+        Self::with_name(
+            |out| {
+                out[..n].copy_from_slice(&lower_name[..n]);
+                n
+            },
+            qtype,
+            qclass,
+            dnssec_ok,
+        )
+    }
+
+    /// [`KeyBuf::new`] with the name written straight into the key by
+    /// `write_name` (given the first 256 bytes, it returns how many it
+    /// wrote), so the per-query path builds the key without a scratch
+    /// copy of the name.
+    pub fn with_name(
+        write_name: impl FnOnce(&mut [u8]) -> usize,
+        qtype: u16,
+        qclass: u16,
+        dnssec_ok: bool,
+    ) -> Self {
+        let mut buf = [0u8; KEY_MAX];
+        let n = write_name(&mut buf[..KEY_MAX - 6]).min(KEY_MAX - 6);
         buf[n] = 0;
         buf[n + 1..n + 3].copy_from_slice(&qtype.to_be_bytes());
         buf[n + 3..n + 5].copy_from_slice(&qclass.to_be_bytes());
