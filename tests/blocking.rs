@@ -310,21 +310,18 @@ async fn a_burst_received_as_one_batch_is_answered_query_by_query() {
 /// for the real one: any client could blank out any name).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_label_holding_a_dot_is_not_the_name_its_text_spells() {
-    use hickory_proto::op::{Message, MessageType, OpCode, Query};
     use hickory_proto::rr::Name;
     let (_h, _dir, d) = start_with_lists("dotlabel").await;
     let s = d.dns[0];
-    let odd = |labels: &[&[u8]], id: u16| {
-        let mut m = Message::new(id, MessageType::Query, OpCode::Query);
-        m.metadata.recursion_desired = true;
+    // With EDNS, so that a block would show its EDE.
+    let odd = |labels: &[&[u8]]| {
         let name = Name::from_labels(labels.iter().copied()).expect("odd name");
-        m.add_query(Query::query(name, RecordType::A));
-        m
+        query_for(name, RecordType::A, Some(1232))
     };
 
     for proto in [Proto::Udp, Proto::Tcp] {
         // Not blocked: `zz` has no label `ads\.example`.
-        let (m, _) = ask(s, proto, &odd(&[b"ads.example", b"zz"], 4101)).await;
+        let (m, _) = ask(s, proto, &odd(&[b"ads.example", b"zz"])).await;
         assert_eq!(
             m.metadata.response_code,
             ResponseCode::NXDomain,
@@ -332,12 +329,13 @@ async fn a_label_holding_a_dot_is_not_the_name_its_text_spells() {
         );
         assert!(ede_of(&m).is_none(), "{proto:?}: {:?}", ede_of(&m));
         // Still blocked when the odd label sits below a listed name.
-        let (m, _) = ask(s, proto, &odd(&[b"x.y", b"ads", b"example", b"zz"], 4102)).await;
+        let (m, _) = ask(s, proto, &odd(&[b"x.y", b"ads", b"example", b"zz"])).await;
         assert_eq!(rdata(&m), vec!["192.0.2.1"], "{proto:?}");
+        assert_eq!(ede_of(&m).map(|e| e.0), Some(15), "{proto:?}");
     }
 
     // The odd name's NXDOMAIN is cached under its own key only.
-    let (m, _) = ask(s, Proto::Udp, &odd(&[b"www.example", b"zz"], 4103)).await;
+    let (m, _) = ask(s, Proto::Udp, &odd(&[b"www.example", b"zz"])).await;
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
     for proto in [Proto::Udp, Proto::Tcp] {
         let (m, _) = query(s, proto, "www.example.zz.", RecordType::A).await;

@@ -697,9 +697,14 @@ pub fn base_toml(extra: &str) -> String {
 }
 
 pub fn make_query(name: &str, qtype: RecordType, edns: Option<u16>) -> Message {
+    query_for(Name::from_ascii(name).expect("name"), qtype, edns)
+}
+
+/// [`make_query`] for a name built some other way (from raw labels).
+pub fn query_for(name: Name, qtype: RecordType, edns: Option<u16>) -> Message {
     let mut m = Message::new(rand_id(), MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = true;
-    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    m.add_query(Query::query(name, qtype));
     if let Some(size) = edns {
         let mut e = Edns::new();
         e.set_max_payload(size);
