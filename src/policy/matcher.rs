@@ -1113,6 +1113,12 @@ fn touch_slots(table: &[u64], homes: usize, hashes: impl Iterator<Item = u64>) {
     }
 }
 
+/// Home slots of a finished set holding `names` (entries and markers): a
+/// 0.5 load factor.
+fn final_homes(names: usize) -> usize {
+    (names * 2 + 1).max(4)
+}
+
 /// Place `slot` on `hash`'s probe run: the first empty slot from its home
 /// on, appending a slot in the (astronomically rare) case that the run
 /// passes the padding. Every occupied slot walked past that has the same
@@ -1407,7 +1413,7 @@ impl DomainSetBuilder {
             self.set.arena.shrink_to_fit();
         }
         self.set.below_lines.shrink_to_fit();
-        let homes = ((self.set.len + self.set.markers) * 2 + 1).max(4);
+        let homes = final_homes(self.set.len + self.set.markers);
         // Free the build table before allocating the final one, so peak
         // memory is one table, not two.
         self.set.table = Vec::new();
@@ -1893,7 +1899,7 @@ mod tests {
     /// the second name is never seen.
     #[test]
     fn equal_tags_in_one_probe_run_are_both_found() {
-        let homes = 2 * 2 + 1; // what `finish` sizes for two names
+        let homes = final_homes(2);
         let mut by_tag: HashMap<(u64, usize), String> = HashMap::new();
         let (a, b) = (0..400_000)
             .find_map(|i| {
