@@ -434,17 +434,26 @@ impl LookupKey {
     /// This key with every dot inside a label replaced by a zero byte,
     /// which no list name holds: the suffixes through such a label then
     /// match nothing, the parents to its right match as before. For the
-    /// rare name with [`LookupKey::has_label_dots`]; allocates.
+    /// rare name with [`LookupKey::has_label_dots`]; a copy of the key
+    /// with its hashes recomputed, no allocation.
     pub fn without_label_dots(&self) -> LookupKey {
-        let labels: Vec<Vec<u8>> = (0..self.labels)
-            .map(|i| {
-                self.buf[self.label_range(i)]
-                    .iter()
-                    .map(|&b| if b == b'.' { 0 } else { b })
-                    .collect()
-            })
-            .collect();
-        LookupKey::from_labels(labels.iter().map(Vec::as_slice))
+        let mut k = LookupKey {
+            buf: self.buf,
+            len: self.len,
+            starts: self.starts,
+            labels: self.labels,
+            hashes: self.hashes,
+        };
+        for i in 0..k.labels {
+            let label = k.label_range(i);
+            for b in &mut k.buf[label] {
+                if *b == b'.' {
+                    *b = 0;
+                }
+            }
+        }
+        k.finish_key();
+        k
     }
 
     /// Number of labels (suffixes to probe).

@@ -438,7 +438,7 @@ impl Policy {
     /// block; among block rules the most specific listed name wins, then
     /// configuration order. One pass over the suffixes, TLD first; lists
     /// whose anchor (two-label suffix) is absent are not probed deeper.
-    /// Allocation-free, but for the re-check below.
+    /// Allocation-free, the re-check below included (`tests/alloc_free.rs`).
     ///
     /// A query label may hold a dot (any byte is legal in a label), and
     /// the key's dotted text cannot tell `ads\.example` under `zz` from
