@@ -82,6 +82,42 @@ async fn answers_are_cached_with_decreasing_ttl() {
     d.shutdown(Duration::from_secs(1)).await;
 }
 
+/// At capacity (an ISP resolver's normal state) the cache must keep the
+/// names asked for again and again while one-off names cycle through. The
+/// eviction this test came with drained the map one shard after another,
+/// so a popular name was evicted as soon as its shard came up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cache_keeps_the_names_asked_for_often() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("cache-full");
+    let toml = format!("{}[cache]\nmax_entries = 32\n", h.resolver_toml());
+    let d = start_dnsward(&dir, &base_toml(&toml)).await;
+    let s = d.dns[0];
+    let leaf = || h.leaf.stats.queries.load(Ordering::Relaxed);
+    let (first, _) = query(s, Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(rdata(&first), vec!["192.0.2.10"]);
+    let mut refetched = 0;
+    for i in 0..240 {
+        let proto = if i % 2 == 0 { Proto::Udp } else { Proto::Tcp };
+        let once = format!("once{i}.example.zz.");
+        let (r, _) = query(s, proto, &once, RecordType::A).await;
+        assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "{once}");
+        if i % 4 == 3 {
+            let before = leaf();
+            let (r, _) = query(s, proto, "www.example.zz.", RecordType::A).await;
+            assert_eq!(rdata(&r), vec!["192.0.2.10"]);
+            refetched += usize::from(leaf() > before);
+        }
+    }
+    // The one-off names were cached too: the cache really was full.
+    let before = leaf();
+    let (r, _) = query(s, Proto::Udp, "once239.example.zz.", RecordType::A).await;
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(leaf(), before, "the last one-off name was cached");
+    assert_eq!(refetched, 0, "the popular name was fetched again");
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_mode_passes_whole_answers_through() {
     let h = Hierarchy::start().await;
