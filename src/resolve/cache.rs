@@ -422,14 +422,10 @@ mod tests {
 
     #[test]
     fn capacity_is_bounded() {
-        let c = AnswerCache::new(CacheConfig {
-            max_entries: 10,
-            ..CacheConfig::default()
-        });
+        let c = holding(10);
         let t0 = Instant::now();
         for i in 0..100 {
-            let k = KeyBuf::new(format!("n{i}.example").as_bytes(), 1, 1, false);
-            c.insert(&k, &q(), &answer(60), t0);
+            c.insert(&key(&format!("n{i}.example")), &q(), &answer(60), t0);
         }
         assert!(c.len() <= 10);
     }
@@ -438,13 +434,17 @@ mod tests {
         KeyBuf::new(name.as_bytes(), 1, 1, false)
     }
 
+    fn holding(max_entries: usize) -> AnswerCache {
+        AnswerCache::new(CacheConfig {
+            max_entries,
+            ..CacheConfig::default()
+        })
+    }
+
     #[test]
     fn a_full_cache_evicts_the_oldest_first() {
         let cap = 2_000;
-        let c = AnswerCache::new(CacheConfig {
-            max_entries: cap,
-            ..CacheConfig::default()
-        });
+        let c = holding(cap);
         let t0 = Instant::now();
         let n = 50_000;
         for i in 0..n {
@@ -463,10 +463,7 @@ mod tests {
     #[test]
     fn a_full_cache_keeps_the_answers_asked_for() {
         let cap = 2_000;
-        let c = AnswerCache::new(CacheConfig {
-            max_entries: cap,
-            ..CacheConfig::default()
-        });
+        let c = holding(cap);
         let t0 = Instant::now();
         // 200 popular names asked for between one-off names, as a
         // resolver sees them: each miss on a popular name stores it.
