@@ -201,22 +201,29 @@ impl AnswerCache {
     /// A live entry for `key`. Expired entries stay (for serve-stale)
     /// until the sweeper removes them.
     pub fn get(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
-        if self.cfg.max_entries == 0 {
-            return None;
-        }
-        let hit = self.map.get(key.as_bytes()).map(|e| e.value().clone())?;
-        hit.remaining(now)?;
-        hit.touch();
-        Some(hit)
+        self.found(key, |a| a.remaining(now).is_some())
     }
 
     /// An expired entry still inside the serve-stale window.
     pub fn get_stale(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
-        if self.cfg.max_entries == 0 || self.cfg.serve_stale_secs == 0 {
+        if self.cfg.serve_stale_secs == 0 {
+            return None;
+        }
+        self.found(key, |a| a.within_stale(now, self.cfg.serve_stale_secs))
+    }
+
+    /// The entry for `key` if `usable`, marked used for eviction: every
+    /// lookup that serves an answer goes through here.
+    fn found(
+        &self,
+        key: &KeyBuf,
+        usable: impl FnOnce(&CachedAnswer) -> bool,
+    ) -> Option<Arc<CachedAnswer>> {
+        if self.cfg.max_entries == 0 {
             return None;
         }
         let hit = self.map.get(key.as_bytes()).map(|e| e.value().clone())?;
-        if !hit.within_stale(now, self.cfg.serve_stale_secs) {
+        if !usable(&hit) {
             return None;
         }
         hit.touch();
@@ -292,7 +299,7 @@ impl AnswerCache {
         // over the queue (a reference count read per slot, ~0.2 ms for
         // 200,000) every n/32 refreshes or more.
         if clock.len() > held + held / 32 + 256 {
-            clock.retain(|w| w.strong_count() > 0);
+            drop_dead_slots(&mut clock);
         }
         drop(clock);
         Some(entry)
@@ -345,8 +352,13 @@ impl AnswerCache {
     pub fn sweep(&self, now: Instant) {
         let window = self.cfg.serve_stale_secs;
         self.map.retain(|_, v| v.within_stale(now, window));
-        self.clock_hand().retain(|w| w.strong_count() > 0);
+        drop_dead_slots(&mut self.clock_hand());
     }
+}
+
+/// Keep only the eviction queue's slots of answers still held.
+fn drop_dead_slots(clock: &mut VecDeque<Weak<CachedAnswer>>) {
+    clock.retain(|w| w.strong_count() > 0);
 }
 
 #[cfg(test)]
