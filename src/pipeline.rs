@@ -123,12 +123,18 @@ fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
 /// The cache key of `query` from the lookup key of its name (lowercase,
 /// in wire form), when the policy stage has already built that.
 fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> KeyBuf {
-    KeyBuf::with_name(
-        |out| key.wire_name(out).len(),
+    wire_cache_key(
+        key,
         u16::from(query.query_type()),
         u16::from(query.query_class()),
         dnssec_ok,
     )
+}
+
+/// The one place a lookup key becomes a cache key (its name in wire form,
+/// written straight into the key), for the normal path and the fast path.
+fn wire_cache_key(key: &LookupKey, qtype: u16, qclass: u16, dnssec_ok: bool) -> KeyBuf {
+    KeyBuf::with_name(|out| key.wire_name(out).len(), qtype, qclass, dnssec_ok)
 }
 
 /// TTL of stale answers (RFC 8767 section 4 recommends 30 s).
@@ -343,7 +349,7 @@ impl Handler {
             }
         }
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
-        let ckey = KeyBuf::with_name(|out| key.wire_name(out).len(), q.qtype, q.qclass, dnssec_ok);
+        let ckey = wire_cache_key(key, q.qtype, q.qclass, dnssec_ok);
         let now = Instant::now();
         let hit = self.cache.get(&ckey, now)?;
         let template = hit.wire.as_ref()?;
