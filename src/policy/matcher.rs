@@ -215,6 +215,7 @@ pub fn hash_name(name: &[u8]) -> u64 {
 /// [`FAST_LABELS`] labels, the hash of every suffix (computed once here and
 /// shared by every list). Building a key writes ~520 bytes and allocates
 /// nothing.
+#[derive(Clone)]
 pub struct LookupKey {
     buf: [u8; KEY_BUF],
     len: usize,
@@ -437,13 +438,7 @@ impl LookupKey {
     /// rare name with [`LookupKey::has_label_dots`]; a copy of the key
     /// with its hashes recomputed, no allocation.
     pub fn without_label_dots(&self) -> LookupKey {
-        let mut k = LookupKey {
-            buf: self.buf,
-            len: self.len,
-            starts: self.starts,
-            labels: self.labels,
-            hashes: self.hashes,
-        };
+        let mut k = self.clone();
         for i in 0..k.labels {
             let label = k.label_range(i);
             for b in &mut k.buf[label] {
