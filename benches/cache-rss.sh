@@ -68,7 +68,8 @@ start_dnsward cache "$WORK/dnsward.toml"
 sample() { # sample LABEL: one line of VmRSS (KiB) and cached answers
   local rss entries
   rss=$(awk '/^VmRSS/ {print $2}' "/proc/$DW_PID/status")
-  entries=$(curl -s "http://$DW_HTTP/metrics" | awk '/^dnsward_cache_entries / {print $2}')
+  scrape "$WORK/logs/metrics.txt"
+  entries=$(metric_sum "$WORK/logs/metrics.txt" dnsward_cache_entries)
   printf '%-14s rss_kib %8d  answers %8d\n' "$1" "$rss" "$entries"
 }
 

@@ -246,7 +246,7 @@ udp_sock_drops() {
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 # answers held in dnsward's cache, from a metrics scrape (0 when absent)
-cache_entries() { awk '$1 == "dnsward_cache_entries" { v = $2 } END { print v + 0 }' "$1" 2>/dev/null || echo 0; }
+cache_entries() { metric_sum "$1" dnsward_cache_entries 2>/dev/null || echo 0; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 # metric_delta NAME FILE0 FILE1: "labels: delta" per series of NAME (changed ones)
