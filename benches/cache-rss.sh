@@ -61,8 +61,8 @@ make_zones "$WORK/zones"
 start_nsd root . "$ROOT_IP" "$WORK/zones/root.zone"
 start_nsd tld zz. "$TLD_IP" "$WORK/zones/zz.zone"
 start_nsd leaf bench.zz. "$LEAF_IP" "$WORK/zones/bench.zz.zone"
-write_dnsward_conf "$WORK/dnsward.toml" 0
-sed -i "s/^max_entries = .*/max_entries = 1000000\nmax_ttl_secs = $TTL\nnegative_max_ttl_secs = $TTL/" "$WORK/dnsward.toml"
+write_dnsward_conf "$WORK/dnsward.toml" 0 "max_ttl_secs = $TTL
+negative_max_ttl_secs = $TTL"
 start_dnsward cache "$WORK/dnsward.toml"
 
 sample() { # sample LABEL: one line of VmRSS (KiB) and cached answers

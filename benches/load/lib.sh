@@ -304,7 +304,8 @@ make_query_files() { # make_query_files DIR
 
 # ------------------------------------------------------------------ servers
 
-# write_dnsward_conf FILE WITH_LIST(0|1)
+# write_dnsward_conf FILE WITH_LIST(0|1) [CACHE_LINES]: CACHE_LINES (TOML,
+# one key per line) go into the [cache] table.
 write_dnsward_conf() {
   cat >"$1" <<EOF
 [server]
@@ -317,6 +318,7 @@ authority_allow = ["127.0.0.0/8"]
 
 [cache]
 max_entries = 1000000
+${3:-}
 
 [metrics]
 listen = "127.0.0.1:0"
