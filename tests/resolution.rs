@@ -118,6 +118,88 @@ async fn a_full_cache_keeps_the_names_asked_for_often() {
     d.shutdown(Duration::from_secs(1)).await;
 }
 
+/// Root, `zz.` and `zones` zones `dN.zz.` under it (all on one leaf server),
+/// sharing one port: a hierarchy whose cuts overflow a small delegation
+/// cache. Returns (root, tld, leaf).
+async fn many_zones(zones: usize) -> (AuthServer, AuthServer, AuthServer) {
+    let name = |s: &str| hickory_proto::rr::Name::from_ascii(s).expect("name");
+    let mut tld = String::from(
+        "zz. 86400 SOA ns1.zz. hostmaster.zz. 1 900
+         zz. 172800 NS ns1.zz.
+         ns1.zz. 172800 A 127.0.1.2\n",
+    );
+    for i in 0..zones {
+        tld += &format!("d{i}.zz. 172800 NS ns.d{i}.zz.\nns.d{i}.zz. 172800 A 127.0.1.3\n");
+    }
+    let leaf = || {
+        (0..zones)
+            .map(|i| Zone {
+                origin: name(&format!("d{i}.zz.")),
+                records: records(&format!(
+                    "d{i}.zz. 3600 SOA ns.d{i}.zz. h.d{i}.zz. 1 300
+                     d{i}.zz. 3600 NS ns.d{i}.zz.
+                     ns.d{i}.zz. 3600 A 127.0.1.3
+                     www.d{i}.zz. 300 A 192.0.2.{i}"
+                )),
+            })
+            .collect()
+    };
+    for _ in 0..50 {
+        let root = AuthServer::start((ROOT_IP, 0).into(), vec![root_zone()])
+            .await
+            .expect("root server");
+        let port = root.addr.port();
+        let tld_zone = Zone {
+            origin: name("zz."),
+            records: records(&tld),
+        };
+        let (Ok(t), Ok(l)) = (
+            AuthServer::start((TLD_IP, port).into(), vec![tld_zone]).await,
+            AuthServer::start((LEAF_IP, port).into(), leaf()).await,
+        ) else {
+            continue;
+        };
+        return (root, t, l);
+    }
+    panic!("no free port for the zone hierarchy");
+}
+
+/// One-off zones keep filling a delegation cache of 8 (an eviction round
+/// on every insert), while the `zz.` cut and four popular zones' cuts are
+/// used between rounds: those five must stay, so the root is asked once
+/// and the TLD once per zone. The old eviction dropped whatever came first
+/// in table order; with five of the eight cuts in use, one of them went in
+/// most rounds and was learnt again by a referral.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_delegation_cache_keeps_the_cuts_in_use() {
+    let (root, tld, leaf) = many_zones(44).await;
+    let dir = TempDir::new("cuts-full");
+    let toml = format!(
+        "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}:{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 3000\ndelegation_cache_size = 8\n",
+        ROOT_IP,
+        root.addr.port()
+    );
+    let d = start_dnsward(&dir, &base_toml(&toml)).await;
+    let s = d.dns[0];
+    for i in 0..40 {
+        let proto = if i % 2 == 0 { Proto::Udp } else { Proto::Tcp };
+        let (r, _) = query(s, proto, &format!("www.d{i}.zz."), RecordType::A).await;
+        assert_eq!(rdata(&r), vec![format!("192.0.2.{i}")], "d{i}");
+        // New names under the popular zones (never cached answers).
+        for p in 40..44 {
+            let (r, _) = query(s, proto, &format!("n{i}.d{p}.zz."), RecordType::A).await;
+            assert_eq!(r.metadata.response_code, ResponseCode::NXDomain, "d{p}");
+        }
+    }
+    assert_eq!(leaf.stats.queries.load(Ordering::Relaxed), 40 * 5);
+    let referrals = (
+        root.stats.queries.load(Ordering::Relaxed),
+        tld.stats.queries.load(Ordering::Relaxed),
+    );
+    assert_eq!(referrals, (1, 44), "cuts in use were evicted (root, TLD)");
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_mode_passes_whole_answers_through() {
     let h = Hierarchy::start().await;

@@ -83,8 +83,16 @@ impl Delegation {
 /// lookup per enclosing name, each a slice of one buffer.
 pub struct CutCache {
     root: Arc<Delegation>,
-    map: Mutex<HashMap<Box<[u8]>, Arc<Delegation>>>,
+    map: Mutex<HashMap<Box<[u8]>, Held>>,
     max: usize,
+}
+
+/// A cached cut and whether a resolution started from it since the last
+/// eviction round (the second chance that keeps popular cuts, such as a
+/// big TLD's, when the cache is full).
+struct Held {
+    cut: Arc<Delegation>,
+    used: bool,
 }
 
 impl CutCache {
@@ -101,14 +109,15 @@ impl CutCache {
     /// The deepest unexpired cut at or above `name` (the root if none).
     pub fn closest(&self, name: &Name, now: Instant) -> Arc<Delegation> {
         let key = LowerWire::new(name);
-        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.is_empty() {
             return self.root.clone();
         }
         for zone in key.suffixes() {
-            if let Some(d) = map.get(zone) {
-                if d.expires > now {
-                    return d.clone();
+            if let Some(h) = map.get_mut(zone) {
+                if h.cut.expires > now {
+                    h.used = true;
+                    return h.cut.clone();
                 }
             }
         }
@@ -125,18 +134,18 @@ impl CutCache {
         let key: Box<[u8]> = LowerWire::new(&d.zone).as_bytes().into();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= self.max && !map.contains_key(&key) {
-            map.retain(|_, v| v.expires > now);
+            map.retain(|_, h| h.cut.expires > now);
             if map.len() >= self.max {
-                // Still full of live cuts: drop an arbitrary eighth (hash
-                // order); they are re-learnt by one referral each.
-                let drop_n = (self.max / 8).max(1);
-                let victims: Vec<Box<[u8]>> = map.keys().take(drop_n).cloned().collect();
-                for v in victims {
-                    map.remove(&v);
-                }
+                evict_unused(&mut map, (self.max / 8).max(1));
             }
         }
-        map.insert(key, d.clone());
+        map.insert(
+            key,
+            Held {
+                cut: d.clone(),
+                used: false,
+            },
+        );
         d
     }
 
@@ -148,6 +157,30 @@ impl CutCache {
     /// True when only the root is known.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Make room in a cache full of live cuts: drop `n` cuts that no
+/// resolution started from since the last round, and clear the marks of
+/// the rest, so a cut stays as long as it is used between rounds. Dropping
+/// in table order instead (as this did before) took the same region of the
+/// table every round, whatever sat there: a big TLD's cut could go on
+/// every round and cost a referral from the root each time. Only when
+/// every cut was used since the last round does table order decide.
+fn evict_unused(map: &mut HashMap<Box<[u8]>, Held>, n: usize) {
+    let mut left = n;
+    map.retain(|_, h| {
+        if std::mem::take(&mut h.used) || left == 0 {
+            return true;
+        }
+        left -= 1;
+        false
+    });
+    if left > 0 {
+        let victims: Vec<Box<[u8]>> = map.keys().take(left).cloned().collect();
+        for v in victims {
+            map.remove(&v);
+        }
     }
 }
 
@@ -292,6 +325,37 @@ mod tests {
         // A referral to the root never replaces the hints.
         c.insert(cut(".", 3600, now), now);
         assert!(c.closest(&n("x.nothere."), now).servers[0].name == n("ns."));
+    }
+
+    #[test]
+    fn cuts_in_use_survive_a_full_cache() {
+        // 40 zones that resolutions keep starting from, in a cache of 64
+        // that one-off cuts keep filling: every eighth insert is an
+        // eviction round. Dropping in table order lost some of the 40
+        // in nearly every run; the second chance keeps all of them.
+        let now = Instant::now();
+        let c = CutCache::new(cut(".", 3600, now), 64);
+        let popular: Vec<String> = (0..40).map(|i| format!("p{i}.zz.")).collect();
+        for z in &popular {
+            c.insert(cut(z, 3600, now), now);
+        }
+        for i in 0..2_000 {
+            c.insert(cut(&format!("once{i}.zz."), 3600, now), now);
+            assert!(c.len() <= 64);
+            for z in &popular {
+                let d = c.closest(&n(&format!("www.{z}")), now);
+                assert_eq!(d.zone, n(z), "{z} dropped after {i} one-off cuts");
+            }
+        }
+        // With every cut in use, a round still makes room (table order).
+        let c = CutCache::new(cut(".", 3600, now), 8);
+        for i in 0..20 {
+            c.insert(cut(&format!("z{i}.zz."), 3600, now), now);
+            for j in 0..=i {
+                c.closest(&n(&format!("www.z{j}.zz.")), now);
+            }
+            assert!(c.len() <= 8);
+        }
     }
 
     #[test]
