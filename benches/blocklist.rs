@@ -140,7 +140,7 @@ fn zipf(pool: &[String], n: usize) -> Vec<&str> {
 /// own (two `Instant::now()` reads, ~20 ns on a TSC clock; the cost of an
 /// empty pair is measured and subtracted) and print p50/p90/p99.
 fn percentiles(label: &str, what: &str, set: &DomainSet, qs: &Queries) {
-    let rounds = 3;
+    let rounds = 7;
     let mut empty = Vec::with_capacity(10_000);
     for _ in 0..10_000 {
         let t = Instant::now();
@@ -149,23 +149,30 @@ fn percentiles(label: &str, what: &str, set: &DomainSet, qs: &Queries) {
     empty.sort_unstable();
     let overhead = empty[empty.len() / 2];
     let mut ns = Vec::with_capacity(qs.len() * rounds);
+    let mut round_p50 = Vec::with_capacity(rounds);
     let mut key = LookupKey::new();
     for round in 0..rounds {
+        let from = ns.len();
         for i in 0..qs.len() {
             let t = Instant::now();
             key.assign_wire(qs.wire(black_box(i)));
             black_box(decide(set, &key));
             let d = t.elapsed().as_nanos() as u64;
-            // The first round warms the caches as a running server's are.
-            if round > 0 {
-                ns.push(d.saturating_sub(overhead));
-            }
+            ns.push(d.saturating_sub(overhead));
         }
+        // The first round warms the caches as a running server's are.
+        if round == 0 {
+            ns.clear();
+            continue;
+        }
+        let this = &mut ns[from..];
+        this.sort_unstable();
+        round_p50.push(this[this.len() / 2]);
     }
     ns.sort_unstable();
     let at = |p: usize| ns[(ns.len() * p / 100).min(ns.len() - 1)];
     eprintln!(
-        "{label}/{what}: per-lookup p50 {} ns, p90 {} ns, p99 {} ns (timer overhead {overhead} ns subtracted, {} lookups)",
+        "{label}/{what}: per-lookup p50 {} ns, p90 {} ns, p99 {} ns (timer overhead {overhead} ns subtracted, {} lookups); p50 of each round {round_p50:?}",
         at(50),
         at(90),
         at(99),
@@ -240,6 +247,10 @@ fn bench_set(c: &mut Criterion, label: &str, set: &DomainSet, names: &[String], 
         ("zipf_miss", skewed(&misses)),
     ];
     for (what, qs) in &cases {
+        // The Zipf medians are the figures the targets are about.
+        if what.starts_with("zipf") {
+            memory_latency();
+        }
         percentiles(label, what, set, qs);
     }
     let mut g = c.benchmark_group(label);
@@ -276,6 +287,46 @@ fn bench_set(c: &mut Criterion, label: &str, set: &DomainSet, names: &[String], 
         });
     }
     g.finish();
+}
+
+/// Dependent-read latency over regions of growing size: a pointer chase,
+/// one read per 64-byte line in a random single cycle (Sattolo's shuffle),
+/// over memory advised for huge pages as the list tables are. Printed
+/// before each Zipf case because on this VM it moves with the host,
+/// from one minute to the next (the 4 MiB figure between ~20 ns, when the
+/// L3 serves this VM, and ~150-200 ns, when it does not), and a 10M
+/// lookup's median moves with it: read the lookup figures next to these.
+fn memory_latency() {
+    let mut line = String::from("memory: dependent read");
+    for kib in [256usize, 4 << 10, 32 << 10, 256 << 10] {
+        let lines = kib * 1024 / 64;
+        let mut next: Vec<usize> = (0..lines).collect();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for i in (1..lines).rev() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            next.swap(i, (x % i as u64) as usize);
+        }
+        let mut chain = dnsward::hugepages::zeroed_u64(lines * 8);
+        for (i, &n) in next.iter().enumerate() {
+            chain[i * 8] = (n * 8) as u64;
+        }
+        drop(next);
+        let mut p = 0usize;
+        for _ in 0..lines.min(1 << 20) {
+            p = chain[p] as usize;
+        }
+        let steps = 2_000_000;
+        let t = Instant::now();
+        for _ in 0..steps {
+            p = chain[p] as usize;
+        }
+        let ns = t.elapsed().as_nanos() as f64 / steps as f64;
+        black_box(p);
+        line.push_str(&format!(", {} KiB {ns:.1} ns", kib));
+    }
+    eprintln!("{line}");
 }
 
 fn lookups(c: &mut Criterion) {
