@@ -200,6 +200,91 @@ async fn a_full_delegation_cache_keeps_the_cuts_in_use() {
     d.shutdown(Duration::from_secs(1)).await;
 }
 
+/// `two.zz.` has two name servers outside it, `a.yy.` (on 127.0.1.3) and
+/// `b.yy.` (on 127.0.1.7), and no glue. Whichever NS name dnsward resolves
+/// first is stopped after the first answer: the next name must come from
+/// the other. (Before, the cut kept only the first name's address, and
+/// the zone gave SERVFAIL for as long as the cut stayed cached.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glueless_zone_falls_back_to_its_other_name_servers() {
+    let name = |s: &str| hickory_proto::rr::Name::from_ascii(s).expect("name");
+    let zone = |origin: &str, text: &str| Zone {
+        origin: name(origin),
+        records: records(text),
+    };
+    let two = || {
+        zone(
+            "two.zz.",
+            "two.zz. 3600 SOA a.yy. h.two.zz. 1 300
+             two.zz. 3600 NS a.yy.
+             two.zz. 3600 NS b.yy.
+             www.two.zz. 300 A 192.0.2.20
+             www2.two.zz. 300 A 192.0.2.21",
+        )
+    };
+    let b_ip = std::net::Ipv4Addr::new(127, 0, 1, 7);
+    let mut started = None;
+    for _ in 0..50 {
+        let root = AuthServer::start((ROOT_IP, 0).into(), vec![root_zone()])
+            .await
+            .expect("root server");
+        let port = root.addr.port();
+        let tld = zone(
+            "zz.",
+            "zz. 86400 SOA ns1.zz. hostmaster.zz. 1 900
+             zz. 172800 NS ns1.zz.
+             ns1.zz. 172800 A 127.0.1.2
+             two.zz. 172800 NS a.yy.
+             two.zz. 172800 NS b.yy.",
+        );
+        let yy = zone(
+            "yy.",
+            "yy. 86400 SOA ns1.yy. hostmaster.yy. 1 900
+             yy. 172800 NS ns1.yy.
+             ns1.yy. 172800 A 127.0.1.4
+             a.yy. 3600 A 127.0.1.3
+             b.yy. 3600 A 127.0.1.7",
+        );
+        let (Ok(t), Ok(y), Ok(a), Ok(b)) = (
+            AuthServer::start((TLD_IP, port).into(), vec![tld]).await,
+            AuthServer::start((YY_IP, port).into(), vec![yy]).await,
+            AuthServer::start((LEAF_IP, port).into(), vec![two()]).await,
+            AuthServer::start((b_ip, port).into(), vec![two()]).await,
+        ) else {
+            continue;
+        };
+        started = Some((root, t, y, a, b));
+        break;
+    }
+    let (root, _tld, _yy, a, b) = started.expect("no free port for the hierarchy");
+    let dir = TempDir::new("glueless-fallback");
+    let toml = format!(
+        "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}:{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 500\n",
+        ROOT_IP,
+        root.addr.port()
+    );
+    let d = start_dnsward(&dir, &base_toml(&toml)).await;
+    let s = d.dns[0];
+    let (r, _) = query(s, Proto::Udp, "www.two.zz.", RecordType::A).await;
+    assert_eq!(rdata(&r), vec!["192.0.2.20"]);
+    let asked = |srv: &AuthServer| srv.stats.queries.load(Ordering::Relaxed);
+    let (first, other) = if asked(&a) > 0 { (a, b) } else { (b, a) };
+    assert_eq!(asked(&other), 0, "only one NS name was needed");
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for proto in [Proto::Udp, Proto::Tcp] {
+        let (r, _) = query(s, proto, "www2.two.zz.", RecordType::A).await;
+        assert_eq!(
+            r.metadata.response_code,
+            ResponseCode::NoError,
+            "the zone's other name server was not tried ({proto:?})"
+        );
+        assert_eq!(rdata(&r), vec!["192.0.2.21"]);
+    }
+    assert!(asked(&other) >= 1);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_mode_passes_whole_answers_through() {
     let h = Hierarchy::start().await;

@@ -344,17 +344,30 @@ impl Iterative {
                     zone: cut.zone.clone(),
                 });
             }
-            let servers = self.server_addresses(&cut, ctx).await?;
-            let (reply, msg) = match self.ask(&cut.zone, servers, name, qtype, ctx).await {
-                Ok(r) => {
-                    self.failed.succeeded(&cut.zone);
-                    r
+            let mut attempted: Vec<Name> = Vec::new();
+            let mut servers = self.server_addresses(&mut cut, &mut attempted, ctx).await?;
+            let mut tried: Vec<SocketAddr> = Vec::new();
+            let (reply, msg) = loop {
+                match self.ask(&cut.zone, servers.clone(), name, qtype, ctx).await {
+                    Ok(r) => {
+                        self.failed.succeeded(&cut.zone);
+                        break r;
+                    }
+                    Err(e @ IterateError::AllFailed { .. }) => {
+                        tried.append(&mut servers);
+                        match self
+                            .untried_addresses(&mut cut, &mut attempted, &tried, ctx)
+                            .await
+                        {
+                            Some(more) => servers = more,
+                            None => {
+                                self.failed.failed(&cut.zone, Instant::now());
+                                return Err(e);
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e @ IterateError::AllFailed { .. }) => {
-                    self.failed.failed(&cut.zone, Instant::now());
-                    return Err(e);
-                }
-                Err(e) => return Err(e),
             };
             match reply {
                 Reply::Referral(child) => {
@@ -442,7 +455,8 @@ impl Iterative {
     /// glue-less delegation first (and remembers what it found).
     async fn server_addresses(
         &self,
-        cut: &Delegation,
+        cut: &mut Arc<Delegation>,
+        attempted: &mut Vec<Name>,
         ctx: &mut Ctx,
     ) -> Result<Vec<SocketAddr>, IterateError> {
         let mut v: Vec<SocketAddr> = Vec::new();
@@ -450,6 +464,42 @@ impl Iterative {
         if !v.is_empty() {
             return Ok(v);
         }
+        self.resolve_unaddressed(cut, attempted, ctx).await
+    }
+
+    /// Every address known for `cut` failed (`tried`): resolve the zone's
+    /// NS names that have no address yet, one at a time, until one gives
+    /// an address not tried. Without this a glue-less zone stayed
+    /// unreachable for as long as its cut was cached (up to a day) once
+    /// the one NS name resolved first stopped answering, however many
+    /// others it had. `None` when no name is left to try.
+    async fn untried_addresses(
+        &self,
+        cut: &mut Arc<Delegation>,
+        attempted: &mut Vec<Name>,
+        tried: &[SocketAddr],
+        ctx: &mut Ctx,
+    ) -> Option<Vec<SocketAddr>> {
+        loop {
+            let mut more = self.resolve_unaddressed(cut, attempted, ctx).await.ok()?;
+            more.retain(|a| !tried.contains(a));
+            if !more.is_empty() {
+                return Some(more);
+            }
+        }
+    }
+
+    /// Resolve `cut`'s NS names that have no address and are not in
+    /// `attempted` (each is added as it is tried), in random order, until
+    /// one yields a permitted address. The addresses found are recorded in
+    /// `cut`, and in the cut cache while the cut is live.
+    async fn resolve_unaddressed(
+        &self,
+        cut: &mut Arc<Delegation>,
+        attempted: &mut Vec<Name>,
+        ctx: &mut Ctx,
+    ) -> Result<Vec<SocketAddr>, IterateError> {
+        let mut v: Vec<SocketAddr> = Vec::new();
         if ctx.depth >= MAX_DEPTH {
             return Err(IterateError::Depth {
                 zone: cut.zone.clone(),
@@ -462,11 +512,14 @@ impl Iterative {
             .iter()
             .filter(|s| s.addrs.is_empty())
             .map(|s| s.name.clone())
-            .filter(|ns| !cut.zone.zone_of(ns) && !ctx.pending_ns.contains(ns))
+            .filter(|ns| {
+                !cut.zone.zone_of(ns) && !ctx.pending_ns.contains(ns) && !attempted.contains(ns)
+            })
             .collect();
         shuffle(&mut names);
         let mut last: Option<IterateError> = None;
         for ns in names {
+            attempted.push(ns.clone());
             ctx.depth += 1;
             ctx.pending_ns.push(ns.clone());
             let mut addrs: Vec<IpAddr> = Vec::new();
@@ -498,9 +551,12 @@ impl Iterative {
                 continue;
             }
             let now = Instant::now();
-            if !cut.zone.is_root() && cut.expires > now {
-                self.cuts.insert(cut.with_addresses(&ns, &addrs), now);
-            }
+            let known = cut.with_addresses(&ns, &addrs);
+            *cut = if !cut.zone.is_root() && cut.expires > now {
+                self.cuts.insert(known, now)
+            } else {
+                Arc::new(known)
+            };
             self.add_permitted(&mut v, addrs);
             if !v.is_empty() {
                 return Ok(v);
