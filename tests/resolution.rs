@@ -174,11 +174,7 @@ async fn many_zones(zones: usize) -> (AuthServer, AuthServer, AuthServer) {
 async fn a_full_delegation_cache_keeps_the_cuts_in_use() {
     let (root, tld, leaf) = many_zones(44).await;
     let dir = TempDir::new("cuts-full");
-    let toml = format!(
-        "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}:{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 3000\ndelegation_cache_size = 8\n",
-        ROOT_IP,
-        root.addr.port()
-    );
+    let toml = resolver_toml_at(root.addr.port(), 3000, "delegation_cache_size = 8\n");
     let d = start_dnsward(&dir, &base_toml(&toml)).await;
     let s = d.dns[0];
     for i in 0..40 {
@@ -258,11 +254,7 @@ async fn a_glueless_zone_falls_back_to_its_other_name_servers() {
     }
     let (root, _tld, _yy, a, b) = started.expect("no free port for the hierarchy");
     let dir = TempDir::new("glueless-fallback");
-    let toml = format!(
-        "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}:{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 500\n",
-        ROOT_IP,
-        root.addr.port()
-    );
+    let toml = resolver_toml_at(root.addr.port(), 500, "");
     let d = start_dnsward(&dir, &base_toml(&toml)).await;
     let s = d.dns[0];
     let (r, _) = query(s, Proto::Udp, "www.two.zz.", RecordType::A).await;

@@ -645,11 +645,17 @@ impl Hierarchy {
 
     /// `[resolver]` TOML pointing dnsward at this hierarchy.
     pub fn resolver_toml(&self) -> String {
-        format!(
-            "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}:{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 3000\n",
-            ROOT_IP, self.port
-        )
+        resolver_toml_at(self.port, 3000, "")
     }
+}
+
+/// `[resolver]` TOML for a loopback hierarchy whose root server listens
+/// on [`ROOT_IP`]:`port`, waiting `timeout_ms` per server, with `extra`
+/// lines added to the table.
+pub fn resolver_toml_at(port: u16, timeout_ms: u32, extra: &str) -> String {
+    format!(
+        "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{ROOT_IP}:{port}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = {timeout_ms}\n{extra}"
+    )
 }
 
 /// A scratch directory removed on drop.
