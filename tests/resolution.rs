@@ -122,7 +122,6 @@ async fn a_full_cache_keeps_the_names_asked_for_often() {
 /// sharing one port: a hierarchy whose cuts overflow a small delegation
 /// cache. Returns (root, tld, leaf).
 async fn many_zones(zones: usize) -> (AuthServer, AuthServer, AuthServer) {
-    let name = |s: &str| hickory_proto::rr::Name::from_ascii(s).expect("name");
     let mut tld = String::from(
         "zz. 86400 SOA ns1.zz. hostmaster.zz. 1 900
          zz. 172800 NS ns1.zz.
@@ -133,35 +132,22 @@ async fn many_zones(zones: usize) -> (AuthServer, AuthServer, AuthServer) {
     }
     let leaf = || {
         (0..zones)
-            .map(|i| Zone {
-                origin: name(&format!("d{i}.zz.")),
-                records: records(&format!(
-                    "d{i}.zz. 3600 SOA ns.d{i}.zz. h.d{i}.zz. 1 300
-                     d{i}.zz. 3600 NS ns.d{i}.zz.
-                     ns.d{i}.zz. 3600 A 127.0.1.3
-                     www.d{i}.zz. 300 A 192.0.2.{i}"
-                )),
+            .map(|i| {
+                zone(
+                    &format!("d{i}.zz."),
+                    &format!(
+                        "d{i}.zz. 3600 SOA ns.d{i}.zz. h.d{i}.zz. 1 300
+                         d{i}.zz. 3600 NS ns.d{i}.zz.
+                         ns.d{i}.zz. 3600 A 127.0.1.3
+                         www.d{i}.zz. 300 A 192.0.2.{i}"
+                    ),
+                )
             })
             .collect()
     };
-    for _ in 0..50 {
-        let root = AuthServer::start((ROOT_IP, 0).into(), vec![root_zone()])
-            .await
-            .expect("root server");
-        let port = root.addr.port();
-        let tld_zone = Zone {
-            origin: name("zz."),
-            records: records(&tld),
-        };
-        let (Ok(t), Ok(l)) = (
-            AuthServer::start((TLD_IP, port).into(), vec![tld_zone]).await,
-            AuthServer::start((LEAF_IP, port).into(), leaf()).await,
-        ) else {
-            continue;
-        };
-        return (root, t, l);
-    }
-    panic!("no free port for the zone hierarchy");
+    let (root, [t, l]) =
+        start_on_one_port(|| [(TLD_IP, vec![zone("zz.", &tld)]), (LEAF_IP, leaf())]).await;
+    (root, t, l)
 }
 
 /// One-off zones keep filling a delegation cache of 8 (an eviction round
@@ -203,11 +189,6 @@ async fn a_full_delegation_cache_keeps_the_cuts_in_use() {
 /// the zone gave SERVFAIL for as long as the cut stayed cached.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_glueless_zone_falls_back_to_its_other_name_servers() {
-    let name = |s: &str| hickory_proto::rr::Name::from_ascii(s).expect("name");
-    let zone = |origin: &str, text: &str| Zone {
-        origin: name(origin),
-        records: records(text),
-    };
     let two = || {
         zone(
             "two.zz.",
@@ -218,41 +199,26 @@ async fn a_glueless_zone_falls_back_to_its_other_name_servers() {
              www2.two.zz. 300 A 192.0.2.21",
         )
     };
+    let tld = "zz. 86400 SOA ns1.zz. hostmaster.zz. 1 900
+               zz. 172800 NS ns1.zz.
+               ns1.zz. 172800 A 127.0.1.2
+               two.zz. 172800 NS a.yy.
+               two.zz. 172800 NS b.yy.";
+    let yy = "yy. 86400 SOA ns1.yy. hostmaster.yy. 1 900
+              yy. 172800 NS ns1.yy.
+              ns1.yy. 172800 A 127.0.1.4
+              a.yy. 3600 A 127.0.1.3
+              b.yy. 3600 A 127.0.1.7";
     let b_ip = std::net::Ipv4Addr::new(127, 0, 1, 7);
-    let mut started = None;
-    for _ in 0..50 {
-        let root = AuthServer::start((ROOT_IP, 0).into(), vec![root_zone()])
-            .await
-            .expect("root server");
-        let port = root.addr.port();
-        let tld = zone(
-            "zz.",
-            "zz. 86400 SOA ns1.zz. hostmaster.zz. 1 900
-             zz. 172800 NS ns1.zz.
-             ns1.zz. 172800 A 127.0.1.2
-             two.zz. 172800 NS a.yy.
-             two.zz. 172800 NS b.yy.",
-        );
-        let yy = zone(
-            "yy.",
-            "yy. 86400 SOA ns1.yy. hostmaster.yy. 1 900
-             yy. 172800 NS ns1.yy.
-             ns1.yy. 172800 A 127.0.1.4
-             a.yy. 3600 A 127.0.1.3
-             b.yy. 3600 A 127.0.1.7",
-        );
-        let (Ok(t), Ok(y), Ok(a), Ok(b)) = (
-            AuthServer::start((TLD_IP, port).into(), vec![tld]).await,
-            AuthServer::start((YY_IP, port).into(), vec![yy]).await,
-            AuthServer::start((LEAF_IP, port).into(), vec![two()]).await,
-            AuthServer::start((b_ip, port).into(), vec![two()]).await,
-        ) else {
-            continue;
-        };
-        started = Some((root, t, y, a, b));
-        break;
-    }
-    let (root, _tld, _yy, a, b) = started.expect("no free port for the hierarchy");
+    let (root, [_tld, _yy, a, b]) = start_on_one_port(|| {
+        [
+            (TLD_IP, vec![zone("zz.", tld)]),
+            (YY_IP, vec![zone("yy.", yy)]),
+            (LEAF_IP, vec![two()]),
+            (b_ip, vec![two()]),
+        ]
+    })
+    .await;
     let dir = TempDir::new("glueless-fallback");
     let toml = resolver_toml_at(root.addr.port(), 500, "");
     let d = start_dnsward(&dir, &base_toml(&toml)).await;

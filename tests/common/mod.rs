@@ -400,6 +400,32 @@ pub const SPOOF_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 9);
 pub const SLOW_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 10);
 pub const OLD_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 1, 11);
 
+/// A root server ([`root_zone`] on [`ROOT_IP`]) and one server per
+/// `(address, zones)` of `others()`, all on the root's ephemeral port (the
+/// resolver reaches every server on one port), started again on a new port
+/// until every address can bind it. For hierarchies a test shapes itself.
+pub async fn start_on_one_port<const N: usize>(
+    others: impl Fn() -> [(Ipv4Addr, Vec<Zone>); N],
+) -> (AuthServer, [AuthServer; N]) {
+    'port: for _ in 0..50 {
+        let root = AuthServer::start(SocketAddr::new(ROOT_IP.into(), 0), vec![root_zone()])
+            .await
+            .expect("root server");
+        let port = root.addr.port();
+        let mut started = Vec::with_capacity(N);
+        for (ip, zones) in others() {
+            match AuthServer::start(SocketAddr::new(ip.into(), port), zones).await {
+                Ok(server) => started.push(server),
+                Err(_) => continue 'port,
+            }
+        }
+        if let Ok(servers) = <[AuthServer; N]>::try_from(started) {
+            return (root, servers);
+        }
+    }
+    panic!("no port free on every address of the hierarchy");
+}
+
 pub fn root_zone() -> Zone {
     Zone {
         origin: Name::root(),
@@ -481,7 +507,8 @@ pub fn leaf_zone() -> Zone {
     }
 }
 
-fn zone(origin: &str, text: &str) -> Zone {
+/// A zone from master-file lines (see [`records`]).
+pub fn zone(origin: &str, text: &str) -> Zone {
     Zone {
         origin: Name::from_ascii(origin).expect("name"),
         records: records(text),
