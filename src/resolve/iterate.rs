@@ -346,19 +346,14 @@ impl Iterative {
             }
             let mut attempted: Vec<Name> = Vec::new();
             let mut servers = self.server_addresses(&mut cut, &mut attempted, ctx).await?;
-            let mut tried: Vec<SocketAddr> = Vec::new();
             let (reply, msg) = loop {
-                match self.ask(&cut.zone, servers.clone(), name, qtype, ctx).await {
+                match self.ask(&cut.zone, servers, name, qtype, ctx).await {
                     Ok(r) => {
                         self.failed.succeeded(&cut.zone);
                         break r;
                     }
                     Err(e @ IterateError::AllFailed { .. }) => {
-                        tried.append(&mut servers);
-                        match self
-                            .untried_addresses(&mut cut, &mut attempted, &tried, ctx)
-                            .await
-                        {
+                        match self.untried_addresses(&mut cut, &mut attempted, ctx).await {
                             Some(more) => servers = more,
                             None => {
                                 self.failed.failed(&cut.zone, Instant::now());
@@ -467,22 +462,25 @@ impl Iterative {
         self.resolve_unaddressed(cut, attempted, ctx).await
     }
 
-    /// Every address known for `cut` failed (`tried`): resolve the zone's
-    /// NS names that have no address yet, one at a time, until one gives
-    /// an address not tried. Without this a glue-less zone stayed
-    /// unreachable for as long as its cut was cached (up to a day) once
-    /// the one NS name resolved first stopped answering, however many
+    /// Every address known for `cut` was just asked and failed: resolve
+    /// the zone's NS names that have no address yet, one at a time, until
+    /// one gives an address not among those. Without this a glue-less zone
+    /// stayed unreachable for as long as its cut was cached (up to a day)
+    /// once the one NS name resolved first stopped answering, however many
     /// others it had. `None` when no name is left to try.
     async fn untried_addresses(
         &self,
         cut: &mut Arc<Delegation>,
         attempted: &mut Vec<Name>,
-        tried: &[SocketAddr],
         ctx: &mut Ctx,
     ) -> Option<Vec<SocketAddr>> {
+        // The cut holds every address asked so far: those it had, and each
+        // resolved NS name's, recorded as found. (Any the address policy
+        // refused are in it too, never asked; `more` cannot hold them.)
+        let tried: Vec<IpAddr> = cut.addresses().collect();
         loop {
             let mut more = self.resolve_unaddressed(cut, attempted, ctx).await.ok()?;
-            more.retain(|a| !tried.contains(a));
+            more.retain(|a| !tried.contains(&a.ip()));
             if !more.is_empty() {
                 return Some(more);
             }
