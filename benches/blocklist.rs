@@ -110,6 +110,15 @@ impl Queries {
     }
 }
 
+/// The next of a fixed, dependency-free pseudo-random sequence
+/// (xorshift64), for repeatable draws.
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
 /// `n` draws from `pool` with Zipf(1) popularity by position: the shape
 /// of real resolver traffic, where a few names make most queries.
 fn zipf(pool: &[String], n: usize) -> Vec<&str> {
@@ -121,14 +130,10 @@ fn zipf(pool: &[String], n: usize) -> Vec<&str> {
         acc += w / total;
         cdf.push(acc);
     }
-    // xorshift: a fixed, dependency-free sequence.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     (0..n)
         .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = (xorshift(&mut x) >> 11) as f64 / (1u64 << 53) as f64;
             let i = cdf.partition_point(|&c| c < u).min(pool.len() - 1);
             pool[i].as_str()
         })
@@ -303,10 +308,7 @@ fn memory_latency() {
         let mut next: Vec<usize> = (0..lines).collect();
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         for i in (1..lines).rev() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            next.swap(i, (x % i as u64) as usize);
+            next.swap(i, (xorshift(&mut x) % i as u64) as usize);
         }
         let mut chain = dnsward::hugepages::zeroed_u64(lines * 8);
         for (i, &n) in next.iter().enumerate() {
