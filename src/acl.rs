@@ -20,7 +20,7 @@
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Problem;
 
@@ -47,7 +47,7 @@ pub const DEFAULT_ALLOW: &[&str] = &[
 /// in an access list it is usually a typo. IPv4-mapped IPv6 entries
 /// (`::ffff:192.0.2.0/120`) are treated as the IPv4 network they denote;
 /// other IPv6 entries, even `::/0`, never match IPv4 clients.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AclConfig {
     /// Networks whose clients are answered. Default: [`DEFAULT_ALLOW`]

@@ -11,9 +11,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::policy::parse::Format;
+use crate::resolve::servers::AddressPolicy;
+
+mod collect;
+pub mod diff;
 
 /// Default DNS listen address: loopback and an unprivileged port, so the
 /// built-in config can run without root and never exposes an open resolver.
@@ -22,9 +26,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
 /// Default directory scanned for lists when no `[[lists]]` are configured.
 pub const DEFAULT_LIST_DIR: &str = "blocklists";
+/// File-name patterns the built-in config loads from [`DEFAULT_LIST_DIR`]
+/// (case-sensitive: `ADS.TXT` is not loaded), so operators and the start-up
+/// warning can say exactly what was looked for.
+pub const BUILTIN_LIST_PATTERNS: &[&str] = &["*.txt", "*.hosts", "*.list"];
 
 /// Whole configuration file.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Listeners and wire limits.
@@ -52,7 +60,7 @@ pub struct Config {
 }
 
 /// `[audit]`: where every list change is recorded.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// JSON-lines file appended on every reload (accepted or refused).
@@ -61,17 +69,32 @@ pub struct AuditConfig {
 }
 
 /// `[logging]`: optional per-event log lines.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoggingConfig {
     /// Log one line per blocked query (list, line, order id, action, qtype;
     /// never the client address). Default false: at ISP rates this is a
     /// firehose; the metrics count blocks without it.
     pub blocked_queries: bool,
+    /// Most blocked-query lines written per second, in lines; the rest are
+    /// counted in `dnsward_log_suppressed_total{log="blocked"}` and the
+    /// next line written says how many were left out. Default 10, so a
+    /// flood of blocked queries cannot fill the disk or starve the
+    /// logger; 0 removes the cap.
+    pub blocked_queries_max_per_sec: u32,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            blocked_queries: false,
+            blocked_queries_max_per_sec: 10,
+        }
+    }
 }
 
 /// `[server]`: where DNS is served and the limits on the wire.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Addresses served on both UDP and TCP. Default `["127.0.0.1:5353"]`.
@@ -110,7 +133,7 @@ impl Default for ServerConfig {
 }
 
 /// Resolution strategy for names that pass the policy.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ResolverMode {
     /// Iterate from the root servers.
@@ -121,7 +144,7 @@ pub enum ResolverMode {
 }
 
 /// `[resolver]`: recursion or forwarding.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResolverConfig {
     /// `recursive` (default) or `forward`.
@@ -184,7 +207,7 @@ impl Default for ResolverConfig {
 }
 
 /// `[cache]`: the answer cache.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheConfig {
     /// Maximum number of cached answers. Default 200000; 0 disables the cache.
@@ -213,7 +236,7 @@ impl Default for CacheConfig {
 }
 
 /// Whether a list blocks or exempts names.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum ListKind {
     /// Names on the list are blocked.
@@ -224,7 +247,7 @@ pub enum ListKind {
 }
 
 /// What a blocked query is answered with.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// A/AAAA get the sinkhole address, other types NODATA.
@@ -257,7 +280,7 @@ impl Action {
 }
 
 /// Whether a list's blocks are applied.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ListMode {
     /// Block.
@@ -269,7 +292,7 @@ pub enum ListMode {
 }
 
 /// One `[[lists]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListConfig {
     /// Short name used in metrics, logs and EDE text. Must be unique.
@@ -342,7 +365,7 @@ impl ListConfig {
 }
 
 /// `[sinkhole]`: the addresses and TTL of blocked answers.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SinkholeConfig {
     /// Address for blocked A queries. Default 0.0.0.0.
@@ -364,7 +387,7 @@ impl Default for SinkholeConfig {
 }
 
 /// `[metrics]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Listen address; empty string disables it. Default 127.0.0.1:9153.
@@ -380,7 +403,7 @@ impl Default for MetricsConfig {
 }
 
 /// `[reload]`: list file watching.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReloadConfig {
     /// Watch list files and reload on change. Default true. SIGHUP always reloads.
@@ -472,6 +495,26 @@ impl Validated {
     pub fn resolve_timeout(&self) -> Duration {
         Duration::from_millis(self.config.resolver.timeout_ms)
     }
+
+    /// The configuration in force as TOML (`dnsward config --print`):
+    /// every key with its value, defaults included, and every file path
+    /// made absolute, so the output is itself a config file that works
+    /// from any directory.
+    pub fn effective_toml(&self) -> Result<String, toml::ser::Error> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let mut c = self.config.clone();
+        c.lists = self
+            .lists
+            .iter()
+            .map(|l| ListConfig {
+                path: abs(&l.path),
+                ..l.clone()
+            })
+            .collect();
+        c.resolver.root_hints = self.root_hints.as_deref().map(abs);
+        c.audit.log = self.audit_log.as_deref().map(abs);
+        toml::to_string(&c)
+    }
 }
 
 /// Parse `ip` or `ip:port` (IPv6 as `[ip]:port`), defaulting the port.
@@ -489,17 +532,40 @@ pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
 
 impl Config {
     /// Read and validate a config file.
+    ///
+    /// Every wrong type and unknown key is reported with its key and line
+    /// (see [`collect`]); when none of them removed a whole array element,
+    /// the value checks of [`Config::validate`] are reported in the same
+    /// run.
     pub fn load(path: &Path) -> Result<Validated, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        let collected =
+            collect::deserialize_collecting::<Config>(&text).map_err(|e| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message: e.to_string().trim_end().to_string(),
+            })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        config.validate(path, base)
+        let mut problems = collected.problems;
+        let config = match collected.value {
+            Some(c) if problems.is_empty() => return c.validate(path, base),
+            Some(c) if !collected.shifted => c,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    problems,
+                })
+            }
+        };
+        if let Err(ConfigError::Invalid { problems: more, .. }) = config.validate(path, base) {
+            problems.extend(more);
+        }
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        })
     }
 
     /// The built-in configuration used by `dnsward run` without `--config`:
@@ -514,8 +580,11 @@ impl Config {
                     .map(|e| e.path())
                     .filter(|p| {
                         p.is_file()
-                            && p.extension()
-                                .is_some_and(|e| e == "txt" || e == "hosts" || e == "list")
+                            && p.extension().is_some_and(|e| {
+                                BUILTIN_LIST_PATTERNS
+                                    .iter()
+                                    .any(|pat| pat.strip_prefix("*.") == e.to_str())
+                            })
                     })
                     .collect()
             })
@@ -624,6 +693,51 @@ impl Config {
                     format!("resolver.authority_allow[{i}]"),
                     format!("`{s}` is not a CIDR network"),
                 ),
+            }
+        }
+        if self.resolver.mode == ResolverMode::Recursive {
+            // The iterator never queries a default-denied address: a root
+            // server there would make every query SERVFAIL with nothing
+            // in the log saying why.
+            let policy = AddressPolicy::new(authority_allow.clone());
+            let hints = match &self.resolver.root_hints {
+                Some(p) if root_servers.is_empty() && base.join(p).is_file() => {
+                    match crate::resolve::roothints::read_hints(&base.join(p)) {
+                        Ok(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect(),
+                        Err(e) => {
+                            bad("resolver.root_hints".into(), e.to_string());
+                            Vec::new()
+                        }
+                    }
+                }
+                _ => Vec::new(),
+            };
+            let servers = self
+                .resolver
+                .root_servers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    Some((
+                        format!("resolver.root_servers[{i}]"),
+                        parse_addr(s, 53).ok()?,
+                    ))
+                })
+                .chain(
+                    hints
+                        .into_iter()
+                        .map(|a| ("resolver.root_hints".to_string(), a)),
+                );
+            for (key, addr) in servers {
+                if let Some(net) = policy.denied_by(addr.ip()) {
+                    bad(
+                        key,
+                        format!(
+                            "{} is in {net}, which the recursor never queries unless allowed: add \"{net}\" to resolver.authority_allow",
+                            addr.ip()
+                        ),
+                    );
+                }
             }
         }
         if self.resolver.mode == ResolverMode::Forward && self.resolver.upstreams.is_empty() {
@@ -850,6 +964,58 @@ mod tests {
             ]
         );
         assert!(problems("[resolver]\nmax_upstream_queries = 200\nsocket_reuse = 1\n").is_empty());
+    }
+
+    #[test]
+    fn denied_root_servers_name_the_key_to_add() {
+        let c: Config =
+            toml::from_str("[resolver]\nroot_servers = [\"192.0.2.7\", \"127.0.0.1:5300\"]\n")
+                .expect("toml");
+        let Err(ConfigError::Invalid {
+            problems: found, ..
+        }) = c.validate(Path::new("t"), Path::new("."))
+        else {
+            panic!("a loopback root server must be refused");
+        };
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].key, "resolver.root_servers[1]");
+        assert!(
+            found[0]
+                .reason
+                .contains("add \"127.0.0.0/8\" to resolver.authority_allow"),
+            "{}",
+            found[0].reason
+        );
+        assert!(problems(
+            "[resolver]\nroot_servers = [\"127.0.0.1:5300\"]\nauthority_allow = [\"127.0.0.0/8\"]\n"
+        )
+        .is_empty());
+        // Forwarding to a private resolver is normal: no such rule there.
+        assert!(
+            problems("[resolver]\nmode = \"forward\"\nupstreams = [\"10.0.0.53\"]\n").is_empty()
+        );
+    }
+
+    #[test]
+    fn effective_toml_is_a_config_with_every_default() {
+        let v = Config::default()
+            .validate(Path::new("t"), Path::new("."))
+            .expect("valid");
+        let text = v.effective_toml().expect("serialize");
+        for key in [
+            "tcp_idle_timeout_secs = 10",
+            "qps = 200",
+            "blocked_queries_max_per_sec = 10",
+        ] {
+            assert!(text.contains(key), "{key} missing:\n{text}");
+        }
+        let back: Config = toml::from_str(&text).expect("parses as a config");
+        let again = back
+            .validate(Path::new("t"), Path::new("."))
+            .expect("valid")
+            .effective_toml()
+            .expect("serialize");
+        assert_eq!(text, again);
     }
 
     #[test]

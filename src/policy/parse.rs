@@ -16,14 +16,14 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// How many rejected lines are kept verbatim; the rest are only counted, so
 /// a garbage file cannot make a reload use unbounded memory.
 pub const MAX_KEPT_REJECTS: usize = 1000;
 
 /// List file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Sniff the file's first significant lines.

@@ -61,15 +61,21 @@ impl AddressPolicy {
 
     /// True if the iterator may send a query to `ip`.
     pub fn permits(&self, ip: IpAddr) -> bool {
+        self.denied_by(ip).is_none()
+    }
+
+    /// The default-deny network that refuses `ip`, if any: lets config
+    /// validation tell an operator which network to allow.
+    pub fn denied_by(&self, ip: IpAddr) -> Option<IpNet> {
         // An IPv4-mapped address reaches the IPv4 host: judge that one.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
         if self.allow.iter().any(|n| n.contains(&ip)) {
-            return true;
+            return None;
         }
-        !self.deny.iter().any(|n| n.contains(&ip))
+        self.deny.iter().find(|n| n.contains(&ip)).copied()
     }
 }
 
