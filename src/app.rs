@@ -239,6 +239,11 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         max_udp_payload: cfg.config.server.max_udp_payload,
         resolve_timeout: cfg.resolve_timeout(),
         log_blocked: cfg.config.logging.blocked_queries,
+        blocked_log_cap: crate::logcap::LineCap::new(
+            cfg.config.logging.blocked_queries_max_per_sec,
+            metrics.log_suppressed.with_label_values(&["blocked"]),
+            Instant::now(),
+        ),
         acl: ArcSwap::from_pointee(acl),
         limiter: ArcSwap::from_pointee(limiter),
         limiter_exempt: ArcSwap::from_pointee(exempt),

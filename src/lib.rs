@@ -16,6 +16,7 @@ pub mod config;
 pub mod fastpath;
 pub mod http;
 pub mod hugepages;
+pub mod logcap;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

@@ -44,6 +44,9 @@ pub const AUTHORITY_QUERIES: &str = "dnsward_authority_queries_total";
 pub const AUTHORITY_RTT: &str = "dnsward_authority_rtt_seconds";
 /// Always 1, with the `version` label.
 pub const BUILD_INFO: &str = "dnsward_build_info";
+/// Log lines left out by a rate cap, by `log` (`blocked`: the
+/// blocked-query log, `logging.blocked_queries_max_per_sec`).
+pub const LOG_SUPPRESSED: &str = "dnsward_log_suppressed_total";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -145,6 +148,8 @@ pub struct Metrics {
     pub authority_queries: IntCounterVec,
     /// See [`AUTHORITY_RTT`].
     pub authority_rtt: Histogram,
+    /// See [`LOG_SUPPRESSED`].
+    pub log_suppressed: IntCounterVec,
     /// `authority_queries{result,transport}` children: [udp.., tcp..].
     authority_handles: Vec<IntCounter>,
     /// Process start time, for dashboards.
@@ -264,6 +269,11 @@ impl Metrics {
                     ]),
                 )?,
             ),
+            log_suppressed: cv(
+                LOG_SUPPRESSED,
+                "Log lines left out by a rate cap; metrics still count every event.",
+                &["log"],
+            )?,
             start_time: reg(
                 &r,
                 Gauge::new(
@@ -292,6 +302,8 @@ impl Metrics {
                     .push(m.authority_queries.with_label_values(&[r, transport]));
             }
         }
+        // Present from the start, so a dashboard sees 0 rather than nothing.
+        m.log_suppressed.with_label_values(&["blocked"]);
         let info = IntGaugeVec::new(Opts::new(BUILD_INFO, "Build information."), &["version"])?;
         info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
         reg(&m.registry, info);
@@ -366,6 +378,7 @@ mod tests {
             BUILD_INFO,
             CACHE_ENTRIES,
             AUTHORITY_QUERIES,
+            LOG_SUPPRESSED,
         ] {
             assert!(text.contains(name), "{name} missing");
         }

@@ -165,6 +165,8 @@ pub struct Handler {
     pub resolve_timeout: Duration,
     /// Log one line per blocked query.
     pub log_blocked: bool,
+    /// Rate cap on those lines (`logging.blocked_queries_max_per_sec`).
+    pub blocked_log_cap: crate::logcap::LineCap,
     /// Access control (swapped on SIGHUP).
     pub acl: ArcSwap<Acl>,
     /// Rate limiter (swapped on SIGHUP).
@@ -634,15 +636,18 @@ impl Handler {
             .with_label_values(&[list.name(), label])
             .inc();
         if self.log_blocked {
-            info!(
-                target: "dnsward::blocked",
-                list = list.name(),
-                line = b.hit.line,
-                order = cfg.order_id.as_deref().unwrap_or("-"),
-                action = label,
-                qtype = %qtype,
-                "blocked"
-            );
+            if let Some(suppressed) = self.blocked_log_cap.admit(Instant::now()) {
+                info!(
+                    target: "dnsward::blocked",
+                    list = list.name(),
+                    line = b.hit.line,
+                    order = cfg.order_id.as_deref().unwrap_or("-"),
+                    action = label,
+                    qtype = %qtype,
+                    suppressed,
+                    "blocked"
+                );
+            }
         }
         if matches!(effect, Effect::Drop) {
             return Verdict::Drop;
