@@ -1,5 +1,6 @@
 //! The operations HTTP listener: `GET /metrics`, `/healthz`, `/readyz`,
-//! `/explain?name=NAME`, and `POST /admin/reload[?force=1]`.
+//! `/explain?name=NAME` (each also answers `HEAD`), and
+//! `POST /admin/reload[?force=1]`.
 //!
 //! A deliberately tiny HTTP/1.1 server (one request per connection, 8 KiB
 //! request limit, 5 s deadline to send it): it serves scrapes, probes and
@@ -71,6 +72,10 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
     let mut parts = head.split_whitespace();
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // HEAD is GET without the body (RFC 9110 section 9.3.2): probes and
+    // load balancers that use it must see the same status and headers.
+    let head_only = method == "HEAD";
+    let method = if head_only { "GET" } else { method };
     let (status, ctype, body) = match (method, path) {
         ("GET", "/metrics") => (
             "200 OK",
@@ -132,10 +137,18 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
         ),
         _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
     };
-    let resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let allow = match path {
+        _ if !status.starts_with("405") => "",
+        "/admin/reload" => "Allow: POST\r\n",
+        _ => "Allow: GET, HEAD\r\n",
+    };
+    let mut resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
         body.len()
     );
+    if !head_only {
+        resp.push_str(&body);
+    }
     s.write_all(resp.as_bytes()).await?;
     s.shutdown().await
 }
