@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::acl::{Acl, AclConfig};
-use crate::config::{ResolverMode, Validated};
+use crate::config::diff::{self, Changes};
+use crate::config::{Config, ResolverMode, Validated};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
 use crate::pipeline::Handler;
@@ -69,6 +70,8 @@ pub struct Running {
     /// Metrics.
     pub metrics: Arc<Metrics>,
     hup: Arc<Notify>,
+    /// The configuration in force (for reload diffs).
+    config: std::sync::Mutex<Config>,
     ops: Arc<OpsState>,
     handler: Arc<Handler>,
     shutdown_delay: Duration,
@@ -87,13 +90,34 @@ impl Running {
     /// Apply the parts of a re-read config that can change without a
     /// restart: ACL and rate limits (SIGHUP). Lists, listeners and the
     /// resolver need a restart.
-    pub fn reload_config(&self, cfg: &Validated) -> Result<(), StartError> {
+    ///
+    /// Every change is logged, one line per key ("acl.allow: 2 -> 3
+    /// networks (+198.51.100.0/24)"), at info when applied and at warn
+    /// when it waits for a restart, and returned for callers and tests.
+    pub fn reload_config(&self, cfg: &Validated) -> Result<Changes, StartError> {
         let (acl, limiter, exempt) = access_stages(cfg)?;
+        let mut running = self
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changes = diff::changes(&running, &cfg.config);
         self.handler.acl.store(Arc::new(acl));
         self.handler.limiter.store(Arc::new(limiter));
         self.handler.limiter_exempt.store(Arc::new(exempt));
-        info!("access control and rate limits reloaded");
-        Ok(())
+        // Only the live sections are now in force; keep the others as
+        // running, so the next reload still reports them as pending.
+        running.acl = cfg.config.acl.clone();
+        running.ratelimit = cfg.config.ratelimit.clone();
+        if changes.is_empty() {
+            info!("config re-read: no changes");
+        }
+        for c in &changes.applied {
+            info!("config reloaded: {c}");
+        }
+        for c in &changes.need_restart {
+            tracing::warn!("config changed, not applied until restart: {c}");
+        }
+        Ok(changes)
     }
 
     /// Queries being answered right now.
@@ -351,6 +375,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         store,
         metrics,
         hup,
+        config: std::sync::Mutex::new(cfg.config.clone()),
         ops,
         handler,
         shutdown_delay: Duration::from_millis(cfg.config.server.shutdown_delay_ms),

@@ -102,7 +102,7 @@ async fn run(cfg: Validated, path: Option<PathBuf>) -> anyhow::Result<()> {
                 tracing::info!("SIGHUP: reloading access control and every list");
                 if let Some(p) = &path {
                     match Config::load(p).map_err(anyhow::Error::from).and_then(|c| running.reload_config(&c).map_err(Into::into)) {
-                        Ok(()) => {}
+                        Ok(_) => {}
                         Err(e) => tracing::error!("config not reloaded, keeping the running one: {e:#}"),
                     }
                 }

@@ -188,3 +188,45 @@ async fn large_real_list_swaps_without_dropping_queries() {
     assert_eq!(failed, 0, "{failed} of {sent} failed");
     d.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_reload_reports_what_changed_and_applies_the_acl() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("cfgdiff");
+    let text = |acl: &str, idle: u32| {
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\ntcp_idle_timeout_secs = {idle}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{}[acl]\nallow = [{acl}]\n",
+            h.resolver_toml()
+        )
+    };
+    let d = start_dnsward(&dir, &text("\"10.0.0.0/8\", \"192.0.2.0/24\"", 10)).await;
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
+
+    let path = dir.write(
+        "dnsward.toml",
+        &text("\"10.0.0.0/8\", \"192.0.2.0/24\", \"127.0.0.0/8\"", 20),
+    );
+    let cfg = dnsward::config::Config::load(&path).expect("config");
+    let changes = d.reload_config(&cfg).expect("reload");
+    assert_eq!(
+        changes.applied,
+        vec!["acl.allow: 2 -> 3 networks (+127.0.0.0/8)"]
+    );
+    assert_eq!(
+        changes.need_restart,
+        vec!["server.tcp_idle_timeout_secs: 10 -> 20"]
+    );
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+
+    // The same file again: the ACL is in force, the restart-only change
+    // is still pending and still reported.
+    let changes = d.reload_config(&cfg).expect("reload");
+    assert!(changes.applied.is_empty(), "{changes:?}");
+    assert_eq!(
+        changes.need_restart,
+        vec!["server.tcp_idle_timeout_secs: 10 -> 20"]
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+}
