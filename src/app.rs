@@ -361,6 +361,11 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         sweeper.abort();
     }));
 
+    if cfg.lists.is_empty() {
+        // Allowed (a resolver before its first court order), but never
+        // silently: readiness stays true, so only the log can tell.
+        tracing::warn!("no lists configured: nothing will be blocked");
+    }
     info!(
         dns = ?dns,
         metrics = ?metrics_addr,

@@ -52,6 +52,18 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:9153")]
         admin: String,
     },
+    /// Print the effective configuration as TOML: every key with the value
+    /// in force, defaults included, paths made absolute. Without --config,
+    /// the built-in default (what `run` without --config serves). The
+    /// output is itself a valid config file.
+    Config {
+        /// Print the configuration (the only action so far).
+        #[arg(long, required = true)]
+        print: bool,
+        /// Configuration file (TOML); the built-in default without it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Show which list entries block or allow NAME (offline).
     Explain {
         /// The name to look up.
@@ -62,10 +74,26 @@ enum Command {
     },
 }
 
-fn load(config: Option<&PathBuf>) -> anyhow::Result<Validated> {
+/// Load `config`, or the built-in default from the current directory.
+/// The second value is a warning for the operator: the built-in default
+/// found no list files, so nothing will be blocked.
+fn load(config: Option<&PathBuf>) -> anyhow::Result<(Validated, Option<String>)> {
     Ok(match config {
-        Some(p) => Config::load(p)?,
-        None => Config::builtin(&std::env::current_dir()?)?,
+        Some(p) => (Config::load(p)?, None),
+        None => {
+            let cwd = std::env::current_dir()?;
+            let cfg = Config::builtin(&cwd)?;
+            let note = cfg.lists.is_empty().then(|| {
+                let dir = cwd.join(dnsward::config::DEFAULT_LIST_DIR);
+                format!(
+                    "built-in config: no list files in {}{} (looked for {}, case-sensitive): serving unfiltered, nothing will be blocked; add list files there or pass --config",
+                    dir.display(),
+                    if dir.is_dir() { "" } else { " (no such directory)" },
+                    dnsward::config::BUILTIN_LIST_PATTERNS.join(", ")
+                )
+            });
+            (cfg, note)
+        }
     })
 }
 
@@ -140,9 +168,29 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<bool> {
         }
     }
     if ok {
+        if cfg.lists.is_empty() {
+            println!("note: no lists: nothing will be blocked");
+        }
         println!("{}: ok", file.display());
     }
     Ok(ok)
+}
+
+/// `dnsward config --print`.
+fn print_config(cfg: &Validated, source: Option<&PathBuf>) -> anyhow::Result<bool> {
+    let text = cfg
+        .effective_toml()
+        .context("cannot write the configuration as TOML")?;
+    let source = match source {
+        Some(p) => p.display().to_string(),
+        None => "the built-in default".to_string(),
+    };
+    println!(
+        "# Effective dnsward {} configuration, from {source}:\n# every key with the value in force, defaults included.\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    print!("{text}");
+    Ok(true)
 }
 
 fn check_list(file: &std::path::Path, format: Format) -> anyhow::Result<bool> {
@@ -234,7 +282,10 @@ fn main() -> ExitCode {
         Command::Run { config } => {
             dnsward::hugepages::return_large_frees();
             init_logging();
-            load(config.as_ref()).and_then(|cfg| {
+            load(config.as_ref()).and_then(|(cfg, note)| {
+                if let Some(note) = note {
+                    tracing::warn!("{note}");
+                }
                 tokio::runtime::Builder::new_multi_thread()
                     .enable_all()
                     .build()
@@ -245,7 +296,18 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { file } => check_config(&file),
         Command::CheckList { file, format } => check_list(&file, format),
-        Command::Explain { name, config } => load(config.as_ref()).and_then(|c| explain(&name, c)),
+        Command::Explain { name, config } => load(config.as_ref()).and_then(|(c, note)| {
+            if let Some(note) = note {
+                eprintln!("warning: {note}");
+            }
+            explain(&name, c)
+        }),
+        Command::Config { print: _, config } => load(config.as_ref()).and_then(|(c, note)| {
+            if let Some(note) = note {
+                eprintln!("warning: {note}");
+            }
+            print_config(&c, config.as_ref())
+        }),
         Command::Reload { force, admin } => reload(&admin, force),
     };
     match result {
