@@ -19,6 +19,24 @@ struct Proc {
     child: Child,
     dns: SocketAddr,
     http: SocketAddr,
+    /// Everything the process wrote to stderr (its log) so far.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// Collect a child's stderr on a thread, so the pipe never fills and the
+/// test can read the log at any point.
+fn collect_stderr(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let stderr = child.stderr.take().expect("stderr");
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let mut l = sink.lock().expect("log");
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    log
 }
 
 impl Proc {
@@ -27,9 +45,10 @@ impl Proc {
             .args(["run", "--config"])
             .arg(config)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn dnsward");
+        let log = collect_stderr(&mut child);
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let (mut dns, mut http) = (None, None);
@@ -48,6 +67,27 @@ impl Proc {
             child,
             dns: dns.expect("dns"),
             http: http.expect("http"),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().expect("log").clone()
+    }
+
+    /// Wait (up to 10 s) until the log holds `needle`; the whole log.
+    fn wait_log(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "log never said `{needle}`:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -368,5 +408,341 @@ async fn sighup_reloads_the_acl_without_restart() {
         }
         assert!(Instant::now() < deadline, "ACL not reloaded by SIGHUP");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The log says what the reload changed, not just that it happened.
+    let log = p.wait_log("acl.allow:");
+    assert!(
+        log.contains("config reloaded: acl.allow: 1 -> 1 networks (+127.0.0.0/8, -10.0.0.0/8)"),
+        "{log}"
+    );
+    assert!(log.contains("config not reloaded"), "{log}");
+    // A SIGHUP with nothing changed says so.
+    p.signal("-HUP");
+    p.wait_log("config re-read: no changes");
+}
+
+#[test]
+fn config_print_shows_every_default_and_round_trips_through_check_config() {
+    let a = TempDir::new("cfgprint-a");
+    a.write("l.txt", "ads.example\n");
+    let cfg = a.write(
+        "c.toml",
+        "[ratelimit]\nqps = 50\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+    );
+    let (ok, text) = run_cli(&["config", "--print", "--config", cfg.to_str().expect("utf8")]);
+    assert!(ok, "{text}");
+    let table: toml::Table = toml::from_str(&text).expect("output parses as TOML");
+    // Defaults the file never mentioned are there, with their values.
+    assert_eq!(
+        table["server"]["tcp_idle_timeout_secs"].as_integer(),
+        Some(10)
+    );
+    assert_eq!(table["ratelimit"]["qps"].as_integer(), Some(50));
+    assert_eq!(
+        table["logging"]["blocked_queries_max_per_sec"].as_integer(),
+        Some(10)
+    );
+    // The relative list path became absolute, so the output works elsewhere.
+    let path = table["lists"][0]["path"].as_str().expect("path");
+    assert_eq!(std::path::Path::new(path), a.path().join("l.txt"));
+
+    let b = TempDir::new("cfgprint-b");
+    let copy = b.write("effective.toml", &text);
+    let (ok, out) = run_cli(&["check-config", copy.to_str().expect("utf8")]);
+    assert!(ok && out.contains("list l: 1 entries"), "{out}");
+    let (ok, again) = run_cli(&[
+        "config",
+        "--print",
+        "--config",
+        copy.to_str().expect("utf8"),
+    ]);
+    assert!(ok);
+    let body = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&text), body(&again), "printing is a fixed point");
+
+    // Without --config: the built-in default, lists found in ./blocklists.
+    let c = TempDir::new("cfgprint-c");
+    std::fs::create_dir(c.path().join("blocklists")).expect("mkdir");
+    c.write("blocklists/court.txt", "ads.example\n");
+    c.write("blocklists/ignored.TXT", "x.example\n");
+    let out = Command::new(BIN)
+        .args(["config", "--print"])
+        .current_dir(c.path())
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let table: toml::Table =
+        toml::from_str(&String::from_utf8_lossy(&out.stdout)).expect("built-in parses");
+    let lists = table["lists"].as_array().expect("lists");
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    assert_eq!(lists[0]["name"].as_str(), Some("court"));
+    assert_eq!(
+        table["server"]["listen"][0].as_str(),
+        Some("127.0.0.1:5353")
+    );
+}
+
+#[test]
+fn check_config_names_authority_allow_for_a_denied_root_server() {
+    let dir = TempDir::new("deniedroot");
+    let cfg = dir.write(
+        "c.toml",
+        "[resolver]\nroot_servers = [\"127.0.0.1:5300\"]\n",
+    );
+    let (ok, text) = run_cli(&["check-config", cfg.to_str().expect("utf8")]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("resolver.root_servers[0]")
+            && text.contains("add \"127.0.0.0/8\" to resolver.authority_allow"),
+        "{text}"
+    );
+    // Start-up refuses it with the same words instead of serving SERVFAIL.
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("resolver.authority_allow"), "{err}");
+}
+
+#[test]
+fn check_config_lists_every_type_error_with_its_key() {
+    let dir = TempDir::new("typeerrs");
+    let cfg = dir.write(
+        "c.toml",
+        "[server]\nmax_udp_payload = \"big\"\ntcp_idle_timeout_secs = -1\n[cache]\nmax_entries = \"lots\"\n[resolver]\nmode = \"forwad\"\n[acl]\nallow = [\"10.0.0.0/8\", 7]\n",
+    );
+    let (ok, text) = run_cli(&["check-config", cfg.to_str().expect("utf8")]);
+    assert!(!ok);
+    for (key, line) in [
+        ("server.max_udp_payload", 2),
+        ("server.tcp_idle_timeout_secs", 3),
+        ("cache.max_entries", 5),
+        ("resolver.mode", 7),
+        ("acl.allow[1]", 9),
+    ] {
+        assert!(
+            text.contains(&format!("{key}: line {line}: ")),
+            "{key} (line {line}) not listed in:\n{text}"
+        );
+    }
+    assert!(text.contains("5 problem(s)"), "{text}");
+
+    // Type errors and value errors come in the same report.
+    let mixed = dir.write(
+        "m.toml",
+        "[server]\nlisten = [\"nope\"]\nmax_udp_payload = \"big\"\n",
+    );
+    let (ok, text) = run_cli(&["check-config", mixed.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert!(
+        text.contains("server.max_udp_payload: line 3") && text.contains("server.listen[0]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_config_says_a_config_without_lists_blocks_nothing() {
+    let dir = TempDir::new("nolists");
+    let cfg = dir.write("c.toml", "");
+    let (ok, text) = run_cli(&["check-config", cfg.to_str().expect("utf8")]);
+    assert!(ok, "{text}");
+    assert!(text.contains("no lists: nothing will be blocked"), "{text}");
+}
+
+#[test]
+fn run_without_a_lists_directory_warns_naming_it() {
+    // The built-in config (no --config) from a directory with no
+    // ./blocklists. It binds the built-in loopback ports, which may be
+    // taken: the warning comes before binding either way.
+    let dir = TempDir::new("emptyrun");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let log = collect_stderr(&mut child);
+    let want = format!(
+        "no list files in {}",
+        dir.path().join("blocklists").display()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = log.lock().expect("log").clone();
+        if text.contains(&want) || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains(&want), "{text}");
+    assert!(
+        text.contains("WARN") && text.contains("*.txt, *.hosts, *.list, case-sensitive"),
+        "{text}"
+    );
+}
+
+/// One raw HTTP exchange: (head, body) as sent by the server.
+async fn http_raw(addr: SocketAddr, method: &str, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("head");
+    (head.to_string(), body.to_string())
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("Content-Length")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_answers_every_get_endpoint_without_a_body() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("head");
+    dir.write("l.txt", "ads.example.zz\n");
+    let d = start_dnsward(
+        &dir,
+        &base_toml(&format!(
+            "{}[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+            h.resolver_toml()
+        )),
+    )
+    .await;
+    let http = d.metrics_addr.expect("metrics listener");
+    for path in [
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/explain?name=ads.example.zz",
+    ] {
+        let (get_head, get_body) = http_raw(http, "GET", path).await;
+        let (head, body) = http_raw(http, "HEAD", path).await;
+        assert!(head.starts_with("HTTP/1.1 200 "), "HEAD {path}: {head}");
+        assert!(body.is_empty(), "HEAD {path} sent a body: {body}");
+        let ctype = |h: &str| {
+            h.lines()
+                .find(|l| l.starts_with("Content-Type:"))
+                .map(str::to_string)
+        };
+        assert_eq!(ctype(&head), ctype(&get_head), "{path}");
+        if path == "/metrics" {
+            assert!(content_length(&head) > 1000, "{head}");
+        } else {
+            assert_eq!(content_length(&head), get_body.len(), "{path}");
+        }
+    }
+    let (head, body) = http_raw(http, "HEAD", "/admin/reload").await;
+    assert!(
+        head.starts_with("HTTP/1.1 405 ") && head.contains("Allow: POST"),
+        "{head}"
+    );
+    assert!(body.is_empty());
+    let (head, _) = http_raw(http, "DELETE", "/metrics").await;
+    assert!(
+        head.starts_with("HTTP/1.1 405 ") && head.contains("Allow: GET, HEAD"),
+        "{head}"
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocked_query_log_is_capped_and_the_rest_counted() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("logcap");
+    dir.write("l.txt", "ads.example.zz\n");
+    let cfg = dir.write(
+        "c.toml",
+        &base_toml(&format!(
+            "{}[logging]\nblocked_queries = true\nblocked_queries_max_per_sec = 2\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+            h.resolver_toml()
+        )),
+    );
+    let p = Proc::start(&cfg);
+    const SENT: usize = 30;
+    for i in 0..SENT {
+        let (m, _) = query(
+            p.dns,
+            Proto::Udp,
+            &format!("q{i}.ads.example.zz."),
+            RecordType::A,
+        )
+        .await;
+        assert!(ede_of(&m).is_some(), "every query is still blocked");
+    }
+    let (_, body) = http_get(p.http, "/metrics").await;
+    let m = parse_metrics(&body);
+    let suppressed = m
+        .get("dnsward_log_suppressed_total{log=\"blocked\"}")
+        .copied()
+        .unwrap_or(0.0) as usize;
+    assert_eq!(
+        m.get("dnsward_blocked_total{action=\"sinkhole\",list=\"l\"}"),
+        Some(&(SENT as f64))
+    );
+    // Lines written plus lines counted as left out are every block.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let written = loop {
+        let n = p
+            .log()
+            .lines()
+            .filter(|l| l.contains("dnsward::blocked"))
+            .count();
+        if n + suppressed >= SENT || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        written + suppressed,
+        SENT,
+        "written {written}, suppressed {suppressed}"
+    );
+    // 2 a second: however slow the machine, far fewer than one per query.
+    assert!(
+        suppressed >= SENT / 2,
+        "only {suppressed} of {SENT} suppressed"
+    );
+}
+
+#[test]
+fn deploy_example_answers_public_subscriber_prefixes() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/dnsward.toml"),
+    )
+    .expect("deploy/dnsward.toml");
+    let cfg: dnsward::config::Config = toml::from_str(&text).expect("parses");
+    let acl = dnsward::acl::Acl::new(&cfg.acl).expect("valid acl");
+    use dnsward::acl::AclDecision::{Allow, Deny};
+    for (client, allowed) in [
+        ("192.0.2.77", true),
+        ("198.51.100.5", true),
+        ("198.51.100.200", false),
+        ("2001:db8:1234::1", true),
+        ("100.64.1.1", true),
+        ("203.0.113.9", false),
+    ] {
+        let d = acl.check(ip(client));
+        assert_eq!(matches!(d, Allow), allowed, "{client}: {d:?}");
+        if !allowed {
+            assert!(matches!(d, Deny(_)));
+        }
     }
 }
