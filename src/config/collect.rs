@@ -47,6 +47,7 @@ pub(super) fn deserialize_collecting<T: DeserializeOwned>(
     // keys in map order, not file order.
     let mut problems: Vec<(usize, Problem)> = Vec::new();
     let mut reported: BTreeSet<String> = BTreeSet::new();
+    let mut seen: BTreeSet<String> = BTreeSet::new();
     // Original indices already removed from each array (keyed by the
     // array's original path), so later paths name the file's indices.
     let mut removed: HashMap<String, Vec<usize>> = HashMap::new();
@@ -81,6 +82,11 @@ pub(super) fn deserialize_collecting<T: DeserializeOwned>(
             break;
         }
         let key = original_path(&path, &removed);
+        if !seen.insert(format!("{key}\0{message}")) {
+            // The same error again: removing its key did not help (a shape
+            // this walk does not know). It is reported already; stop.
+            break;
+        }
         // `name = 5` is reported as a bad `name`; the "missing field
         // `name`" that follows its removal says nothing new.
         let redundant =
