@@ -7,7 +7,8 @@
 //! (counted) instead of growing memory. TCP: one task per connection, RFC 7766
 //! framing, queries on a connection answered in order, idle and slow
 //! (slow-loris) connections closed, caps on open connections overall and
-//! per client address, oversized length prefixes refused.
+//! per client address, oversized length prefixes refused. IPv6 sockets
+//! are IPv6-only, so `0.0.0.0:53` and `[::]:53` bind side by side.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -94,6 +95,28 @@ fn udp_reuseport(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
+/// Backlog of a TCP listener: room for a burst of connects while the
+/// accept loop catches up.
+const TCP_BACKLOG: i32 = 1024;
+
+/// One TCP listener. An IPv6 socket is IPv6-only: otherwise `[::]:53`
+/// also claims IPv4 port 53 on Linux (`bindv6only=0`) and cannot bind
+/// beside `0.0.0.0:53` (EADDRINUSE), and which of the two gets IPv4
+/// traffic would depend on bind order. `SO_REUSEADDR` as tokio sets it:
+/// a restart can bind while old connections sit in TIME_WAIT.
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(TCP_BACKLOG)?;
+    TcpListener::from_std(s.into())
+}
+
 /// Bind `sockets` UDP sockets and one TCP listener on `addr`. With port 0
 /// all get the same ephemeral port (tests rely on it), retrying if TCP
 /// finds it taken.
@@ -107,7 +130,7 @@ pub async fn bind_pair(
         let first = udp_reuseport(addr).map_err(err)?;
         let port = first.local_addr().map_err(err)?.port();
         let bound = SocketAddr::new(addr.ip(), port);
-        match TcpListener::bind(bound).await {
+        match tcp_listener(bound) {
             Ok(tcp) => {
                 let mut udp = vec![first];
                 for _ in 1..sockets.max(1) {

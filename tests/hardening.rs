@@ -1,6 +1,7 @@
 //! Abuse and fault behaviour over the wire: not an open resolver, rate
 //! limits with slip, RFC 8482 ANY, TCP connection caps and slow-loris,
-//! serve-stale, the resolution cap, and the graceful drain.
+//! dual-stack wildcard listeners, serve-stale, the resolution cap, and
+//! the graceful drain.
 
 mod common;
 
@@ -331,4 +332,61 @@ async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
             .await
             .is_none()
     );
+}
+
+/// Start dnsward on `addrs` (each `host` joined to one free port, the same
+/// for all), retrying with another port if another process takes it
+/// first; the port, and the server. Panics with the last start error.
+async fn start_on_shared_port(
+    dir: &TempDir,
+    hosts: &[&str],
+    resolver: &str,
+) -> (u16, dnsward::app::Running) {
+    let mut last = String::new();
+    for _ in 0..5 {
+        // A port free on IPv4 and IPv6 right now (dual-stack probe).
+        let port = std::net::TcpListener::bind("[::]:0")
+            .or_else(|_| std::net::TcpListener::bind("0.0.0.0:0"))
+            .and_then(|l| l.local_addr())
+            .expect("probe port")
+            .port();
+        let listen: Vec<String> = hosts.iter().map(|h| format!("\"{h}:{port}\"")).collect();
+        let toml = format!(
+            "[server]\nlisten = [{}]\n[metrics]\nlisten = \"\"\n{resolver}",
+            listen.join(", ")
+        );
+        let path = dir.write("dnsward.toml", &toml);
+        let cfg = dnsward::config::Config::load(&path).expect("config");
+        match dnsward::app::start(cfg).await {
+            Ok(d) => return (port, d),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    panic!("could not start on {hosts:?}: {last}");
+}
+
+/// Issue 15 item 5: `listen = ["0.0.0.0:53", "[::]:53"]` (the shipped
+/// deploy config) failed with "cannot listen on [::]:53: Address already
+/// in use" because the IPv6 TCP socket also claimed IPv4. With
+/// IPV6_V6ONLY on every IPv6 socket both wildcards share the port, in
+/// either order, and answer over UDP and TCP on 127.0.0.1 and ::1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wildcard_ipv4_and_ipv6_listeners_share_one_port() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED wildcard_ipv4_and_ipv6_listeners_share_one_port: no ::1 here");
+        return;
+    }
+    let h = Hierarchy::start().await;
+    for hosts in [["0.0.0.0", "[::]"], ["[::]", "0.0.0.0"]] {
+        let dir = TempDir::new("dualstack");
+        let (port, d) = start_on_shared_port(&dir, &hosts, &h.resolver_toml()).await;
+        for target in ["127.0.0.1", "[::1]"] {
+            let to: SocketAddr = format!("{target}:{port}").parse().expect("addr");
+            for proto in [Proto::Udp, Proto::Tcp] {
+                let (m, _) = query(to, proto, "www.example.zz.", RecordType::A).await;
+                assert_eq!(rdata(&m), vec!["192.0.2.10"], "{hosts:?} {to} {proto:?}");
+            }
+        }
+        d.shutdown(Duration::from_secs(1)).await;
+    }
 }
