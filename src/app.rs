@@ -15,6 +15,7 @@ use tracing::info;
 use crate::acl::{Acl, AclConfig};
 use crate::config::diff::{self, Changes};
 use crate::config::{Config, ResolverMode, Validated};
+use crate::conntrack::{ConnLimits, ConnMetrics, ConnTracker};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
 use crate::pipeline::Handler;
@@ -279,6 +280,16 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let mut tasks = Vec::new();
     let mut dns = Vec::new();
     let idle = Duration::from_secs(cfg.config.server.tcp_idle_timeout_secs);
+    // One connection table for every TCP listener: the limits bound the
+    // process's connections (file descriptors), not each address's.
+    let tcp_conns = ConnTracker::new(
+        ConnLimits {
+            max_connections: cfg.config.server.tcp_max_connections,
+            max_per_client: cfg.config.server.tcp_max_per_client,
+            idle,
+        },
+        ConnMetrics::new(&metrics, "tcp"),
+    );
     // One UDP socket per core, sharing the port (SO_REUSEPORT).
     let sockets = std::thread::available_parallelism().map_or(2, |n| n.get());
     for addr in &cfg.listen {
@@ -301,11 +312,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         tasks.push(tokio::spawn(server::serve_tcp(
             tcp,
             handler.clone(),
-            server::TcpLimits {
-                idle,
-                max_connections: cfg.config.server.tcp_max_connections,
-                max_per_client: cfg.config.server.tcp_max_per_client,
-            },
+            tcp_conns.clone(),
             stop_rx.clone(),
         )));
     }

@@ -3,7 +3,7 @@
 //! The query path lives in [`pipeline`]; each stage is a module named for
 //! what it does: [`policy`] (lists, matching, hot reload), [`sinkhole`]
 //! (blocked answers), [`resolve`] (cache, recursor, forwarder), [`server`]
-//! (UDP/TCP listeners), [`http`] and [`metrics`] (operations), [`app`]
+//! (UDP/TCP listeners) with [`conntrack`] (their connection table), [`http`] and [`metrics`] (operations), [`app`]
 //! (wiring) and [`config`]. `unsafe` is confined to [`hugepages`]
 //! (`madvise`, `mallopt`, the prefetch hint) and `udpbatch` (`recvmmsg`/`sendmmsg`/`poll`), each
 //! justified and measured there.
@@ -13,6 +13,7 @@
 pub mod acl;
 pub mod app;
 pub mod config;
+pub mod conntrack;
 pub mod fastpath;
 pub mod http;
 pub mod hugepages;

@@ -42,6 +42,12 @@ pub const REJECTED: &str = "dnsward_rejected_queries_total";
 pub const AUTHORITY_QUERIES: &str = "dnsward_authority_queries_total";
 /// Round-trip time of authoritative queries that got a reply.
 pub const AUTHORITY_RTT: &str = "dnsward_authority_rtt_seconds";
+/// Stream connections open now, by `protocol` (tcp).
+pub const TCP_CONNECTIONS: &str = "dnsward_tcp_connections";
+/// Idle connections closed early to make room, by `protocol` and
+/// `reason` (limit: evicted to admit a new connection at the limit;
+/// pressure: closed by the idle timeout shortened under pressure).
+pub const TCP_EVICTIONS: &str = "dnsward_tcp_evictions_total";
 /// Always 1, with the `version` label.
 pub const BUILD_INFO: &str = "dnsward_build_info";
 /// Log lines left out by a rate cap, by `log` (`blocked`: the
@@ -150,6 +156,10 @@ pub struct Metrics {
     pub authority_rtt: Histogram,
     /// See [`LOG_SUPPRESSED`].
     pub log_suppressed: IntCounterVec,
+    /// See [`TCP_CONNECTIONS`].
+    pub tcp_connections: IntGaugeVec,
+    /// See [`TCP_EVICTIONS`].
+    pub tcp_evictions: IntCounterVec,
     /// `authority_queries{result,transport}` children: [udp.., tcp..].
     authority_handles: Vec<IntCounter>,
     /// Process start time, for dashboards.
@@ -274,6 +284,18 @@ impl Metrics {
                 "Log lines left out by a rate cap; metrics still count every event.",
                 &["log"],
             )?,
+            tcp_connections: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(TCP_CONNECTIONS, "Stream connections open now."),
+                    &["protocol"],
+                )?,
+            ),
+            tcp_evictions: cv(
+                TCP_EVICTIONS,
+                "Idle connections closed early to make room (RFC 7766 6.2.3).",
+                &["protocol", "reason"],
+            )?,
             start_time: reg(
                 &r,
                 Gauge::new(
@@ -365,6 +387,8 @@ mod tests {
         m.queries.with_label_values(&["udp", "A"]).inc();
         m.cache_hits.inc();
         m.count_authority(AuthorityOutcome::Network, true);
+        let conns = crate::conntrack::ConnMetrics::new(&m, "tcp");
+        conns.evicted_limit.inc();
         assert_eq!(
             m.authority_queries
                 .with_label_values(&["network", "tcp"])
@@ -379,6 +403,8 @@ mod tests {
             CACHE_ENTRIES,
             AUTHORITY_QUERIES,
             LOG_SUPPRESSED,
+            TCP_CONNECTIONS,
+            TCP_EVICTIONS,
         ] {
             assert!(text.contains(name), "{name} missing");
         }

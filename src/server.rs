@@ -6,14 +6,15 @@
 //! task of its own, with a cap on tasks in flight so a flood sheds load
 //! (counted) instead of growing memory. TCP: one task per connection, RFC 7766
 //! framing, queries on a connection answered in order, idle and slow
-//! (slow-loris) connections closed, caps on open connections overall and
-//! per client address, oversized length prefixes refused.
+//! (slow-loris) connections closed, oversized length prefixes refused;
+//! open connections are admitted, capped per client and evicted under
+//! pressure by a [`ConnTracker`] shared by every TCP listener. IPv6
+//! sockets are IPv6-only, so `0.0.0.0:53` and `[::]:53` bind side by side.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[cfg(not(target_os = "linux"))]
 use tokio::net::UdpSocket;
@@ -21,6 +22,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
+use crate::conntrack::{ConnTracker, Refused, Tracked};
 use crate::pipeline::{Admission, Handler, Transport};
 use crate::policy::matcher::LookupKey;
 
@@ -29,44 +31,6 @@ pub const MAX_UDP_IN_FLIGHT: usize = 10_000;
 /// Longest query accepted over TCP; a larger length prefix closes the
 /// connection (queries are small; a 64 KiB "query" is an attack).
 pub const MAX_TCP_QUERY: usize = 4096;
-
-/// TCP connection limits.
-#[derive(Debug, Clone, Copy)]
-pub struct TcpLimits {
-    /// Idle time, and time allowed for one query to arrive whole.
-    pub idle: Duration,
-    /// Connections open at once.
-    pub max_connections: usize,
-    /// Connections open at once from one address.
-    pub max_per_client: usize,
-}
-
-/// Per-address connection counts.
-#[derive(Default)]
-struct PerClient(DashMap<IpAddr, usize>);
-
-impl PerClient {
-    fn acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<ClientSlot> {
-        let mut n = self.0.entry(ip).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(ClientSlot(self.clone(), ip))
-    }
-}
-
-struct ClientSlot(Arc<PerClient>, IpAddr);
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let map = &(self.0).0;
-        if let Some(mut n) = map.get_mut(&self.1) {
-            *n = n.saturating_sub(1);
-        }
-        map.remove_if(&self.1, |_, n| *n == 0);
-    }
-}
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +58,28 @@ fn udp_reuseport(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(s.into())
 }
 
+/// Backlog of a TCP listener: room for a burst of connects while the
+/// accept loop catches up.
+const TCP_BACKLOG: i32 = 1024;
+
+/// One TCP listener. An IPv6 socket is IPv6-only: otherwise `[::]:53`
+/// also claims IPv4 port 53 on Linux (`bindv6only=0`) and cannot bind
+/// beside `0.0.0.0:53` (EADDRINUSE), and which of the two gets IPv4
+/// traffic would depend on bind order. `SO_REUSEADDR` as tokio sets it:
+/// a restart can bind while old connections sit in TIME_WAIT.
+fn tcp_listener(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        s.set_only_v6(true)?;
+    }
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(TCP_BACKLOG)?;
+    TcpListener::from_std(s.into())
+}
+
 /// Bind `sockets` UDP sockets and one TCP listener on `addr`. With port 0
 /// all get the same ephemeral port (tests rely on it), retrying if TCP
 /// finds it taken.
@@ -107,7 +93,7 @@ pub async fn bind_pair(
         let first = udp_reuseport(addr).map_err(err)?;
         let port = first.local_addr().map_err(err)?.port();
         let bound = SocketAddr::new(addr.ip(), port);
-        match TcpListener::bind(bound).await {
+        match tcp_listener(bound) {
             Ok(tcp) => {
                 let mut udp = vec![first];
                 for _ in 1..sockets.max(1) {
@@ -398,16 +384,16 @@ fn dispatch(
     None
 }
 
-/// Serve TCP until `stop` turns true.
+/// Serve TCP until `stop` turns true. `conns` is the connection table
+/// (shared by every TCP listener): it applies the per-client cap, and at
+/// the limit evicts the longest-idle connection instead of turning the
+/// newcomer away.
 pub async fn serve_tcp(
     listener: TcpListener,
     handler: Arc<Handler>,
-    limits: TcpLimits,
+    conns: Arc<ConnTracker>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let per_client = Arc::new(PerClient::default());
-    let idle = limits.idle;
     loop {
         let (stream, src) = tokio::select! {
             r = listener.accept() => match r {
@@ -420,31 +406,61 @@ pub async fn serve_tcp(
             },
             _ = stop.changed() => break,
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            handler
-                .metrics
-                .rejected
-                .with_label_values(&["tcp_limit"])
-                .inc();
-            continue;
-        };
-        let Some(client) = per_client.acquire(src.ip(), limits.max_per_client) else {
-            handler
-                .metrics
-                .rejected
-                .with_label_values(&["tcp_client_limit"])
-                .inc();
-            continue;
+        let conn = match conns.admit(src.ip(), Instant::now()) {
+            Ok(c) => c,
+            Err(refused) => {
+                let reason = match refused {
+                    Refused::ClientLimit => "tcp_client_limit",
+                    Refused::Full => "tcp_limit",
+                };
+                handler.metrics.rejected.with_label_values(&[reason]).inc();
+                continue;
+            }
         };
         let handler = handler.clone();
         let stop = stop.clone();
+        let write_timeout = conns.limits().idle;
         tokio::spawn(async move {
-            if let Err(e) = serve_conn(stream, src, &handler, idle, stop).await {
+            if let Err(e) = serve_conn(stream, src, &handler, &conn, write_timeout, stop).await {
                 debug!("tcp {src}: {e}");
             }
-            drop(client);
-            drop(permit);
+            drop(conn);
         });
+    }
+}
+
+/// Wait for the next query's length prefix until the connection's idle
+/// deadline, which moves when the table comes under pressure. None: close
+/// (deadline passed, EOF, evicted, or shutdown).
+async fn next_length(
+    stream: &mut TcpStream,
+    conn: &Tracked,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<u16> {
+    let mut pressure = conn.pressure_changes();
+    // `read_u16` is not cancel-safe (a first byte read would be lost), so
+    // one read lives across every recomputation of the deadline.
+    let read = stream.read_u16();
+    tokio::pin!(read);
+    loop {
+        let deadline = conn.idle_deadline()?;
+        tokio::select! {
+            r = &mut read => return r.ok(),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                let now = Instant::now();
+                if conn.idle_deadline().is_some_and(|d| d <= now) {
+                    conn.closed_idle(now);
+                    return None;
+                }
+            }
+            r = pressure.changed() => {
+                if r.is_err() {
+                    return None;
+                }
+            }
+            () = conn.evicted() => return None,
+            _ = stop.changed() => return None,
+        }
     }
 }
 
@@ -452,18 +468,14 @@ async fn serve_conn(
     mut stream: TcpStream,
     src: SocketAddr,
     handler: &Handler,
-    idle: Duration,
+    conn: &Tracked,
+    write_timeout: Duration,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     loop {
-        let len = tokio::select! {
-            r = tokio::time::timeout(idle, stream.read_u16()) => match r {
-                Ok(Ok(n)) => n,
-                // Timeout or EOF: close quietly.
-                _ => return Ok(()),
-            },
-            _ = stop.changed() => return Ok(()),
+        let Some(len) = next_length(&mut stream, conn, &mut stop).await else {
+            return Ok(());
         };
         if usize::from(len) < 12 || usize::from(len) > MAX_TCP_QUERY {
             handler
@@ -475,19 +487,29 @@ async fn serve_conn(
         }
         let mut packet = vec![0u8; usize::from(len)];
         // The whole message must arrive within the idle time: a client
-        // dribbling bytes cannot hold the connection forever.
-        match tokio::time::timeout(idle, stream.read_exact(&mut packet)).await {
-            Ok(Ok(_)) => {}
-            _ => return Ok(()),
+        // dribbling bytes cannot hold the connection forever. Until it has,
+        // the connection is idle and may be evicted.
+        let body = tokio::time::timeout(conn.idle_timeout(), stream.read_exact(&mut packet));
+        tokio::select! {
+            r = body => match r {
+                Ok(Ok(_)) => {}
+                _ => return Ok(()),
+            },
+            () = conn.evicted() => return Ok(()),
+        }
+        // From here to the written answer the connection is not evictable.
+        if !conn.begin_query(Instant::now()) {
+            return Ok(());
         }
         if let Some(resp) = handler.handle(&packet, Transport::Tcp, src).await {
             let n = u16::try_from(resp.len()).unwrap_or(u16::MAX);
             let mut framed = Vec::with_capacity(resp.len() + 2);
             framed.extend_from_slice(&n.to_be_bytes());
             framed.extend_from_slice(&resp[..usize::from(n)]);
-            tokio::time::timeout(idle, stream.write_all(&framed))
+            tokio::time::timeout(write_timeout, stream.write_all(&framed))
                 .await
                 .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
         }
+        conn.end_query(Instant::now());
     }
 }
