@@ -418,7 +418,8 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    /// (The I/O error is the `source()`, not repeated in the message.)
+    #[error("{path}: cannot read")]
     Read {
         /// The config file.
         path: PathBuf,

@@ -70,7 +70,7 @@ impl Drop for ClientSlot {
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr}: {source}")]
+#[error("cannot listen on {addr}")]
 pub struct BindError {
     /// The address.
     pub addr: SocketAddr,
