@@ -52,10 +52,10 @@ enum Command {
         allow_tld_entries: bool,
     },
     /// Ask a running dnsward to re-read every list now (like SIGHUP).
-    /// With --force, lists that shrank past `max_shrink_percent` are
-    /// accepted too.
+    /// With --force, lists refused by the shrink, emptied or
+    /// too-many-rejected guard are accepted too.
     Reload {
-        /// Accept shrinking lists.
+        /// Accept lists the shrink, emptied and too-many-rejected guards refuse.
         #[arg(long)]
         force: bool,
         /// The server's metrics/admin listener.
@@ -228,6 +228,8 @@ fn check_list(
 }
 
 fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
+    // Before loading any list: an invalid name fails fast.
+    policy::explain_query_name(name).map_err(|why| anyhow::anyhow!(why))?;
     let store = dnsward::policy::store::PolicyStore::new(
         cfg.lists.clone(),
         std::sync::Arc::new(dnsward::metrics::Metrics::new()?),

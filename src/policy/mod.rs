@@ -5,8 +5,8 @@
 //! path and published together as one [`Policy`] through an `ArcSwap`
 //! ([`store::PolicyStore`]); a query loads the current policy once and never
 //! sees a half-built list. Compilation is guarded ([`compile_list`]): a
-//! checksum mismatch, an unusable file or a large shrink is refused and the
-//! serving version stays.
+//! checksum mismatch, an unusable or mostly malformed file or a large
+//! shrink is refused and the serving version stays.
 
 pub mod matcher;
 pub mod parse;
@@ -309,7 +309,9 @@ fn read_sidecar(path: &Path) -> Result<Option<String>, ListError> {
 }
 
 /// Compile one list file. `previous` is the serving version (None at
-/// start-up); `force` skips the shrink guard (never the checksum).
+/// start-up): the guards compare with it, never with a refused version.
+/// `force` skips the emptied, shrink and too-many-rejected guards (never
+/// the checksum).
 pub fn compile_list(
     cfg: &ListConfig,
     previous: Option<&CompiledList>,
@@ -835,11 +837,18 @@ impl From<&Match> for RuleView {
     }
 }
 
+/// The normalised form of a name to explain, or what is wrong with it
+/// (`invalid name ...: reason`).
+pub fn explain_query_name(name: &str) -> Result<String, String> {
+    parse::normalize_name(name)
+        .map_err(|why| format!("invalid name `{}`: {why}", name.escape_debug()))
+}
+
 /// Why a name is (not) blocked: the verdict, the rule that decided it and
 /// every rule that matched (most specific first).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Explanation {
-    /// The name asked about.
+    /// The name asked about, normalised (lowercase, no trailing dot).
     pub name: String,
     /// `blocked`, `allowed`, `not listed` or `not listed (dry-run would block)`.
     pub verdict: &'static str,
@@ -856,8 +865,7 @@ impl Policy {
     /// outside a host name, an IP address) is an error saying what is
     /// wrong, not "not listed".
     pub fn explain_name(&self, name: &str) -> Result<Explanation, String> {
-        let name = parse::normalize_name(name)
-            .map_err(|why| format!("invalid name `{}`: {why}", name.escape_debug()))?;
+        let name = explain_query_name(name)?;
         let key = LookupKey::from_dotted(&name);
         let chain = self.explain(&key);
         let v = self.decide(&key);

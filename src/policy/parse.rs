@@ -7,7 +7,11 @@
 //! line, a comment/blank line, a skipped placeholder, or rejected). Rules
 //! dnsward cannot honour exactly (adblock rules with a path or a narrowing
 //! modifier, RPZ IP triggers) are rejected, never widened into a
-//! whole-domain block. The `urls` format is different on purpose: legal
+//! whole-domain block. Single-label entries that would cover a whole TLD
+//! are rejected unless the list allows them ([`ParseOptions`]). Rejected
+//! lines are either malformed or unsupported (see
+//! [`ParseReport::unsupported`]); only malformed ones suggest the file is
+//! garbage. The `urls` format is different on purpose: legal
 //! orders name sites by URL, and the order is to block the site, so a URL
 //! blocks its host (and below) whatever its path.
 
@@ -237,7 +241,7 @@ impl ParseReport {
 
     /// A well-formed rule that cannot be applied: rejected, but not evidence
     /// that the file is garbage.
-    fn unsupported(&mut self, line: u32, reason: impl Into<String>) {
+    fn reject_unsupported(&mut self, line: u32, reason: impl Into<String>) {
         self.unsupported += 1;
         self.reject(line, reason);
     }
@@ -615,7 +619,7 @@ impl Parser {
             return;
         }
         if t.contains("##") || t.contains("#@#") || t.contains("#?#") || t.contains("#$#") {
-            r.unsupported(line, "cosmetic (element hiding) rule: not a DNS rule");
+            r.reject_unsupported(line, "cosmetic (element hiding) rule: not a DNS rule");
             return;
         }
         let (allow, rule) = match t.strip_prefix("@@") {
@@ -634,7 +638,7 @@ impl Parser {
                 .map(str::trim)
                 .find(|m| !matches!(*m, "important" | "all" | ""))
             {
-                r.unsupported(
+                r.reject_unsupported(
                     line,
                     format!("modifier `${bad}` cannot be honoured by DNS; rule not applied"),
                 );
@@ -642,18 +646,18 @@ impl Parser {
             }
         }
         if body.starts_with('/') && body.ends_with('/') && body.len() > 1 {
-            r.unsupported(line, "regular-expression rule is not supported");
+            r.reject_unsupported(line, "regular-expression rule is not supported");
             return;
         }
         let (host, scope) = if let Some(rest) = body.strip_prefix("||") {
             let host = rest.strip_suffix('^').unwrap_or(rest);
             if host.contains('/') || host.contains('^') {
-                r.unsupported(line, "rule has a path; DNS can only block whole host names");
+                r.reject_unsupported(line, "rule has a path; DNS can only block whole host names");
                 return;
             }
             (host, Scope::Subtree)
         } else if body.starts_with('|') || body.contains('/') {
-            r.unsupported(
+            r.reject_unsupported(
                 line,
                 "URL rule; DNS can only block host names (use ||host^)",
             );
@@ -662,7 +666,7 @@ impl Parser {
             (body.strip_suffix('^').unwrap_or(body), Scope::Exact)
         };
         if host.contains('*') {
-            r.unsupported(line, "wildcard inside a name is not supported");
+            r.reject_unsupported(line, "wildcard inside a name is not supported");
             return;
         }
         let action = if allow {
@@ -757,7 +761,9 @@ impl Parser {
                     }
                     None => r.reject(line, "$TTL without a number"),
                 },
-                "$INCLUDE" => r.unsupported(line, "$INCLUDE is not supported: inline the file"),
+                "$INCLUDE" => {
+                    r.reject_unsupported(line, "$INCLUDE is not supported: inline the file")
+                }
                 other => r.reject(line, format!("unknown directive {other}")),
             }
             return;
@@ -828,7 +834,7 @@ impl Parser {
                 || lower.ends_with(&format!(".{special}"))
                 || lower.starts_with(&format!("{special}."))
             {
-                r.unsupported(
+                r.reject_unsupported(
                     line,
                     format!("{special} trigger is not supported yet; rule not applied"),
                 );
@@ -838,7 +844,7 @@ impl Parser {
         let (name, below) = match trigger.strip_prefix("*.") {
             Some(rest) => (rest.to_string(), true),
             None if trigger == "*" => {
-                r.unsupported(
+                r.reject_unsupported(
                     line,
                     "root wildcard `*` would match every name; not applied",
                 );
@@ -850,7 +856,7 @@ impl Parser {
         let local = |data: LocalData| (EntryAction::LocalData, Some(data));
         let (action, data) = match rtype.as_str() {
             "NS" | "DNAME" if rtype == "DNAME" => {
-                r.unsupported(line, "DNAME policy records are not supported");
+                r.reject_unsupported(line, "DNAME policy records are not supported");
                 return;
             }
             "NS" => {
@@ -874,7 +880,10 @@ impl Parser {
                         return;
                     }
                     t if t.starts_with("*.") => {
-                        r.unsupported(line, "wildcard CNAME rewrite (`*.target`) is not supported");
+                        r.reject_unsupported(
+                            line,
+                            "wildcard CNAME rewrite (`*.target`) is not supported",
+                        );
                         return;
                     }
                     t => {
@@ -914,13 +923,13 @@ impl Parser {
                 let joined = rdata.join(" ");
                 let text = joined.trim_matches('"');
                 if text.len() > 255 {
-                    r.unsupported(line, "TXT local data over 255 bytes cannot be sent");
+                    r.reject_unsupported(line, "TXT local data over 255 bytes cannot be sent");
                     return;
                 }
                 local(LocalData::Txt(text.to_string()))
             }
             other => {
-                r.unsupported(
+                r.reject_unsupported(
                     line,
                     format!("local data of type {other} is not supported (A, AAAA, TXT, CNAME)"),
                 );

@@ -26,8 +26,8 @@ use crate::metrics::{unix_now, Metrics};
 pub struct ReloadRequest {
     /// Re-read every list even if its file looks unchanged (SIGHUP).
     pub reread: bool,
-    /// Skip the shrink and emptied guards (operator override). Checksums
-    /// are never skipped.
+    /// Skip the shrink, emptied and too-many-rejected guards (operator
+    /// override). Checksums are never skipped.
     pub force: bool,
 }
 
