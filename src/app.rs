@@ -45,11 +45,12 @@ pub enum StartError {
     #[error(transparent)]
     Bind(#[from] server::BindError),
     /// The metrics listener could not bind.
-    #[error("cannot listen on {addr} (metrics): {source}")]
+    #[error("cannot listen on {addr} (metrics)")]
     MetricsBind {
         /// The address.
         addr: SocketAddr,
-        /// The OS error.
+        /// The OS error: the `source()`, left out of the message so a
+        /// chain printer (`{:#}`) shows it once.
         source: std::io::Error,
     },
     /// List watching could not start.

@@ -334,6 +334,21 @@ pub struct ListConfig {
     /// entries is refused unless forced. Default 50; 100 disables the guard.
     #[serde(default = "default_max_shrink")]
     pub max_shrink_percent: u8,
+    /// A file whose malformed lines exceed this percentage of its
+    /// significant (non-blank, non-comment) lines is refused
+    /// (`too_many_rejected`): a download that is mostly garbage must not
+    /// turn its few accidental names into blocks. Default 50; 100 disables
+    /// the guard.
+    #[serde(default = "default_max_rejected")]
+    pub max_rejected_percent: u8,
+    /// Accept single-label entries (`com`, `*.com`) that block or allow a
+    /// whole TLD. Default false: they are rejected with a reason.
+    #[serde(default)]
+    pub allow_tld_entries: bool,
+}
+
+fn default_max_rejected() -> u8 {
+    50
 }
 
 fn default_ede() -> u16 {
@@ -360,6 +375,8 @@ impl ListConfig {
             order_id: None,
             mode: ListMode::Enforce,
             max_shrink_percent: 50,
+            max_rejected_percent: 50,
+            allow_tld_entries: false,
         }
     }
 }
@@ -441,7 +458,8 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    /// (The I/O error is the `source()`, not repeated in the message.)
+    #[error("{path}: cannot read")]
     Read {
         /// The config file.
         path: PathBuf,
@@ -831,6 +849,12 @@ impl Config {
                 bad(
                     format!("lists[{i}].max_shrink_percent"),
                     format!("{} is not a percentage (0-100)", l.max_shrink_percent),
+                );
+            }
+            if l.max_rejected_percent > 100 {
+                bad(
+                    format!("lists[{i}].max_rejected_percent"),
+                    format!("{} is not a percentage (0-100)", l.max_rejected_percent),
                 );
             }
             match (&l.action, &l.redirect_to) {

@@ -90,15 +90,17 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
             "not ready\n".to_string(),
         ),
         ("GET", "/explain") => match param(query, "name") {
-            Some(name) if !name.is_empty() && name.len() <= 255 => {
-                let e = state.store.load().explain_name(&name);
-                (
+            Some(name) => match state.store.load().explain_name(&name) {
+                Ok(e) => (
                     "200 OK",
                     "application/json",
                     serde_json::to_string_pretty(&e).unwrap_or_default() + "\n",
-                )
-            }
-            _ => (
+                ),
+                // The reason (empty label, too long, IP address ...), not
+                // a guess that the caller got the URL wrong.
+                Err(why) => ("400 Bad Request", "text/plain", why + "\n"),
+            },
+            None => (
                 "400 Bad Request",
                 "text/plain",
                 "want /explain?name=NAME\n".to_string(),

@@ -33,19 +33,29 @@ enum Command {
         /// Configuration file (TOML).
         file: PathBuf,
     },
-    /// Parse one list file and report every rejected line.
+    /// Parse one list file and report every rejected line. Fails when
+    /// nothing is usable or when the file would be refused as mostly
+    /// malformed (`max_rejected_percent`).
     CheckList {
         /// The list file.
         file: PathBuf,
         /// auto, domains, hosts, adblock, urls or rpz.
         #[arg(long, default_value = "auto")]
         format: Format,
+        /// Refuse the file when malformed lines exceed this percentage of
+        /// its significant lines (as the list setting of that name).
+        #[arg(long, default_value_t = 50)]
+        max_rejected_percent: u8,
+        /// Accept single-label (whole-TLD) entries, as the list setting
+        /// `allow_tld_entries = true` does; they are still warned about.
+        #[arg(long)]
+        allow_tld_entries: bool,
     },
     /// Ask a running dnsward to re-read every list now (like SIGHUP).
-    /// With --force, lists that shrank past `max_shrink_percent` are
-    /// accepted too.
+    /// With --force, lists refused by the shrink, emptied or
+    /// too-many-rejected guard are accepted too.
     Reload {
-        /// Accept shrinking lists.
+        /// Accept lists the shrink, emptied and too-many-rejected guards refuse.
         #[arg(long)]
         force: bool,
         /// The server's metrics/admin listener.
@@ -193,9 +203,22 @@ fn print_config(cfg: &Validated, source: Option<&PathBuf>) -> anyhow::Result<boo
     Ok(true)
 }
 
-fn check_list(file: &std::path::Path, format: Format) -> anyhow::Result<bool> {
+fn check_list(
+    file: &std::path::Path,
+    format: Format,
+    max_rejected_percent: u8,
+    allow_tld_entries: bool,
+) -> anyhow::Result<bool> {
     use std::io::Write;
-    let (report, entries) = policy::check_list(file, format)?;
+    anyhow::ensure!(
+        max_rejected_percent <= 100,
+        "--max-rejected-percent {max_rejected_percent} is not a percentage (0-100)"
+    );
+    let (report, entries) = policy::check_list_with(
+        file,
+        format,
+        policy::parse::ParseOptions { allow_tld_entries },
+    )?;
     // Written through a locked handle, ignoring errors: `check-list | head`
     // closes the pipe early and that is not a failure of the list.
     let mut out = std::io::stdout().lock();
@@ -226,10 +249,35 @@ fn check_list(file: &std::path::Path, format: Format) -> anyhow::Result<bool> {
         report.ip_literals,
         report.sha256
     );
-    Ok(entries > 0)
+    if report.tld_entries > 0 {
+        let first = report.first_tld_line.unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "warning: {} single-label entries (first at {}:{first}) would cover whole TLDs; {}",
+            report.tld_entries,
+            file.display(),
+            if allow_tld_entries {
+                "accepted because of --allow-tld-entries"
+            } else {
+                "rejected unless the list sets allow_tld_entries = true"
+            }
+        );
+    }
+    let too_many = report.too_many_rejected(max_rejected_percent);
+    if let Some(percent) = too_many {
+        let _ = writeln!(
+            out,
+            "error: {} of {} significant lines are malformed ({percent}% > max_rejected_percent {max_rejected_percent}): a reload of this file would be refused (too_many_rejected)",
+            report.malformed(),
+            report.significant(),
+        );
+    }
+    Ok(entries > 0 && too_many.is_none())
 }
 
 fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
+    // Before loading any list: an invalid name fails fast.
+    policy::explain_query_name(name).map_err(|why| anyhow::anyhow!(why))?;
     let store = dnsward::policy::store::PolicyStore::new(
         cfg.lists.clone(),
         std::sync::Arc::new(dnsward::metrics::Metrics::new()?),
@@ -246,7 +294,13 @@ fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
             o.error.as_deref().unwrap_or("")
         );
     }
-    print!("{}", store.load().explain_name(name));
+    // An invalid name is an error (exit 1) with the reason, never a
+    // confident "not listed".
+    let e = store
+        .load()
+        .explain_name(name)
+        .map_err(|why| anyhow::anyhow!(why))?;
+    print!("{e}");
     Ok(true)
 }
 
@@ -295,7 +349,12 @@ fn main() -> ExitCode {
             })
         }
         Command::CheckConfig { file } => check_config(&file),
-        Command::CheckList { file, format } => check_list(&file, format),
+        Command::CheckList {
+            file,
+            format,
+            max_rejected_percent,
+            allow_tld_entries,
+        } => check_list(&file, format, max_rejected_percent, allow_tld_entries),
         Command::Explain { name, config } => load(config.as_ref()).and_then(|(c, note)| {
             if let Some(note) = note {
                 eprintln!("warning: {note}");

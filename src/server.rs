@@ -34,7 +34,7 @@ pub const MAX_TCP_QUERY: usize = 4096;
 
 /// Why a listener could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr}: {source}")]
+#[error("cannot listen on {addr}")]
 pub struct BindError {
     /// The address.
     pub addr: SocketAddr,

@@ -41,7 +41,16 @@ fn collect_stderr(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<String>>
 
 impl Proc {
     fn start(config: &std::path::Path) -> Self {
-        let mut child = Command::new(BIN)
+        Self::start_with(config, None)
+    }
+
+    /// Start in `cwd` (so a relative `--config` stays relative).
+    fn start_with(config: &std::path::Path, cwd: Option<&std::path::Path>) -> Self {
+        let mut cmd = Command::new(BIN);
+        if let Some(d) = cwd {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
             .args(["run", "--config"])
             .arg(config)
             .stdout(Stdio::piped())
@@ -745,4 +754,232 @@ fn deploy_example_answers_public_subscriber_prefixes() {
             assert!(matches!(d, Deny(_)));
         }
     }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), no dependency.
+fn random_bytes(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn check_list_fails_on_mostly_garbage_even_with_a_few_good_names() {
+    let dir = TempDir::new("checkgarbage");
+    let mut body = b"ads.example\nwww.example\n".to_vec();
+    body.extend(random_bytes(256 * 1024));
+    let f = dir.path().join("random.txt");
+    std::fs::write(&f, &body).expect("write");
+    let (ok, text) = run_cli(&["check-list", f.to_str().expect("utf8")]);
+    assert!(
+        !ok,
+        "random bytes accepted:\n{}",
+        text.lines().last().unwrap_or("")
+    );
+    assert!(text.contains("too_many_rejected"), "{text}");
+    assert!(text.contains("max_rejected_percent 50"), "{text}");
+    // The guard is the list setting: 100 turns it off.
+    let (ok, _) = run_cli(&[
+        "check-list",
+        f.to_str().expect("utf8"),
+        "--max-rejected-percent",
+        "100",
+    ]);
+    assert!(ok);
+}
+
+#[test]
+fn single_label_entries_are_rejected_with_a_reason_unless_allowed() {
+    let dir = TempDir::new("tld");
+    let f = dir.write("l.txt", "com\nads.example\n*.net\n");
+    let p = f.display().to_string();
+    let (ok, text) = run_cli(&["check-list", &p]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("{p}:1: `com` is a single label"))
+            && text.contains(&format!("{p}:3: `net` is a single label"))
+            && text.contains("allow_tld_entries = true"),
+        "{text}"
+    );
+    assert!(text.contains("1 entries accepted"), "{text}");
+    assert!(
+        text.contains(&format!("warning: 2 single-label entries (first at {p}:1)")),
+        "{text}"
+    );
+    let (ok, text) = run_cli(&["check-list", &p, "--allow-tld-entries"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("3 entries accepted"), "{text}");
+    assert!(text.contains("warning: 2 single-label entries"), "{text}");
+
+    // The list setting, through check-config.
+    let cfg = dir.write("c.toml", "[[lists]]\nname = \"l\"\npath = \"l.txt\"\n");
+    let (ok, text) = run_cli(&["check-config", cfg.to_str().expect("utf8")]);
+    assert!(
+        ok && text.contains("list l: 1 entries, 2 rejected"),
+        "{text}"
+    );
+    let cfg = dir.write(
+        "c2.toml",
+        "[[lists]]\nname = \"l\"\npath = \"l.txt\"\nallow_tld_entries = true\n",
+    );
+    let (ok, text) = run_cli(&["check-config", cfg.to_str().expect("utf8")]);
+    assert!(
+        ok && text.contains("list l: 3 entries, 0 rejected"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_refuses_invalid_names_and_shows_the_rule_scope() {
+    let dir = TempDir::new("explainbad");
+    dir.write("block.txt", "*.ads.example\nexact.example\n");
+    let cfg = dir.write(
+        "c.toml",
+        "[[lists]]\nname = \"court\"\npath = \"block.txt\"\nformat = \"domains\"\n",
+    );
+    let c = cfg.to_str().expect("utf8");
+    let long = format!("{}.example", "a".repeat(292));
+    for (name, why) in [
+        ("", "empty name"),
+        ("a..b", "empty label"),
+        (long.as_str(), "300 bytes long (max 253)"),
+        ("192.0.2.1", "IP address"),
+    ] {
+        let (ok, text) = run_cli(&["explain", name, "--config", c]);
+        assert!(!ok, "`{name}` explained: {text}");
+        assert!(
+            text.contains("invalid name") && text.contains(why),
+            "`{name}`: {text}"
+        );
+        assert!(!text.contains("not listed"), "{text}");
+    }
+    let (ok, text) = run_cli(&["explain", "x.ads.example", "--config", c]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("blocked by block list court `*.ads.example` ("),
+        "{text}"
+    );
+    let (_, text) = run_cli(&["explain", "ads.example", "--config", c]);
+    assert!(text.contains("ads.example: not listed"), "{text}");
+}
+
+#[test]
+fn os_errors_are_printed_once() {
+    let dir = TempDir::new("oserr");
+    let missing = dir.path().join("missing.txt");
+    let (ok, text) = run_cli(&["check-list", missing.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+    assert!(text.contains("missing.txt: cannot read: "), "{text}");
+
+    let (ok, text) = run_cli(&["check-config", missing.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert_eq!(text.matches("os error 2").count(), 1, "{text}");
+
+    // A DNS and a metrics address some other socket holds.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    dir.write("l.txt", "ads.example\n");
+    for (tag, toml) in [
+        (
+            "dns",
+            format!("[server]\nlisten = [\"127.0.0.1:{port}\"]\n[metrics]\nlisten = \"\"\n"),
+        ),
+        (
+            "metrics",
+            format!(
+                "[server]\nlisten = [\"127.0.0.1:0\"]\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+            ),
+        ),
+    ] {
+        let cfg = dir.write(
+            &format!("{tag}.toml"),
+            &format!("{toml}[[lists]]\nname = \"l\"\npath = \"l.txt\"\n"),
+        );
+        let out = Command::new(BIN)
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("DNSWARD_LOG", "error")
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{tag}: {text}");
+        assert!(
+            text.contains("cannot listen on 127.0.0.1:"),
+            "{tag}: {text}"
+        );
+        assert_eq!(text.matches("(os error 98)").count(), 1, "{tag}: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_config_error_prints_the_os_error_once() {
+    let dir = TempDir::new("hupcfg");
+    dir.write("l.txt", "ads.example\n");
+    let cfg = dir.write(
+        "c.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[metrics]\nlisten = \"127.0.0.1:0\"\n[reload]\nwatch = false\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+    );
+    let p = Proc::start(&cfg);
+    std::fs::remove_file(&cfg).expect("rm config");
+    p.signal("-HUP");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = p.log();
+        if let Some(l) = text.lines().find(|l| l.contains("config not reloaded")) {
+            break l.to_string();
+        }
+        assert!(Instant::now() < deadline, "no config error logged:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(line.matches("os error 2").count(), 1, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_log_has_absolute_paths_and_no_line_for_unchanged_lists() {
+    let dir = TempDir::new("auditabs");
+    let list = dir.write("l.txt", "ads.example\n");
+    dir.write(
+        "c.toml",
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n[metrics]\nlisten = \"127.0.0.1:0\"\n[reload]\nwatch = false\n[audit]\nlog = \"audit.jsonl\"\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+    );
+    // Relative config path, run from its directory: list and audit paths
+    // are relative as written.
+    let p = Proc::start_with(std::path::Path::new("c.toml"), Some(dir.path()));
+    let audit = dir.path().join("audit.jsonl");
+    let lines = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&audit)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    };
+    assert_eq!(lines().len(), 1, "initial load audited");
+    for _ in 0..2 {
+        let (status, json) = http_post(p.http, "/admin/reload").await;
+        assert_eq!(status, 200, "{json}");
+        assert!(json.contains("\"result\": \"unchanged\""), "{json}");
+    }
+    assert_eq!(
+        lines().len(),
+        1,
+        "no line for a reload that changed nothing"
+    );
+    std::fs::write(&list, "ads.example\nwww.example\n").expect("w");
+    let (status, json) = http_post(p.http, "/admin/reload").await;
+    assert_eq!(status, 200, "{json}");
+    let got = lines();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let want = list.display().to_string();
+    for l in &got {
+        assert_eq!(l["path"], want.as_str(), "{l}");
+    }
+    assert_eq!(got[1]["result"], "reloaded");
+    assert_eq!(got[1]["entries_after"], 2);
 }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use common::shared;
 use dnsward::config::{ListConfig, ListKind};
 use dnsward::policy::matcher::LookupKey;
-use dnsward::policy::parse::{self, EntryAction, Format, Item, LocalData, ParseReport, Scope};
+use dnsward::policy::parse::{
+    self, EntryAction, Format, Item, LocalData, ParseOptions, ParseReport, Scope,
+};
 use dnsward::policy::{check_list, compile_list, Decision, Policy};
 
 /// One parsed entry, owned.
@@ -73,9 +75,19 @@ fn data(rel: &str) -> PathBuf {
 }
 
 fn parse_path(path: &Path, format: Format) -> Parsed {
+    parse_path_with(path, format, ParseOptions::default())
+}
+
+/// The peer suites' test zones use one-label test names (`baddomain`,
+/// `*.allowed`): read them as a list with `allow_tld_entries = true`.
+const PEER: ParseOptions = ParseOptions {
+    allow_tld_entries: true,
+};
+
+fn parse_path_with(path: &Path, format: Format, opts: ParseOptions) -> Parsed {
     let mut entries = Vec::new();
     let mut local = Vec::new();
-    let report = parse::parse_file(path, format, &mut |item| match item {
+    let report = parse::parse_file_with(path, format, opts, &mut |item| match item {
         Item::Entry(e) => entries.push(Got {
             name: e.name.to_string(),
             scope: e.scope,
@@ -568,7 +580,7 @@ fn peer_files(rel: &str, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
 }
 
 fn peer(rel: &str) -> Parsed {
-    parse_rel(&format!("peer-suites/{rel}"), Format::Rpz)
+    parse_path_with(&data(&format!("peer-suites/{rel}")), Format::Rpz, PEER)
 }
 
 fn actions(p: &Parsed, name: &str) -> Vec<(Scope, EntryAction)> {
@@ -582,7 +594,7 @@ fn unbound_rpz_zone_files() {
     });
     assert_eq!(files.len(), 6, "{files:?}");
     for f in &files {
-        let p = parse_path(f, Format::Rpz);
+        let p = parse_path_with(f, Format::Rpz, PEER);
         assert_eq!(p.report.rejected, 0, "{}: {:?}", f.display(), p.reasons());
     }
 
@@ -656,10 +668,11 @@ fn unbound_rpl_inline_zones() {
     for (name, body) in &zones {
         let mut entries = Vec::new();
         let mut local = Vec::new();
-        let r = parse::parse_reader(
+        let r = parse::parse_reader_with(
             body.as_bytes(),
             Path::new(name),
             Format::Rpz,
+            PEER,
             &mut |i| match i {
                 Item::Entry(e) => entries.push(Got {
                     name: e.name.to_string(),
@@ -751,7 +764,7 @@ fn bind9_rpz_zone_files() {
     for f in &files {
         // No panic, every line accounted for (parse_path asserts it), and
         // every reject comes with a line number inside the file.
-        let p = parse_path(f, Format::Rpz);
+        let p = parse_path_with(f, Format::Rpz, PEER);
         for r in &p.report.rejects {
             assert!(
                 r.line >= 1 && u64::from(r.line) <= p.report.lines,
@@ -943,4 +956,53 @@ fn aggregate_1m_compiles_and_decides_like_an_oracle() {
     }
     assert!(unlisted >= 1_000, "only {unlisted} unlisted popular names");
     assert!(listed >= 100, "only {listed} listed popular names");
+}
+
+// ------------------------------------------------------ guards, all lists
+
+/// Every list file under `../shared/data/blocklists` in a format dnsward
+/// reads, loaded as an operator would (`format = "auto"`, every setting at
+/// its default): none may trip the `max_rejected_percent` guard or lose
+/// entries to the single-label rule, however many well-formed rules it has
+/// that DNS cannot enforce (urlhaus' URL-path and IP rules). The unbound
+/// and dnsmasq configuration exports are not list formats and stay refused
+/// as unusable.
+#[test]
+fn every_shared_list_loads_with_default_guards() {
+    let dir = common::TempDir::new("alllists");
+    let mut files = Vec::new();
+    walk(&data("blocklists"), &mut files);
+    files.sort();
+    let mut loaded = 0;
+    for f in files {
+        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        if name.ends_with(".md") || name.starts_with("LICENSE") {
+            continue;
+        }
+        let path = if name.ends_with(".gz") {
+            let out = dir.path().join(name.trim_end_matches(".gz"));
+            gunzip_to(&f, &out);
+            out
+        } else {
+            f.clone()
+        };
+        let cfg = ListConfig::simple("l", path.clone(), ListKind::Block);
+        let result = compile_list(&cfg, None, false);
+        if name.ends_with("-unbound.conf") || name.ends_with("-dnsmasq.conf") {
+            let err = result.expect_err("not a list format");
+            assert_eq!(err.reason(), "no_usable_entries", "{}", f.display());
+            continue;
+        }
+        let (list, _) = result.unwrap_or_else(|e| panic!("{}: refused: {e}", f.display()));
+        assert_eq!(
+            list.report.tld_entries,
+            0,
+            "{}: single-label entries {:?}",
+            f.display(),
+            list.report.first_tld_line
+        );
+        assert!(list.set.len() > 100, "{}", f.display());
+        loaded += 1;
+    }
+    assert!(loaded >= 30, "only {loaded} lists found");
 }

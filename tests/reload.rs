@@ -230,3 +230,156 @@ async fn config_reload_reports_what_changed_and_applies_the_acl() {
     );
     d.shutdown(Duration::from_secs(1)).await;
 }
+/// A good two-line list with 100,000 lines of garbage appended (some of
+/// which happen to be valid names): refused as `too_many_rejected`, the
+/// good version keeps blocking and the junk names do not; the reload JSON
+/// shows the refused version's figures apart from the serving ones; the
+/// good file restored afterwards is compared with the serving version (not
+/// the refused one) and accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mostly_garbage_list_is_refused_and_the_good_file_restores() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("garbage");
+    let good = "ads.example.zz\nwww.example.zz\n";
+    let list = dir.write("orders.txt", good);
+    let toml = base_toml(&format!(
+        "{}[[lists]]\nname = \"orders\"\npath = \"orders.txt\"\n",
+        h.resolver_toml()
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let (s, http) = (d.dns[0], d.metrics_addr.expect("http"));
+    assert!(blocked(s, "ads.example.zz.").await);
+
+    // Deterministic junk: short runs of bytes from an alphabet of letters,
+    // dots, punctuation and invalid UTF-8; every 30th line a valid name.
+    let mut body = good.as_bytes().to_vec();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let alphabet = b"abcxyz.-_!?/ ;<>%\xff\xfe";
+    for i in 0..100_000 {
+        if i % 30 == 0 {
+            body.extend_from_slice(format!("junk{i}.example.zz\n").as_bytes());
+            continue;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        for k in 0..(3 + x % 20) {
+            body.push(alphabet[((x >> (k * 3)) % alphabet.len() as u64) as usize]);
+        }
+        body.push(b'\n');
+    }
+    std::fs::write(&list, &body).expect("garbage");
+    let (status, json) = http_post(http, "/admin/reload").await;
+    assert_eq!(status, 409, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let o = &v["lists"][0];
+    assert_eq!(o["result"], "refused", "{json}");
+    assert_eq!(o["reason"], "too_many_rejected", "{json}");
+    assert_eq!(
+        (o["entries_after"].as_u64(), o["added"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let r = &o["refused_version"];
+    assert!(r["entries"].as_u64() > Some(3000), "{json}");
+    assert!(r["added"].as_u64() > Some(3000), "{json}");
+    assert!(r["malformed_lines"].as_u64() > Some(80_000), "{json}");
+    assert_ne!(r["sha256"], o["sha256"], "{json}");
+
+    assert!(blocked(s, "ads.example.zz.").await, "old list kept");
+    assert!(!blocked(s, "junk30.example.zz.").await, "junk not applied");
+    assert!(
+        d.metrics
+            .list_reload_failures
+            .with_label_values(&["orders", "too_many_rejected"])
+            .get()
+            >= 1
+    );
+
+    // Restore the good file: same content as the serving version.
+    std::fs::write(&list, good).expect("restore");
+    let (status, json) = http_post(http, "/admin/reload").await;
+    assert_eq!(status, 200, "{json}");
+    assert_ne!(
+        serde_json::from_str::<serde_json::Value>(&json).expect("json")["lists"][0]["result"],
+        "refused"
+    );
+    assert!(blocked(s, "ads.example.zz.").await);
+    // And a real change after it is accepted too.
+    std::fs::write(&list, "ads.example.zz\nwww.example.zz\nnew.example.zz\n").expect("w");
+    let (status, json) = http_post(http, "/admin/reload").await;
+    assert_eq!(status, 200, "{json}");
+    assert!(blocked(s, "new.example.zz.").await);
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+/// The shrink guard's refusal reports what the refused version would have
+/// been (2 entries, 3 removed), marked as such, while `entries_after` stays
+/// the serving version's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_shrink_reports_the_would_be_figures_apart() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("shrinkjson");
+    let list = dir.write(
+        "l.txt",
+        "a.example.zz\nb.example.zz\nc.example.zz\nd.example.zz\n",
+    );
+    let toml = base_toml(&format!(
+        "{}[[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+        h.resolver_toml()
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let http = d.metrics_addr.expect("http");
+    std::fs::write(&list, "a.example.zz\ne.example.zz\n").expect("w");
+    let (status, json) = http_post(http, "/admin/reload").await;
+    assert_eq!(status, 409, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let o = &v["lists"][0];
+    assert_eq!(o["reason"], "shrink", "{json}");
+    assert_eq!(o["entries_after"], 4, "{json}");
+    let r = &o["refused_version"];
+    assert_eq!(
+        (
+            r["entries"].as_u64(),
+            r["added"].as_u64(),
+            r["removed"].as_u64()
+        ),
+        (Some(2), Some(1), Some(3)),
+        "{json}"
+    );
+    d.shutdown(Duration::from_secs(1)).await;
+}
+
+/// `/explain` says what is wrong with a name it cannot answer for (400
+/// with the reason), and shows a `*.name` rule with its scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_endpoint_validates_names_and_shows_rule_scope() {
+    let h = Hierarchy::start().await;
+    let dir = TempDir::new("explainhttp");
+    dir.write("l.txt", "*.ads.example.zz\n");
+    let toml = base_toml(&format!(
+        "{}[[lists]]\nname = \"l\"\npath = \"l.txt\"\nformat = \"domains\"\n",
+        h.resolver_toml()
+    ));
+    let d = start_dnsward(&dir, &toml).await;
+    let http = d.metrics_addr.expect("http");
+    let long = format!("{}.example", "a".repeat(292));
+    for (name, why) in [
+        ("a..b", "empty label"),
+        (long.as_str(), "300 bytes long (max 253)"),
+        ("", "empty name"),
+    ] {
+        let (status, body) = http_get(http, &format!("/explain?name={name}")).await;
+        assert_eq!(status, 400, "{name}: {body}");
+        assert!(
+            body.contains("invalid name") && body.contains(why),
+            "{name}: {body}"
+        );
+    }
+    let (status, body) = http_get(http, "/explain?name=x.ads.example.zz").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["verdict"], "blocked");
+    assert_eq!(v["decided_by"]["entry"], "*.ads.example.zz");
+    assert_eq!(v["decided_by"]["scope"], "below");
+    d.shutdown(Duration::from_secs(1)).await;
+}

@@ -5,8 +5,8 @@
 //! path and published together as one [`Policy`] through an `ArcSwap`
 //! ([`store::PolicyStore`]); a query loads the current policy once and never
 //! sees a half-built list. Compilation is guarded ([`compile_list`]): a
-//! checksum mismatch, an unusable file or a large shrink is refused and the
-//! serving version stays.
+//! checksum mismatch, an unusable or mostly malformed file or a large
+//! shrink is refused and the serving version stays.
 
 pub mod matcher;
 pub mod parse;
@@ -20,7 +20,7 @@ use std::time::SystemTime;
 
 use crate::config::{ListConfig, ListKind, ListMode};
 use matcher::{is_anchor, DomainSet, DomainSetBuilder, Hit, LookupKey};
-use parse::{EntryAction, Format, Item, LocalData, ParseReport};
+use parse::{EntryAction, Format, Item, LocalData, ParseOptions, ParseReport, Scope};
 
 /// RPZ local data of one list: (trigger name, below?) -> records.
 pub type LocalDataMap = HashMap<(Box<str>, bool), Vec<(u32, LocalData)>>;
@@ -119,6 +119,26 @@ impl Fingerprint {
     }
 }
 
+/// What a refused version would have been, had it been accepted: the
+/// figures behind the refusal, reported beside the serving version's.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Candidate {
+    /// Entries it holds.
+    pub entries: usize,
+    /// Names it would have added to the serving version.
+    pub added: usize,
+    /// Names it would have removed from the serving version.
+    pub removed: usize,
+    /// Its rejected lines (all kinds).
+    pub rejected_lines: u64,
+    /// Of those, malformed lines (what `max_rejected_percent` counts).
+    pub malformed_lines: u64,
+    /// Its significant (non-blank, non-comment) lines.
+    pub significant_lines: u64,
+    /// Content hash of the refused file.
+    pub sha256: String,
+}
+
 /// Why a list version was refused. The previous version keeps serving.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
@@ -147,6 +167,26 @@ pub enum ListError {
         /// Entries of the serving version.
         previous: usize,
     },
+    /// Most significant lines are malformed: a corrupted download or the
+    /// wrong file, whose few lines that happen to look like names must not
+    /// become blocks.
+    #[error("{path}: {malformed} of {significant} significant lines are malformed ({percent}% > max_rejected_percent {max}); refused{first}")]
+    TooManyRejected {
+        /// The file.
+        path: PathBuf,
+        /// Malformed lines.
+        malformed: u64,
+        /// Non-blank, non-comment lines.
+        significant: u64,
+        /// `malformed` as a percentage of `significant`.
+        percent: u64,
+        /// The configured limit.
+        max: u8,
+        /// The first rejected line, `\n`-prefixed.
+        first: String,
+        /// What the refused version held.
+        candidate: Box<Candidate>,
+    },
     /// The new version would remove too much of the list.
     #[error("{path}: reload would remove {removed} of {before} entries ({percent}% > max_shrink_percent {max}); refused, force it with `dnsward reload --force`")]
     Shrink {
@@ -160,6 +200,8 @@ pub enum ListError {
         percent: u64,
         /// The configured limit.
         max: u8,
+        /// What the refused version held.
+        candidate: Box<Candidate>,
     },
     /// The `.sha256` sidecar does not match the content.
     #[error("{path}: sha256 {actual} does not match {sidecar} ({expected}); refused")]
@@ -179,13 +221,14 @@ pub enum ListError {
         /// The sidecar file.
         sidecar: PathBuf,
     },
-    /// The matcher could not store the names.
-    #[error("{path}: {source}")]
+    /// The matcher could not store the names. (The cause is in the
+    /// message and not a `source()`, so a chain printer shows it once.)
+    #[error("{path}: {error}")]
     Build {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: matcher::BuildError,
+        error: matcher::BuildError,
     },
 }
 
@@ -196,9 +239,21 @@ impl ListError {
             ListError::Parse(_) => "unreadable",
             ListError::NothingUsable { .. } => "no_usable_entries",
             ListError::Emptied { .. } => "emptied",
+            ListError::TooManyRejected { .. } => "too_many_rejected",
             ListError::Shrink { .. } => "shrink",
             ListError::Checksum { .. } | ListError::BadSidecar { .. } => "checksum",
             ListError::Build { .. } => "too_large",
+        }
+    }
+
+    /// What the refused version would have been, when it was read far
+    /// enough to tell.
+    pub fn candidate(&self) -> Option<&Candidate> {
+        match self {
+            ListError::TooManyRejected { candidate, .. } | ListError::Shrink { candidate, .. } => {
+                Some(candidate)
+            }
+            _ => None,
         }
     }
 }
@@ -254,7 +309,9 @@ fn read_sidecar(path: &Path) -> Result<Option<String>, ListError> {
 }
 
 /// Compile one list file. `previous` is the serving version (None at
-/// start-up); `force` skips the shrink guard (never the checksum).
+/// start-up): the guards compare with it, never with a refused version.
+/// `force` skips the emptied, shrink and too-many-rejected guards (never
+/// the checksum).
 pub fn compile_list(
     cfg: &ListConfig,
     previous: Option<&CompiledList>,
@@ -277,7 +334,10 @@ pub fn compile_list(
     let mut local: LocalDataMap = HashMap::new();
     let mut build_err = None;
     let t0 = std::time::Instant::now();
-    let report = parse::parse_file(&cfg.path, cfg.format, &mut |item| match item {
+    let opts = ParseOptions {
+        allow_tld_entries: cfg.allow_tld_entries,
+    };
+    let report = parse::parse_file_with(&cfg.path, cfg.format, opts, &mut |item| match item {
         Item::Entry(e) => {
             if build_err.is_none() {
                 if let Err(err) = builder.insert(e.name, e.scope, e.action, e.line) {
@@ -305,10 +365,10 @@ pub fn compile_list(
             });
         }
     }
-    if let Some(source) = build_err {
+    if let Some(error) = build_err {
         return Err(ListError::Build {
             path: cfg.path.clone(),
-            source,
+            error,
         });
     }
     if builder.is_empty() && report.had_content() {
@@ -332,9 +392,9 @@ pub fn compile_list(
         }
     }
     let t1 = std::time::Instant::now();
-    let set = builder.finish().map_err(|source| ListError::Build {
+    let set = builder.finish().map_err(|error| ListError::Build {
         path: cfg.path.clone(),
-        source,
+        error,
     })?;
     let t2 = std::time::Instant::now();
     let mut d = diff(previous.map(|p| &p.set), &set);
@@ -343,6 +403,36 @@ pub fn compile_list(
         (t2 - t1).as_millis() as u64,
         t2.elapsed().as_millis() as u64,
     ];
+    let candidate = || {
+        Box::new(Candidate {
+            entries: d.after,
+            added: d.added,
+            removed: d.removed,
+            rejected_lines: report.rejected,
+            malformed_lines: report.malformed(),
+            significant_lines: report.significant(),
+            sha256: report.sha256.clone(),
+        })
+    };
+    // Checked on first load too (nothing good to keep then, but a garbage
+    // file must not become the policy); `--force` accepts it on reload.
+    if let Some(percent) = report.too_many_rejected(cfg.max_rejected_percent) {
+        if !force {
+            return Err(ListError::TooManyRejected {
+                path: cfg.path.clone(),
+                malformed: report.malformed(),
+                significant: report.significant(),
+                percent,
+                max: cfg.max_rejected_percent,
+                first: report
+                    .reject_lines()
+                    .next()
+                    .map(|l| format!("\n{l}"))
+                    .unwrap_or_default(),
+                candidate: candidate(),
+            });
+        }
+    }
     if d.before > 0 && !force && cfg.max_shrink_percent < 100 {
         let percent = (d.removed as u64 * 100) / d.before as u64;
         if d.removed * 100 > d.before * usize::from(cfg.max_shrink_percent) {
@@ -352,6 +442,7 @@ pub fn compile_list(
                 removed: d.removed,
                 percent,
                 max: cfg.max_shrink_percent,
+                candidate: candidate(),
             });
         }
     }
@@ -369,10 +460,20 @@ pub fn compile_list(
     ))
 }
 
-/// Parse a list for `check-list`: the report plus the compiled set size.
+/// Parse a list for `check-list` with default list settings: the report
+/// plus the compiled set size.
 pub fn check_list(path: &Path, format: Format) -> Result<(ParseReport, usize), ListError> {
+    check_list_with(path, format, ParseOptions::default())
+}
+
+/// [`check_list`] with a list's parse settings.
+pub fn check_list_with(
+    path: &Path,
+    format: Format,
+    opts: ParseOptions,
+) -> Result<(ParseReport, usize), ListError> {
     let mut builder = DomainSetBuilder::default();
-    let report = parse::parse_file(path, format, &mut |item| {
+    let report = parse::parse_file_with(path, format, opts, &mut |item| {
         if let Item::Entry(e) = item {
             let _ = builder.insert(e.name, e.scope, e.action, e.line);
         }
@@ -611,9 +712,21 @@ impl Policy {
             let mut here = Vec::new();
             for list in self.lists.iter().flatten() {
                 if let Some(hit) = list.set.covers(&sfx) {
+                    let name = String::from_utf8_lossy(sfx.name).into_owned();
+                    // A subtree rule sets both positions from one line; a
+                    // hit whose other position comes from elsewhere (or is
+                    // empty) is an exact-only or below-only rule.
+                    let (exact, below) = list.set.rules(&name);
+                    let other = if sfx.depth == 0 { below } else { exact };
+                    let scope = match (sfx.depth, other.map(|h| h.line) == Some(hit.line)) {
+                        (_, true) => Scope::Subtree,
+                        (0, false) => Scope::Exact,
+                        _ => Scope::Below,
+                    };
                     here.push(Match {
                         list: list.clone(),
-                        name: String::from_utf8_lossy(sfx.name).into_owned(),
+                        name,
+                        scope,
                         line: hit.line,
                         action: hit.action,
                         depth: sfx.depth,
@@ -643,6 +756,8 @@ pub struct Match {
     pub list: Arc<CompiledList>,
     /// The listed name that matched (the query name or a parent).
     pub name: String,
+    /// Which names the rule covers (`*.name` is `Below`).
+    pub scope: Scope,
     /// Source line of that rule.
     pub line: u32,
     /// The rule's own action (`List` = the list's configured action).
@@ -684,8 +799,12 @@ pub struct RuleView {
     pub file: String,
     /// Source line.
     pub line: u32,
-    /// The listed name that matched (the query name or a parent).
+    /// The rule as written: `name` (the name and below), `*.name` (only
+    /// below) or, for an exact-name rule, `name`.
     pub entry: String,
+    /// `subtree` (the name and everything below), `below` (only names
+    /// below it) or `exact` (the name alone).
+    pub scope: &'static str,
     /// What the rule does.
     pub effect: String,
     /// Legal order reference of the list.
@@ -703,18 +822,33 @@ impl From<&Match> for RuleView {
             },
             file: m.list.cfg.path.display().to_string(),
             line: m.line,
-            entry: m.name.clone(),
+            entry: match m.scope {
+                Scope::Below => format!("*.{}", m.name),
+                Scope::Exact | Scope::Subtree => m.name.clone(),
+            },
+            scope: match m.scope {
+                Scope::Subtree => "subtree",
+                Scope::Below => "below",
+                Scope::Exact => "exact",
+            },
             effect: m.effect(),
             order_id: m.list.cfg.order_id.clone(),
         }
     }
 }
 
+/// The normalised form of a name to explain, or what is wrong with it
+/// (`invalid name ...: reason`).
+pub fn explain_query_name(name: &str) -> Result<String, String> {
+    parse::normalize_name(name)
+        .map_err(|why| format!("invalid name `{}`: {why}", name.escape_debug()))
+}
+
 /// Why a name is (not) blocked: the verdict, the rule that decided it and
 /// every rule that matched (most specific first).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Explanation {
-    /// The name asked about.
+    /// The name asked about, normalised (lowercase, no trailing dot).
     pub name: String,
     /// `blocked`, `allowed`, `not listed` or `not listed (dry-run would block)`.
     pub verdict: &'static str,
@@ -726,9 +860,13 @@ pub struct Explanation {
 }
 
 impl Policy {
-    /// Explain the decision for `name`.
-    pub fn explain_name(&self, name: &str) -> Explanation {
-        let key = LookupKey::from_dotted(name);
+    /// Explain the decision for `name`. A name that could never be asked
+    /// (empty, an empty label, over 253 bytes, a label over 63, a character
+    /// outside a host name, an IP address) is an error saying what is
+    /// wrong, not "not listed".
+    pub fn explain_name(&self, name: &str) -> Result<Explanation, String> {
+        let name = explain_query_name(name)?;
+        let key = LookupKey::from_dotted(&name);
         let chain = self.explain(&key);
         let v = self.decide(&key);
         let find = |list: &CompiledList, line: u32| {
@@ -745,12 +883,12 @@ impl Policy {
                 None => ("not listed", None),
             },
         };
-        Explanation {
-            name: name.to_string(),
+        Ok(Explanation {
+            name,
             verdict,
             decided_by,
             chain: chain.iter().map(RuleView::from).collect(),
-        }
+        })
     }
 }
 
@@ -758,10 +896,15 @@ impl std::fmt::Display for Explanation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rule = |r: &RuleView| {
             format!(
-                "{} list {} `{}` ({}:{}){}: {}",
+                "{} list {} `{}`{} ({}:{}){}: {}",
                 r.kind,
                 r.list,
                 r.entry,
+                if r.scope == "exact" {
+                    " (exact name only)"
+                } else {
+                    ""
+                },
                 r.file,
                 r.line,
                 r.order_id
@@ -798,6 +941,8 @@ mod tests {
         std::fs::write(&path, body).expect("write");
         let mut c = ListConfig::simple(name, path, kind);
         c.action = Action::Nxdomain;
+        // The matching tests use one-label entries (`c`, `example`).
+        c.allow_tld_entries = true;
         c
     }
 
@@ -961,6 +1106,86 @@ mod tests {
         assert_eq!(err.reason(), "checksum");
         std::fs::write(sidecar_path(&c.path), format!("{}  l\n", v2.report.sha256)).expect("w");
         assert!(compile_list(&c, None, false).is_ok());
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn mostly_garbage_is_refused_and_the_good_file_then_accepted() {
+        let d = tmpdir("rejected");
+        let good = "a.example\nb.example\n";
+        let c = cfg(&d, "l", ListKind::Block, good);
+        let (v1, _) = compile_list(&c, None, false).expect("good");
+        let mut garbage = good.to_string();
+        for i in 0..300 {
+            garbage.push_str(if i % 10 == 0 {
+                "junk.example\n"
+            } else {
+                "<p>junk</p>\n"
+            });
+        }
+        std::fs::write(&c.path, &garbage).expect("w");
+        let err = compile_list(&c, Some(&v1), false).expect_err("garbage");
+        assert_eq!(err.reason(), "too_many_rejected", "{err}");
+        assert!(err.to_string().contains("max_rejected_percent 50"), "{err}");
+        let cand = err.candidate().expect("candidate");
+        assert_eq!((cand.entries, cand.added, cand.removed), (3, 1, 0));
+        assert_eq!((cand.malformed_lines, cand.significant_lines), (270, 302));
+        // Refused on a first load too, accepted when forced or disabled.
+        assert!(compile_list(&c, None, false).is_err());
+        assert!(compile_list(&c, Some(&v1), true).is_ok());
+        let mut off = c.clone();
+        off.max_rejected_percent = 100;
+        assert!(compile_list(&off, Some(&v1), false).is_ok());
+        // The good file again, against the serving (good) version.
+        std::fs::write(&c.path, good).expect("w");
+        let (_, diff) = compile_list(&c, Some(&v1), false).expect("restored");
+        assert_eq!((diff.added, diff.removed), (0, 0));
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn explain_validates_the_name_and_shows_scope() {
+        let d = tmpdir("explain");
+        let mut c = cfg(
+            &d,
+            "l",
+            ListKind::Block,
+            "$ORIGIN rpz.\n*.below.example CNAME .\nexact.example CNAME .\nboth.example CNAME .\n*.both.example CNAME .\n",
+        );
+        c.format = Format::Rpz;
+        let policy = Policy {
+            lists: vec![Some(Arc::new(compile_list(&c, None, false).expect("c").0))],
+        };
+        let scope = |q: &str| {
+            let e = policy.explain_name(q).expect("valid");
+            let r = e.decided_by.expect("decided");
+            format!("{} {}", r.entry, r.scope)
+        };
+        assert_eq!(scope("x.below.example"), "*.below.example below");
+        assert_eq!(scope("exact.example"), "exact.example exact");
+        // RPZ writes a subtree as two rules, each shown with its own scope.
+        assert_eq!(scope("both.example"), "both.example exact");
+        assert_eq!(scope("x.both.example"), "*.both.example below");
+        let sub = list(&d, "sub", ListKind::Block, "tree.example\n");
+        let e = Policy {
+            lists: vec![Some(sub)],
+        }
+        .explain_name("x.Tree.example.")
+        .expect("valid");
+        assert_eq!(e.name, "x.tree.example");
+        let r = e.decided_by.expect("decided");
+        assert_eq!((r.entry.as_str(), r.scope), ("tree.example", "subtree"));
+        let text = policy.explain_name("exact.example").expect("v").to_string();
+        assert!(text.contains("`exact.example` (exact name only)"), "{text}");
+        for bad in [
+            "",
+            "a..b",
+            &format!("{}.example", "a".repeat(292)),
+            "bad name",
+        ] {
+            let err = policy.explain_name(bad).expect_err(bad);
+            assert!(err.starts_with("invalid name"), "{err}");
+        }
         let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -7,7 +7,11 @@
 //! line, a comment/blank line, a skipped placeholder, or rejected). Rules
 //! dnsward cannot honour exactly (adblock rules with a path or a narrowing
 //! modifier, RPZ IP triggers) are rejected, never widened into a
-//! whole-domain block. The `urls` format is different on purpose: legal
+//! whole-domain block. Single-label entries that would cover a whole TLD
+//! are rejected unless the list allows them ([`ParseOptions`]). Rejected
+//! lines are either malformed or unsupported (see
+//! [`ParseReport::unsupported`]); only malformed ones suggest the file is
+//! garbage. The `urls` format is different on purpose: legal
 //! orders name sites by URL, and the order is to block the site, so a URL
 //! blocks its host (and below) whatever its path.
 
@@ -206,6 +210,18 @@ pub struct ParseReport {
     /// Of the rejected lines, those naming an IP address (a DNS resolver
     /// cannot block an address).
     pub ip_literals: u64,
+    /// Of the rejected lines, those that are well-formed rules of the
+    /// format which DNS cannot enforce or which dnsward refuses on purpose
+    /// (IP addresses, URL paths, element hiding, `$modifiers`, RPZ IP
+    /// triggers, single-label entries). The rest are malformed: they do not
+    /// belong to the format at all and feed the `max_rejected_percent` guard.
+    pub unsupported: u64,
+    /// Single-label entries that would cover a whole TLD (`com`, `*.com`):
+    /// rejected unless the list sets `allow_tld_entries = true`, counted
+    /// either way so `check-list` can warn.
+    pub tld_entries: u64,
+    /// Source line of the first single-label entry.
+    pub first_tld_line: Option<u32>,
     /// The kept rejected lines.
     pub rejects: Vec<Reject>,
     /// SHA-256 of the file content, lowercase hex.
@@ -221,6 +237,32 @@ impl ParseReport {
                 reason: reason.into(),
             });
         }
+    }
+
+    /// A well-formed rule that cannot be applied: rejected, but not evidence
+    /// that the file is garbage.
+    fn reject_unsupported(&mut self, line: u32, reason: impl Into<String>) {
+        self.unsupported += 1;
+        self.reject(line, reason);
+    }
+
+    /// Rejected lines that are not valid in the format at all.
+    pub fn malformed(&self) -> u64 {
+        self.rejected.saturating_sub(self.unsupported)
+    }
+
+    /// Lines that are neither blank nor comments (nor RPZ housekeeping):
+    /// entry lines, skipped placeholders and rejected lines.
+    pub fn significant(&self) -> u64 {
+        self.lines.saturating_sub(self.comments)
+    }
+
+    /// Malformed lines as a whole percentage of the significant lines, when
+    /// that exceeds `max` (the `max_rejected_percent` guard); `None` when
+    /// the file is within the limit. `max >= 100` disables the guard.
+    pub fn too_many_rejected(&self, max: u8) -> Option<u64> {
+        let (bad, all) = (self.malformed(), self.significant());
+        (max < 100 && all > 0 && bad * 100 > all * u64::from(max)).then(|| bad * 100 / all)
     }
 
     /// Lines that were neither comments nor placeholders: if there were some
@@ -243,17 +285,34 @@ impl ParseReport {
 }
 
 /// Why a list file could not be parsed at all.
+///
+/// The OS error is part of the message and deliberately not exposed as
+/// `source()`: list errors travel as one line (reload JSON, audit log,
+/// `warn!`), and a chain printer (`{:#}`) would otherwise print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
     /// The file could not be opened or read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {error}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
+
+/// Per-list parse settings that change what is accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Accept single-label entries (`com`, `*.com`, `||com^`) that block
+    /// or allow a whole TLD. Off by default: such a line is far more often
+    /// a typo or garbage than an order to block a TLD.
+    pub allow_tld_entries: bool,
+}
+
+/// The end of the reason given for a rejected single-label entry (also how
+/// the parser recognises it when counting).
+const TLD_HINT: &str = "set allow_tld_entries = true on the list if that is intended";
 
 fn ip_reason(raw: &str) -> String {
     format!("`{raw}` is an IP address; a DNS resolver can only block names")
@@ -408,6 +467,7 @@ pub fn sniff<R: BufRead>(reader: R) -> Format {
 /// Per-format parser state (RPZ needs origin and TTL across lines).
 struct Parser {
     format: Format,
+    opts: ParseOptions,
     name: String,
     rpz: RpzState,
 }
@@ -427,9 +487,10 @@ struct RpzState {
 type Emit<'e> = dyn FnMut(Item<'_>) + 'e;
 
 impl Parser {
-    fn new(format: Format) -> Self {
+    fn new(format: Format, opts: ParseOptions) -> Self {
         Self {
             format,
+            opts,
             name: String::with_capacity(256),
             rpz: RpzState {
                 ttl: 3600,
@@ -462,6 +523,16 @@ impl Parser {
         emit: &mut Emit<'_>,
     ) -> Result<(), String> {
         normalize_into(raw, &mut self.name)?;
+        if !self.name.contains('.') && scope != Scope::Exact {
+            r.tld_entries += 1;
+            r.first_tld_line.get_or_insert(line);
+            if !self.opts.allow_tld_entries {
+                return Err(format!(
+                    "`{}` is a single label: it would cover the whole TLD; {TLD_HINT}",
+                    self.name
+                ));
+            }
+        }
         r.accepted += 1;
         emit(Item::Entry(Entry {
             name: &self.name,
@@ -475,6 +546,9 @@ impl Parser {
     fn reject(r: &mut ParseReport, line: u32, reason: String) {
         if reason.contains("is an IP address") {
             r.ip_literals += 1;
+            r.unsupported += 1;
+        } else if reason.ends_with(TLD_HINT) {
+            r.unsupported += 1;
         }
         r.reject(line, reason);
     }
@@ -545,7 +619,7 @@ impl Parser {
             return;
         }
         if t.contains("##") || t.contains("#@#") || t.contains("#?#") || t.contains("#$#") {
-            r.reject(line, "cosmetic (element hiding) rule: not a DNS rule");
+            r.reject_unsupported(line, "cosmetic (element hiding) rule: not a DNS rule");
             return;
         }
         let (allow, rule) = match t.strip_prefix("@@") {
@@ -564,7 +638,7 @@ impl Parser {
                 .map(str::trim)
                 .find(|m| !matches!(*m, "important" | "all" | ""))
             {
-                r.reject(
+                r.reject_unsupported(
                     line,
                     format!("modifier `${bad}` cannot be honoured by DNS; rule not applied"),
                 );
@@ -572,18 +646,18 @@ impl Parser {
             }
         }
         if body.starts_with('/') && body.ends_with('/') && body.len() > 1 {
-            r.reject(line, "regular-expression rule is not supported");
+            r.reject_unsupported(line, "regular-expression rule is not supported");
             return;
         }
         let (host, scope) = if let Some(rest) = body.strip_prefix("||") {
             let host = rest.strip_suffix('^').unwrap_or(rest);
             if host.contains('/') || host.contains('^') {
-                r.reject(line, "rule has a path; DNS can only block whole host names");
+                r.reject_unsupported(line, "rule has a path; DNS can only block whole host names");
                 return;
             }
             (host, Scope::Subtree)
         } else if body.starts_with('|') || body.contains('/') {
-            r.reject(
+            r.reject_unsupported(
                 line,
                 "URL rule; DNS can only block host names (use ||host^)",
             );
@@ -592,7 +666,7 @@ impl Parser {
             (body.strip_suffix('^').unwrap_or(body), Scope::Exact)
         };
         if host.contains('*') {
-            r.reject(line, "wildcard inside a name is not supported");
+            r.reject_unsupported(line, "wildcard inside a name is not supported");
             return;
         }
         let action = if allow {
@@ -687,7 +761,9 @@ impl Parser {
                     }
                     None => r.reject(line, "$TTL without a number"),
                 },
-                "$INCLUDE" => r.reject(line, "$INCLUDE is not supported: inline the file"),
+                "$INCLUDE" => {
+                    r.reject_unsupported(line, "$INCLUDE is not supported: inline the file")
+                }
                 other => r.reject(line, format!("unknown directive {other}")),
             }
             return;
@@ -758,7 +834,7 @@ impl Parser {
                 || lower.ends_with(&format!(".{special}"))
                 || lower.starts_with(&format!("{special}."))
             {
-                r.reject(
+                r.reject_unsupported(
                     line,
                     format!("{special} trigger is not supported yet; rule not applied"),
                 );
@@ -768,7 +844,7 @@ impl Parser {
         let (name, below) = match trigger.strip_prefix("*.") {
             Some(rest) => (rest.to_string(), true),
             None if trigger == "*" => {
-                r.reject(
+                r.reject_unsupported(
                     line,
                     "root wildcard `*` would match every name; not applied",
                 );
@@ -780,7 +856,7 @@ impl Parser {
         let local = |data: LocalData| (EntryAction::LocalData, Some(data));
         let (action, data) = match rtype.as_str() {
             "NS" | "DNAME" if rtype == "DNAME" => {
-                r.reject(line, "DNAME policy records are not supported");
+                r.reject_unsupported(line, "DNAME policy records are not supported");
                 return;
             }
             "NS" => {
@@ -804,7 +880,10 @@ impl Parser {
                         return;
                     }
                     t if t.starts_with("*.") => {
-                        r.reject(line, "wildcard CNAME rewrite (`*.target`) is not supported");
+                        r.reject_unsupported(
+                            line,
+                            "wildcard CNAME rewrite (`*.target`) is not supported",
+                        );
                         return;
                     }
                     t => {
@@ -844,13 +923,13 @@ impl Parser {
                 let joined = rdata.join(" ");
                 let text = joined.trim_matches('"');
                 if text.len() > 255 {
-                    r.reject(line, "TXT local data over 255 bytes cannot be sent");
+                    r.reject_unsupported(line, "TXT local data over 255 bytes cannot be sent");
                     return;
                 }
                 local(LocalData::Txt(text.to_string()))
             }
             other => {
-                r.reject(
+                r.reject_unsupported(
                     line,
                     format!("local data of type {other} is not supported (A, AAAA, TXT, CNAME)"),
                 );
@@ -960,6 +1039,17 @@ pub fn parse_reader<R: Read>(
     format: Format,
     emit: &mut dyn FnMut(Item<'_>),
 ) -> Result<ParseReport, ParseError> {
+    parse_reader_with(reader, path, format, ParseOptions::default(), emit)
+}
+
+/// [`parse_reader`] with a list's [`ParseOptions`].
+pub fn parse_reader_with<R: Read>(
+    reader: R,
+    path: &Path,
+    format: Format,
+    opts: ParseOptions,
+    emit: &mut dyn FnMut(Item<'_>),
+) -> Result<ParseReport, ParseError> {
     use sha2::Digest;
     let mut report = ParseReport {
         path: path.to_path_buf(),
@@ -967,7 +1057,7 @@ pub fn parse_reader<R: Read>(
         ..ParseReport::default()
     };
     let mut hasher = sha2::Sha256::new();
-    let mut parser = Parser::new(format);
+    let mut parser = Parser::new(format, opts);
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let mut buf = Vec::with_capacity(256);
     let mut line_no: u32 = 0;
@@ -975,9 +1065,9 @@ pub fn parse_reader<R: Read>(
         buf.clear();
         let n = reader
             .read_until(b'\n', &mut buf)
-            .map_err(|source| ParseError::Read {
+            .map_err(|error| ParseError::Read {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         if n == 0 {
             break;
@@ -1008,17 +1098,27 @@ pub fn parse_file(
     format: Format,
     emit: &mut dyn FnMut(Item<'_>),
 ) -> Result<ParseReport, ParseError> {
+    parse_file_with(path, format, ParseOptions::default(), emit)
+}
+
+/// [`parse_file`] with a list's [`ParseOptions`].
+pub fn parse_file_with(
+    path: &Path,
+    format: Format,
+    opts: ParseOptions,
+    emit: &mut dyn FnMut(Item<'_>),
+) -> Result<ParseReport, ParseError> {
     let open = || {
-        std::fs::File::open(path).map_err(|source| ParseError::Read {
+        std::fs::File::open(path).map_err(|error| ParseError::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })
     };
     let format = match format {
         Format::Auto => sniff(BufReader::new(open()?)),
         f => f,
     };
-    parse_reader(open()?, path, format, emit)
+    parse_reader_with(open()?, path, format, opts, emit)
 }
 
 #[cfg(test)]
@@ -1286,5 +1386,60 @@ mod tests {
         .expect("parse");
         assert_eq!((n, r.rejected), (1, 1));
         assert_eq!(r.sha256.len(), 64);
+    }
+
+    #[test]
+    fn single_label_entries_need_allow_tld_entries() {
+        let text = "com\n*.net\nads.example\n";
+        let (e, _, r) = parse(text, Format::Domains);
+        assert_eq!(names(&e), vec!["ads.example"]);
+        assert_eq!((r.rejected, r.unsupported, r.tld_entries), (2, 2, 2));
+        assert_eq!(r.first_tld_line, Some(1));
+        assert!(r.rejects[0].reason.contains("allow_tld_entries = true"));
+        for (t, f) in [
+            ("||org^\n", Format::Adblock),
+            ("0.0.0.0 io\n", Format::Hosts),
+        ] {
+            let (e, _, r) = parse(t, f);
+            assert!(e.is_empty() && r.tld_entries == 1, "{t}: {r:?}");
+        }
+        // An exact-name rule on a single label covers only that name.
+        let (e, _, r) = parse("$ORIGIN rpz.\nzz CNAME .\n", Format::Rpz);
+        assert_eq!((e.len(), r.tld_entries), (1, 0));
+
+        let mut n = 0;
+        let opts = ParseOptions {
+            allow_tld_entries: true,
+        };
+        let r = parse_reader_with(
+            text.as_bytes(),
+            Path::new("t"),
+            Format::Domains,
+            opts,
+            &mut |_| n += 1,
+        )
+        .expect("parse");
+        assert_eq!((n, r.rejected, r.tld_entries), (3, 0, 2));
+    }
+
+    #[test]
+    fn only_malformed_lines_count_towards_the_rejected_guard() {
+        // Well-formed rules DNS cannot enforce are not garbage.
+        let (_, _, r) = parse(
+            "||a.example^\n||b.example/path^\n|http://c.example/x\n||192.0.2.1^\nexample.org##.ad\n",
+            Format::Adblock,
+        );
+        assert_eq!((r.rejected, r.malformed(), r.significant()), (4, 0, 5));
+        assert_eq!(r.too_many_rejected(50), None);
+        // Two good lines and three of garbage: 60% > 50%, not > 60%.
+        let (_, _, r) = parse(
+            "# c\n\na.example\nb.example\n<html>\n!!!\nx y z\n",
+            Format::Domains,
+        );
+        assert_eq!((r.malformed(), r.significant()), (3, 5));
+        assert_eq!(r.too_many_rejected(50), Some(60));
+        assert_eq!(r.too_many_rejected(60), None);
+        assert_eq!(r.too_many_rejected(100), None);
+        assert_eq!(r.too_many_rejected(0), Some(60));
     }
 }

@@ -5,7 +5,9 @@
 //! version of every list that fails or is refused by a guard, and
 //! publishes the result with one `store`, so a query sees either the old
 //! policy or the new one, never a mix. Every accepted or refused change is
-//! written to the audit log.
+//! written to the audit log, with the list file's absolute path; a list
+//! whose content did not change (same SHA-256 as the serving version) is
+//! reported as `unchanged` and not audited.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,7 +17,7 @@ use arc_swap::{ArcSwap, Guard};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{compile_list, CompiledList, Fingerprint, Policy};
+use super::{compile_list, Candidate, CompiledList, Fingerprint, Policy};
 use crate::config::ListConfig;
 use crate::metrics::{unix_now, Metrics};
 
@@ -24,8 +26,8 @@ use crate::metrics::{unix_now, Metrics};
 pub struct ReloadRequest {
     /// Re-read every list even if its file looks unchanged (SIGHUP).
     pub reread: bool,
-    /// Skip the shrink and emptied guards (operator override). Checksums
-    /// are never skipped.
+    /// Skip the shrink, emptied and too-many-rejected guards (operator
+    /// override). Checksums are never skipped.
     pub force: bool,
 }
 
@@ -34,7 +36,8 @@ pub struct ReloadRequest {
 pub struct ListOutcome {
     /// The list.
     pub list: String,
-    /// `reloaded`, `unchanged` or `refused`.
+    /// `reloaded`, `unchanged` (file not changed, or re-read with the same
+    /// content) or `refused`.
     pub result: &'static str,
     /// Refusal reason label (`shrink`, `checksum`, ...), if refused.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,14 +47,19 @@ pub struct ListOutcome {
     pub error: Option<String>,
     /// Entries serving before.
     pub entries_before: usize,
-    /// Entries serving after.
+    /// Entries serving after (for a refused list: still the old version's).
     pub entries_after: usize,
-    /// Names added.
+    /// Names added to the serving version (0 when refused).
     pub added: usize,
-    /// Names removed.
+    /// Names removed from the serving version (0 when refused).
     pub removed: usize,
     /// Content hash of the serving version after the reload.
     pub sha256: String,
+    /// For a refused list: what the refused file would have made of the
+    /// list (entries, added, removed, rejected lines, its hash), so the
+    /// figures above are not mistaken for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused_version: Option<Candidate>,
 }
 
 /// What one reload did.
@@ -166,6 +174,7 @@ impl PolicyStore {
                             added: 0,
                             removed: 0,
                             sha256: prev_sha,
+                            refused_version: None,
                         });
                         next.push(prev);
                         continue;
@@ -175,7 +184,37 @@ impl PolicyStore {
             let started = std::time::Instant::now();
             let result = compile_list(cfg, prev.as_deref(), req.force);
             match result {
+                // Re-read (SIGHUP, `dnsward reload`, a touched file) with the
+                // content already serving: nothing changed, so nothing is
+                // audited; the new copy is kept for its file identity.
+                Ok((list, d)) if prev.is_some() && list.report.sha256 == prev_sha => {
+                    if let Ok(mut r) = self.refused.lock() {
+                        if let Some(slot) = r.get_mut(i) {
+                            *slot = None;
+                        }
+                    }
+                    info!(list = %cfg.name, entries = list.set.len(), "list re-read, content unchanged");
+                    outcome.lists.push(ListOutcome {
+                        list: cfg.name.clone(),
+                        result: "unchanged",
+                        reason: None,
+                        error: None,
+                        entries_before: d.before,
+                        entries_after: d.after,
+                        added: d.added,
+                        removed: d.removed,
+                        sha256: prev_sha,
+                        refused_version: None,
+                    });
+                    next.push(Some(Arc::new(list)));
+                    changed = true;
+                }
                 Ok((list, d)) => {
+                    if let Ok(mut r) = self.refused.lock() {
+                        if let Some(slot) = r.get_mut(i) {
+                            *slot = None;
+                        }
+                    }
                     self.publish_list_metrics(&list, &prev_sha);
                     for line in list.report.reject_lines().take(20) {
                         warn!(list = %cfg.name, "{line}");
@@ -205,6 +244,7 @@ impl PolicyStore {
                         added: d.added,
                         removed: d.removed,
                         sha256: list.report.sha256.clone(),
+                        refused_version: None,
                     };
                     self.audit(cfg, &o, req.force);
                     outcome.lists.push(o);
@@ -232,6 +272,7 @@ impl PolicyStore {
                         added: 0,
                         removed: 0,
                         sha256: prev_sha,
+                        refused_version: e.candidate().cloned(),
                     };
                     self.audit(cfg, &o, req.force);
                     outcome.lists.push(o);
@@ -268,7 +309,12 @@ impl PolicyStore {
         let line = AuditLine {
             time: rfc3339(unix),
             unix,
-            path: cfg.path.display().to_string(),
+            // Absolute, so the trail names the file whatever directory
+            // the server was started from.
+            path: std::path::absolute(&cfg.path)
+                .unwrap_or_else(|_| cfg.path.clone())
+                .display()
+                .to_string(),
             order_id: cfg.order_id.as_deref(),
             forced,
             outcome,

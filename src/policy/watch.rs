@@ -22,7 +22,8 @@ use super::store::{PolicyStore, ReloadRequest};
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     /// notify refused to watch a directory.
-    #[error("cannot watch {path}: {source}")]
+    /// (notify's error is the `source()`, not repeated in the message.)
+    #[error("cannot watch {path}")]
     Watch {
         /// The directory.
         path: PathBuf,
