@@ -9,8 +9,10 @@
 //! the same stages with full decoding. The fast path still applies every
 //! stage that matters for a hit: access control and rate limiting happen
 //! before it (in the listener), the policy is checked on every query (a
-//! reload applies at once to cached names), and the query, cache and rcode
-//! counters move exactly as on the normal path.
+//! reload applies at once to cached names), an answer with a CNAME/DNAME
+//! chain is served only if its chain was checked under the serving
+//! policy's generation (else the normal path checks it), and the query,
+//! cache and rcode counters move exactly as on the normal path.
 //!
 //! Cached answers carry a wire template ([`WireTemplate`]): the response
 //! encoded once with ID 0 and a lowercase question, plus the offsets of

@@ -12,6 +12,7 @@
 
 pub mod acl;
 pub mod app;
+pub mod chain;
 pub mod config;
 pub mod conntrack;
 pub mod fastpath;

@@ -13,6 +13,9 @@ pub const QUERIES: &str = "dnsward_queries_total";
 pub const RESPONSES: &str = "dnsward_responses_total";
 /// Blocked answers, by `list` and `action`.
 pub const BLOCKED: &str = "dnsward_blocked_total";
+/// Of [`BLOCKED`], the answers blocked at a name that a CNAME/DNAME chain
+/// led to rather than at the question name, by `list` and `action`.
+pub const CHAIN_BLOCKED: &str = "dnsward_chain_blocked_total";
 /// Answers served from the cache.
 pub const CACHE_HITS: &str = "dnsward_cache_hits_total";
 /// Lookups that missed the cache.
@@ -124,6 +127,8 @@ pub struct Metrics {
     pub responses: IntCounterVec,
     /// See [`BLOCKED`].
     pub blocked: IntCounterVec,
+    /// See [`CHAIN_BLOCKED`].
+    pub chain_blocked: IntCounterVec,
     /// See [`CACHE_HITS`].
     pub cache_hits: IntCounter,
     /// See [`CACHE_MISSES`].
@@ -190,6 +195,11 @@ impl Metrics {
             blocked: cv(
                 BLOCKED,
                 "Queries answered by a block list.",
+                &["list", "action"],
+            )?,
+            chain_blocked: cv(
+                CHAIN_BLOCKED,
+                "Queries blocked at a name their CNAME/DNAME chain led to (also in dnsward_blocked_total).",
                 &["list", "action"],
             )?,
             cache_hits: reg(

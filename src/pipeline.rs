@@ -9,6 +9,10 @@
 //! 3. cache;
 //! 4. recursor/forwarder, within the configured time budget and the cap
 //!    on resolutions in flight; on failure a stale answer if one is kept;
+//!    4b. policy again for every name the answer's CNAME/DNAME chain leads
+//!    to (cached, fresh or stale alike), so an alias cannot reach a listed
+//!    name; a cached chain found clean is marked with the policy's
+//!    generation and served by the fast path until the next list change;
 //! 5. response: EDNS, EDE, truncation to the client's UDP size; metrics.
 //!
 //! Every stage returns a [`Verdict`]: either the query goes on, or the
@@ -28,6 +32,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 use crate::acl::{Acl, AclDecision, DenyReason};
+use crate::chain;
 use crate::config::Action;
 use crate::fastpath::{parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery};
 use crate::metrics::Metrics;
@@ -340,7 +345,7 @@ impl Handler {
         let limit = q
             .edns
             .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
-        {
+        let generation = {
             let policy = self.policy.load();
             let v = policy.decide(key);
             if v.would_block.is_some() {
@@ -349,11 +354,17 @@ impl Handler {
             if let Decision::Blocked(b) = v.decision {
                 return self.fast_block(&q, key, &b, usize::from(limit));
             }
-        }
+            policy.generation
+        };
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
         let ckey = wire_cache_key(key, q.qtype, q.qclass, dnssec_ok);
         let now = Instant::now();
         let hit = self.cache.get(&ckey, now)?;
+        // A chain not yet checked under this policy (new answer, or a list
+        // changed since) takes the normal path, which checks it.
+        if !hit.chain_cleared(generation) {
+            return None;
+        }
         let template = hit.wire.as_ref()?;
         let out = template.render(&q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
         self.metrics.count_query(false, q.qtype);
@@ -532,7 +543,17 @@ impl Handler {
             None => {
                 let ckey = cache_key_of(&key, query, dnssec_ok);
                 let cached = self.resolve_into(query, &ckey, dnssec_ok, &mut resp).await;
-                return Some((resp, cached));
+                // After the cache and the upstream, whichever answered: a
+                // cached chain is checked against the policy serving now.
+                match self.chain_stage(query, transport, &mut resp, cached.as_deref()) {
+                    Verdict::Continue(None) => return Some((resp, cached)),
+                    Verdict::Continue(Some(target)) => {
+                        self.resolve_redirect(query, target, dnssec_ok, &mut resp)
+                            .await;
+                    }
+                    Verdict::Respond => {}
+                    Verdict::Drop => return None,
+                }
             }
             Some(target) => {
                 // CNAME rewrite: answer the CNAME, then the target's records.
@@ -542,24 +563,170 @@ impl Handler {
                     self.sinkhole.ttl(),
                     RData::CNAME(CNAME(target.clone())),
                 ));
-                if query.query_type() != RecordType::CNAME {
-                    let mut q = query.clone();
-                    q.set_name(target);
-                    let ckey = cache_key(&q, dnssec_ok);
-                    let mut sub = Message::response(0, OpCode::Query);
-                    let _ = self.resolve_into(&q, &ckey, dnssec_ok, &mut sub).await;
-                    resp.metadata.response_code = sub.metadata.response_code;
-                    resp.answers.extend(sub.answers);
-                    resp.authorities = sub.authorities;
-                    if let (Some(e), Some(sub_e)) = (resp.edns.as_mut(), sub.edns) {
-                        e.options_mut()
-                            .options
-                            .extend(sub_e.options().options.clone());
-                    }
-                }
+                self.resolve_redirect(query, target, dnssec_ok, &mut resp)
+                    .await;
             }
         }
         Some((resp, None))
+    }
+
+    /// The records of a redirect `target` (its CNAME already in `resp`)
+    /// for `query`'s type, resolved as a question of their own, appended
+    /// to `resp`. A CNAME question ends at the CNAME.
+    async fn resolve_redirect(
+        &self,
+        query: &Query,
+        target: Name,
+        dnssec_ok: bool,
+        resp: &mut Message,
+    ) {
+        if query.query_type() == RecordType::CNAME {
+            return;
+        }
+        let mut q = query.clone();
+        q.set_name(target);
+        let ckey = cache_key(&q, dnssec_ok);
+        let mut sub = Message::response(0, OpCode::Query);
+        let _ = self.resolve_into(&q, &ckey, dnssec_ok, &mut sub).await;
+        resp.metadata.response_code = sub.metadata.response_code;
+        resp.answers.extend(sub.answers);
+        resp.authorities = sub.authorities;
+        if let (Some(e), Some(sub_e)) = (resp.edns.as_mut(), sub.edns) {
+            e.options_mut()
+                .options
+                .extend(sub_e.options().options.clone());
+        }
+    }
+
+    /// Stage 4b: every name the answer's CNAME/DNAME chain leads to goes
+    /// through the policy, as the question name did in stage 2b (allow
+    /// rules, per-list and per-rule actions, dry-run), so an alias of a
+    /// listed name (anyone's zone can hold one) does not reach it. At the
+    /// first name blocked, the answer keeps the records leading to it and
+    /// gets that name's block answer, EDE and order included, exactly as
+    /// a direct query for it would (`Continue(Some(target))` for a
+    /// redirect still to resolve; `Respond` when done). `Continue(None)`:
+    /// serve `resp` as is.
+    ///
+    /// `entry` is the cache entry `resp` was filled from, if any: a chain
+    /// found clean is marked with the policy generation, so the fast path
+    /// serves it without this walk until the next list change. Answers
+    /// without aliases skip it all on one flag.
+    fn chain_stage(
+        &self,
+        query: &Query,
+        transport: Transport,
+        resp: &mut Message,
+        entry: Option<&CachedAnswer>,
+    ) -> Verdict<Option<Name>> {
+        let qtype = query.query_type();
+        match entry {
+            Some(e) if !e.chained => return Verdict::Continue(None),
+            None if !chain::may_chain(qtype, &resp.answers) => return Verdict::Continue(None),
+            _ => {}
+        }
+        let policy = self.policy.load();
+        if entry.is_some_and(|e| e.chain_cleared(policy.generation)) {
+            return Verdict::Continue(None);
+        }
+        let qname = query.name();
+        let targets = chain::targets(qname, &resp.answers);
+        // Clean only if no rule matched at all: a tcp-only rule lets the
+        // chain through over TCP but not over UDP (the fast path), and a
+        // dry-run match is counted on every query.
+        let mut clean = true;
+        for (hop, target) in targets.iter().enumerate() {
+            let key = LookupKey::from_labels(target.iter());
+            let verdict = policy.decide(&key);
+            if let Some(b) = verdict.would_block {
+                clean = false;
+                self.count_dry_run(&b, qtype);
+            }
+            let Decision::Blocked(b) = verdict.decision else {
+                continue;
+            };
+            clean = false;
+            let zone_text = key.suffix_str(b.depth);
+            let Some(effect) = effect_of(&b, &zone_text, transport) else {
+                continue;
+            };
+            let label = effect.label();
+            self.metrics
+                .blocked
+                .with_label_values(&[b.list.name(), label])
+                .inc();
+            self.metrics
+                .chain_blocked
+                .with_label_values(&[b.list.name(), label])
+                .inc();
+            if self.log_blocked {
+                info!(
+                    target: "dnsward::blocked",
+                    list = b.list.name(),
+                    line = b.hit.line,
+                    order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
+                    action = label,
+                    qtype = %qtype,
+                    hop = hop + 1,
+                    "blocked via CNAME/DNAME chain"
+                );
+            }
+            if matches!(effect, Effect::Drop) {
+                return Verdict::Drop;
+            }
+            chain::keep_chain_to(&mut resp.answers, qname, &targets, hop);
+            resp.authorities.clear();
+            resp.additionals.clear();
+            resp.metadata.response_code = ResponseCode::NoError;
+            resp.metadata.authentic_data = false;
+            if let Some(e) = resp.edns.as_mut() {
+                e.options_mut()
+                    .insert(ede(b.list.cfg.ede, &b.list.ede_text));
+            }
+            let ttl = self.block_ttl(&b);
+            return match effect {
+                Effect::Redirect(to) => {
+                    resp.answers.push(Record::from_rdata(
+                        target.clone(),
+                        self.sinkhole.ttl(),
+                        RData::CNAME(CNAME(to.clone())),
+                    ));
+                    Verdict::Continue(Some(to))
+                }
+                Effect::Truncate => {
+                    resp.answers.clear();
+                    resp.metadata.truncation = true;
+                    Verdict::Respond
+                }
+                other => {
+                    let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
+                    self.sinkhole.apply(resp, target, qtype, &other, zone, ttl);
+                    Verdict::Respond
+                }
+            };
+        }
+        if clean {
+            if let Some(e) = entry {
+                e.mark_chain_clean(policy.generation);
+            }
+        }
+        Verdict::Continue(None)
+    }
+
+    /// Count and log a dry-run list's would-be block.
+    fn count_dry_run(&self, b: &Block<'_>, qtype: RecordType) {
+        self.metrics
+            .dry_run
+            .with_label_values(&[b.list.name()])
+            .inc();
+        info!(
+            target: "dnsward::blocked",
+            list = b.list.name(),
+            line = b.hit.line,
+            order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
+            qtype = %qtype,
+            "dry-run: would block"
+        );
     }
 
     /// Stage 2a: per-question screening (EDNS version, class, qtype) and
@@ -608,18 +775,7 @@ impl Handler {
         let policy = self.policy.load();
         let verdict = policy.decide(key);
         if let Some(b) = verdict.would_block {
-            self.metrics
-                .dry_run
-                .with_label_values(&[b.list.name()])
-                .inc();
-            info!(
-                target: "dnsward::blocked",
-                list = b.list.name(),
-                line = b.hit.line,
-                order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
-                qtype = %qtype,
-                "dry-run: would block"
-            );
+            self.count_dry_run(&b, qtype);
         }
         let Decision::Blocked(b) = verdict.decision else {
             return Verdict::Continue(None);

@@ -138,6 +138,9 @@ impl Sinkhole {
                 _ => resp.authorities.push(self.soa(zone, ttl)),
             },
             Effect::Local(data) => {
+                // Records already there are the alias chain that led to
+                // `qname` (see `crate::chain`), not local data.
+                let before = resp.answers.len();
                 for (rttl, d) in data.iter() {
                     let rdata = match d {
                         LocalData::A(a) => RData::A(A(*a)),
@@ -150,7 +153,7 @@ impl Sinkhole {
                             .push(Record::from_rdata(qname.clone(), *rttl, rdata));
                     }
                 }
-                if resp.answers.is_empty() {
+                if resp.answers.len() == before {
                     resp.authorities.push(self.soa(zone, ttl));
                 }
             }

@@ -104,9 +104,29 @@ struct AuditLine<'a> {
     outcome: &'a ListOutcome,
 }
 
+/// A published [`Policy`] and its generation: a number that every
+/// publication raises by one, so anything checked against a policy (a
+/// cached CNAME chain, see [`crate::chain`]) can tell, with one integer
+/// compare, whether the policy has changed since. Derefs to the policy.
+#[derive(Debug)]
+pub struct Published {
+    /// The lists in force.
+    pub policy: Policy,
+    /// 0 for the empty policy before the first load, then +1 per swap.
+    pub generation: u64,
+}
+
+impl std::ops::Deref for Published {
+    type Target = Policy;
+
+    fn deref(&self) -> &Policy {
+        &self.policy
+    }
+}
+
 /// Owner of the current [`Policy`].
 pub struct PolicyStore {
-    current: ArcSwap<Policy>,
+    current: ArcSwap<Published>,
     lists: Vec<ListConfig>,
     metrics: Arc<Metrics>,
     audit: Option<PathBuf>,
@@ -125,7 +145,10 @@ impl PolicyStore {
             lists: vec![None; lists.len()],
         };
         Self {
-            current: ArcSwap::from_pointee(empty),
+            current: ArcSwap::from_pointee(Published {
+                policy: empty,
+                generation: 0,
+            }),
             lists,
             metrics,
             audit,
@@ -136,7 +159,7 @@ impl PolicyStore {
 
     /// The serving policy. Hold the guard only for the decision, never
     /// across an `.await`.
-    pub fn load(&self) -> Guard<Arc<Policy>> {
+    pub fn load(&self) -> Guard<Arc<Published>> {
         self.current.load()
     }
 
@@ -281,7 +304,12 @@ impl PolicyStore {
             }
         }
         if changed {
-            self.current.store(Arc::new(Policy { lists: next }));
+            // Reloads are serialised, so `old` is the serving version and
+            // generations never repeat.
+            self.current.store(Arc::new(Published {
+                policy: Policy { lists: next },
+                generation: old.generation + 1,
+            }));
         }
         outcome
     }

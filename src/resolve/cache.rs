@@ -19,7 +19,7 @@
 //! stay cached while one-off names cycle through.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Instant;
 
@@ -101,6 +101,15 @@ pub struct CachedAnswer {
     pub ttl: u32,
     /// Pre-encoded response for the UDP fast path.
     pub wire: Option<WireTemplate>,
+    /// The answer holds a CNAME/DNAME chain ([`crate::chain::may_chain`]):
+    /// it may be served only once its chain is checked against the
+    /// serving policy. False for the usual answer, which then needs no
+    /// check at all.
+    pub chained: bool,
+    /// Generation of the policy ([`crate::policy::store::Published`]) the
+    /// chain was last found clean under; `u64::MAX` until then. A list
+    /// change raises the generation, so the next hit re-checks.
+    chain_clean_at: AtomicU64,
     /// Its key, shared with the map, so eviction can find the map entry.
     key: Arc<[u8]>,
     /// Looked up since eviction last passed over it (CLOCK's bit).
@@ -115,6 +124,21 @@ impl CachedAnswer {
         if !self.used.load(Ordering::Relaxed) {
             self.used.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// May it be served as is under policy `generation`: no chain, or a
+    /// chain found clean under that very policy. One flag test for an
+    /// answer without aliases (the fast path's common case).
+    pub fn chain_cleared(&self, generation: u64) -> bool {
+        !self.chained || self.chain_clean_at.load(Ordering::Relaxed) == generation
+    }
+
+    /// Record that every name of the chain passed policy `generation`.
+    /// Racing writers store generations each found clean under its own
+    /// check, so a stored value is never wrong, only perhaps stale (and
+    /// a stale one only sends the next hit to the check again).
+    pub fn mark_chain_clean(&self, generation: u64) {
+        self.chain_clean_at.store(generation, Ordering::Relaxed);
     }
 
     /// Seconds since it was stored.
@@ -278,9 +302,12 @@ impl AnswerCache {
             .map
             .get(key.as_bytes())
             .map_or_else(|| Arc::from(key.as_bytes()), |e| e.key().clone());
+        let answers: Box<[Record]> = msg.answers.iter().filter(keep).cloned().collect();
         let entry = CachedAnswer {
             response_code: msg.metadata.response_code,
-            answers: msg.answers.iter().filter(keep).cloned().collect(),
+            chained: crate::chain::may_chain(query.query_type(), &answers),
+            chain_clean_at: AtomicU64::new(u64::MAX),
+            answers,
             authorities: msg.authorities.iter().filter(keep).cloned().collect(),
             stored: now,
             ttl,
