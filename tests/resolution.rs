@@ -772,3 +772,34 @@ async fn the_log_keeps_the_address_the_ede_text_leaves_out() {
         "the debug log names the upstream: {log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_authoritative_nxdomain_without_soa_is_not_believed() {
+    // What a machine without a route out can see: the first root address
+    // never answers (800 ms for an unknown server), and something that is
+    // not the root answers NXDOMAIN, RA set, no AA, no SOA. That used to
+    // reach the client as NXDOMAIN without SOA or EDE.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    let (fake, task) = answer_everything_with(ResponseCode::NXDomain).await;
+    let dir = TempDir::new("fake-nx");
+    let d = start_dnsward(
+        &dir,
+        &base_toml(&format!(
+            "[resolver]\nroot_servers = [\"{silent_addr}\", \"{fake}\"]\nauthority_allow = [\"127.0.0.0/8\"]\ntimeout_ms = 2500\n"
+        )),
+    )
+    .await;
+    let (m, _) = query(d.dns[0], Proto::Udp, "www.example.com.", RecordType::A).await;
+    assert_eq!(
+        m.metadata.response_code,
+        ResponseCode::ServFail,
+        "not NXDOMAIN: {m:?}"
+    );
+    let (code, text) = ede_of(&m).expect("EDE on SERVFAIL");
+    assert_eq!(code, 22, "No Reachable Authority: {text}");
+    assert!(!shows_an_address(&text), "{text:?}");
+    task.abort();
+    drop(silent);
+    d.shutdown(Duration::from_secs(1)).await;
+}

@@ -712,6 +712,14 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
         r.record_type() == RecordType::SOA && zone.zone_of(&r.name) && r.name.zone_of(name)
     });
     if rcode == ResponseCode::NXDomain {
+        // A server of the zone says so with AA or the zone's SOA. Without
+        // either, the reply is not the zone speaking but something in its
+        // place (a recursive resolver, a middlebox on a network without
+        // a route out); believing it would deny the name to every client
+        // (Unbound calls such replies "recursive lame" too).
+        if !msg.metadata.authoritative && !soa {
+            return Reply::Lame("NXDOMAIN neither authoritative nor with the zone's SOA");
+        }
         return Reply::NxDomain;
     }
     let ns_owner = msg
@@ -1022,6 +1030,35 @@ mod tests {
             classify(&same, &n("zz."), &name, RecordType::A),
             Reply::Lame(_)
         ));
+    }
+
+    #[test]
+    fn nxdomain_without_aa_or_the_zones_soa_is_lame() {
+        let zone = n(".");
+        let name = n("www.example.com.");
+        // What a middlebox or a recursive resolver answering in the
+        // root's place sends: RA, no AA, no SOA.
+        let mut fake = reply(ResponseCode::NXDomain, false);
+        fake.metadata.recursion_available = true;
+        assert!(matches!(
+            classify(&fake, &zone, &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // An SOA of another zone does not make it the zone's answer.
+        fake.authorities.push(soa("example.zz."));
+        assert!(matches!(
+            classify(&fake, &zone, &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // With AA, or with the zone's SOA, the zone has spoken.
+        let aa = reply(ResponseCode::NXDomain, true);
+        assert_eq!(classify(&aa, &zone, &name, RecordType::A), Reply::NxDomain);
+        let mut with_soa = reply(ResponseCode::NXDomain, false);
+        with_soa.authorities.push(soa("."));
+        assert_eq!(
+            classify(&with_soa, &zone, &name, RecordType::A),
+            Reply::NxDomain
+        );
     }
 
     #[test]
