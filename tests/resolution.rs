@@ -703,7 +703,7 @@ async fn servfail_ede_text_shows_no_server_address() {
         (
             "rec-closed",
             refused,
-            "no server of . gave a usable answer (Connection refused",
+            "no server of . gave a usable answer (connection refused)",
         ),
     ] {
         let dir = TempDir::new(tag);

@@ -78,7 +78,9 @@ impl ExchangeError {
     /// logs.
     pub fn public_text(&self) -> String {
         match self {
-            ExchangeError::Io { source, .. } => source.to_string(),
+            // The kind ("connection refused", "network unreachable"):
+            // the OS error number adds nothing for a client.
+            ExchangeError::Io { source, .. } => source.kind().to_string(),
             ExchangeError::Timeout { after, .. } => format!("no reply within {after:?}"),
             ExchangeError::Mismatch { .. } => "TCP reply does not match the question".into(),
             ExchangeError::Malformed { .. } => "undecodable TCP reply".into(),

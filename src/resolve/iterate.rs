@@ -1082,7 +1082,7 @@ mod tests {
         let unreachable = IterateError::AllFailed {
             zone: n("example.zz."),
             last: format!("{addr}: Connection refused"),
-            last_public: "Connection refused".into(),
+            last_public: "connection refused".into(),
             timeouts_only: false,
             network: true,
         };
@@ -1091,7 +1091,7 @@ mod tests {
         assert!(e.to_string().contains("192.0.2.53"));
         assert_eq!(
             e.public_text(),
-            "no server of example.zz. gave a usable answer (Connection refused)"
+            "no server of example.zz. gave a usable answer (connection refused)"
         );
     }
 
