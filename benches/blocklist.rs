@@ -340,8 +340,8 @@ fn bench_set(c: &mut Criterion, label: &str, set: &DomainSet, names: &[String], 
 /// before each Zipf case because on this VM it moves with the host,
 /// from one minute to the next (the 4 MiB figure between ~20 ns, when the
 /// L3 serves this VM, and ~150-200 ns, when it does not), and a 10M
-/// lookup's median often moves with it (not always: README, "Lists at
-/// scale"): read the lookup figures next to these.
+/// lookup's median often moves with it (not always: docs/benchmarks.md,
+/// "Lists at scale"): read the lookup figures next to these.
 fn memory_latency() {
     let mut line = String::from("memory: dependent read");
     for kib in [256usize, 4 << 10, 32 << 10, 256 << 10] {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Resident memory of the answer cache in the running server.
 #
-# The README's config reference gives the cost of a cached answer from the
+# docs/configuration.md gives the cost of a cached answer from the
 # heap count of `cargo bench --bench cache_memory`; an operator sizing
 # `cache.max_entries` needs what the process actually holds (allocator
 # overhead included), and whether it stays put while answers expire and

@@ -5,7 +5,7 @@
 //! and under virtualisation a TLB miss is a two-dimensional page walk.
 //! Asking the kernel for 2 MiB pages (`MADV_HUGEPAGE`, honoured when
 //! `/sys/kernel/mm/transparent_hugepage/enabled` is `madvise` or `always`)
-//! removed most of that cost in our measurement (README, "Benchmarks").
+//! spares most of those page walks.
 //!
 //! The same module pins glibc's mmap threshold ([`return_large_frees`]):
 //! by default glibc raises it after a large block is freed, so the next

@@ -889,7 +889,8 @@ impl Handler {
                 }
                 resp.metadata.response_code = ResponseCode::ServFail;
                 if let Some(edns) = resp.edns.as_mut() {
-                    edns.options_mut().insert(ede(e.ede_code(), &e.to_string()));
+                    edns.options_mut()
+                        .insert(ede(e.ede_code(), &e.public_text()));
                 }
                 None
             }

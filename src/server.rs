@@ -142,8 +142,8 @@ const STOP_CHECK_MS: i32 = 100;
 /// everything else is answered in a task on `rt`. The thread sleeps in
 /// `recvmmsg` on the socket (blocking socket, `MSG_WAITFORONE`, the
 /// receive timeout as the stop check), so an arriving query wakes the
-/// thread that reads it directly, with no async scheduler in between (p99
-/// at 2,000 qps went below Unbound's with this; see the README);
+/// thread that reads it directly, with no async scheduler in between (the
+/// tail latency, docs/benchmarks.md);
 /// datagrams are received and fast answers sent in batches
 /// ([`crate::udpbatch`]). The socket is not registered with the async
 /// runtime; tasks on the normal path send their answer with a `sendmmsg`

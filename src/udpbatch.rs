@@ -4,7 +4,7 @@
 //! kernel, most of it the two system calls per query. Under load many
 //! queries are queued on the socket at once; receiving up to [`BATCH`] of
 //! them in one call and sending the fast-path answers in one call cuts the
-//! system calls per query accordingly (README, "Benchmarks").
+//! system calls per query accordingly (docs/benchmarks.md).
 //!
 //! This module holds the crate's FFI for it. Every pointer handed to the
 //! kernel points into buffers owned by [`Batch`] (or the caller's slice)

@@ -983,3 +983,11 @@ async fn audit_log_has_absolute_paths_and_no_line_for_unchanged_lists() {
     assert_eq!(got[1]["result"], "reloaded");
     assert_eq!(got[1]["entries_after"], 2);
 }
+
+#[test]
+fn the_try_forward_config_of_the_readme_is_valid() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/try-forward.toml");
+    let (ok, text) = run_cli(&["check-config", path]);
+    assert!(ok, "{text}");
+    assert!(text.contains("list court-orders: "), "{text}");
+}

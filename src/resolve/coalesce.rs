@@ -160,7 +160,7 @@ mod tests {
         let leader = tokio::spawn(async move {
             f.run(&q("x.example."), false, async {
                 tokio::time::sleep(Duration::from_secs(60)).await;
-                Err(ResolveError::Network("never".into()))
+                Err(ResolveError::network("never", "never"))
             })
             .await
         });

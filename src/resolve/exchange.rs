@@ -72,6 +72,23 @@ pub enum ExchangeError {
     Encode(String),
 }
 
+impl ExchangeError {
+    /// The failure without the server's address, for text a client
+    /// reads (the EDE of a SERVFAIL); `Display` names the server, for
+    /// logs.
+    pub fn public_text(&self) -> String {
+        match self {
+            // The kind ("connection refused", "network unreachable"):
+            // the OS error number adds nothing for a client.
+            ExchangeError::Io { source, .. } => source.kind().to_string(),
+            ExchangeError::Timeout { after, .. } => format!("no reply within {after:?}"),
+            ExchangeError::Mismatch { .. } => "TCP reply does not match the question".into(),
+            ExchangeError::Malformed { .. } => "undecodable TCP reply".into(),
+            ExchangeError::Encode(_) => "the question could not be encoded".into(),
+        }
+    }
+}
+
 /// A question on the wire plus what the reply must echo.
 pub struct Request<'q> {
     id: u16,

@@ -36,7 +36,7 @@ impl Forwarder {
     /// Resolve one question. SERVFAIL/REFUSED from one upstream moves on to
     /// the next; the last failure is reported if all fail.
     pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Message, ResolveError> {
-        let mut last = ResolveError::Network("no upstream configured".into());
+        let mut last = ResolveError::network("no upstream configured", "no upstream configured");
         for &up in &self.upstreams {
             match self.exchange(up, query, dnssec_ok).await {
                 Ok(m)
@@ -45,10 +45,11 @@ impl Forwarder {
                         ResponseCode::ServFail | ResponseCode::Refused | ResponseCode::NotImp
                     ) =>
                 {
-                    last = ResolveError::NoAuthority(format!(
-                        "upstream {up} answered {}",
-                        m.metadata.response_code
-                    ));
+                    let rcode = m.metadata.response_code;
+                    last = ResolveError::no_authority(
+                        format!("upstream {up} answered {rcode}"),
+                        format!("upstream answered {rcode}"),
+                    );
                 }
                 Ok(m) => return Ok(m),
                 Err(e) => last = e,

@@ -108,8 +108,10 @@ pub enum IterateError {
     AllFailed {
         /// The zone.
         zone: Name,
-        /// The last failure, for the EDE text.
+        /// The last failure, server address included (logs).
         last: String,
+        /// The same without the server's address (EDE text).
+        last_public: String,
         /// True if every failure was a timeout.
         timeouts_only: bool,
         /// True if a failure was a network error.
@@ -132,6 +134,26 @@ pub enum IterateError {
     Encode(ExchangeError),
 }
 
+impl IterateError {
+    /// The reason as a client may read it: zones and names, never a
+    /// server address (only `AllFailed` carries one, in `last`; `Display`
+    /// keeps it for the logs).
+    pub fn public_text(&self) -> String {
+        match self {
+            IterateError::AllFailed {
+                zone, last_public, ..
+            } => format!("no server of {zone} gave a usable answer ({last_public})"),
+            IterateError::Encode(e) => e.public_text(),
+            IterateError::Budget(_)
+            | IterateError::Depth { .. }
+            | IterateError::NoAddress { .. }
+            | IterateError::Held { .. }
+            | IterateError::ChainTooLong
+            | IterateError::Loop(_) => self.to_string(),
+        }
+    }
+}
+
 impl From<IterateError> for ResolveError {
     fn from(e: IterateError) -> Self {
         match &e {
@@ -140,9 +162,9 @@ impl From<IterateError> for ResolveError {
                 ..
             } => ResolveError::Timeout(Duration::ZERO),
             IterateError::AllFailed { network: true, .. } | IterateError::Encode(_) => {
-                ResolveError::Network(e.to_string())
+                ResolveError::network(e.to_string(), e.public_text())
             }
-            _ => ResolveError::NoAuthority(e.to_string()),
+            _ => ResolveError::no_authority(e.to_string(), e.public_text()),
         }
     }
 }
@@ -580,6 +602,7 @@ impl Iterative {
         let query = Query::query(name.clone(), qtype);
         self.stats.order(&mut servers, |s| s.ip(), Instant::now());
         let mut last = String::from("no server tried");
+        let mut last_public = last.clone();
         let (mut timeouts, mut others, mut network) = (0usize, 0usize, false);
         for round in 0..ROUNDS {
             let mut timed_out: Vec<SocketAddr> = Vec::new();
@@ -601,11 +624,13 @@ impl Iterative {
                                 self.stats.failed(server.ip(), now);
                                 others += 1;
                                 last = format!("{server}: lame: {why}");
+                                last_public = format!("lame: {why}");
                             }
                             Reply::Failed(rcode) => {
                                 self.stats.failed(server.ip(), now);
                                 others += 1;
                                 last = format!("{server}: {rcode}");
+                                last_public = rcode.to_string();
                             }
                             usable => {
                                 self.stats.answered(server.ip(), rtt, now);
@@ -626,6 +651,7 @@ impl Iterative {
                             network |= matches!(e, ExchangeError::Io { .. });
                         }
                         last = e.to_string();
+                        last_public = e.public_text();
                     }
                 }
             }
@@ -637,6 +663,7 @@ impl Iterative {
         Err(IterateError::AllFailed {
             zone: zone.clone(),
             last,
+            last_public,
             timeouts_only: timeouts > 0 && others == 0,
             network,
         })
@@ -681,12 +708,20 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
     if out_of_zone {
         return Reply::Lame("answer for a name outside the zone asked");
     }
-    if rcode == ResponseCode::NXDomain {
-        return Reply::NxDomain;
-    }
     let soa = msg.authorities.iter().any(|r| {
         r.record_type() == RecordType::SOA && zone.zone_of(&r.name) && r.name.zone_of(name)
     });
+    if rcode == ResponseCode::NXDomain {
+        // A server of the zone says so with AA or the zone's SOA. Without
+        // either, the reply is not the zone speaking but something in its
+        // place (a recursive resolver, a middlebox on a network without
+        // a route out); believing it would deny the name to every client
+        // (Unbound calls such replies "recursive lame" too).
+        if !msg.metadata.authoritative && !soa {
+            return Reply::Lame("NXDOMAIN neither authoritative nor with the zone's SOA");
+        }
+        return Reply::NxDomain;
+    }
     let ns_owner = msg
         .authorities
         .iter()
@@ -995,6 +1030,69 @@ mod tests {
             classify(&same, &n("zz."), &name, RecordType::A),
             Reply::Lame(_)
         ));
+    }
+
+    #[test]
+    fn nxdomain_without_aa_or_the_zones_soa_is_lame() {
+        let zone = n(".");
+        let name = n("www.example.com.");
+        // What a middlebox or a recursive resolver answering in the
+        // root's place sends: RA, no AA, no SOA.
+        let mut fake = reply(ResponseCode::NXDomain, false);
+        fake.metadata.recursion_available = true;
+        assert!(matches!(
+            classify(&fake, &zone, &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // An SOA of another zone does not make it the zone's answer.
+        fake.authorities.push(soa("example.zz."));
+        assert!(matches!(
+            classify(&fake, &zone, &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // With AA, or with the zone's SOA, the zone has spoken.
+        let aa = reply(ResponseCode::NXDomain, true);
+        assert_eq!(classify(&aa, &zone, &name, RecordType::A), Reply::NxDomain);
+        let mut with_soa = reply(ResponseCode::NXDomain, false);
+        with_soa.authorities.push(soa("."));
+        assert_eq!(
+            classify(&with_soa, &zone, &name, RecordType::A),
+            Reply::NxDomain
+        );
+    }
+
+    #[test]
+    fn public_text_names_zones_never_servers() {
+        let addr: SocketAddr = "192.0.2.53:53".parse().expect("addr");
+        let all_failed = IterateError::AllFailed {
+            zone: n("example.zz."),
+            last: format!("{addr}: lame: no"),
+            last_public: "lame: no".into(),
+            timeouts_only: false,
+            network: false,
+        };
+        assert!(
+            all_failed.to_string().contains("192.0.2.53"),
+            "logs keep it"
+        );
+        assert_eq!(
+            all_failed.public_text(),
+            "no server of example.zz. gave a usable answer (lame: no)"
+        );
+        let unreachable = IterateError::AllFailed {
+            zone: n("example.zz."),
+            last: format!("{addr}: Connection refused"),
+            last_public: "connection refused".into(),
+            timeouts_only: false,
+            network: true,
+        };
+        let e = ResolveError::from(unreachable);
+        assert_eq!(e.ede_code(), crate::sinkhole::EDE_NETWORK_ERROR);
+        assert!(e.to_string().contains("192.0.2.53"));
+        assert_eq!(
+            e.public_text(),
+            "no server of example.zz. gave a usable answer (connection refused)"
+        );
     }
 
     #[test]

@@ -74,6 +74,11 @@ impl LowerWire {
 
 /// Why a resolution failed; each maps to SERVFAIL with an EDE code.
 /// `Clone` so one failure can answer every client waiting on it.
+///
+/// `Display` is the full reason, server addresses included, for logs;
+/// [`ResolveError::public_text`] is what a subscriber may read in the
+/// EDE text: addresses of upstreams and name servers say nothing to a
+/// subscriber and map the operator's network to anyone who asks.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ResolveError {
     /// The whole resolution exceeded its time budget, or every server
@@ -81,19 +86,61 @@ pub enum ResolveError {
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     /// No authoritative server could be reached or gave a usable answer.
-    #[error("no reachable authority: {0}")]
-    NoAuthority(String),
+    #[error("no reachable authority: {detail}")]
+    NoAuthority {
+        /// The full reason, addresses included (logs only).
+        detail: String,
+        /// The reason without addresses (EDE text).
+        public: String,
+    },
     /// A network-level failure talking to another server.
-    #[error("network error: {0}")]
-    Network(String),
+    #[error("network error: {detail}")]
+    Network {
+        /// The full reason, addresses included (logs only).
+        detail: String,
+        /// The reason without addresses (EDE text).
+        public: String,
+    },
 }
 
 impl ResolveError {
+    /// A [`ResolveError::NoAuthority`]: `detail` for logs, `public` (no
+    /// addresses) for the client.
+    pub fn no_authority(detail: impl Into<String>, public: impl Into<String>) -> Self {
+        ResolveError::NoAuthority {
+            detail: detail.into(),
+            public: public.into(),
+        }
+    }
+
+    /// A [`ResolveError::Network`]: `detail` for logs, `public` (no
+    /// addresses) for the client.
+    pub fn network(detail: impl Into<String>, public: impl Into<String>) -> Self {
+        ResolveError::Network {
+            detail: detail.into(),
+            public: public.into(),
+        }
+    }
+
     /// RFC 8914 code to attach to the SERVFAIL.
     pub fn ede_code(&self) -> u16 {
         match self {
-            ResolveError::Timeout(_) | ResolveError::NoAuthority(_) => EDE_NO_REACHABLE_AUTHORITY,
-            ResolveError::Network(_) => EDE_NETWORK_ERROR,
+            ResolveError::Timeout(_) | ResolveError::NoAuthority { .. } => {
+                EDE_NO_REACHABLE_AUTHORITY
+            }
+            ResolveError::Network { .. } => EDE_NETWORK_ERROR,
+        }
+    }
+
+    /// The EDE extra text of the SERVFAIL: the reason without any server
+    /// address (those stay in the logs and metrics).
+    pub fn public_text(&self) -> String {
+        match self {
+            ResolveError::Timeout(d) if d.is_zero() => "no name server answered in time".into(),
+            ResolveError::Timeout(d) => format!("timed out after {d:?}"),
+            ResolveError::NoAuthority { public, .. } | ResolveError::Network { public, .. } => {
+                public.clone()
+            }
         }
     }
 
@@ -101,8 +148,8 @@ impl ResolveError {
     pub fn kind(&self) -> &'static str {
         match self {
             ResolveError::Timeout(_) => "timeout",
-            ResolveError::NoAuthority(_) => "no_authority",
-            ResolveError::Network(_) => "network",
+            ResolveError::NoAuthority { .. } => "no_authority",
+            ResolveError::Network { .. } => "network",
         }
     }
 }
@@ -111,7 +158,10 @@ impl From<exchange::ExchangeError> for ResolveError {
     fn from(e: exchange::ExchangeError) -> Self {
         match e {
             exchange::ExchangeError::Timeout { after, .. } => ResolveError::Timeout(after),
-            other => ResolveError::Network(other.to_string()),
+            other => ResolveError::network(
+                other.to_string(),
+                format!("upstream: {}", other.public_text()),
+            ),
         }
     }
 }
