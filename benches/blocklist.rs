@@ -351,7 +351,7 @@ fn memory_latency() {
         for i in (1..lines).rev() {
             next.swap(i, (xorshift(&mut x) % i as u64) as usize);
         }
-        let mut chain = dnsward::hugepages::zeroed_u64(lines * 8);
+        let mut chain = dnsward::sys::memory::zeroed_u64(lines * 8);
         for (i, &n) in next.iter().enumerate() {
             chain[i * 8] = (n * 8) as u64;
         }

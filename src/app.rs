@@ -12,21 +12,21 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::info;
 
-use crate::acl::{Acl, AclConfig};
 use crate::config::diff::{self, Changes};
 use crate::config::{Config, ResolverMode, Validated};
-use crate::conntrack::{ConnLimits, ConnMetrics, ConnTracker};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
+use crate::pipeline::acl::{Acl, AclConfig};
+use crate::pipeline::ratelimit::RateLimiter;
 use crate::pipeline::Handler;
 use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
-use crate::ratelimit::RateLimiter;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
 use crate::resolve::iterate::{Iterative, RecursiveSettings};
 use crate::resolve::{roothints, Upstream};
 use crate::server;
+use crate::server::conntrack::{ConnLimits, ConnMetrics, ConnTracker};
 use crate::sinkhole::Sinkhole;
 
 /// Why the server could not start.

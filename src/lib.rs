@@ -1,30 +1,27 @@
 //! dnsward: a recursive DNS resolver for ISPs that enforces block lists.
 //!
-//! The query path lives in [`pipeline`]; each stage is a module named for
-//! what it does: [`policy`] (lists, matching, hot reload), [`sinkhole`]
-//! (blocked answers), [`resolve`] (cache, recursor, forwarder), [`server`]
-//! (UDP/TCP listeners) with [`conntrack`] (their connection table), [`http`] and [`metrics`] (operations), [`app`]
-//! (wiring) and [`config`]. `unsafe` is confined to [`hugepages`]
-//! (`madvise`, `mallopt`, the prefetch hint) and `udpbatch` (`recvmmsg`/`sendmmsg`/`poll`), each
-//! justified and measured there.
+//! The query path reads top to bottom in [`pipeline`], from the listeners
+//! in [`server`] (UDP/TCP and their connection table). Below it: [`policy`]
+//! (lists, matching, hot reload), [`sinkhole`] (blocked answers),
+//! [`resolve`] (cache, recursor, forwarder), all built on [`wire`], the
+//! ground floor of DNS wire vocabulary (quick parse, pre-encoded answers,
+//! EDE codes, CNAME chains). [`http`] and [`metrics`] serve operations,
+//! [`app`] wires everything together and [`config`] holds every setting.
+//! `unsafe` is confined to [`sys`] (`recvmmsg`/`sendmmsg`/`poll`,
+//! `madvise`, `mallopt`, the prefetch hint), each call justified and
+//! measured there.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod acl;
 pub mod app;
-pub mod chain;
 pub mod config;
-pub mod conntrack;
-pub mod fastpath;
 pub mod http;
-pub mod hugepages;
 pub mod logcap;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
-pub mod ratelimit;
 pub mod resolve;
 pub mod server;
 pub mod sinkhole;
-#[cfg(target_os = "linux")]
-pub mod udpbatch;
+pub mod sys;
+pub mod wire;

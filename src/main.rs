@@ -334,7 +334,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { config } => {
-            dnsward::hugepages::return_large_frees();
+            dnsward::sys::memory::return_large_frees();
             init_logging();
             load(config.as_ref()).and_then(|(cfg, note)| {
                 if let Some(note) = note {

@@ -397,7 +397,7 @@ mod tests {
         m.queries.with_label_values(&["udp", "A"]).inc();
         m.cache_hits.inc();
         m.count_authority(AuthorityOutcome::Network, true);
-        let conns = crate::conntrack::ConnMetrics::new(&m, "tcp");
+        let conns = crate::server::conntrack::ConnMetrics::new(&m, "tcp");
         conns.evicted_limit.inc();
         assert_eq!(
             m.authority_queries

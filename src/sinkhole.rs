@@ -139,7 +139,7 @@ impl Sinkhole {
             },
             Effect::Local(data) => {
                 // Records already there are the alias chain that led to
-                // `qname` (see `crate::chain`), not local data.
+                // `qname` (see `crate::wire::chain`), not local data.
                 let before = resp.answers.len();
                 for (rttl, d) in data.iter() {
                     let rdata = match d {

@@ -738,8 +738,8 @@ fn deploy_example_answers_public_subscriber_prefixes() {
     )
     .expect("deploy/dnsward.toml");
     let cfg: dnsward::config::Config = toml::from_str(&text).expect("parses");
-    let acl = dnsward::acl::Acl::new(&cfg.acl).expect("valid acl");
-    use dnsward::acl::AclDecision::{Allow, Deny};
+    let acl = dnsward::pipeline::acl::Acl::new(&cfg.acl).expect("valid acl");
+    use dnsward::pipeline::acl::AclDecision::{Allow, Deny};
     for (client, allowed) in [
         ("192.0.2.77", true),
         ("198.51.100.5", true),

@@ -61,8 +61,8 @@ async fn clients_outside_the_acl_get_refused_with_ede_18() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_config_is_not_an_open_resolver() {
     let cfg: dnsward::config::Config = toml::from_str("").expect("empty config");
-    let acl = dnsward::acl::Acl::new(&cfg.acl).expect("acl");
-    use dnsward::acl::AclDecision;
+    let acl = dnsward::pipeline::acl::Acl::new(&cfg.acl).expect("acl");
+    use dnsward::pipeline::acl::AclDecision;
     for allowed in ["127.0.0.1", "10.1.2.3", "192.168.0.9", "::1", "fd00::5"] {
         assert_eq!(acl.check(ip(allowed)), AclDecision::Allow, "{allowed}");
     }

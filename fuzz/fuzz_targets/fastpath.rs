@@ -58,7 +58,7 @@ use hickory_proto::rr::{Name, RData, Record};
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::SinkholeConfig;
-use dnsward::fastpath::{
+use dnsward::wire::template::{
     lower_query, parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery, WireTemplate,
 };
 use dnsward::pipeline::check_wire;

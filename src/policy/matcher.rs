@@ -299,7 +299,7 @@ impl LookupKey {
 
     /// Refill this key from a question name in wire form (length-prefixed
     /// labels up to the zero label, no compression: what
-    /// [`crate::fastpath::parse_quick`] hands over). The same key as
+    /// [`crate::wire::template::parse_quick`] hands over). The same key as
     /// [`LookupKey::assign`] over the name's labels, built with one copy
     /// of the whole name instead of one per label: the length bytes sit
     /// exactly where the dots go. A length over 63 (a compression pointer)
@@ -943,7 +943,7 @@ impl DomainSet {
     fn touch_record(&self, scan: &Scan) {
         if let Some(i) = scan.deepest_first().next() {
             if let Some(off) = (scan.first[i] as usize).checked_sub(1) {
-                crate::hugepages::prefetch(&self.arena, off);
+                crate::sys::memory::prefetch(&self.arena, off);
             }
         }
     }
@@ -1113,7 +1113,7 @@ fn touch_slots(table: &[u64], homes: usize, hashes: impl Iterator<Item = u64>) {
         return;
     }
     for h in hashes {
-        crate::hugepages::prefetch(table, slot_index(h, homes));
+        crate::sys::memory::prefetch(table, slot_index(h, homes));
     }
 }
 
@@ -1155,9 +1155,9 @@ impl DomainSetBuilder {
         // huge pages from the start and, if the estimate holds, never
         // reallocated.
         b.set.arena = Vec::with_capacity(n * 26);
-        crate::hugepages::advise(&b.set.arena);
+        crate::sys::memory::advise(&b.set.arena);
         b.set.homes = (n * 2).next_power_of_two().max(16);
-        b.set.table = crate::hugepages::zeroed_u64(b.set.homes + PAD);
+        b.set.table = crate::sys::memory::zeroed_u64(b.set.homes + PAD);
         b
     }
 
@@ -1172,7 +1172,7 @@ impl DomainSetBuilder {
     }
 
     fn rehash(&mut self, homes: usize) {
-        let mut table = crate::hugepages::zeroed_u64(homes + PAD);
+        let mut table = crate::sys::memory::zeroed_u64(homes + PAD);
         let arena = &self.set.arena;
         let mut batch = [(0u64, 0usize, 0u8); BATCH];
         let mut off = 0;
@@ -1412,7 +1412,7 @@ impl DomainSetBuilder {
         // into a fresh allocation advised for huge pages.
         let (len, capacity) = (self.set.arena.len(), self.set.arena.capacity());
         if capacity - len > len / 4 {
-            self.set.arena = crate::hugepages::copy_bytes(&self.set.arena);
+            self.set.arena = crate::sys::memory::copy_bytes(&self.set.arena);
         } else {
             self.set.arena.shrink_to_fit();
         }

@@ -106,7 +106,7 @@ struct AuditLine<'a> {
 
 /// A published [`Policy`] and its generation: a number that every
 /// publication raises by one, so anything checked against a policy (a
-/// cached CNAME chain, see [`crate::chain`]) can tell, with one integer
+/// cached CNAME chain, see [`crate::wire::chain`]) can tell, with one integer
 /// compare, whether the policy has changed since. Derefs to the policy.
 #[derive(Debug)]
 pub struct Published {

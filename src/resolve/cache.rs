@@ -28,7 +28,7 @@ use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
 use crate::config::CacheConfig;
-use crate::fastpath::{lower_query, WireTemplate};
+use crate::wire::template::{lower_query, WireTemplate};
 
 /// Largest encoded key: 256-byte wire name (no root label) + root label +
 /// type + class + DO.
@@ -101,7 +101,7 @@ pub struct CachedAnswer {
     pub ttl: u32,
     /// Pre-encoded response for the UDP fast path.
     pub wire: Option<WireTemplate>,
-    /// The answer holds a CNAME/DNAME chain ([`crate::chain::may_chain`]):
+    /// The answer holds a CNAME/DNAME chain ([`crate::wire::chain::may_chain`]):
     /// it may be served only once its chain is checked against the
     /// serving policy. False for the usual answer, which then needs no
     /// check at all.
@@ -305,7 +305,7 @@ impl AnswerCache {
         let answers: Box<[Record]> = msg.answers.iter().filter(keep).cloned().collect();
         let entry = CachedAnswer {
             response_code: msg.metadata.response_code,
-            chained: crate::chain::may_chain(query.query_type(), &answers),
+            chained: crate::wire::chain::may_chain(query.query_type(), &answers),
             chain_clean_at: AtomicU64::new(u64::MAX),
             answers,
             authorities: msg.authorities.iter().filter(keep).cloned().collect(),

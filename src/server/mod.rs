@@ -11,6 +11,8 @@
 //! pressure by a [`ConnTracker`] shared by every TCP listener. IPv6
 //! sockets are IPv6-only, so `0.0.0.0:53` and `[::]:53` bind side by side.
 
+pub mod conntrack;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,9 +24,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tracing::{debug, warn};
 
-use crate::conntrack::{ConnTracker, Refused, Tracked};
 use crate::pipeline::{Admission, Handler, Transport};
 use crate::policy::matcher::LookupKey;
+use crate::server::conntrack::{ConnTracker, Refused, Tracked};
 
 /// Most UDP queries being answered at once.
 pub const MAX_UDP_IN_FLIGHT: usize = 10_000;
@@ -145,7 +147,7 @@ const STOP_CHECK_MS: i32 = 100;
 /// thread that reads it directly, with no async scheduler in between (the
 /// tail latency, docs/benchmarks.md);
 /// datagrams are received and fast answers sent in batches
-/// ([`crate::udpbatch`]). The socket is not registered with the async
+/// ([`crate::sys::batch`]). The socket is not registered with the async
 /// runtime; tasks on the normal path send their answer with a `sendmmsg`
 /// of one that never blocks (`MSG_DONTWAIT`).
 #[cfg(target_os = "linux")]
@@ -159,13 +161,13 @@ pub fn serve_udp_thread(
     let sock = Arc::new(sock);
     let fd = sock.as_raw_fd();
     let slots = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
-    let mut batch = crate::udpbatch::Batch::new();
-    let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(crate::udpbatch::BATCH);
+    let mut batch = crate::sys::batch::Batch::new();
+    let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(crate::sys::batch::BATCH);
     // One lookup key per batch slot, reused for the life of the loop.
-    let mut keys: Vec<LookupKey> = (0..crate::udpbatch::BATCH)
+    let mut keys: Vec<LookupKey> = (0..crate::sys::batch::BATCH)
         .map(|_| LookupKey::new())
         .collect();
-    let mut prepared = [false; crate::udpbatch::BATCH];
+    let mut prepared = [false; crate::sys::batch::BATCH];
     let reply = Reply::Thread(sock.clone(), rt);
     // Sleep in `recvmmsg` itself: a blocking socket whose receive timeout
     // is the stop-check interval (every send on it passes MSG_DONTWAIT, so
@@ -179,7 +181,7 @@ pub fn serve_udp_thread(
     // dropped without a shutdown): a thread must never outlive it.
     while !*stop.borrow() && stop.has_changed().is_ok() {
         if !blocking {
-            match crate::udpbatch::wait(fd, false, STOP_CHECK_MS) {
+            match crate::sys::batch::wait(fd, false, STOP_CHECK_MS) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
@@ -241,12 +243,12 @@ fn send_all(fd: std::os::fd::RawFd, out: &[(Vec<u8>, SocketAddr)]) {
     let mut sent = 0;
     let mut waits = 0;
     while sent < out.len() {
-        match crate::udpbatch::send(fd, &out[sent..]) {
+        match crate::sys::batch::send(fd, &out[sent..]) {
             Ok(0) => break,
             Ok(k) => sent += k,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && waits < 3 => {
                 waits += 1;
-                let _ = crate::udpbatch::wait(fd, true, 10);
+                let _ = crate::sys::batch::wait(fd, true, 10);
             }
             Err(e) => {
                 debug!("udp sendmmsg: {e}; {} answers dropped", out.len() - sent);
@@ -316,7 +318,7 @@ impl Reply {
                 let msg = [(resp, src)];
                 // Non-blocking; on a full buffer retry briefly, then drop.
                 for _ in 0..3 {
-                    match crate::udpbatch::send(sock.as_raw_fd(), &msg) {
+                    match crate::sys::batch::send(sock.as_raw_fd(), &msg) {
                         Ok(1) => return,
                         Ok(_) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}

@@ -18,6 +18,9 @@
 //! Every stage returns a [`Verdict`]: either the query goes on, or the
 //! stage has produced the answer (or decided to send none).
 
+pub mod acl;
+pub mod ratelimit;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,19 +34,19 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
-use crate::acl::{Acl, AclDecision, DenyReason};
-use crate::chain;
 use crate::config::Action;
-use crate::fastpath::{parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery};
 use crate::metrics::Metrics;
+use crate::pipeline::acl::{Acl, AclDecision, DenyReason};
+use crate::pipeline::ratelimit::{RateDecision, RateLimiter};
 use crate::policy::matcher::LookupKey;
 use crate::policy::parse::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
 use crate::policy::{Block, Decision};
-use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::resolve::cache::{AnswerCache, CachedAnswer, KeyBuf};
 use crate::resolve::Upstream;
 use crate::sinkhole::{ede, Effect, Sinkhole, EDE_PROHIBITED, EDE_STALE};
+use crate::wire::chain;
+use crate::wire::template::{parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery};
 
 /// How the query arrived; decides truncation and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,7 +333,7 @@ impl Handler {
     }
 
     /// The fast path for admitted UDP queries whose answer is cached (see
-    /// [`crate::fastpath`]). None: take the normal path. `key` is scratch
+    /// [`crate::wire::template`]). None: take the normal path. `key` is scratch
     /// space (reused across queries); `prepared` says it already holds this
     /// packet's name (see [`Handler::prepare_keys`]).
     pub fn try_fast(&self, packet: &[u8], key: &mut LookupKey, prepared: bool) -> Option<Vec<u8>> {

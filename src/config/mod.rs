@@ -54,9 +54,9 @@ pub struct Config {
     /// Log settings beyond `DNSWARD_LOG`.
     pub logging: LoggingConfig,
     /// Which clients may query.
-    pub acl: crate::acl::AclConfig,
+    pub acl: crate::pipeline::acl::AclConfig,
     /// Per-client-prefix rate limiting (UDP).
-    pub ratelimit: crate::ratelimit::RateLimitConfig,
+    pub ratelimit: crate::pipeline::ratelimit::RateLimitConfig,
 }
 
 /// `[audit]`: where every list change is recorded.
@@ -678,7 +678,7 @@ impl Config {
         {
             bad(p.key, p.reason);
         }
-        let exempt = crate::acl::AclConfig {
+        let exempt = crate::pipeline::acl::AclConfig {
             allow: self.ratelimit.exempt.clone(),
             deny: Vec::new(),
         };

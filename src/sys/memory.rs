@@ -15,7 +15,7 @@
 //! And it holds the cache prefetch hint ([`prefetch`]) the batched lookups
 //! use to overlap their cache misses on those tables.
 //!
-//! These are the crate's only `unsafe` calls besides `udpbatch`: `madvise`
+//! These are the crate's only `unsafe` calls besides [`super::batch`]: `madvise`
 //! on memory the caller owns, `mallopt` at start-up and the prefetch hint.
 //! None changes memory contents or ownership, so they cannot break Rust's
 //! guarantees; failure is ignored (the tables stay on small pages / the

@@ -1,0 +1,7 @@
+//! The ground floor: DNS wire vocabulary every stage shares and that
+//! depends on no stage. A query read without decoding and the answers
+//! pre-encoded for it ([`template`]), and the CNAME/DNAME chain an answer
+//! holds ([`chain`]).
+
+pub mod chain;
+pub mod template;
