@@ -13,7 +13,7 @@ use hickory_proto::rr::rdata::{A, AAAA, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use crate::config::SinkholeConfig;
-use crate::policy::parse::LocalData;
+use crate::policy::rule::LocalData;
 
 /// RFC 8914 option code.
 pub const EDE_OPTION: u16 = 15;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::parse::Format;
+use crate::policy::rule::Format;
 use crate::resolve::servers::AddressPolicy;
 
 mod collect;

@@ -39,7 +39,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::acl::{Acl, AclDecision, DenyReason};
 use crate::pipeline::ratelimit::{RateDecision, RateLimiter};
 use crate::policy::matcher::LookupKey;
-use crate::policy::parse::{EntryAction, LocalData};
+use crate::policy::rule::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
 use crate::policy::{Block, Decision};
 use crate::resolve::cache::{AnswerCache, CachedAnswer, KeyBuf};

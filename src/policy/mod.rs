@@ -10,6 +10,7 @@
 
 pub mod matcher;
 pub mod parse;
+pub mod rule;
 pub mod store;
 pub mod watch;
 
@@ -20,7 +21,8 @@ use std::time::SystemTime;
 
 use crate::config::{ListConfig, ListKind, ListMode};
 use matcher::{is_anchor, DomainSet, DomainSetBuilder, Hit, LookupKey};
-use parse::{EntryAction, Format, Item, LocalData, ParseOptions, ParseReport, Scope};
+use parse::{Item, ParseOptions, ParseReport};
+use rule::{EntryAction, Format, LocalData, Scope};
 
 /// RPZ local data of one list: (trigger name, below?) -> records.
 pub type LocalDataMap = HashMap<(Box<str>, bool), Vec<(u32, LocalData)>>;

@@ -391,7 +391,7 @@ mod tests {
     use super::*;
     use crate::config::ListKind;
     use crate::policy::matcher::LookupKey;
-    use crate::policy::parse::Format;
+    use crate::policy::rule::Format;
     use crate::policy::Decision;
 
     #[test]

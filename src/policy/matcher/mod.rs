@@ -34,7 +34,7 @@
 //! flagged: most misses cost one probe, the anchor's, instead of one per
 //! label (the TLD is probed only when the set lists a single-label name).
 
-use super::parse::{EntryAction, Scope};
+use super::rule::{EntryAction, Scope};
 use std::collections::HashMap;
 const HASH_SEED: u64 = 0xcbf2_9ce4_8422_2325;
 const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
