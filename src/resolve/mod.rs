@@ -2,6 +2,7 @@
 //! forwarding to upstreams, behind one interface and one time budget.
 
 pub mod cache;
+pub mod classify;
 pub mod coalesce;
 pub mod delegation;
 pub mod exchange;
