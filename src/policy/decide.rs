@@ -1,0 +1,243 @@
+//! The decision for one name over every list in force: allow beats block,
+//! the most specific rule wins, dry-run lists only count.
+
+use std::sync::Arc;
+
+use super::compile::CompiledList;
+use super::matcher::{is_anchor, Hit, LookupKey};
+use super::rule::EntryAction;
+use crate::config::{ListKind, ListMode};
+
+/// The lists in force, in configuration order.
+#[derive(Debug, Default)]
+pub struct Policy {
+    /// Compiled lists; an entry is `None` if it never loaded.
+    pub lists: Vec<Option<Arc<CompiledList>>>,
+}
+
+/// A block list rule that matched.
+#[derive(Debug, Clone, Copy)]
+pub struct Block<'a> {
+    /// The list.
+    pub list: &'a CompiledList,
+    /// Labels between the query name and the listed name (0 = exact).
+    pub depth: usize,
+    /// The rule's source line and action.
+    pub hit: Hit,
+}
+
+/// Outcome of the policy stage.
+#[derive(Debug)]
+pub enum Decision<'a> {
+    /// No list mentions the name.
+    NotListed,
+    /// An allow list or a passthru rule covers the name; resolve normally.
+    Allowed {
+        /// The list.
+        list: &'a CompiledList,
+        /// The rule's source line.
+        line: u32,
+    },
+    /// An enforcing block list covers the name.
+    Blocked(Block<'a>),
+}
+
+/// The decision plus what dry-run lists would have done.
+#[derive(Debug)]
+pub struct Verdict<'a> {
+    /// What to do.
+    pub decision: Decision<'a>,
+    /// The dry-run rule that would have blocked, had its list enforced.
+    pub would_block: Option<Block<'a>>,
+}
+
+/// Bit for list `i` in an active-lists mask (lists past 64 are always
+/// probed).
+fn bit(i: usize) -> u64 {
+    if i < 64 {
+        1 << i
+    } else {
+        0
+    }
+}
+
+impl Policy {
+    /// Decide for a prepared name. Allow lists and passthru rules beat any
+    /// block; among block rules the most specific listed name wins, then
+    /// configuration order. One pass over the suffixes, TLD first; lists
+    /// whose anchor (two-label suffix) is absent are not probed deeper.
+    /// Allocation-free, the re-check below included (`tests/alloc_free.rs`).
+    ///
+    /// A query label may hold a dot (any byte is legal in a label), and
+    /// the key's dotted text cannot tell `ads\.example` under `zz` from
+    /// `ads.example.zz`. List names never hold one, so a decision that
+    /// found a rule is checked once more on such a name with its in-label
+    /// dots made unmatchable: only a parent to the right of the odd label
+    /// can then match. The check runs only when some rule matched.
+    pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
+        let v = self.decide_labels(key);
+        if v.would_block.is_none() && matches!(v.decision, Decision::NotListed)
+            || !key.has_label_dots()
+        {
+            return v;
+        }
+        self.decide_labels(&key.without_label_dots())
+    }
+
+    /// [`Policy::decide`] taking the key's dotted text at its word.
+    fn decide_labels(&self, key: &LookupKey) -> Verdict<'_> {
+        let Some(hs) = key.suffix_hashes() else {
+            return self.decide_walk(key);
+        };
+        // Each list scans its table first (independent reads the CPU
+        // overlaps), then confirms its few candidates in the arena. The
+        // order rules are those of `decide_walk`, written as comparisons:
+        // `i` counts suffixes TLD first, so deeper means larger `i`, and
+        // lists are visited in order so ties keep the earlier list.
+        let mut best: Option<(usize, Block<'_>)> = None;
+        let mut dry: Option<(usize, Block<'_>)> = None;
+        let mut allowed: Option<(usize, &CompiledList, u32)> = None;
+        for list in self.lists.iter().flatten() {
+            let list = list.as_ref();
+            let scan = list.set.scan(hs);
+            for i in scan.tld_first() {
+                let Some(hit) = list.set.confirm(key, hs, &scan, i) else {
+                    continue;
+                };
+                if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
+                    if allowed.is_none_or(|(j, _, _)| i < j) {
+                        allowed = Some((i, list, hit.line));
+                    }
+                    continue;
+                }
+                let b = Block {
+                    list,
+                    depth: hs.depth(i),
+                    hit,
+                };
+                let slot = if list.cfg.mode == ListMode::DryRun {
+                    &mut dry
+                } else {
+                    &mut best
+                };
+                if slot.as_ref().is_none_or(|(j, _)| i > *j) {
+                    *slot = Some((i, b));
+                }
+            }
+        }
+        if let Some((_, list, line)) = allowed {
+            return Verdict {
+                decision: Decision::Allowed { list, line },
+                would_block: None,
+            };
+        }
+        let best = best.map(|(_, b)| b);
+        Verdict {
+            would_block: if best.is_none() {
+                dry.map(|(_, b)| b)
+            } else {
+                None
+            },
+            decision: best.map_or(Decision::NotListed, Decision::Blocked),
+        }
+    }
+
+    /// Bring the table slots this name's decision will read into cache,
+    /// for every list (see [`DomainSet::touch`]); no effect on answers.
+    pub fn touch(&self, key: &LookupKey) {
+        if let Some(hs) = key.suffix_hashes() {
+            for list in self.lists.iter().flatten() {
+                list.set.touch(hs);
+            }
+        }
+    }
+
+    /// Second step after [`Policy::touch`], for every list: start loading
+    /// what the decision reads next, deeper slots or the record to confirm
+    /// (see [`DomainSet::touch_next`]); no effect on answers.
+    pub fn touch_next(&self, key: &LookupKey) {
+        if let Some(hs) = key.suffix_hashes() {
+            for list in self.lists.iter().flatten() {
+                list.set.touch_next(hs);
+            }
+        }
+    }
+
+    /// [`Policy::decide`] as one pass over the suffixes, TLD first, every
+    /// list probed at each; lists whose anchor (two-label suffix) is absent
+    /// are not probed deeper. Used for names deeper than the two-pass
+    /// lookup handles, and as the reference the two-pass one is tested
+    /// against.
+    pub fn decide_walk(&self, key: &LookupKey) -> Verdict<'_> {
+        let mut best: Option<Block<'_>> = None;
+        let mut dry: Option<Block<'_>> = None;
+        let mut active = u64::MAX;
+        let mut allowed = None;
+        for sfx in key.suffixes() {
+            let anchor = is_anchor(key, &sfx);
+            let mut found_here = false;
+            let mut dry_here = false;
+            for (i, list) in self.lists.iter().enumerate() {
+                let Some(list) = list.as_deref() else {
+                    continue;
+                };
+                if active & bit(i) == 0 && i < 64 {
+                    continue;
+                }
+                let probe = list.set.probe(&sfx);
+                if anchor && !probe.deeper {
+                    active &= !bit(i);
+                }
+                let Some(hit) = probe.hit else {
+                    continue;
+                };
+                if list.cfg.kind == ListKind::Allow || hit.action == EntryAction::Passthru {
+                    if allowed.is_none() {
+                        allowed = Some((list, hit.line));
+                    }
+                    continue;
+                }
+                // Suffixes come least specific first: a rule found at this
+                // depth replaces one found higher up, and the first list in
+                // order wins at equal depth.
+                let b = Block {
+                    list,
+                    depth: sfx.depth,
+                    hit,
+                };
+                if list.cfg.mode == ListMode::DryRun {
+                    if !dry_here {
+                        dry = Some(b);
+                        dry_here = true;
+                    }
+                } else if !found_here {
+                    best = Some(b);
+                    found_here = true;
+                }
+            }
+            if active == 0 {
+                break;
+            }
+        }
+        if let Some((list, line)) = allowed {
+            return Verdict {
+                decision: Decision::Allowed { list, line },
+                would_block: None,
+            };
+        }
+        Verdict {
+            would_block: if best.is_none() { dry } else { None },
+            decision: best.map_or(Decision::NotListed, Decision::Blocked),
+        }
+    }
+
+    /// Total entries over all lists.
+    pub fn entries(&self) -> usize {
+        self.lists.iter().flatten().map(|l| l.set.len()).sum()
+    }
+
+    /// True when every configured list has loaded at least once.
+    pub fn complete(&self) -> bool {
+        self.lists.iter().all(Option::is_some)
+    }
+}
