@@ -13,10 +13,11 @@ use tokio::task::JoinHandle;
 use tracing::info;
 
 use crate::config::diff::{self, Changes};
+use crate::config::AclConfig;
 use crate::config::{Config, ResolverMode, Validated};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
-use crate::pipeline::acl::{Acl, AclConfig};
+use crate::pipeline::acl::Acl;
 use crate::pipeline::ratelimit::RateLimiter;
 use crate::pipeline::Handler;
 use crate::policy::store::{PolicyStore, ReloadRequest};

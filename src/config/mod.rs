@@ -5,7 +5,6 @@
 //! so `dnsward check-config` shows an operator the whole picture in one run
 //! instead of one error per edit-and-retry cycle.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,10 +13,13 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::policy::rule::Format;
-use crate::resolve::servers::AddressPolicy;
 
 mod collect;
 pub mod diff;
+mod problem;
+mod validate;
+
+pub use problem::Problem;
 
 /// Default DNS listen address: loopback and an unprivileged port, so the
 /// built-in config can run without root and never exposes an open resolver.
@@ -54,9 +56,9 @@ pub struct Config {
     /// Log settings beyond `DNSWARD_LOG`.
     pub logging: LoggingConfig,
     /// Which clients may query.
-    pub acl: crate::pipeline::acl::AclConfig,
+    pub acl: AclConfig,
     /// Per-client-prefix rate limiting (UDP).
-    pub ratelimit: crate::pipeline::ratelimit::RateLimitConfig,
+    pub ratelimit: RateLimitConfig,
 }
 
 /// `[audit]`: where every list change is recorded.
@@ -439,18 +441,91 @@ impl Default for ReloadConfig {
     }
 }
 
-/// One configuration problem, named by its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// Dotted key path, e.g. `lists[1].path`.
-    pub key: String,
-    /// What is wrong with it.
-    pub reason: String,
+/// Networks allowed when `acl.allow` is not configured: loopback, RFC 1918,
+/// CGNAT (RFC 6598), IPv6 unique local (RFC 4193) and link-local — address
+/// space that is never reachable from the public internet, so the default
+/// is not an open resolver.
+pub const DEFAULT_ALLOW: &[&str] = &[
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "100.64.0.0/10",
+    "fc00::/7",
+    "fe80::/10",
+];
+
+/// `[acl]`: which clients may query the resolver.
+///
+/// Entries are CIDR networks (`10.0.0.0/8`, `2001:db8::/32`) or bare
+/// addresses (`192.0.2.1`, `::1`, meaning /32 or /128). A network with host
+/// bits set (`10.1.2.3/8`) is rejected rather than silently widened, since
+/// in an access list it is usually a typo. IPv4-mapped IPv6 entries
+/// (`::ffff:192.0.2.0/120`) are treated as the IPv4 network they denote;
+/// other IPv6 entries, even `::/0`, never match IPv4 clients.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AclConfig {
+    /// Networks whose clients are answered. Default: [`DEFAULT_ALLOW`]
+    /// (loopback, RFC 1918, 100.64.0.0/10, fc00::/7, fe80::/10).
+    pub allow: Vec<String>,
+    /// Networks whose clients are refused even inside an allowed network,
+    /// unless a longer allow entry covers them. Default empty.
+    pub deny: Vec<String>,
 }
 
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.reason)
+impl Default for AclConfig {
+    fn default() -> Self {
+        Self {
+            allow: DEFAULT_ALLOW.iter().map(|s| (*s).to_string()).collect(),
+            deny: Vec::new(),
+        }
+    }
+}
+
+/// `[ratelimit]`: per-client-prefix query rate limiting.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Whether queries are rate limited at all. Default true.
+    pub enabled: bool,
+    /// Sustained rate each prefix may send, in queries per second.
+    /// Default 200 (a busy CGNAT /24 stays well below it; a reflection
+    /// flood does not).
+    pub qps: u32,
+    /// Queries a prefix may send at once after being quiet (bucket size),
+    /// in queries. Default 400 (two seconds at the default rate).
+    pub burst: u32,
+    /// IPv4 clients are grouped by this prefix length, in bits (0..=32).
+    /// Default 24.
+    pub ipv4_prefix: u8,
+    /// IPv6 clients are grouped by this prefix length, in bits (0..=128).
+    /// Default 56 (a typical subscriber delegation).
+    pub ipv6_prefix: u8,
+    /// Most prefixes tracked at once, in prefixes (about 100 bytes each).
+    /// Default 100000. Beyond it the idlest buckets are evicted.
+    pub max_tracked: usize,
+    /// Every `slip`-th over-limit query is answered with TC=1 instead of
+    /// dropped, in queries. Default 2; 0 = always drop, 1 = always TC.
+    pub slip: u32,
+    /// Client networks never rate limited (monitoring probes, the
+    /// operator's own tools). Default loopback (127.0.0.0/8, ::1).
+    pub exempt: Vec<String>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            qps: 200,
+            burst: 400,
+            ipv4_prefix: 24,
+            ipv6_prefix: 56,
+            max_tracked: 100_000,
+            slip: 2,
+            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
+        }
     }
 }
 
@@ -621,308 +696,6 @@ impl Config {
             config.lists.push(ListConfig::simple(&stem, path, kind));
         }
         config.validate(Path::new("<built-in>"), base)
-    }
-
-    /// Check every value, collecting all problems before failing.
-    pub fn validate(self, path: &Path, base: &Path) -> Result<Validated, ConfigError> {
-        let mut problems = Vec::new();
-        let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
-
-        let mut listen = Vec::new();
-        if self.server.listen.is_empty() {
-            bad(
-                "server.listen".into(),
-                "at least one address is needed".into(),
-            );
-        }
-        for (i, s) in self.server.listen.iter().enumerate() {
-            match parse_addr(s, 53) {
-                Ok(a) => listen.push(a),
-                Err(e) => bad(format!("server.listen[{i}]"), e),
-            }
-        }
-        if self.server.max_udp_payload < 512 {
-            bad(
-                "server.max_udp_payload".into(),
-                "must be at least 512 (RFC 1035)".into(),
-            );
-        }
-        if self.server.tcp_idle_timeout_secs == 0 {
-            bad(
-                "server.tcp_idle_timeout_secs".into(),
-                "must be at least 1".into(),
-            );
-        }
-
-        for (key, v) in [
-            (
-                "server.tcp_max_connections",
-                self.server.tcp_max_connections,
-            ),
-            ("server.tcp_max_per_client", self.server.tcp_max_per_client),
-            ("resolver.max_inflight", self.resolver.max_inflight),
-            (
-                "resolver.delegation_cache_size",
-                self.resolver.delegation_cache_size,
-            ),
-        ] {
-            if v == 0 {
-                bad(key.into(), "must be at least 1".into());
-            }
-        }
-        for p in self
-            .acl
-            .validate()
-            .into_iter()
-            .chain(self.ratelimit.validate())
-        {
-            bad(p.key, p.reason);
-        }
-        let exempt = crate::pipeline::acl::AclConfig {
-            allow: self.ratelimit.exempt.clone(),
-            deny: Vec::new(),
-        };
-        for p in exempt.validate() {
-            bad(p.key.replace("acl.allow", "ratelimit.exempt"), p.reason);
-        }
-
-        let mut root_servers = Vec::new();
-        for (i, s) in self.resolver.root_servers.iter().enumerate() {
-            match parse_addr(s, 53) {
-                Ok(a) => root_servers.push(a),
-                Err(e) => bad(format!("resolver.root_servers[{i}]"), e),
-            }
-        }
-        let mut upstreams = Vec::new();
-        for (i, s) in self.resolver.upstreams.iter().enumerate() {
-            match parse_addr(s, 53) {
-                Ok(a) => upstreams.push(a),
-                Err(e) => bad(format!("resolver.upstreams[{i}]"), e),
-            }
-        }
-        let mut authority_allow = Vec::new();
-        for (i, s) in self.resolver.authority_allow.iter().enumerate() {
-            match s
-                .parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-            {
-                Ok(n) => authority_allow.push(n),
-                Err(_) => bad(
-                    format!("resolver.authority_allow[{i}]"),
-                    format!("`{s}` is not a CIDR network"),
-                ),
-            }
-        }
-        if self.resolver.mode == ResolverMode::Recursive {
-            // The iterator never queries a default-denied address: a root
-            // server there would make every query SERVFAIL with nothing
-            // in the log saying why.
-            let policy = AddressPolicy::new(authority_allow.clone());
-            let hints = match &self.resolver.root_hints {
-                Some(p) if root_servers.is_empty() && base.join(p).is_file() => {
-                    match crate::resolve::roothints::read_hints(&base.join(p)) {
-                        Ok(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect(),
-                        Err(e) => {
-                            bad("resolver.root_hints".into(), e.to_string());
-                            Vec::new()
-                        }
-                    }
-                }
-                _ => Vec::new(),
-            };
-            let servers = self
-                .resolver
-                .root_servers
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| {
-                    Some((
-                        format!("resolver.root_servers[{i}]"),
-                        parse_addr(s, 53).ok()?,
-                    ))
-                })
-                .chain(
-                    hints
-                        .into_iter()
-                        .map(|a| ("resolver.root_hints".to_string(), a)),
-                );
-            for (key, addr) in servers {
-                if let Some(net) = policy.denied_by(addr.ip()) {
-                    bad(
-                        key,
-                        format!(
-                            "{} is in {net}, which the recursor never queries unless allowed: add \"{net}\" to resolver.authority_allow",
-                            addr.ip()
-                        ),
-                    );
-                }
-            }
-        }
-        if self.resolver.mode == ResolverMode::Forward && self.resolver.upstreams.is_empty() {
-            bad(
-                "resolver.upstreams".into(),
-                "forward mode needs at least one upstream".into(),
-            );
-        }
-        if !(1..=200).contains(&self.resolver.max_upstream_queries) {
-            bad(
-                "resolver.max_upstream_queries".into(),
-                "must be between 1 and 200".into(),
-            );
-        }
-        if !(1..=1000).contains(&self.resolver.socket_reuse) {
-            bad(
-                "resolver.socket_reuse".into(),
-                "must be between 1 and 1000".into(),
-            );
-        }
-        if self.resolver.timeout_ms == 0 {
-            bad("resolver.timeout_ms".into(), "must be at least 1".into());
-        }
-        if self.resolver.upstream_timeout_ms == 0 {
-            bad(
-                "resolver.upstream_timeout_ms".into(),
-                "must be at least 1".into(),
-            );
-        }
-        let root_hints = self.resolver.root_hints.as_ref().map(|p| base.join(p));
-        if let Some(p) = &root_hints {
-            if !p.is_file() {
-                bad(
-                    "resolver.root_hints".into(),
-                    format!("{}: no such file", p.display()),
-                );
-            }
-        }
-
-        let audit_log = self.audit.log.as_ref().map(|p| base.join(p));
-        if let Some(p) = &audit_log {
-            if p.parent()
-                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
-            {
-                bad(
-                    "audit.log".into(),
-                    format!("{}: directory does not exist", p.display()),
-                );
-            }
-        }
-        if self.cache.min_ttl_secs > self.cache.max_ttl_secs {
-            bad(
-                "cache.min_ttl_secs".into(),
-                "must not exceed cache.max_ttl_secs".into(),
-            );
-        }
-
-        let mut lists = Vec::new();
-        let mut names = std::collections::HashSet::new();
-        for (i, l) in self.lists.iter().enumerate() {
-            if l.name.is_empty()
-                || !l
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-            {
-                bad(
-                    format!("lists[{i}].name"),
-                    format!(
-                        "`{}` must be non-empty and use only A-Z a-z 0-9 - _ .",
-                        l.name
-                    ),
-                );
-            }
-            if !names.insert(l.name.clone()) {
-                bad(
-                    format!("lists[{i}].name"),
-                    format!("`{}` is used by another list", l.name),
-                );
-            }
-            if !matches!(l.ede, 15..=17) {
-                bad(
-                    format!("lists[{i}].ede"),
-                    format!(
-                        "{} is not 15 (Blocked), 16 (Censored) or 17 (Filtered)",
-                        l.ede
-                    ),
-                );
-            }
-            if l.max_shrink_percent > 100 {
-                bad(
-                    format!("lists[{i}].max_shrink_percent"),
-                    format!("{} is not a percentage (0-100)", l.max_shrink_percent),
-                );
-            }
-            if l.max_rejected_percent > 100 {
-                bad(
-                    format!("lists[{i}].max_rejected_percent"),
-                    format!("{} is not a percentage (0-100)", l.max_rejected_percent),
-                );
-            }
-            match (&l.action, &l.redirect_to) {
-                (Action::Redirect, None) => bad(
-                    format!("lists[{i}].redirect_to"),
-                    "action = \"redirect\" needs a target name".into(),
-                ),
-                (Action::Redirect, Some(t)) => {
-                    if let Err(e) = crate::policy::parse::normalize_name(t) {
-                        bad(format!("lists[{i}].redirect_to"), e);
-                    }
-                }
-                (_, Some(_)) => bad(
-                    format!("lists[{i}].redirect_to"),
-                    "only used with action = \"redirect\"".into(),
-                ),
-                _ => {}
-            }
-            for (key, text) in [("ede_text", &l.ede_text), ("order_id", &l.order_id)] {
-                if let Some(t) = text {
-                    if t.len() > 200 || t.chars().any(char::is_control) {
-                        bad(
-                            format!("lists[{i}].{key}"),
-                            "at most 200 characters, no control characters".into(),
-                        );
-                    }
-                }
-            }
-            let mut l = l.clone();
-            l.path = base.join(&l.path);
-            if !l.path.is_file() {
-                bad(
-                    format!("lists[{i}].path"),
-                    format!("{}: no such file", l.path.display()),
-                );
-            }
-            lists.push(l);
-        }
-
-        let metrics_listen = if self.metrics.listen.is_empty() {
-            None
-        } else {
-            match parse_addr(&self.metrics.listen, 9153) {
-                Ok(a) => Some(a),
-                Err(e) => {
-                    bad("metrics.listen".into(), e);
-                    None
-                }
-            }
-        };
-
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                problems,
-            });
-        }
-        Ok(Validated {
-            config: self,
-            listen,
-            root_servers,
-            upstreams,
-            authority_allow,
-            metrics_listen,
-            lists,
-            root_hints,
-            audit_log,
-        })
     }
 }
 

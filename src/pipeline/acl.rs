@@ -20,63 +20,8 @@
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net};
-use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
-
-/// Networks allowed when `acl.allow` is not configured: loopback, RFC 1918,
-/// CGNAT (RFC 6598), IPv6 unique local (RFC 4193) and link-local — address
-/// space that is never reachable from the public internet, so the default
-/// is not an open resolver.
-pub const DEFAULT_ALLOW: &[&str] = &[
-    "127.0.0.0/8",
-    "::1/128",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "100.64.0.0/10",
-    "fc00::/7",
-    "fe80::/10",
-];
-
-/// `[acl]`: which clients may query the resolver.
-///
-/// Entries are CIDR networks (`10.0.0.0/8`, `2001:db8::/32`) or bare
-/// addresses (`192.0.2.1`, `::1`, meaning /32 or /128). A network with host
-/// bits set (`10.1.2.3/8`) is rejected rather than silently widened, since
-/// in an access list it is usually a typo. IPv4-mapped IPv6 entries
-/// (`::ffff:192.0.2.0/120`) are treated as the IPv4 network they denote;
-/// other IPv6 entries, even `::/0`, never match IPv4 clients.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AclConfig {
-    /// Networks whose clients are answered. Default: [`DEFAULT_ALLOW`]
-    /// (loopback, RFC 1918, 100.64.0.0/10, fc00::/7, fe80::/10).
-    pub allow: Vec<String>,
-    /// Networks whose clients are refused even inside an allowed network,
-    /// unless a longer allow entry covers them. Default empty.
-    pub deny: Vec<String>,
-}
-
-impl Default for AclConfig {
-    fn default() -> Self {
-        Self {
-            allow: DEFAULT_ALLOW.iter().map(|s| (*s).to_string()).collect(),
-            deny: Vec::new(),
-        }
-    }
-}
-
-impl AclConfig {
-    /// Every unusable entry, keyed `acl.allow[i]` / `acl.deny[i]`, so
-    /// `check-config` can report them all at once.
-    pub fn validate(&self) -> Vec<Problem> {
-        match Acl::new(self) {
-            Ok(_) => Vec::new(),
-            Err(problems) => problems,
-        }
-    }
-}
+use crate::config::{AclConfig, Problem};
 
 /// Why a client was refused; a bounded metrics label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -256,6 +201,7 @@ fn unmap(net: IpNet) -> IpNet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_ALLOW;
 
     fn compile(allow: &[&str], deny: &[&str]) -> Acl {
         Acl::new(&AclConfig {

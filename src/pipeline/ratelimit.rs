@@ -24,88 +24,8 @@ use std::time::Instant;
 
 use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
-use serde::{Deserialize, Serialize};
 
-use crate::config::Problem;
-
-/// `[ratelimit]`: per-client-prefix query rate limiting.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitConfig {
-    /// Whether queries are rate limited at all. Default true.
-    pub enabled: bool,
-    /// Sustained rate each prefix may send, in queries per second.
-    /// Default 200 (a busy CGNAT /24 stays well below it; a reflection
-    /// flood does not).
-    pub qps: u32,
-    /// Queries a prefix may send at once after being quiet (bucket size),
-    /// in queries. Default 400 (two seconds at the default rate).
-    pub burst: u32,
-    /// IPv4 clients are grouped by this prefix length, in bits (0..=32).
-    /// Default 24.
-    pub ipv4_prefix: u8,
-    /// IPv6 clients are grouped by this prefix length, in bits (0..=128).
-    /// Default 56 (a typical subscriber delegation).
-    pub ipv6_prefix: u8,
-    /// Most prefixes tracked at once, in prefixes (about 100 bytes each).
-    /// Default 100000. Beyond it the idlest buckets are evicted.
-    pub max_tracked: usize,
-    /// Every `slip`-th over-limit query is answered with TC=1 instead of
-    /// dropped, in queries. Default 2; 0 = always drop, 1 = always TC.
-    pub slip: u32,
-    /// Client networks never rate limited (monitoring probes, the
-    /// operator's own tools). Default loopback (127.0.0.0/8, ::1).
-    pub exempt: Vec<String>,
-}
-
-impl Default for RateLimitConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            qps: 200,
-            burst: 400,
-            ipv4_prefix: 24,
-            ipv6_prefix: 56,
-            max_tracked: 100_000,
-            slip: 2,
-            exempt: vec!["127.0.0.0/8".into(), "::1/128".into()],
-        }
-    }
-}
-
-impl RateLimitConfig {
-    /// Every unusable value, keyed `ratelimit.<field>`, so `check-config`
-    /// reports them all at once. Values are checked even when `enabled` is
-    /// false, so turning the limiter on later cannot fail at start-up.
-    pub fn validate(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let mut bad = |key: &str, reason: &str| {
-            problems.push(Problem {
-                key: format!("ratelimit.{key}"),
-                reason: reason.to_string(),
-            })
-        };
-        if self.qps == 0 {
-            bad(
-                "qps",
-                "must be at least 1 (use enabled = false to turn limiting off)",
-            );
-        }
-        if self.burst == 0 {
-            bad("burst", "must be at least 1");
-        }
-        if self.ipv4_prefix > 32 {
-            bad("ipv4_prefix", "must be between 0 and 32");
-        }
-        if self.ipv6_prefix > 128 {
-            bad("ipv6_prefix", "must be between 0 and 128");
-        }
-        if self.max_tracked == 0 {
-            bad("max_tracked", "must be at least 1");
-        }
-        problems
-    }
-}
+use crate::config::{Problem, RateLimitConfig};
 
 /// Outcome of [`RateLimiter::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,409 @@
+//! Value checks, one function per section, each naming the key of every
+//! problem it finds; [`Config::validate`] runs them in file order and
+//! fails once with all of them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+
+use super::problem::Problem;
+use super::{
+    parse_addr, AclConfig, Action, Config, ConfigError, ListConfig, RateLimitConfig, ResolverMode,
+    Validated,
+};
+use crate::pipeline::acl::Acl;
+use crate::resolve::servers::AddressPolicy;
+
+impl Config {
+    /// Check every value, collecting all problems before failing.
+    pub fn validate(self, path: &Path, base: &Path) -> Result<Validated, ConfigError> {
+        let mut problems = Vec::new();
+        let listen = server(&self, &mut problems);
+        access(&self, &mut problems);
+        let Resolver {
+            root_servers,
+            upstreams,
+            authority_allow,
+            root_hints,
+        } = resolver(&self, base, &mut problems);
+        let audit_log = files(&self, base, &mut problems);
+        let lists = lists(&self, base, &mut problems);
+        let metrics_listen = metrics(&self, &mut problems);
+
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(Validated {
+            config: self,
+            listen,
+            root_servers,
+            upstreams,
+            authority_allow,
+            metrics_listen,
+            lists,
+            root_hints,
+            audit_log,
+        })
+    }
+}
+
+/// The parsed `resolver.*` values [`Validated`] keeps.
+struct Resolver {
+    root_servers: Vec<SocketAddr>,
+    upstreams: Vec<SocketAddr>,
+    authority_allow: Vec<IpNet>,
+    root_hints: Option<PathBuf>,
+}
+
+/// `server.*`, and the counts that must be at least 1.
+fn server(c: &Config, problems: &mut Vec<Problem>) -> Vec<SocketAddr> {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    let mut listen = Vec::new();
+    if c.server.listen.is_empty() {
+        bad(
+            "server.listen".into(),
+            "at least one address is needed".into(),
+        );
+    }
+    for (i, s) in c.server.listen.iter().enumerate() {
+        match parse_addr(s, 53) {
+            Ok(a) => listen.push(a),
+            Err(e) => bad(format!("server.listen[{i}]"), e),
+        }
+    }
+    if c.server.max_udp_payload < 512 {
+        bad(
+            "server.max_udp_payload".into(),
+            "must be at least 512 (RFC 1035)".into(),
+        );
+    }
+    if c.server.tcp_idle_timeout_secs == 0 {
+        bad(
+            "server.tcp_idle_timeout_secs".into(),
+            "must be at least 1".into(),
+        );
+    }
+
+    for (key, v) in [
+        ("server.tcp_max_connections", c.server.tcp_max_connections),
+        ("server.tcp_max_per_client", c.server.tcp_max_per_client),
+        ("resolver.max_inflight", c.resolver.max_inflight),
+        (
+            "resolver.delegation_cache_size",
+            c.resolver.delegation_cache_size,
+        ),
+    ] {
+        if v == 0 {
+            bad(key.into(), "must be at least 1".into());
+        }
+    }
+    listen
+}
+
+/// `acl.*`, `ratelimit.*` (its `exempt` entries are checked as ACL entries).
+fn access(c: &Config, problems: &mut Vec<Problem>) {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    for p in c.acl.validate().into_iter().chain(c.ratelimit.validate()) {
+        bad(p.key, p.reason);
+    }
+    let exempt = AclConfig {
+        allow: c.ratelimit.exempt.clone(),
+        deny: Vec::new(),
+    };
+    for p in exempt.validate() {
+        bad(p.key.replace("acl.allow", "ratelimit.exempt"), p.reason);
+    }
+}
+
+/// `resolver.*`: addresses, limits, hints, and root servers the address policy would never query.
+fn resolver(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Resolver {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    let mut root_servers = Vec::new();
+    for (i, s) in c.resolver.root_servers.iter().enumerate() {
+        match parse_addr(s, 53) {
+            Ok(a) => root_servers.push(a),
+            Err(e) => bad(format!("resolver.root_servers[{i}]"), e),
+        }
+    }
+    let mut upstreams = Vec::new();
+    for (i, s) in c.resolver.upstreams.iter().enumerate() {
+        match parse_addr(s, 53) {
+            Ok(a) => upstreams.push(a),
+            Err(e) => bad(format!("resolver.upstreams[{i}]"), e),
+        }
+    }
+    let mut authority_allow = Vec::new();
+    for (i, s) in c.resolver.authority_allow.iter().enumerate() {
+        match s
+            .parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        {
+            Ok(n) => authority_allow.push(n),
+            Err(_) => bad(
+                format!("resolver.authority_allow[{i}]"),
+                format!("`{s}` is not a CIDR network"),
+            ),
+        }
+    }
+    if c.resolver.mode == ResolverMode::Recursive {
+        // The iterator never queries a default-denied address: a root
+        // server there would make every query SERVFAIL with nothing
+        // in the log saying why.
+        let policy = AddressPolicy::new(authority_allow.clone());
+        let hints = match &c.resolver.root_hints {
+            Some(p) if root_servers.is_empty() && base.join(p).is_file() => {
+                match crate::resolve::roothints::read_hints(&base.join(p)) {
+                    Ok(ips) => ips.into_iter().map(|ip| SocketAddr::new(ip, 53)).collect(),
+                    Err(e) => {
+                        bad("resolver.root_hints".into(), e.to_string());
+                        Vec::new()
+                    }
+                }
+            }
+            _ => Vec::new(),
+        };
+        let servers = c
+            .resolver
+            .root_servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                Some((
+                    format!("resolver.root_servers[{i}]"),
+                    parse_addr(s, 53).ok()?,
+                ))
+            })
+            .chain(
+                hints
+                    .into_iter()
+                    .map(|a| ("resolver.root_hints".to_string(), a)),
+            );
+        for (key, addr) in servers {
+            if let Some(net) = policy.denied_by(addr.ip()) {
+                bad(
+                    key,
+                    format!(
+                        "{} is in {net}, which the recursor never queries unless allowed: add \"{net}\" to resolver.authority_allow",
+                        addr.ip()
+                    ),
+                );
+            }
+        }
+    }
+    if c.resolver.mode == ResolverMode::Forward && c.resolver.upstreams.is_empty() {
+        bad(
+            "resolver.upstreams".into(),
+            "forward mode needs at least one upstream".into(),
+        );
+    }
+    if !(1..=200).contains(&c.resolver.max_upstream_queries) {
+        bad(
+            "resolver.max_upstream_queries".into(),
+            "must be between 1 and 200".into(),
+        );
+    }
+    if !(1..=1000).contains(&c.resolver.socket_reuse) {
+        bad(
+            "resolver.socket_reuse".into(),
+            "must be between 1 and 1000".into(),
+        );
+    }
+    if c.resolver.timeout_ms == 0 {
+        bad("resolver.timeout_ms".into(), "must be at least 1".into());
+    }
+    if c.resolver.upstream_timeout_ms == 0 {
+        bad(
+            "resolver.upstream_timeout_ms".into(),
+            "must be at least 1".into(),
+        );
+    }
+    let root_hints = c.resolver.root_hints.as_ref().map(|p| base.join(p));
+    if let Some(p) = &root_hints {
+        if !p.is_file() {
+            bad(
+                "resolver.root_hints".into(),
+                format!("{}: no such file", p.display()),
+            );
+        }
+    }
+    Resolver {
+        root_servers,
+        upstreams,
+        authority_allow,
+        root_hints,
+    }
+}
+
+/// `audit.log` and `cache.*`.
+fn files(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Option<PathBuf> {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    let audit_log = c.audit.log.as_ref().map(|p| base.join(p));
+    if let Some(p) = &audit_log {
+        if p.parent()
+            .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        {
+            bad(
+                "audit.log".into(),
+                format!("{}: directory does not exist", p.display()),
+            );
+        }
+    }
+    if c.cache.min_ttl_secs > c.cache.max_ttl_secs {
+        bad(
+            "cache.min_ttl_secs".into(),
+            "must not exceed cache.max_ttl_secs".into(),
+        );
+    }
+    audit_log
+}
+
+/// `[[lists]]`, with paths resolved against `base`.
+fn lists(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Vec<ListConfig> {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    let mut lists = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, l) in c.lists.iter().enumerate() {
+        if l.name.is_empty()
+            || !l
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        {
+            bad(
+                format!("lists[{i}].name"),
+                format!(
+                    "`{}` must be non-empty and use only A-Z a-z 0-9 - _ .",
+                    l.name
+                ),
+            );
+        }
+        if !names.insert(l.name.clone()) {
+            bad(
+                format!("lists[{i}].name"),
+                format!("`{}` is used by another list", l.name),
+            );
+        }
+        if !matches!(l.ede, 15..=17) {
+            bad(
+                format!("lists[{i}].ede"),
+                format!(
+                    "{} is not 15 (Blocked), 16 (Censored) or 17 (Filtered)",
+                    l.ede
+                ),
+            );
+        }
+        if l.max_shrink_percent > 100 {
+            bad(
+                format!("lists[{i}].max_shrink_percent"),
+                format!("{} is not a percentage (0-100)", l.max_shrink_percent),
+            );
+        }
+        if l.max_rejected_percent > 100 {
+            bad(
+                format!("lists[{i}].max_rejected_percent"),
+                format!("{} is not a percentage (0-100)", l.max_rejected_percent),
+            );
+        }
+        match (&l.action, &l.redirect_to) {
+            (Action::Redirect, None) => bad(
+                format!("lists[{i}].redirect_to"),
+                "action = \"redirect\" needs a target name".into(),
+            ),
+            (Action::Redirect, Some(t)) => {
+                if let Err(e) = crate::policy::parse::normalize_name(t) {
+                    bad(format!("lists[{i}].redirect_to"), e);
+                }
+            }
+            (_, Some(_)) => bad(
+                format!("lists[{i}].redirect_to"),
+                "only used with action = \"redirect\"".into(),
+            ),
+            _ => {}
+        }
+        for (key, text) in [("ede_text", &l.ede_text), ("order_id", &l.order_id)] {
+            if let Some(t) = text {
+                if t.len() > 200 || t.chars().any(char::is_control) {
+                    bad(
+                        format!("lists[{i}].{key}"),
+                        "at most 200 characters, no control characters".into(),
+                    );
+                }
+            }
+        }
+        let mut l = l.clone();
+        l.path = base.join(&l.path);
+        if !l.path.is_file() {
+            bad(
+                format!("lists[{i}].path"),
+                format!("{}: no such file", l.path.display()),
+            );
+        }
+        lists.push(l);
+    }
+    lists
+}
+
+/// `metrics.listen`.
+fn metrics(c: &Config, problems: &mut Vec<Problem>) -> Option<SocketAddr> {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    if c.metrics.listen.is_empty() {
+        None
+    } else {
+        match parse_addr(&c.metrics.listen, 9153) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                bad("metrics.listen".into(), e);
+                None
+            }
+        }
+    }
+}
+
+impl AclConfig {
+    /// Every unusable entry, keyed `acl.allow[i]` / `acl.deny[i]`, so
+    /// `check-config` can report them all at once.
+    pub fn validate(&self) -> Vec<Problem> {
+        match Acl::new(self) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems,
+        }
+    }
+}
+
+impl RateLimitConfig {
+    /// Every unusable value, keyed `ratelimit.<field>`, so `check-config`
+    /// reports them all at once. Values are checked even when `enabled` is
+    /// false, so turning the limiter on later cannot fail at start-up.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, reason: &str| {
+            problems.push(Problem {
+                key: format!("ratelimit.{key}"),
+                reason: reason.to_string(),
+            })
+        };
+        if self.qps == 0 {
+            bad(
+                "qps",
+                "must be at least 1 (use enabled = false to turn limiting off)",
+            );
+        }
+        if self.burst == 0 {
+            bad("burst", "must be at least 1");
+        }
+        if self.ipv4_prefix > 32 {
+            bad("ipv4_prefix", "must be between 0 and 32");
+        }
+        if self.ipv6_prefix > 128 {
+            bad("ipv6_prefix", "must be between 0 and 128");
+        }
+        if self.max_tracked == 0 {
+            bad("max_tracked", "must be at least 1");
+        }
+        problems
+    }
+}
