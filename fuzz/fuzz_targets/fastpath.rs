@@ -1,6 +1,6 @@
 //! The UDP fast path (`fastpath.rs`) against hickory, its reference: a
 //! query the fast path parses must decode the same way through
-//! `pipeline::check_wire`, and every answer it renders on the wire (cached
+//! `wire::check::check_wire`, and every answer it renders on the wire (cached
 //! templates, blocked answers) must decode with hickory to what it claims.
 //!
 //! Input: a 15-byte control prefix, an EDE text, then the client packet.
@@ -58,10 +58,9 @@ use hickory_proto::rr::{Name, RData, Record};
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::SinkholeConfig;
-use dnsward::wire::template::{
-    lower_query, parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery, WireTemplate,
-};
-use dnsward::pipeline::check_wire;
+use dnsward::wire::quick::{parse_quick, QuickQuery};
+use dnsward::wire::template::{lower_query, render_block, BlockAnswer, BlockShape, WireTemplate};
+use dnsward::wire::check::check_wire;
 use dnsward::sinkhole::Sinkhole;
 
 const CONTROL: usize = 15;

@@ -1,5 +1,5 @@
 //! The packet path, minus the network: raw bytes from a client go through
-//! `pipeline::check_wire`; an accepted query is turned into a `LookupKey`,
+//! `wire::check::check_wire`; an accepted query is turned into a `LookupKey`,
 //! matched against a small list set (directly, and through
 //! `Policy::decide`/`explain` over domains, RPZ, allow and dry-run lists),
 //! given the blocked answer the pipeline would build, and re-encoded.
@@ -26,7 +26,8 @@ use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::{Action, ListConfig, ListKind, ListMode, SinkholeConfig};
-use dnsward::pipeline::{check_wire, dotted_name};
+use dnsward::pipeline::dotted_name;
+use dnsward::wire::check::check_wire;
 use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, LookupKey};
 use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item, LocalData};
 use dnsward::policy::{ede_text_for, CompiledList, Decision, LocalDataMap, Policy};

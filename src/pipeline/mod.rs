@@ -19,6 +19,8 @@
 //! stage has produced the answer (or decided to send none).
 
 pub mod acl;
+mod chain;
+mod fast;
 pub mod ratelimit;
 
 use std::net::SocketAddr;
@@ -30,7 +32,6 @@ use arc_swap::ArcSwap;
 use hickory_proto::op::{Edns, Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{CNAME, HINFO};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
@@ -45,8 +46,9 @@ use crate::policy::{Block, Decision};
 use crate::resolve::cache::{AnswerCache, CachedAnswer, KeyBuf};
 use crate::resolve::Upstream;
 use crate::sinkhole::{ede, Effect, Sinkhole, EDE_PROHIBITED, EDE_STALE};
-use crate::wire::chain;
-use crate::wire::template::{parse_quick, render_block, BlockAnswer, BlockShape, QuickQuery};
+use crate::wire::check::{check_wire, WireReject};
+use crate::wire::quick::{parse_quick, QuickQuery};
+use crate::wire::template::{render_block, BlockAnswer, BlockShape};
 
 /// How the query arrived; decides truncation and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,13 +150,6 @@ fn wire_cache_key(key: &LookupKey, qtype: u16, qclass: u16, dnssec_ok: bool) -> 
 /// TTL of stale answers (RFC 8767 section 4 recommends 30 s).
 pub const STALE_TTL: u32 = 30;
 
-/// The smallest DNS header.
-const HEADER_LEN: usize = 12;
-/// A query has one question, no answers and at most a few additional
-/// records; larger counts are hostile and get FORMERR before decoding
-/// (hickory pre-allocates by count).
-const MAX_OTHER_RECORDS: u16 = 8;
-
 /// Everything a query needs, shared by all listeners.
 pub struct Handler {
     /// The policy store (hot-swapped).
@@ -217,62 +212,6 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// A header-only reply (FORMERR, NOTIMP) built from the raw request bytes,
-/// for packets that cannot or should not be decoded.
-fn header_reply(packet: &[u8], rcode: ResponseCode) -> Vec<u8> {
-    let mut out = vec![0u8; HEADER_LEN];
-    out[0] = packet[0];
-    out[1] = packet[1];
-    // QR=1, keep opcode and RD.
-    out[2] = 0x80 | (packet[2] & 0x79);
-    out[3] = 0x80 | (u16::from(rcode) as u8 & 0x0f);
-    out
-}
-
-/// A packet refused by the wire checks: why (a metrics label) and the
-/// header-only reply to send, if any.
-#[derive(Debug)]
-pub struct WireReject {
-    /// Bounded reason label.
-    pub reason: &'static str,
-    /// FORMERR/NOTIMP reply, or None to stay silent.
-    pub reply: Option<Vec<u8>>,
-}
-
-/// Stage 1: cheap checks on the raw bytes, then decoding. Pure and
-/// allocation-bounded (counts are checked before hickory pre-allocates by
-/// them), so it is also the fuzzing entry point for the packet path.
-pub fn check_wire(packet: &[u8]) -> Result<Message, WireReject> {
-    let reject = |reason, rcode: Option<ResponseCode>| WireReject {
-        reason,
-        reply: rcode.map(|r| header_reply(packet, r)),
-    };
-    if packet.len() < HEADER_LEN {
-        return Err(reject("short", None));
-    }
-    if packet[2] & 0x80 != 0 {
-        // A response sent to us: answering could start a loop.
-        return Err(reject("response", None));
-    }
-    let opcode = (packet[2] >> 3) & 0x0f;
-    if opcode != 0 {
-        return Err(reject("opcode", Some(ResponseCode::NotImp)));
-    }
-    let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
-    let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
-    if qd != 1 || an > 0 || ns > MAX_OTHER_RECORDS || ar > MAX_OTHER_RECORDS {
-        return Err(reject("counts", Some(ResponseCode::FormErr)));
-    }
-    let mut decoder = BinDecoder::new(packet);
-    let message = Message::read(&mut decoder)
-        .map_err(|_| reject("malformed", Some(ResponseCode::FormErr)))?;
-    if !decoder.is_empty() {
-        // Bytes after the last record: not a DNS message we understand.
-        return Err(reject("malformed", Some(ResponseCode::FormErr)));
-    }
-    Ok(message)
-}
-
 impl Handler {
     /// Answer one packet from `src`. `None` means send nothing.
     pub async fn handle(
@@ -301,126 +240,6 @@ impl Handler {
             }
         }
         Admission::Allow
-    }
-
-    /// Prepare a batch's lookup keys before any of its queries is
-    /// answered: fill `keys[i]` from `packets[i]` (`prepared[i]` says
-    /// whether it passed the quick parse) and bring the table slots, then
-    /// the records, that the policy's decisions will read into cache
-    /// ([`crate::policy::Policy::touch`], then `touch_next`), so the
-    /// batch's cache misses on a large list overlap. One policy load for
-    /// the batch; decides nothing.
-    pub fn prepare_keys<'p>(
-        &self,
-        packets: impl Iterator<Item = Option<&'p [u8]>>,
-        keys: &mut [LookupKey],
-        prepared: &mut [bool],
-    ) {
-        let policy = self.policy.load();
-        for ((packet, key), ok) in packets.zip(keys.iter_mut()).zip(prepared.iter_mut()) {
-            *ok = match packet.and_then(parse_quick) {
-                Some(q) => {
-                    key.assign_wire(q.qname);
-                    policy.touch(key);
-                    true
-                }
-                None => false,
-            };
-        }
-        for (key, _) in keys.iter().zip(prepared.iter()).filter(|(_, ok)| **ok) {
-            policy.touch_next(key);
-        }
-    }
-
-    /// The fast path for admitted UDP queries whose answer is cached (see
-    /// [`crate::wire::template`]). None: take the normal path. `key` is scratch
-    /// space (reused across queries); `prepared` says it already holds this
-    /// packet's name (see [`Handler::prepare_keys`]).
-    pub fn try_fast(&self, packet: &[u8], key: &mut LookupKey, prepared: bool) -> Option<Vec<u8>> {
-        let q = parse_quick(packet)?;
-        if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
-            return None;
-        }
-        if !prepared {
-            key.assign_wire(q.qname);
-        }
-        let key = &*key;
-        let limit = q
-            .edns
-            .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
-        let generation = {
-            let policy = self.policy.load();
-            let v = policy.decide(key);
-            if v.would_block.is_some() {
-                return None;
-            }
-            if let Decision::Blocked(b) = v.decision {
-                return self.fast_block(&q, key, &b, usize::from(limit));
-            }
-            policy.generation
-        };
-        let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
-        let ckey = wire_cache_key(key, q.qtype, q.qclass, dnssec_ok);
-        let now = Instant::now();
-        let hit = self.cache.get(&ckey, now)?;
-        // A chain not yet checked under this policy (new answer, or a list
-        // changed since) takes the normal path, which checks it.
-        if !hit.chain_cleared(generation) {
-            return None;
-        }
-        let template = hit.wire.as_ref()?;
-        let out = template.render(&q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
-        self.metrics.count_query(false, q.qtype);
-        self.metrics.cache_hits.inc();
-        self.metrics.count_response(u16::from(template.rcode()));
-        Some(out)
-    }
-
-    /// A blocked answer built straight on the wire, for the simple effects
-    /// (sinkhole, NXDOMAIN, NODATA, REFUSED) and when blocked queries are
-    /// not logged one by one; None sends the query down the normal path.
-    fn fast_block(
-        &self,
-        q: &QuickQuery<'_>,
-        key: &LookupKey,
-        b: &Block<'_>,
-        limit: usize,
-    ) -> Option<Vec<u8>> {
-        if self.log_blocked {
-            return None;
-        }
-        let cfg = &b.list.cfg;
-        let effect = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)?;
-        let shape = match effect {
-            Effect::Sinkhole => BlockShape::Sinkhole,
-            Effect::Nxdomain => BlockShape::Nxdomain,
-            Effect::Nodata => BlockShape::Nodata,
-            Effect::Refused => BlockShape::Refused,
-            _ => return None,
-        };
-        let (ipv4, ipv6) = self.sinkhole.addresses();
-        let answer = BlockAnswer {
-            shape,
-            depth: b.depth,
-            ttl: self.block_ttl(b),
-            ipv4: ipv4.octets(),
-            ipv6: ipv6.octets(),
-            soa_names: self.sinkhole.soa_names_wire(),
-            ede: (cfg.ede, &b.list.ede_text),
-        };
-        let out = render_block(q, &answer, self.max_udp_payload, limit)?;
-        self.metrics.count_query(false, q.qtype);
-        self.metrics
-            .blocked
-            .with_label_values(&[b.list.name(), effect.label()])
-            .inc();
-        self.metrics.count_response(u16::from(out[3] & 0x0f));
-        Some(out)
-    }
-
-    /// TTL of a block rule's answers (the list's, else the sinkhole's).
-    fn block_ttl(&self, b: &Block<'_>) -> u32 {
-        b.list.cfg.ttl_secs.unwrap_or(self.sinkhole.ttl())
     }
 
     /// Answer a packet whose source was already admitted.
@@ -599,121 +418,6 @@ impl Handler {
                 .options
                 .extend(sub_e.options().options.clone());
         }
-    }
-
-    /// Stage 4b: every name the answer's CNAME/DNAME chain leads to goes
-    /// through the policy, as the question name did in stage 2b (allow
-    /// rules, per-list and per-rule actions, dry-run), so an alias of a
-    /// listed name (anyone's zone can hold one) does not reach it. At the
-    /// first name blocked, the answer keeps the records leading to it and
-    /// gets that name's block answer, EDE and order included, exactly as
-    /// a direct query for it would (`Continue(Some(target))` for a
-    /// redirect still to resolve; `Respond` when done). `Continue(None)`:
-    /// serve `resp` as is.
-    ///
-    /// `entry` is the cache entry `resp` was filled from, if any: a chain
-    /// found clean is marked with the policy generation, so the fast path
-    /// serves it without this walk until the next list change. Answers
-    /// without aliases skip it all on one flag.
-    fn chain_stage(
-        &self,
-        query: &Query,
-        transport: Transport,
-        resp: &mut Message,
-        entry: Option<&CachedAnswer>,
-    ) -> Verdict<Option<Name>> {
-        let qtype = query.query_type();
-        match entry {
-            Some(e) if !e.chained => return Verdict::Continue(None),
-            None if !chain::may_chain(qtype, &resp.answers) => return Verdict::Continue(None),
-            _ => {}
-        }
-        let policy = self.policy.load();
-        if entry.is_some_and(|e| e.chain_cleared(policy.generation)) {
-            return Verdict::Continue(None);
-        }
-        let qname = query.name();
-        let targets = chain::targets(qname, &resp.answers);
-        // Clean only if no rule matched at all: a tcp-only rule lets the
-        // chain through over TCP but not over UDP (the fast path), and a
-        // dry-run match is counted on every query.
-        let mut clean = true;
-        for (hop, target) in targets.iter().enumerate() {
-            let key = LookupKey::from_labels(target.iter());
-            let verdict = policy.decide(&key);
-            if let Some(b) = verdict.would_block {
-                clean = false;
-                self.count_dry_run(&b, qtype);
-            }
-            let Decision::Blocked(b) = verdict.decision else {
-                continue;
-            };
-            clean = false;
-            let zone_text = key.suffix_str(b.depth);
-            let Some(effect) = effect_of(&b, &zone_text, transport) else {
-                continue;
-            };
-            let label = effect.label();
-            self.metrics
-                .blocked
-                .with_label_values(&[b.list.name(), label])
-                .inc();
-            self.metrics
-                .chain_blocked
-                .with_label_values(&[b.list.name(), label])
-                .inc();
-            if self.log_blocked {
-                info!(
-                    target: "dnsward::blocked",
-                    list = b.list.name(),
-                    line = b.hit.line,
-                    order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
-                    action = label,
-                    qtype = %qtype,
-                    hop = hop + 1,
-                    "blocked via CNAME/DNAME chain"
-                );
-            }
-            if matches!(effect, Effect::Drop) {
-                return Verdict::Drop;
-            }
-            chain::keep_chain_to(&mut resp.answers, qname, &targets, hop);
-            resp.authorities.clear();
-            resp.additionals.clear();
-            resp.metadata.response_code = ResponseCode::NoError;
-            resp.metadata.authentic_data = false;
-            if let Some(e) = resp.edns.as_mut() {
-                e.options_mut()
-                    .insert(ede(b.list.cfg.ede, &b.list.ede_text));
-            }
-            let ttl = self.block_ttl(&b);
-            return match effect {
-                Effect::Redirect(to) => {
-                    resp.answers.push(Record::from_rdata(
-                        target.clone(),
-                        self.sinkhole.ttl(),
-                        RData::CNAME(CNAME(to.clone())),
-                    ));
-                    Verdict::Continue(Some(to))
-                }
-                Effect::Truncate => {
-                    resp.answers.clear();
-                    resp.metadata.truncation = true;
-                    Verdict::Respond
-                }
-                other => {
-                    let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
-                    self.sinkhole.apply(resp, target, qtype, &other, zone, ttl);
-                    Verdict::Respond
-                }
-            };
-        }
-        if clean {
-            if let Some(e) = entry {
-                e.mark_chain_clean(policy.generation);
-            }
-        }
-        Verdict::Continue(None)
     }
 
     /// Count and log a dry-run list's would-be block.
@@ -1020,15 +724,5 @@ mod tests {
                 .collect();
             assert_eq!(labels, want);
         }
-    }
-
-    #[test]
-    fn header_reply_keeps_id_opcode_rd() {
-        let q = [0xab, 0xcd, 0x29, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
-        let r = header_reply(&q, ResponseCode::NotImp);
-        assert_eq!(&r[..2], &[0xab, 0xcd]);
-        assert_eq!(r[2], 0x80 | 0x29);
-        assert_eq!(r[3] & 0x0f, 4);
-        assert_eq!(&r[4..], &[0; 8]);
     }
 }

@@ -4,4 +4,6 @@
 //! holds ([`chain`]).
 
 pub mod chain;
+pub mod check;
+pub mod quick;
 pub mod template;

@@ -231,7 +231,7 @@ impl LookupKey {
 
     /// Refill this key from a question name in wire form (length-prefixed
     /// labels up to the zero label, no compression: what
-    /// [`crate::wire::template::parse_quick`] hands over). The same key as
+    /// [`crate::wire::quick::parse_quick`] hands over). The same key as
     /// [`LookupKey::assign`] over the name's labels, built with one copy
     /// of the whole name instead of one per label: the length bytes sit
     /// exactly where the dots go. A length over 63 (a compression pointer)
