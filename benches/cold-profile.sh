@@ -132,7 +132,7 @@ if [[ $MODE == callgrind ]]; then
   # The normal-path task of a query (decode, policy, cache, iterator,
   # answer), inclusive: the part least moved by timing.
   task=$(callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null |
-    awk '!/=>/ && /server\.rs:dnsward::server::dispatch::\{\{closure\}\}/ { gsub(/,/, "", $1); v = $1 + 0; if (v > m) m = v } END { print m + 0 }')
+    awk '!/=>/ && /udp\.rs:dnsward::server::udp::dispatch::\{\{closure\}\}/ { gsub(/,/, "", $1); v = $1 + 0; if (v > m) m = v } END { print m + 0 }')
   echo "dump $f: $ir Ir for $done queries = $((ir / done)) Ir/query; worker parking $((park / done)) Ir/query; without it $(((ir - park) / done)) Ir/query; in the query task $((task / done)) Ir/query"
   callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '1,60p' >"$OUT/inclusive.txt"
   callgrind_annotate "$f" 2>/dev/null | sed -n '1,80p' >"$OUT/self.txt"

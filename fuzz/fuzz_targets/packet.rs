@@ -31,7 +31,8 @@ use dnsward::wire::check::check_wire;
 use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, LookupKey};
 use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item, LocalData};
 use dnsward::policy::{ede_text_for, CompiledList, Decision, LocalDataMap, Policy};
-use dnsward::sinkhole::{ede, Effect, Sinkhole};
+use dnsward::sinkhole::{Effect, Sinkhole};
+use dnsward::wire::ede::ede;
 
 const COURT: &str = "example\nads.example\n*.track.example\na.b.c.d.e.f\ndeep.sub.example.com\n\
                      under_score.test\nxn--bcher-kva.example\n*.com\n";

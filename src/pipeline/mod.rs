@@ -45,8 +45,9 @@ use crate::policy::store::PolicyStore;
 use crate::policy::{Block, Decision};
 use crate::resolve::cache::{AnswerCache, CachedAnswer, KeyBuf};
 use crate::resolve::Upstream;
-use crate::sinkhole::{ede, Effect, Sinkhole, EDE_PROHIBITED, EDE_STALE};
+use crate::sinkhole::{Effect, Sinkhole};
 use crate::wire::check::{check_wire, WireReject};
+use crate::wire::ede::{ede, EDE_PROHIBITED, EDE_STALE};
 use crate::wire::quick::{parse_quick, QuickQuery};
 use crate::wire::template::{render_block, BlockAnswer, BlockShape};
 

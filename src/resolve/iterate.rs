@@ -681,7 +681,7 @@ mod tests {
             network: true,
         };
         let e = ResolveError::from(unreachable);
-        assert_eq!(e.ede_code(), crate::sinkhole::EDE_NETWORK_ERROR);
+        assert_eq!(e.ede_code(), crate::wire::ede::EDE_NETWORK_ERROR);
         assert!(e.to_string().contains("192.0.2.53"));
         assert_eq!(
             e.public_text(),

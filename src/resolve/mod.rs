@@ -16,7 +16,7 @@ use std::time::Duration;
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::Name;
 
-use crate::sinkhole::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY};
+use crate::wire::ede::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY};
 
 /// A name in lowercase wire form without the root's zero byte
 /// (`\x03www\x07example\x02zz`), on the stack: the key form of the

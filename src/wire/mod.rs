@@ -1,9 +1,11 @@
 //! The ground floor: DNS wire vocabulary every stage shares and that
 //! depends on no stage. A query read without decoding and the answers
 //! pre-encoded for it ([`template`]), and the CNAME/DNAME chain an answer
-//! holds ([`chain`]).
+//! holds ([`chain`]), the wire checks before decoding ([`check`]) and the
+//! Extended DNS Error codes ([`ede`]).
 
 pub mod chain;
 pub mod check;
+pub mod ede;
 pub mod quick;
 pub mod template;
