@@ -1,0 +1,125 @@
+
+use super::*;
+
+fn problems(toml_text: &str) -> Vec<String> {
+    let c: Config = toml::from_str(toml_text).expect("toml");
+    match c.validate(Path::new("t.toml"), Path::new(".")) {
+        Ok(_) => vec![],
+        Err(ConfigError::Invalid { problems, .. }) => problems.into_iter().map(|p| p.key).collect(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn defaults_are_valid() {
+    assert!(problems("").is_empty());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key() {
+    let keys = problems(
+        r#"
+            [server]
+            listen = ["nope", "127.0.0.1:53"]
+            max_udp_payload = 100
+            [resolver]
+            mode = "forward"
+            [[lists]]
+            name = "a b"
+            path = "/nonexistent/list"
+            ede = 3
+            "#,
+    );
+    assert_eq!(
+        keys,
+        vec![
+            "server.listen[0]",
+            "server.max_udp_payload",
+            "resolver.upstreams",
+            "lists[0].name",
+            "lists[0].ede",
+            "lists[0].path"
+        ]
+    );
+}
+
+#[test]
+fn iterator_limits_are_checked() {
+    let keys = problems(
+        "[resolver]\nmax_upstream_queries = 0\ndelegation_cache_size = 0\nsocket_reuse = 5000\n",
+    );
+    assert_eq!(
+        keys,
+        vec![
+            "resolver.delegation_cache_size",
+            "resolver.max_upstream_queries",
+            "resolver.socket_reuse"
+        ]
+    );
+    assert!(problems("[resolver]\nmax_upstream_queries = 200\nsocket_reuse = 1\n").is_empty());
+}
+
+#[test]
+fn denied_root_servers_name_the_key_to_add() {
+    let c: Config =
+        toml::from_str("[resolver]\nroot_servers = [\"192.0.2.7\", \"127.0.0.1:5300\"]\n")
+            .expect("toml");
+    let Err(ConfigError::Invalid {
+        problems: found, ..
+    }) = c.validate(Path::new("t"), Path::new("."))
+    else {
+        panic!("a loopback root server must be refused");
+    };
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].key, "resolver.root_servers[1]");
+    assert!(
+        found[0]
+            .reason
+            .contains("add \"127.0.0.0/8\" to resolver.authority_allow"),
+        "{}",
+        found[0].reason
+    );
+    assert!(problems(
+        "[resolver]\nroot_servers = [\"127.0.0.1:5300\"]\nauthority_allow = [\"127.0.0.0/8\"]\n"
+    )
+    .is_empty());
+    // Forwarding to a private resolver is normal: no such rule there.
+    assert!(problems("[resolver]\nmode = \"forward\"\nupstreams = [\"10.0.0.53\"]\n").is_empty());
+}
+
+#[test]
+fn effective_toml_is_a_config_with_every_default() {
+    let v = Config::default()
+        .validate(Path::new("t"), Path::new("."))
+        .expect("valid");
+    let text = v.effective_toml().expect("serialize");
+    for key in [
+        "tcp_idle_timeout_secs = 10",
+        "qps = 200",
+        "blocked_queries_max_per_sec = 10",
+    ] {
+        assert!(text.contains(key), "{key} missing:\n{text}");
+    }
+    let back: Config = toml::from_str(&text).expect("parses as a config");
+    let again = back
+        .validate(Path::new("t"), Path::new("."))
+        .expect("valid")
+        .effective_toml()
+        .expect("serialize");
+    assert_eq!(text, again);
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    assert!(toml::from_str::<Config>("[server]\nlisten_addr = []").is_err());
+}
+
+#[test]
+fn addresses_default_their_port() {
+    assert_eq!(
+        parse_addr("127.0.0.1", 53).ok(),
+        "127.0.0.1:53".parse().ok()
+    );
+    assert_eq!(parse_addr("[::1]:5300", 53).ok(), "[::1]:5300".parse().ok());
+    assert!(parse_addr("localhost", 53).is_err());
+}
