@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn problems(toml_text: &str) -> Vec<String> {

@@ -2,14 +2,12 @@
 //! endpoints as a scraper sees them, and the offline commands
 //! `check-config`, `check-list` and `explain`.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 

@@ -6,14 +6,12 @@
 //! of unbound's and BIND's own test suites, and a 1M-name aggregate
 //! compiled and queried against an independent oracle.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::shared;
+use crate::common::shared;
 use dnsward::config::{ListConfig, ListKind};
 use dnsward::policy::matcher::LookupKey;
 use dnsward::policy::parse::{
@@ -882,7 +880,7 @@ fn gunzip_to(src: &Path, dst: &Path) {
 
 #[test]
 fn aggregate_1m_compiles_and_decides_like_an_oracle() {
-    let dir = common::TempDir::new("agg1m");
+    let dir = crate::common::TempDir::new("agg1m");
     let path = dir.path().join("aggregate.domains.txt");
     gunzip_to(
         &data("blocklists/aggregate-1m/aggregate.domains.txt.gz"),
@@ -969,7 +967,7 @@ fn aggregate_1m_compiles_and_decides_like_an_oracle() {
 /// as unusable.
 #[test]
 fn every_shared_list_loads_with_default_guards() {
-    let dir = common::TempDir::new("alllists");
+    let dir = crate::common::TempDir::new("alllists");
     let mut files = Vec::new();
     walk(&data("blocklists"), &mut files);
     files.sort();

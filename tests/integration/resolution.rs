@@ -1,12 +1,10 @@
 //! Recursion from a loopback root through referrals with glue, forward
 //! mode, caching, and failure answers — all over real UDP/TCP.
 
-mod common;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 

@@ -1,11 +1,9 @@
 //! Blocking over the wire: exact and sub-names, allow beats block, every
 //! action and several qtypes, EDE bytes, and real public lists.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 

@@ -4,13 +4,11 @@
 //! dry-run, the `/explain` API, and guarded swaps (shrink, checksum
 //! sidecar, forced reload) with their metrics and audit lines.
 
-mod common;
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::{RData, RecordType};
 use sha2::Digest;

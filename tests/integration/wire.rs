@@ -2,11 +2,9 @@
 //! malformed packets, opcodes, and that nothing a client sends stops the
 //! server from answering the next query.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::RecordType;
 

@@ -2,7 +2,6 @@
 //! that gives real referrals with glue, a loopback test hierarchy built from
 //! it, a DNS client over UDP/TCP, and helpers to start dnsward in-process or
 //! as the real binary.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

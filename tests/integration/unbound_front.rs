@@ -6,13 +6,11 @@
 //! subscribers straight at dnsward for that reason; this test keeps the
 //! claim true. Skipped, with a message, when `unbound` is not installed.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 

@@ -4,13 +4,11 @@
 //! the cache and the fast path, and a list change applies at once to
 //! chains already cached.
 
-mod common;
-
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use dnsward::policy::store::ReloadRequest;
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, NULL};

@@ -1,0 +1,20 @@
+//! The wire-level tests, one binary: each module starts the real server on
+//! loopback ports (in-process or as the built binary) and talks DNS to it,
+//! against the loopback authoritative hierarchy in [`common`]. One binary
+//! compiles the harness once instead of once per test file.
+//!
+//! `tests/alloc_free.rs` stays a binary of its own: it installs a counting
+//! global allocator, which would count every other test's allocations.
+
+mod common;
+
+mod blocking;
+mod chains;
+mod cli;
+mod hardening;
+mod lists;
+mod reload;
+mod resolution;
+mod rpz;
+mod unbound_front;
+mod wire;
