@@ -61,6 +61,7 @@ impl Batch {
         // a distinct MAX_QUERY slice of `self.bufs` and a distinct
         // sockaddr_storage of `self.addrs`, all alive for the call.
         let mut iovs: [libc::iovec; BATCH] = unsafe { zeroed() };
+        // SAFETY: as for `iovs`: an all-zero mmsghdr is a valid value.
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { zeroed() };
         for i in 0..BATCH {
             iovs[i].iov_base = self.bufs[i * MAX_QUERY..].as_mut_ptr().cast();

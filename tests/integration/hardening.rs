@@ -336,6 +336,7 @@ async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
 /// limit) and return the limit in force: the flood test holds both ends
 /// of 1,200 connections in one process, more than a default soft limit
 /// of 1024 allows.
+#[allow(unsafe_code)] // getrlimit/setrlimit have no safe wrapper in std or libc.
 fn raise_nofile(want: libc::rlim_t) -> libc::rlim_t {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
