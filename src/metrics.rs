@@ -67,6 +67,70 @@ const QTYPES: &[&str] = &[
 /// Type codes of [`QTYPES`], same order.
 const QTYPE_CODES: &[u16] = &[1, 28, 5, 15, 2, 12, 6, 33, 16, 65, 64, 255, 257, 43, 48, 35];
 
+/// Why a query was dropped or refused before resolution: the `reason`
+/// label of [`REJECTED`]. One enum, so every call site names a variant and
+/// the label set is bounded and listed in one place (docs/metrics.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reject {
+    /// Packet under 12 bytes: dropped.
+    Short,
+    /// QR=1 (a response sent to us): dropped.
+    Response,
+    /// Opcode other than QUERY: NOTIMP.
+    Opcode,
+    /// No question, several, answer records, or too many other records:
+    /// FORMERR.
+    Counts,
+    /// Undecodable message: FORMERR (or an unreadable datagram: dropped).
+    Malformed,
+    /// Class other than IN: REFUSED.
+    Class,
+    /// AXFR, IXFR or OPT as the question type: REFUSED.
+    Qtype,
+    /// Client outside `acl.allow`: REFUSED + EDE 18.
+    AclNotAllowed,
+    /// Client inside `acl.deny`: REFUSED + EDE 18.
+    AclDenied,
+    /// Over the rate limit: dropped.
+    RatelimitDrop,
+    /// Over the rate limit: empty TC=1 answer.
+    RatelimitSlip,
+    /// `resolver.max_inflight` resolutions already running: SERVFAIL.
+    ResolverBusy,
+    /// Too many UDP queries in flight: dropped.
+    Overload,
+    /// `server.tcp_max_connections` reached: connection closed.
+    TcpLimit,
+    /// `server.tcp_max_per_client` reached: connection closed.
+    TcpClientLimit,
+    /// TCP length prefix out of range: connection closed.
+    TcpLength,
+}
+
+impl Reject {
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            Reject::Short => "short",
+            Reject::Response => "response",
+            Reject::Opcode => "opcode",
+            Reject::Counts => "counts",
+            Reject::Malformed => "malformed",
+            Reject::Class => "class",
+            Reject::Qtype => "qtype",
+            Reject::AclNotAllowed => "acl_not_allowed",
+            Reject::AclDenied => "acl_denied",
+            Reject::RatelimitDrop => "ratelimit_drop",
+            Reject::RatelimitSlip => "ratelimit_slip",
+            Reject::ResolverBusy => "resolver_busy",
+            Reject::Overload => "overload",
+            Reject::TcpLimit => "tcp_limit",
+            Reject::TcpClientLimit => "tcp_client_limit",
+            Reject::TcpLength => "tcp_length",
+        }
+    }
+}
+
 /// What became of one query to an authoritative server (bounded label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorityOutcome {
@@ -341,6 +405,12 @@ impl Metrics {
         reg(&m.registry, info);
         m.start_time.set(unix_now());
         Ok(m)
+    }
+
+    /// Count a query dropped or refused before resolution: the one place
+    /// [`REJECTED`] is fed.
+    pub fn reject(&self, reason: Reject) {
+        self.rejected.with_label_values(&[reason.label()]).inc();
     }
 
     /// Count a query without a label lookup (hot path). `tcp` selects

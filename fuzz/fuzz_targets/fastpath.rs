@@ -198,7 +198,7 @@ fuzz_target!(|data: &[u8]| {
                 Some(Ok(m)) => m,
                 _ => panic!(
                     "parse_quick accepted a packet check_wire rejects ({}, reply rcode {:?}){}",
-                    r.reason,
+                    r.reason.label(),
                     r.reply.as_deref().and_then(|b| b.get(3)).map(|x| x & 0x0f),
                     if known {
                         ": malformed ECS option, known bug seeds/fastpath/crash-ecs-*"

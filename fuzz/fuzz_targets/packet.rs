@@ -26,7 +26,7 @@ use hickory_proto::rr::Name;
 use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::{Action, ListConfig, ListKind, ListMode, SinkholeConfig};
-use dnsward::pipeline::dotted_name;
+use dnsward::pipeline::{dotted_name, effect_of, Transport};
 use dnsward::wire::check::check_wire;
 use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, LookupKey};
 use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item, LocalData};
@@ -196,7 +196,7 @@ fuzz_target!(|data: &[u8]| {
     let message = match check_wire(data) {
         Ok(m) => m,
         Err(reject) => {
-            assert!(!reject.reason.is_empty());
+            assert!(!reject.reason.label().is_empty());
             if let Some(reply) = &reject.reply {
                 assert_eq!(reply.len(), 12, "reject reply is not a bare header");
                 assert_eq!(&reply[..2], &data[..2], "reject reply lost the query ID");
@@ -280,8 +280,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 
-    // The pipeline's response skeleton and blocked answer (pipeline.rs
-    // `skeleton` + `policy_stage`, UDP transport).
+    // The pipeline's response skeleton and blocked answer (pipeline/mod.rs
+    // `skeleton` + `policy_stage`).
     let mut resp = Message::response(id, OpCode::Query);
     resp.metadata.recursion_desired = message.metadata.recursion_desired;
     resp.metadata.recursion_available = true;
@@ -297,46 +297,36 @@ fuzz_target!(|data: &[u8]| {
         let list = b.list;
         let cfg = &list.cfg;
         let zone_text = key.suffix_str(b.depth);
-        let effect = match b.hit.action {
-            EntryAction::List => match cfg.action {
-                Action::Drop => Effect::Drop,
-                Action::Redirect => cfg
-                    .redirect_to
-                    .as_deref()
-                    .and_then(dotted_name)
-                    .map_or(Effect::Nxdomain, Effect::Redirect),
-                Action::Sinkhole => Effect::Sinkhole,
-                Action::Nxdomain => Effect::Nxdomain,
-                Action::Nodata => Effect::Nodata,
-                Action::Refused => Effect::Refused,
-            },
-            EntryAction::Nxdomain => Effect::Nxdomain,
-            EntryAction::Nodata => Effect::Nodata,
-            EntryAction::Drop => Effect::Drop,
-            EntryAction::TcpOnly => Effect::Truncate,
-            EntryAction::LocalData => {
-                let data = list.local_data(&zone_text, b.depth > 0);
-                match data.iter().find_map(|(_, d)| match d {
-                    LocalData::Cname(t) => dotted_name(t),
-                    _ => None,
-                }) {
-                    Some(target) => Effect::Redirect(target),
-                    None => Effect::Local(data),
-                }
-            }
-            EntryAction::Passthru => unreachable!("decide returned a passthru rule as a block"),
+        // An independent check of decide's result; the mapping itself is
+        // the pipeline's own, over both transports (RPZ tcp-only differs).
+        assert!(
+            b.hit.action != EntryAction::Passthru,
+            "decide returned a passthru rule as a block"
+        );
+        let transport = if id & 1 == 0 {
+            Transport::Udp
+        } else {
+            Transport::Tcp
         };
-        let _ = effect.label();
-        if !matches!(effect, Effect::Drop) {
-            if let Some(e) = resp.edns.as_mut() {
-                e.options_mut().insert(ede(cfg.ede, &list.ede_text));
-            }
-            let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
-            let ttl = cfg.ttl_secs.unwrap_or(f.sinkhole.ttl());
-            if !matches!(effect, Effect::Redirect(_)) {
-                f.sinkhole
-                    .apply(&mut resp, qname, qtype, &effect, zone, ttl);
-                blocked_answer = true;
+        let effect = effect_of(&b, &zone_text, transport);
+        assert_eq!(
+            effect.is_none(),
+            b.hit.action == EntryAction::TcpOnly && transport == Transport::Tcp,
+            "only tcp-only over TCP resolves normally"
+        );
+        if let Some(effect) = effect {
+            let _ = effect.label();
+            if !matches!(effect, Effect::Drop) {
+                if let Some(e) = resp.edns.as_mut() {
+                    e.options_mut().insert(ede(cfg.ede, &list.ede_text));
+                }
+                let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
+                let ttl = cfg.ttl_secs.unwrap_or(f.sinkhole.ttl());
+                if !matches!(effect, Effect::Redirect(_)) {
+                    f.sinkhole
+                        .apply(&mut resp, qname, qtype, &effect, zone, ttl);
+                    blocked_answer = true;
+                }
             }
         }
     }

@@ -36,7 +36,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 use crate::config::Action;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Reject};
 use crate::pipeline::acl::{Acl, AclDecision, DenyReason};
 use crate::pipeline::ratelimit::{RateDecision, RateLimiter};
 use crate::policy::matcher::LookupKey;
@@ -87,8 +87,8 @@ pub fn dotted_name(text: &str) -> Option<Name> {
 /// What a block rule does to a query: the rule's own RPZ action or its
 /// list's. `zone` is the listed name that matched. None: resolve normally
 /// (RPZ tcp-only over TCP, passthru). One mapping for the normal path and
-/// the fast path.
-fn effect_of<'a>(b: &Block<'a>, zone: &str, transport: Transport) -> Option<Effect<'a>> {
+/// the fast path, and the one the `packet` fuzz target checks.
+pub fn effect_of<'a>(b: &Block<'a>, zone: &str, transport: Transport) -> Option<Effect<'a>> {
     let list = b.list;
     let cfg = &list.cfg;
     Some(match b.hit.action {
@@ -256,7 +256,7 @@ impl Handler {
             Admission::Refuse(r) => (Some(r), false),
             Admission::Slip => (None, true),
             Admission::Drop => {
-                self.reject("ratelimit_drop");
+                self.metrics.reject(Reject::RatelimitDrop);
                 return None;
             }
         };
@@ -264,7 +264,7 @@ impl Handler {
         let request = match check_wire(packet) {
             Ok(m) => m,
             Err(WireReject { reason, reply }) => {
-                self.reject(reason);
+                self.metrics.reject(reason);
                 if denied.is_some() || slip {
                     return None;
                 }
@@ -278,9 +278,9 @@ impl Handler {
         };
         let mut resp = self.skeleton(&request);
         if let Some(reason) = denied {
-            self.reject(match reason {
-                DenyReason::NotAllowed => "acl_not_allowed",
-                DenyReason::Denied => "acl_denied",
+            self.metrics.reject(match reason {
+                DenyReason::NotAllowed => Reject::AclNotAllowed,
+                DenyReason::Denied => Reject::AclDenied,
             });
             resp.metadata.response_code = ResponseCode::Refused;
             if let Some(e) = resp.edns.as_mut() {
@@ -294,7 +294,7 @@ impl Handler {
         if slip {
             // Rate limited: an empty TC=1 answer sends a real client to TCP,
             // where its address is proven; a spoofed flood gets no payload.
-            self.reject("ratelimit_slip");
+            self.metrics.reject(Reject::RatelimitSlip);
             resp.metadata.truncation = true;
             return Some(self.encode(resp, &request, transport));
         }
@@ -303,10 +303,6 @@ impl Handler {
             return Some(bytes);
         }
         Some(self.encode(out, &request, transport))
-    }
-
-    fn reject(&self, reason: &str) {
-        self.metrics.rejected.with_label_values(&[reason]).inc();
     }
 
     fn count_rcode(&self, rcode: ResponseCode) {
@@ -457,12 +453,12 @@ impl Handler {
             return Verdict::Respond;
         }
         if query.query_class() != DNSClass::IN {
-            self.reject("class");
+            self.metrics.reject(Reject::Class);
             resp.metadata.response_code = ResponseCode::Refused;
             return Verdict::Respond;
         }
         if matches!(qtype, RecordType::AXFR | RecordType::IXFR | RecordType::OPT) {
-            self.reject("qtype");
+            self.metrics.reject(Reject::Qtype);
             resp.metadata.response_code = ResponseCode::Refused;
             return Verdict::Respond;
         }
@@ -551,7 +547,7 @@ impl Handler {
         let mode = self.upstream.mode();
         let Ok(_slot) = self.resolve_slots.try_acquire() else {
             // Overloaded: fail fast rather than queue without bound.
-            self.reject("resolver_busy");
+            self.metrics.reject(Reject::ResolverBusy);
             if !self.serve_stale(ckey, resp) {
                 resp.metadata.response_code = ResponseCode::ServFail;
                 if let Some(edns) = resp.edns.as_mut() {

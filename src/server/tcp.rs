@@ -3,6 +3,7 @@
 //! connection table deciding who may stay.
 
 use super::*;
+use crate::metrics::Reject;
 
 /// Serve TCP until `stop` turns true. `conns` is the connection table
 /// (shared by every TCP listener): it applies the per-client cap, and at
@@ -29,11 +30,10 @@ pub async fn serve_tcp(
         let conn = match conns.admit(src.ip(), Instant::now()) {
             Ok(c) => c,
             Err(refused) => {
-                let reason = match refused {
-                    Refused::ClientLimit => "tcp_client_limit",
-                    Refused::Full => "tcp_limit",
-                };
-                handler.metrics.rejected.with_label_values(&[reason]).inc();
+                handler.metrics.reject(match refused {
+                    Refused::ClientLimit => Reject::TcpClientLimit,
+                    Refused::Full => Reject::TcpLimit,
+                });
                 continue;
             }
         };
@@ -98,11 +98,7 @@ async fn serve_conn(
             return Ok(());
         };
         if usize::from(len) < 12 || usize::from(len) > MAX_TCP_QUERY {
-            handler
-                .metrics
-                .rejected
-                .with_label_values(&["tcp_length"])
-                .inc();
+            handler.metrics.reject(Reject::TcpLength);
             return Ok(());
         }
         let mut packet = vec![0u8; usize::from(len)];

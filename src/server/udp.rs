@@ -3,6 +3,7 @@
 //! takes the normal path (capped, so a flood sheds load).
 
 use super::*;
+use crate::metrics::Reject;
 
 /// Start serving one UDP socket until `stop` turns true; the returned
 /// handle finishes when it has stopped. On Linux the socket gets a thread
@@ -110,11 +111,7 @@ pub fn serve_udp_thread(
         }
         for i in 0..n {
             let Some((packet, src)) = batch.get(i) else {
-                handler
-                    .metrics
-                    .rejected
-                    .with_label_values(&["malformed"])
-                    .inc();
+                handler.metrics.reject(Reject::Malformed);
                 continue;
             };
             let scratch = (&mut keys[i], prepared[i]);
@@ -251,11 +248,7 @@ fn dispatch(
         }
     }
     let Ok(permit) = slots.clone().try_acquire_owned() else {
-        handler
-            .metrics
-            .rejected
-            .with_label_values(&["overload"])
-            .inc();
+        handler.metrics.reject(Reject::Overload);
         return None;
     };
     let packet = packet.to_vec();

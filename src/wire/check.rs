@@ -4,6 +4,8 @@
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
+use crate::metrics::Reject;
+
 /// The smallest DNS header.
 const HEADER_LEN: usize = 12;
 
@@ -28,8 +30,8 @@ fn header_reply(packet: &[u8], rcode: ResponseCode) -> Vec<u8> {
 /// header-only reply to send, if any.
 #[derive(Debug)]
 pub struct WireReject {
-    /// Bounded reason label.
-    pub reason: &'static str,
+    /// Why, as counted.
+    pub reason: Reject,
     /// FORMERR/NOTIMP reply, or None to stay silent.
     pub reply: Option<Vec<u8>>,
 }
@@ -43,27 +45,27 @@ pub fn check_wire(packet: &[u8]) -> Result<Message, WireReject> {
         reply: rcode.map(|r| header_reply(packet, r)),
     };
     if packet.len() < HEADER_LEN {
-        return Err(reject("short", None));
+        return Err(reject(Reject::Short, None));
     }
     if packet[2] & 0x80 != 0 {
         // A response sent to us: answering could start a loop.
-        return Err(reject("response", None));
+        return Err(reject(Reject::Response, None));
     }
     let opcode = (packet[2] >> 3) & 0x0f;
     if opcode != 0 {
-        return Err(reject("opcode", Some(ResponseCode::NotImp)));
+        return Err(reject(Reject::Opcode, Some(ResponseCode::NotImp)));
     }
     let count = |i: usize| u16::from_be_bytes([packet[i], packet[i + 1]]);
     let (qd, an, ns, ar) = (count(4), count(6), count(8), count(10));
     if qd != 1 || an > 0 || ns > MAX_OTHER_RECORDS || ar > MAX_OTHER_RECORDS {
-        return Err(reject("counts", Some(ResponseCode::FormErr)));
+        return Err(reject(Reject::Counts, Some(ResponseCode::FormErr)));
     }
     let mut decoder = BinDecoder::new(packet);
     let message = Message::read(&mut decoder)
-        .map_err(|_| reject("malformed", Some(ResponseCode::FormErr)))?;
+        .map_err(|_| reject(Reject::Malformed, Some(ResponseCode::FormErr)))?;
     if !decoder.is_empty() {
         // Bytes after the last record: not a DNS message we understand.
-        return Err(reject("malformed", Some(ResponseCode::FormErr)));
+        return Err(reject(Reject::Malformed, Some(ResponseCode::FormErr)));
     }
     Ok(message)
 }
