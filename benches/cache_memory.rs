@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use dnsward::config::CacheConfig;
 use dnsward::policy::matcher::LookupKey;
-use dnsward::resolve::cache::{AnswerCache, KeyBuf};
+use dnsward::resolve::cache::{AnswerCache, CacheKey};
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, CNAME, SOA};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -110,7 +110,7 @@ fn main() {
             let q = Query::query(name(&qn), RecordType::A);
             let m = response(kind, i, &q, &qn);
             let key = LookupKey::from_dotted(&qn);
-            let k = KeyBuf::with_name(|out| key.wire_name(out).len(), 1, 1, false);
+            let k = CacheKey::with_name(|out| key.wire_name(out).len(), 1, 1, false);
             cache.insert(&k, &q, &m, now);
         }
         let grown = LIVE.load(Ordering::Relaxed) - before;

@@ -43,7 +43,7 @@ use crate::policy::matcher::LookupKey;
 use crate::policy::rule::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
 use crate::policy::{Block, Decision};
-use crate::resolve::cache::{AnswerCache, CachedAnswer, KeyBuf};
+use crate::resolve::cache::{AnswerCache, CacheKey, CachedAnswer};
 use crate::resolve::Upstream;
 use crate::sinkhole::{Effect, Sinkhole};
 use crate::wire::check::{check_wire, WireReject};
@@ -123,7 +123,7 @@ pub fn effect_of<'a>(b: &Block<'a>, zone: &str, transport: Transport) -> Option<
     })
 }
 
-fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
+fn cache_key(query: &Query, dnssec_ok: bool) -> CacheKey {
     cache_key_of(
         &LookupKey::from_labels(query.name().iter()),
         query,
@@ -133,7 +133,7 @@ fn cache_key(query: &Query, dnssec_ok: bool) -> KeyBuf {
 
 /// The cache key of `query` from the lookup key of its name (lowercase,
 /// in wire form), when the policy stage has already built that.
-fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> KeyBuf {
+fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> CacheKey {
     wire_cache_key(
         key,
         u16::from(query.query_type()),
@@ -144,8 +144,8 @@ fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> KeyBuf {
 
 /// The one place a lookup key becomes a cache key (its name in wire form,
 /// written straight into the key), for the normal path and the fast path.
-fn wire_cache_key(key: &LookupKey, qtype: u16, qclass: u16, dnssec_ok: bool) -> KeyBuf {
-    KeyBuf::with_name(|out| key.wire_name(out).len(), qtype, qclass, dnssec_ok)
+fn wire_cache_key(key: &LookupKey, qtype: u16, qclass: u16, dnssec_ok: bool) -> CacheKey {
+    CacheKey::with_name(|out| key.wire_name(out).len(), qtype, qclass, dnssec_ok)
 }
 
 /// TTL of stale answers (RFC 8767 section 4 recommends 30 s).
@@ -197,9 +197,9 @@ pub enum Admission {
 }
 
 /// Counts a query as in flight until dropped.
-pub struct InFlight<'a>(&'a AtomicUsize);
+pub struct InFlightGuard<'a>(&'a AtomicUsize);
 
-impl<'a> InFlight<'a> {
+impl<'a> InFlightGuard<'a> {
     /// Start counting.
     pub fn new(c: &'a AtomicUsize) -> Self {
         c.fetch_add(1, Ordering::Relaxed);
@@ -207,7 +207,7 @@ impl<'a> InFlight<'a> {
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -250,7 +250,7 @@ impl Handler {
         transport: Transport,
         admission: Admission,
     ) -> Option<Vec<u8>> {
-        let _inflight = InFlight::new(&self.inflight);
+        let _inflight = InFlightGuard::new(&self.inflight);
         let (denied, slip) = match admission {
             Admission::Allow => (None, false),
             Admission::Refuse(r) => (Some(r), false),
@@ -533,7 +533,7 @@ impl Handler {
     async fn resolve_into(
         &self,
         query: &Query,
-        ckey: &KeyBuf,
+        ckey: &CacheKey,
         dnssec_ok: bool,
         resp: &mut Message,
     ) -> Option<Arc<CachedAnswer>> {
@@ -603,7 +603,7 @@ impl Handler {
 
     /// RFC 8767: answer from an expired cache entry (TTL 30, EDE 3 Stale
     /// Answer) when resolution failed. True if it did.
-    fn serve_stale(&self, ckey: &KeyBuf, resp: &mut Message) -> bool {
+    fn serve_stale(&self, ckey: &CacheKey, resp: &mut Message) -> bool {
         let Some(stale) = self.cache.get_stale(ckey, Instant::now()) else {
             return false;
         };

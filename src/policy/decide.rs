@@ -42,9 +42,10 @@ pub enum Decision<'a> {
     Blocked(Block<'a>),
 }
 
-/// The decision plus what dry-run lists would have done.
+/// The policy's ruling on a name: the decision plus what dry-run lists
+/// would have done (a pipeline stage's result is [`crate::pipeline::Verdict`]).
 #[derive(Debug)]
-pub struct Verdict<'a> {
+pub struct Ruling<'a> {
     /// What to do.
     pub decision: Decision<'a>,
     /// The dry-run rule that would have blocked, had its list enforced.
@@ -74,7 +75,7 @@ impl Policy {
     /// found a rule is checked once more on such a name with its in-label
     /// dots made unmatchable: only a parent to the right of the odd label
     /// can then match. The check runs only when some rule matched.
-    pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
+    pub fn decide(&self, key: &LookupKey) -> Ruling<'_> {
         let v = self.decide_labels(key);
         if v.would_block.is_none() && matches!(v.decision, Decision::NotListed)
             || !key.has_label_dots()
@@ -85,7 +86,7 @@ impl Policy {
     }
 
     /// [`Policy::decide`] taking the key's dotted text at its word.
-    fn decide_labels(&self, key: &LookupKey) -> Verdict<'_> {
+    fn decide_labels(&self, key: &LookupKey) -> Ruling<'_> {
         let Some(hs) = key.suffix_hashes() else {
             return self.decide_walk(key);
         };
@@ -126,13 +127,13 @@ impl Policy {
             }
         }
         if let Some((_, list, line)) = allowed {
-            return Verdict {
+            return Ruling {
                 decision: Decision::Allowed { list, line },
                 would_block: None,
             };
         }
         let best = best.map(|(_, b)| b);
-        Verdict {
+        Ruling {
             would_block: if best.is_none() {
                 dry.map(|(_, b)| b)
             } else {
@@ -168,7 +169,7 @@ impl Policy {
     /// are not probed deeper. Used for names deeper than the two-pass
     /// lookup handles, and as the reference the two-pass one is tested
     /// against.
-    pub fn decide_walk(&self, key: &LookupKey) -> Verdict<'_> {
+    pub fn decide_walk(&self, key: &LookupKey) -> Ruling<'_> {
         let mut best: Option<Block<'_>> = None;
         let mut dry: Option<Block<'_>> = None;
         let mut active = u64::MAX;
@@ -220,12 +221,12 @@ impl Policy {
             }
         }
         if let Some((list, line)) = allowed {
-            return Verdict {
+            return Ruling {
                 decision: Decision::Allowed { list, line },
                 would_block: None,
             };
         }
-        Verdict {
+        Ruling {
             would_block: if best.is_none() { dry } else { None },
             decision: best.map_or(Decision::NotListed, Decision::Blocked),
         }

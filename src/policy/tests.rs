@@ -39,7 +39,7 @@ fn describe(policy: &Policy, q: &str) -> String {
     }
 }
 
-fn verdict_text(v: &Verdict<'_>) -> String {
+fn verdict_text(v: &Ruling<'_>) -> String {
     let block = |b: &Block<'_>| format!("{}:{}:{}", b.list.name(), b.depth, b.hit.line);
     let d = match &v.decision {
         Decision::NotListed => "none".to_string(),

@@ -35,12 +35,12 @@ use crate::wire::template::{lower_query, WireTemplate};
 const KEY_MAX: usize = 262;
 
 /// A cache key built on the stack.
-pub struct KeyBuf {
+pub struct CacheKey {
     buf: [u8; KEY_MAX],
     len: usize,
 }
 
-impl KeyBuf {
+impl CacheKey {
     /// Encode a lowercase name in wire form without its root label
     /// ([`crate::policy::matcher::LookupKey::wire_name`]: one encoding per
     /// name, where dotted text is ambiguous) and the question's other
@@ -58,7 +58,7 @@ impl KeyBuf {
         )
     }
 
-    /// [`KeyBuf::new`] with the name written straight into the key by
+    /// [`CacheKey::new`] with the name written straight into the key by
     /// `write_name` (given the first 256 bytes, it returns how many it
     /// wrote), so the per-query path builds the key without a scratch
     /// copy of the name.
@@ -224,12 +224,12 @@ impl AnswerCache {
 
     /// A live entry for `key`. Expired entries stay (for serve-stale)
     /// until the sweeper removes them.
-    pub fn get(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
+    pub fn get(&self, key: &CacheKey, now: Instant) -> Option<Arc<CachedAnswer>> {
         self.found(key, |a| a.remaining(now).is_some())
     }
 
     /// An expired entry still inside the serve-stale window.
-    pub fn get_stale(&self, key: &KeyBuf, now: Instant) -> Option<Arc<CachedAnswer>> {
+    pub fn get_stale(&self, key: &CacheKey, now: Instant) -> Option<Arc<CachedAnswer>> {
         if self.cfg.serve_stale_secs == 0 {
             return None;
         }
@@ -240,7 +240,7 @@ impl AnswerCache {
     /// lookup that serves an answer goes through here.
     fn found(
         &self,
-        key: &KeyBuf,
+        key: &CacheKey,
         usable: impl FnOnce(&CachedAnswer) -> bool,
     ) -> Option<Arc<CachedAnswer>> {
         if self.cfg.max_entries == 0 {
@@ -282,7 +282,7 @@ impl AnswerCache {
     /// from its template too instead of encoding the answer a second time.
     pub fn insert(
         &self,
-        key: &KeyBuf,
+        key: &CacheKey,
         query: &Query,
         msg: &Message,
         now: Instant,
@@ -417,7 +417,7 @@ mod tests {
     #[test]
     fn ttls_count_down_and_entries_expire() {
         let c = AnswerCache::new(CacheConfig::default());
-        let k = KeyBuf::new(b"www.example", 1, 1, false);
+        let k = CacheKey::new(b"www.example", 1, 1, false);
         let t0 = Instant::now();
         c.insert(&k, &q(), &answer(60), t0);
         let hit = c.get(&k, t0 + Duration::from_secs(20)).expect("hit");
@@ -469,8 +469,8 @@ mod tests {
         assert!(c.len() <= 10);
     }
 
-    fn key(name: &str) -> KeyBuf {
-        KeyBuf::new(name.as_bytes(), 1, 1, false)
+    fn key(name: &str) -> CacheKey {
+        CacheKey::new(name.as_bytes(), 1, 1, false)
     }
 
     fn holding(max_entries: usize) -> AnswerCache {

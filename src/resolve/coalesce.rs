@@ -17,10 +17,11 @@ use std::sync::{Arc, Mutex};
 use hickory_proto::op::{Message, Query};
 use tokio::sync::oneshot;
 
-use super::{LowerWire, ResolveError};
+use super::ResolveError;
+use crate::wire::name::LowerName;
 
 type Outcome = Result<Message, ResolveError>;
-/// The question: name in lowercase wire form ([`LowerWire`]), then the
+/// The question: name in lowercase wire form ([`LowerName`]), then the
 /// type and the DO bit (a byte string hashes in one pass; a `Name` label
 /// by label).
 type Key = Arc<[u8]>;
@@ -68,7 +69,7 @@ impl InFlight {
         F: Future<Output = Outcome>,
     {
         // The key on the stack; allocated only when this call leads.
-        let name = LowerWire::new(query.name());
+        let name = LowerName::new(query.name());
         let name = name.as_bytes();
         let mut buf = [0u8; 258];
         buf[..name.len()].copy_from_slice(name);

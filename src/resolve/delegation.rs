@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::Name;
 
-use super::LowerWire;
+use crate::wire::name::LowerName;
 
 /// Most name servers kept per zone: a referral listing hundreds must not
 /// make one query cost hundreds of attempts.
@@ -79,7 +79,7 @@ impl Delegation {
 }
 
 /// The cut cache: bounded, shared by all resolutions. Keyed by the zone
-/// in lowercase wire form ([`LowerWire`]), so finding the closest cut is a
+/// in lowercase wire form ([`LowerName`]), so finding the closest cut is a
 /// lookup per enclosing name, each a slice of one buffer.
 pub struct CutCache {
     root: Arc<Delegation>,
@@ -108,7 +108,7 @@ impl CutCache {
 
     /// The deepest unexpired cut at or above `name` (the root if none).
     pub fn closest(&self, name: &Name, now: Instant) -> Arc<Delegation> {
-        let key = LowerWire::new(name);
+        let key = LowerName::new(name);
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.is_empty() {
             return self.root.clone();
@@ -131,7 +131,7 @@ impl CutCache {
             // The root is the configured hints; a referral to it is bogus.
             return self.root.clone();
         }
-        let key: Box<[u8]> = LowerWire::new(&d.zone).as_bytes().into();
+        let key: Box<[u8]> = LowerName::new(&d.zone).as_bytes().into();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= self.max && !map.contains_key(&key) {
             map.retain(|_, h| h.cut.expires > now);

@@ -61,7 +61,7 @@ pub fn serve_udp_thread(
         .map(|_| LookupKey::new())
         .collect();
     let mut prepared = [false; crate::sys::batch::BATCH];
-    let reply = Reply::Thread(sock.clone(), rt);
+    let reply = Responder::Thread(sock.clone(), rt);
     // Sleep in `recvmmsg` itself: a blocking socket whose receive timeout
     // is the stop-check interval (every send on it passes MSG_DONTWAIT, so
     // only this thread ever blocks on it). One system call per wake-up
@@ -154,7 +154,7 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
     let slots = Arc::new(Semaphore::new(MAX_UDP_IN_FLIGHT));
     let mut buf = vec![0u8; 65_535];
     let mut key = LookupKey::new();
-    let reply = Reply::Async(sock.clone());
+    let reply = Responder::Async(sock.clone());
     loop {
         let (n, src) = tokio::select! {
             r = sock.recv_from(&mut buf) => match r {
@@ -178,22 +178,22 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
 /// socket (Linux) or the async socket. Cloned only for queries that take
 /// the normal path.
 #[derive(Clone)]
-enum Reply {
+enum Responder {
     #[cfg(target_os = "linux")]
     Thread(Arc<std::net::UdpSocket>, tokio::runtime::Handle),
     #[cfg(not(target_os = "linux"))]
     Async(Arc<UdpSocket>),
 }
 
-impl Reply {
+impl Responder {
     /// The runtime to run the task on: the receive thread has none of its
     /// own, the async loop runs inside one.
     fn runtime(&self) -> Option<tokio::runtime::Handle> {
         match self {
             #[cfg(target_os = "linux")]
-            Reply::Thread(_, rt) => Some(rt.clone()),
+            Responder::Thread(_, rt) => Some(rt.clone()),
             #[cfg(not(target_os = "linux"))]
-            Reply::Async(_) => None,
+            Responder::Async(_) => None,
         }
     }
 
@@ -202,7 +202,7 @@ impl Reply {
     async fn send(&self, resp: Vec<u8>, src: SocketAddr) {
         match self {
             #[cfg(target_os = "linux")]
-            Reply::Thread(sock, _) => {
+            Responder::Thread(sock, _) => {
                 use std::os::fd::AsRawFd;
                 let msg = [(resp, src)];
                 // Non-blocking; on a full buffer retry briefly, then drop.
@@ -221,7 +221,7 @@ impl Reply {
                 debug!("udp send to {src}: socket buffer full, answer dropped");
             }
             #[cfg(not(target_os = "linux"))]
-            Reply::Async(sock) => {
+            Responder::Async(sock) => {
                 if let Err(e) = sock.send_to(&resp, src).await {
                     debug!("udp send to {src}: {e}");
                 }
@@ -235,7 +235,7 @@ impl Reply {
 /// scratch lookup key and whether it already holds this packet's name.
 fn dispatch(
     handler: &Arc<Handler>,
-    reply: &Reply,
+    reply: &Responder,
     slots: &Arc<Semaphore>,
     packet: &[u8],
     src: SocketAddr,

@@ -7,5 +7,6 @@
 pub mod chain;
 pub mod check;
 pub mod ede;
+pub mod name;
 pub mod quick;
 pub mod template;
