@@ -784,7 +784,7 @@ def render_unbound(sc: Scenario) -> tuple[str, list[str]]:
         "  access-control: 127.0.0.0/8 allow",
         "  username: \"\"",
         "  chroot: \"\"",
-        "  directory: \"\"",
+        "  directory: \".\"",
         "  pidfile: \"\"",
         "  use-syslog: no",
         "  logfile: \"\"",
@@ -795,7 +795,7 @@ def render_unbound(sc: Scenario) -> tuple[str, list[str]]:
         f"  harden-glue: {'yes' if sc.conf_on('harden-glue', True) else 'no'}",
         "  do-ip6: yes" if not sc.conf("do-ip6", "") in ("no", "false") else "  do-ip6: no",
         "  do-ip4: no" if sc.conf("do-ip4", "") in ("no", "false") else "  do-ip4: yes",
-        "  minimal-responses: no",
+        "  minimal-responses: yes",
         "  outgoing-range: 64",
         "  num-threads: 1",
     ]
