@@ -774,30 +774,41 @@ def render_dnsward(sc: Scenario) -> tuple[str, list[str]]:
     return "\n".join(lines), ignored
 
 
-def render_unbound(sc: Scenario) -> tuple[str, list[str]]:
-    """unbound.conf for a scenario (reference runs)."""
+def render_unbound(sc: Scenario, workdir: Path) -> tuple[str, list[str]]:
+    """unbound.conf for a scenario (reference runs): the stub address as
+    the root in a hints file (so Unbound primes as it would in service),
+    the scenario's qmin/glue/localhost settings, full responses."""
     ignored: list[str] = []
     qmin = "yes" if sc.conf_on("query-minimization", True) else "no"
     lines = [
         "server:",
         f"  interface: {SELF_ADDR}@{SELF_PORT}",
+        "  interface-automatic: no",
         "  access-control: 127.0.0.0/8 allow",
-        "  username: \"\"",
-        "  chroot: \"\"",
-        "  directory: \".\"",
-        "  pidfile: \"\"",
+        '  username: ""',
+        '  chroot: ""',
+        f'  directory: "{workdir}"',
+        '  pidfile: ""',
         "  use-syslog: no",
-        "  logfile: \"\"",
         "  verbosity: 1",
         "  do-daemonize: no",
+        "  num-threads: 1",
+        "  outgoing-range: 64",
         f"  qname-minimisation: {qmin}",
         f"  do-not-query-localhost: {'yes' if sc.conf_on('do-not-query-localhost', True) else 'no'}",
         f"  harden-glue: {'yes' if sc.conf_on('harden-glue', True) else 'no'}",
-        "  do-ip6: yes" if not sc.conf("do-ip6", "") in ("no", "false") else "  do-ip6: no",
-        "  do-ip4: no" if sc.conf("do-ip4", "") in ("no", "false") else "  do-ip4: yes",
-        "  minimal-responses: yes",
-        "  outgoing-range: 64",
-        "  num-threads: 1",
+        f"  do-ip6: {'yes' if sc.conf_on('do-ip6', True) else 'no'}",
+        f"  do-ip4: {'yes' if sc.conf_on('do-ip4', True) else 'no'}",
+        # Ask one server at a time, as the scenarios' query patterns assume.
+        '  target-fetch-policy: "0 0 0 0 0"',
+        "  minimal-responses: no",
+        "  edns-buffer-size: 4096",
+        "  trust-anchor-signaling: no",
+        # Scenario names under test./private reverse zones are served by
+        # the scenario, not by Unbound's built-in local zones.
+        '  local-zone: "test." nodefault',
+        "  unblock-lan-zones: yes",
+        "  insecure-lan-zones: yes",
     ]
     feats, _ = parse_features(sc)
     if "min_ttl" in feats:
@@ -809,7 +820,11 @@ def render_unbound(sc: Scenario) -> tuple[str, list[str]]:
     if fwd:
         lines += ["forward-zone:", '  name: "."', f"  forward-addr: {fwd}"]
     elif stub:
-        lines += ["stub-zone:", '  name: "."', f"  stub-addr: {stub}"]
+        root_name = sc.conf("stub-name", "k.root-servers.net").rstrip(".") + "."
+        rtype = "AAAA" if ":" in stub else "A"
+        (workdir / "hints.zone").write_text(f". 3600000 NS {root_name}\n{root_name} 3600000 {rtype} {stub}\n")
+        lines.insert(1, f'  root-hints: "{workdir / "hints.zone"}"')
+    lines += ["remote-control:", "  control-enable: no"]
     return "\n".join(lines) + "\n", ignored
 
 
@@ -828,7 +843,7 @@ class Resolver:
             path.write_text(conf)
             cmd = [binary, "run", "--config", str(path)]
         else:
-            conf, self.ignored = render_unbound(sc)
+            conf, self.ignored = render_unbound(sc, workdir)
             path = workdir / "unbound.conf"
             path.write_text(conf)
             cmd = [binary, "-d", "-c", str(path)]
