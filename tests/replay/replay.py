@@ -372,10 +372,19 @@ def needs_validation(sc: Scenario) -> str | None:
     """Why a scenario needs a validating resolver, or None.
 
     A trust anchor in CONFIG means the expected answers assume DNSSEC
-    validation (AD bits, SERVFAIL for bogus data).
+    validation (AD bits, SERVFAIL for bogus data); so does a check that
+    wants AD set. A `val-override-date` alone does not: without a trust
+    anchor a validator finds everything insecure and answers as an
+    iterator does.
     """
     if sc.config.get("trust-anchor"):
         return "needs validation (trust-anchor)"
+    for step in sc.steps:
+        if step.kind != "CHECK_ANSWER" or not step.entries:
+            continue
+        e = step.entries[0]
+        if e.flags & dns.flags.AD and any(m.lower() in ("flags", "all") for m in e.match):
+            return f"needs validation (step {step.id} expects AD)"
     return None
 
 

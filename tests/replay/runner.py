@@ -37,6 +37,10 @@ GROUPS = [
 ]
 
 
+# Self-tests named so must fail in the replayer (see selftest/).
+MUST_FAIL = "selftest_fail_"
+
+
 def group_of(name: str) -> str:
     for g, prefixes in GROUPS:
         if name.startswith(prefixes):
@@ -81,6 +85,13 @@ def run_one(path: Path, args) -> dict:
                 break
             res["name"] = name
             res["secs"] = secs
+            if name.startswith(MUST_FAIL):
+                # A self-test of the comparison itself: it passes when
+                # the replayer reports the failure the scenario builds in.
+                if res["status"] == "fail":
+                    res["status"], res["reason"] = "pass", "failed as it must: " + res["reason"]
+                elif res["status"] == "pass":
+                    res["status"], res["reason"] = "fail", "passed, but its check is built to fail"
             if why:
                 res["needs_validation"] = True
             return res
