@@ -26,6 +26,7 @@ fail, 2 for skip, 3 for error.
 from __future__ import annotations
 
 import argparse
+import calendar
 import json
 import os
 import random
@@ -837,15 +838,34 @@ def render_unbound(sc: Scenario, workdir: Path) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", ignored
 
 
+def start_offset(sc: Scenario) -> int:
+    """Seconds from now to the scenario's clock (`val-override-timestamp`,
+    POSIX seconds, or `val-override-date`, YYYYMMDDHHMMSS UTC); 0 without
+    either. Signatures in recorded scenarios are valid only around then."""
+    stamp = sc.conf("val-override-timestamp")
+    if stamp is None:
+        date = sc.conf("val-override-date")
+        if date is None:
+            return 0
+        try:
+            stamp = str(calendar.timegm(time.strptime(date.strip(), "%Y%m%d%H%M%S")))
+        except ValueError as e:
+            raise ScenarioError(f"{sc.path.name}: val-override-date `{date}`: {e}") from e
+    try:
+        return int(stamp) - int(time.time())
+    except ValueError as e:
+        raise ScenarioError(f"{sc.path.name}: val-override-timestamp `{stamp}` is not a number") from e
+
+
 class Resolver:
     """The binary under test, run with faked time."""
 
     def __init__(self, kind: str, binary: str, sc: Scenario, workdir: Path, log_level: str):
         self.kind = kind
         self.workdir = workdir
-        self.offset = 0
         self.timefile = workdir / "faketime"
-        self.timefile.write_text("+0\n")
+        self.offset = 0
+        self.advance(start_offset(sc))
         if kind == "dnsward":
             conf, self.ignored = render_dnsward(sc)
             path = workdir / "dnsward.toml"
@@ -885,7 +905,7 @@ class Resolver:
     def advance(self, seconds: int):
         self.offset += seconds
         tmp = self.timefile.with_suffix(".new")
-        tmp.write_text(f"+{self.offset}\n")
+        tmp.write_text(f"{self.offset:+d}\n")
         os.replace(tmp, self.timefile)
 
     def log_tail(self, n: int = 3) -> str:
