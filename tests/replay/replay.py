@@ -30,6 +30,7 @@ import calendar
 import json
 import os
 import random
+import re
 import signal
 import socket
 import struct
@@ -728,7 +729,42 @@ def toml_list(items) -> str:
     return "[" + ", ".join(json.dumps(str(i)) for i in items) + "]"
 
 
-def render_dnsward(sc: Scenario) -> tuple[str, list[str]]:
+# Knot Resolver policy actions and the RPZ rule that does the same. DROP
+# is not among them: Knot Resolver answers it with SERVFAIL, where
+# rpz-drop sends nothing.
+POLICY_RPZ = {
+    "DENY": ".",  # NXDOMAIN
+    "TC": "rpz-tcp-only.",
+    "PASS": "rpz-passthru.",
+}
+POLICY_RULE = re.compile(r"policy:add\(policy\.(suffix|pattern)\(policy\.([A-Z_]+)\s*,(.*)\)\)\s*$")
+TODNAME = re.compile(r"todname\('([^']+)'\)")
+
+
+def policy_rpz(feature_list: list[str]) -> tuple[list[str], list[str]]:
+    """`feature-list: policy=policy:add(...)` lines (Knot Resolver's policy
+    module) as RPZ rules for a dnsward list, and the lines that have no
+    RPZ form. `suffix(ACTION, {todname('x')})` covers x and below, as does
+    `pattern(ACTION, todname('x'))` (a label-sequence match); patterns
+    written as regular expressions, `all`, `suffix_common`, DROP and
+    FORWARD are left out."""
+    rules: list[str] = []
+    left: list[str] = []
+    for line in feature_list:
+        value = line.split("=", 1)[1].strip() if "=" in line else line
+        m = POLICY_RULE.match(value)
+        names = TODNAME.findall(m.group(3)) if m else []
+        if not m or m.group(2) not in POLICY_RPZ or not names:
+            left.append(f"feature-list: {value}")
+            continue
+        target = POLICY_RPZ[m.group(2)]
+        for name in names:
+            name = name.rstrip(".")
+            rules += [f"{name} CNAME {target}", f"*.{name} CNAME {target}"]
+    return rules, left
+
+
+def render_dnsward(sc: Scenario, workdir: Path) -> tuple[str, list[str]]:
     """dnsward's TOML for a scenario, and the CONFIG settings it cannot express."""
     ignored: list[str] = []
     local_ok = not sc.conf_on("do-not-query-localhost", True)
@@ -775,10 +811,14 @@ def render_dnsward(sc: Scenario) -> tuple[str, list[str]]:
     if "max_ttl" in feats:
         lines.append(f"max_ttl_secs = {int(feats.pop('max_ttl'))}")
     lines += ["", "[metrics]", 'listen = ""', "", "[reload]", "watch = false", ""]
+    rules, left = policy_rpz(feature_list)
+    if rules:
+        zone = ["$ORIGIN policy.replay.", "$TTL 300", "@ SOA localhost. root.localhost. 1 3600 600 86400 300", "@ NS localhost."]
+        (workdir / "policy.rpz").write_text("\n".join(zone + rules) + "\n")
+        lines += ["[[lists]]", 'name = "scenario-policy"', f'path = "{workdir / "policy.rpz"}"', 'format = "rpz"', ""]
+    ignored += left
     for k in feats:
         ignored.append(f"features: {k}")
-    for f in feature_list:
-        ignored.append(f"feature-list: {f.split('=', 1)[0]}")
     if sc.conf("query-minimization") is not None and sc.conf_on("query-minimization", True):
         ignored.append("query-minimization: on (dnsward does not minimise)")
     return "\n".join(lines), ignored
@@ -867,7 +907,7 @@ class Resolver:
         self.offset = 0
         self.advance(start_offset(sc))
         if kind == "dnsward":
-            conf, self.ignored = render_dnsward(sc)
+            conf, self.ignored = render_dnsward(sc, workdir)
             path = workdir / "dnsward.toml"
             path.write_text(conf)
             cmd = [binary, "run", "--config", str(path)]
