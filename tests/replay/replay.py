@@ -537,6 +537,7 @@ class World:
             return None
         q = query.question[0] if query.question else None
         qtext = f"{q.name} {dns.rdatatype.to_text(q.rdtype)}" if q is not None else "<no question>"
+        qdesc = f"{qtext} [{flags_text(query.flags & FLAG_MASK)}{' DO' if query.ednsflags & dns.flags.DO else ''}]"
         with self.lock:
             self.upstream_count += 1
             step = self.step_id
@@ -564,23 +565,23 @@ class World:
             if chosen is None:
                 self.unmatched.append(f"{qtext} @{dst}")
         if chosen is None:
-            self.log(f"step {step} upstream {proto} @{dst} {qtext}: UNMATCHED -> {self.unmatched_mode}")
+            self.log(f"step {step} upstream {proto} @{dst} {qdesc}: UNMATCHED -> {self.unmatched_mode}")
             if self.unmatched_mode == "drop":
                 return None
             resp = dns.message.make_response(query)
             resp.set_rcode(dns.rcode.SERVFAIL)
             return resp.to_wire()
         if "do_not_answer" in chosen.adjust:
-            self.log(f"step {step} upstream {proto} @{dst} {qtext}: {origin} (do_not_answer)")
+            self.log(f"step {step} upstream {proto} @{dst} {qdesc}: {origin} (do_not_answer)")
             return None
         if chosen.raw is not None:
             data = bytearray(chosen.raw)
             if "raw_id" in chosen.adjust and len(data) >= 2:
                 data[0:2] = struct.pack("!H", query.id)
-            self.log(f"step {step} upstream {proto} @{dst} {qtext}: {origin} (raw)")
+            self.log(f"step {step} upstream {proto} @{dst} {qdesc}: {origin} (raw)")
             return bytes(data)
         resp = build_message(chosen, query)
-        self.log(f"step {step} upstream {proto} @{dst} {qtext}: {origin} rcode {dns.rcode.to_text(resp.rcode())}")
+        self.log(f"step {step} upstream {proto} @{dst} {qdesc}: {origin} rcode {dns.rcode.to_text(resp.rcode())}")
         try:
             return resp.to_wire(max_size=limit or 65535)
         except dns.exception.TooBig:
