@@ -11,8 +11,11 @@
 #               deploy/prometheus must parse and return data
 #               (tests/deploy/eval_panels.py through Prometheus' HTTP API);
 #               the refused reload fires DnswardListReloadRefused
-#   systemd     systemd-analyze verify deploy/dnsward.service, and
-#               systemd-analyze security: exposure at most 2.0 ("OK")
+#   systemd     tests/deploy/systemd.sh: systemd-analyze verify and
+#               security (exposure at most 2.0, "OK") of deploy/dnsward.service,
+#               a start as an unprivileged uid with only CAP_NET_BIND_SERVICE
+#               on port 53, SIGHUP reload, and its syscalls against the
+#               unit's SystemCallFilter=
 #   kubernetes  kubernetes-validate on deploy/kubernetes/*.yaml
 #   container   the Containerfile's image (localhost/dnsward:check, built with
 #               CONTAINER_BUILD=1 or by .ci/run): non-root user, the
@@ -57,22 +60,7 @@ panels() {
 
 systemd() {
   step "systemd unit"
-  command -v systemd-analyze >/dev/null || {
-    echo "systemd-analyze not found (Debian package systemd)" >&2
-    return 1
-  }
-  # verify resolves ExecStart: point it at a copy whose binary exists.
-  local tmp rc=0 exposure
-  tmp=$(mktemp -d /tmp/dnsward-unit.XXXXXX)
-  (cd "$REPO" && cargo build --quiet --bin dnsward)
-  sed "s#/usr/local/bin/dnsward#$REPO/target/debug/dnsward#g" deploy/dnsward.service >"$tmp/dnsward.service"
-  systemd-analyze verify "$tmp/dnsward.service" || rc=1
-  systemd-analyze security --offline=yes --threshold=20 "$tmp/dnsward.service" >"$tmp/security.txt" 2>&1 || rc=1
-  exposure=$(grep -oE 'Overall exposure level for dnsward.service: [0-9.]+ [A-Z]+' "$tmp/security.txt" || true)
-  echo "${exposure:-no exposure line in: $(tail -n 3 "$tmp/security.txt")}"
-  grep -E '^✗' "$tmp/security.txt" | head -n 40 || true
-  rm -rf "$tmp"
-  return "$rc"
+  "$HERE/systemd.sh"
 }
 
 kubernetes() {
