@@ -16,7 +16,10 @@
 #               a start as an unprivileged uid with only CAP_NET_BIND_SERVICE
 #               on port 53, SIGHUP reload, and its syscalls against the
 #               unit's SystemCallFilter=
-#   kubernetes  kubernetes-validate on deploy/kubernetes/*.yaml
+#   kubernetes  kubernetes-validate --strict on deploy/kubernetes/*.yaml,
+#               the PodMonitor against its schema, the ConfigMap's configs
+#               through dnsward check-config, probes/ports/grace period
+#               against those configs (tests/deploy/k8s_checks.py)
 #   container   the Containerfile's image (localhost/dnsward:check, built with
 #               CONTAINER_BUILD=1 or by .ci/run): non-root user, the
 #               binary, the config, HEALTHCHECK; then a run of it
@@ -69,12 +72,15 @@ kubernetes() {
     echo "kubernetes-validate not found (pip install kubernetes-validate)" >&2
     return 1
   }
-  # CRDs (PodMonitor) are not in the bundled schemas: validated by their own
-  # schema file (deploy/kubernetes/schemas), strictly for the rest.
-  kubernetes-validate --strict --kubernetes-version "${K8S_VERSION:-1.29.0}" \
-    deploy/kubernetes/daemonset.yaml deploy/kubernetes/configmap.yaml \
-    deploy/kubernetes/networkpolicy.yaml deploy/kubernetes/namespace.yaml
-  python3 "$HERE/validate_crd.py" deploy/kubernetes/schemas/podmonitor.json deploy/kubernetes/podmonitor.yaml
+  # Strict: unknown fields are errors. PodMonitor is a CRD, not among the
+  # bundled schemas: k8s_checks.py validates it, and checks the configs in
+  # the ConfigMap with dnsward check-config.
+  kubernetes-validate --strict --kubernetes-version "${K8S_VERSION:-1.31.0}" \
+    deploy/kubernetes/namespace.yaml deploy/kubernetes/configmap.yaml \
+    deploy/kubernetes/daemonset.yaml deploy/kubernetes/daemonset-hostnetwork.yaml \
+    deploy/kubernetes/networkpolicy.yaml
+  (cd "$REPO" && cargo build --quiet --bin dnsward)
+  python3 "$HERE/k8s_checks.py" "$REPO/target/debug/dnsward"
 }
 
 container() {
