@@ -110,14 +110,28 @@ action = "nxdomain"
 CONF
 chmod 0644 "$WORK/run.toml"
 mode=""
-if command -v podman >/dev/null &&
-  podman run --rm --network=none --entrypoint /usr/local/bin/busybox "$IMAGE" true >"$WORK/logs/podman-probe.log" 2>&1; then
+# Podman as is, then with the limits and cgroups a restricted host (nested
+# container, hybrid cgroups) may refuse.
+PODMAN_OPTS=()
+podman_probe() {
+  podman run --rm --network=none "${PODMAN_OPTS[@]}" --entrypoint /usr/local/bin/busybox "$IMAGE" true >>"$WORK/logs/podman-probe.log" 2>&1
+}
+podman_ok=0
+if command -v podman >/dev/null; then
+  if podman_probe; then
+    podman_ok=1
+  else
+    PODMAN_OPTS=(--cgroups=disabled --ulimit nofile=4096:4096 --ulimit nproc=1024:1024)
+    podman_probe && podman_ok=1
+  fi
+fi
+if ((podman_ok)); then
   mode=podman
-  podman run -d --name dnsward-check-$$ --read-only --network=host \
+  podman run -d --name dnsward-check-$$ --read-only --network=host "${PODMAN_OPTS[@]}" \
     -v "$WORK/run.toml:/etc/dnsward/dnsward.toml:ro" "$IMAGE" >"$WORK/logs/podman-id" 2>&1 &&
     PODMAN_CTR=dnsward-check-$$ || die "podman run failed: $(cat "$WORK/logs/podman-id")"
 else
-  log "podman cannot run containers here: $(grep -m1 '^Error' "$WORK/logs/podman-probe.log" || tail -n 1 "$WORK/logs/podman-probe.log")"
+  log "podman cannot run containers here: $(grep '^Error' "$WORK/logs/podman-probe.log" | paste -sd ';' - || tail -n 1 "$WORK/logs/podman-probe.log")"
   log "running the image with buildah run --isolation chroot instead"
   mode=chroot
   buildah run --isolation chroot --user 65532:65532 \
