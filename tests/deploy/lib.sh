@@ -131,9 +131,11 @@ q() {
   timeout -k 2 60 dig -p "$DW_PORT" @127.0.0.1 +tries=1 +time=2 "$@" >>"$WORK/logs/traffic.out" 2>&1 || true
 }
 
+# live_traffic [OFFSET]: OFFSET shifts the resolved names (h<OFFSET>..), so
+# repeated rounds miss the cache again; OFFSET + 60 <= ZONE_NAMES.
 live_traffic() {
-  local names i
-  names=$(awk 'BEGIN { for (i = 0; i < 60; i++) printf "h%d.bench.zz ", i }')
+  local names i off=${1:-0}
+  names=$(awk -v o="$off" 'BEGIN { for (i = o; i < o + 60; i++) printf "h%d.bench.zz ", i }')
   # shellcheck disable=SC2086 # one word per name
   {
     q $names                                  # resolved: upstream latency
