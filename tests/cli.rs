@@ -1033,6 +1033,19 @@ fn an_admin_listener_off_loopback_needs_a_token_file() {
     );
     let (ok, text) = run_cli(&["check-config", good.to_str().expect("utf8")]);
     assert!(ok, "{text}");
+    // `config --print` output works from any directory: the path is absolute.
+    let (ok, text) = run_cli(&[
+        "config",
+        "--print",
+        "--config",
+        good.to_str().expect("utf8"),
+    ]);
+    assert!(ok, "{text}");
+    let want = format!(
+        "admin_token_file = \"{}\"",
+        dir.path().join("token").display()
+    );
+    assert!(text.contains(&want), "{want} not in:\n{text}");
 }
 
 /// One request with extra header lines; (status, whole response).
