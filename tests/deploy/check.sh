@@ -4,7 +4,8 @@
 # Usage: tests/deploy/check.sh [STEP...]   (default: every step)
 #   rules       promtool check rules/config and promtool test rules
 #               (deploy/prometheus/tests/alerts_test.yml fires and silences
-#               every alert)
+#               every alert); every alert has summary, description, and a
+#               runbook section in docs/operations.md
 #   panels      a live dnsward (NSD hierarchy on 127.0.N.x, dnsward and
 #               Prometheus on 127.0.0.1) under about 400 queries; every query
 #               of deploy/grafana/dnsward.json and every rule of
@@ -41,6 +42,30 @@ rules() {
   promtool check rules deploy/prometheus/rules.yml deploy/prometheus/alerts.yml
   promtool check config deploy/prometheus/prometheus.yml
   promtool test rules deploy/prometheus/tests/alerts_test.yml
+  # Every alert: summary, description, a runbook_url to its own section of
+  # docs/operations.md, and a unit test.
+  python3 - <<'PY'
+import re, sys, yaml
+alerts = [r for g in yaml.safe_load(open("deploy/prometheus/alerts.yml"))["groups"] for r in g["rules"] if "alert" in r]
+doc = open("docs/operations.md", encoding="utf-8").read()
+tests = open("deploy/prometheus/tests/alerts_test.yml", encoding="utf-8").read()
+bad = []
+for r in alerts:
+    name, ann = r["alert"], r.get("annotations", {})
+    for k in ("summary", "description"):
+        if not ann.get(k):
+            bad.append(f"{name}: no {k}")
+    if ann.get("runbook_url") != f"docs/operations.md#{name.lower()}":
+        bad.append(f"{name}: runbook_url {ann.get('runbook_url')!r}")
+    if not re.search(rf"^### {name}$", doc, re.M):
+        bad.append(f"{name}: no '### {name}' section in docs/operations.md")
+    if f"alertname: {name}\n" not in tests:
+        bad.append(f"{name}: no unit test")
+for b in bad:
+    print("FAIL", b)
+print(f"{len(alerts)} alerts: summary, description, runbook section, unit test: {'ok' if not bad else 'FAILED'}")
+sys.exit(1 if bad else 0)
+PY
 }
 
 panels() {
