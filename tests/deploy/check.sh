@@ -74,7 +74,7 @@ panels() {
     # shellcheck source=tests/deploy/lib.sh
     source "$HERE/lib.sh"
     WORK=$(mktemp -d /tmp/dnsward-deploy.XXXXXX)
-    trap cleanup EXIT
+    trap deploy_cleanup EXIT
     trap 'exit 130' INT TERM
     live_stack
     live_traffic

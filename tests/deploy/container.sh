@@ -36,6 +36,7 @@ container_cleanup() {
     buildah umount "$c" >/dev/null 2>&1 || true
     buildah rm "$c" >/dev/null 2>&1 || true
   done
+  rm -rf "$WORK/out"
   cleanup
 }
 trap container_cleanup EXIT
@@ -52,7 +53,7 @@ c=$(buildah from scratch)
 CTRS+=("$c")
 buildah copy "$c" "$WORK/out" /out >/dev/null
 buildah commit -q "$c" "$ARTIFACTS" >/dev/null
-(cd "$REPO" && buildah bud --pull=never --format docker --build-arg ARTIFACTS="$ARTIFACTS" \
+(cd "$REPO" && buildah bud --pull=never --force-rm --format docker --build-arg ARTIFACTS="$ARTIFACTS" \
   -t "$IMAGE" -f Containerfile . >"$WORK/logs/build.log" 2>&1) ||
   die "buildah bud failed: $(tail -n 10 "$WORK/logs/build.log")"
 log "built $IMAGE ($(buildah images --format '{{.Size}}' "$IMAGE"))"

@@ -27,7 +27,15 @@ LOAD_CPU=0-$(($(nproc) - 1))
 SERVER_CPU=$LOAD_CPU
 export ZONE_NAMES=${ZONE_NAMES:-300} CNAMES=${CNAMES:-30}
 
-# A free TCP port on 127.0.0.1 for Prometheus (free_port checks UDP and TCP).
+# EXIT trap: benches/load/lib.sh's cleanup (stops every process by PID,
+# keeps the logs), after dropping the bulky copies (binary, TSDB).
+deploy_cleanup() {
+  local rc=$?
+  [[ -n ${WORK:-} ]] && rm -rf "$WORK/dnsward" "$WORK/prometheus/data"
+  (exit "$rc")
+  cleanup
+}
+
 live_stack() {
   WORK=${WORK:-$(mktemp -d /tmp/dnsward-deploy.XXXXXX)}
   mkdir -p "$WORK/logs" "$WORK/lists"

@@ -20,7 +20,7 @@ ROUND_SECS=${ROUND_SECS:-15}
 command -v chromium >/dev/null || die "chromium not found (apt-get install -y chromium)"
 
 WORK=$(mktemp -d /tmp/dnsward-render.XXXXXX)
-trap cleanup EXIT
+trap deploy_cleanup EXIT
 trap 'exit 130' INT TERM
 live_stack
 t0=$(date +%s)

@@ -23,7 +23,13 @@ done
 
 WORK=$(mktemp -d /tmp/dnsward-unit.XXXXXX)
 mkdir -p "$WORK/logs"
-trap cleanup EXIT
+unit_cleanup() {
+  local rc=$?
+  rm -f "$WORK/dnsward"
+  (exit "$rc")
+  cleanup
+}
+trap unit_cleanup EXIT
 trap 'exit 130' INT TERM
 (cd "$REPO" && cargo build --quiet --bin dnsward)
 install -m 0755 "$REPO/target/debug/dnsward" "$WORK/dnsward"
