@@ -14,7 +14,7 @@
 #   Prometheus: scrapes dnsward every second and loads
 #   deploy/prometheus/{rules,alerts}.yml, evaluated every second.
 # live_traffic: a bounded mix (about 400 queries: answers, cache hits,
-#   NODATA, NXDOMAIN, blocked, dry-run, SERVFAIL, TCP, rate-limited from
+#   NODATA, NXDOMAIN, blocked, blocked by CNAME chain, dry-run, SERVFAIL, TCP, rate-limited from
 #   127.0.0.77), one refused and one successful list reload.
 
 DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -54,7 +54,8 @@ ZONE
   start_nsd leaf bench.zz. "$LEAF_IP" "$WORK/zones/bench.zz.zone"
 
   awk 'BEGIN { for (i = 0; i < 40; i++) printf "ordered%d.example\n", i }' >"$WORK/lists/court.txt"
-  awk 'BEGIN { for (i = 0; i < 20; i++) printf "0.0.0.0 malware%d.example\n", i }' >"$WORK/lists/malware.hosts"
+  # h25.bench.zz too: c25.bench.zz (a CNAME to it) is then blocked by chain.
+  { awk 'BEGIN { for (i = 0; i < 20; i++) printf "0.0.0.0 malware%d.example\n", i }'; echo "0.0.0.0 h25.bench.zz"; } >"$WORK/lists/malware.hosts"
   awk 'BEGIN { for (i = 0; i < 10; i++) printf "trial%d.example\n", i }' >"$WORK/lists/trial.txt"
   cat >"$WORK/dnsward.toml" <<CONF
 [server]
@@ -153,6 +154,7 @@ live_traffic() {
     q $(awk 'BEGIN { for (i = 0; i < 20; i++) printf "nx%d.bench.zz ", i }')
     q $(awk 'BEGIN { for (i = 0; i < 20; i++) printf "ordered%d.example ", i }')
     q $(awk 'BEGIN { for (i = 0; i < 10; i++) printf "malware%d.example ", i }')
+    q c25.bench.zz
     q $(awk 'BEGIN { for (i = 0; i < 5; i++) printf "trial%d.example ", i }')
     q $(awk 'BEGIN { for (i = 0; i < 5; i++) printf "x%d.dead.zz ", i }')
     # Over the budget of 127.0.0.0/24 minus the exempt 127.0.0.1: drops and
