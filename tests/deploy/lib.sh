@@ -161,15 +161,15 @@ live_traffic() {
     # TC=1 slips (dig is told not to retry over TCP).
     q -b 127.0.0.77 +ignore +time=1 $(awk 'BEGIN { for (i = 0; i < 12; i++) printf "h%d.bench.zz ", i }')
   }
-  # A refused reload (the list loses more than half: shrink guard) and a
-  # successful one (the other files' mtime changes).
+  # A refused reload (the list loses more than half: shrink guard) and an
+  # accepted one (a new entry in another list).
   head -n 5 "$WORK/lists/court.txt" >"$WORK/lists/court.new" && mv "$WORK/lists/court.new" "$WORK/lists/court.txt"
-  touch "$WORK/lists/malware.hosts"
+  echo "0.0.0.0 round$off.malware.example" >>"$WORK/lists/malware.hosts"
   kill -HUP "$DW_PID"
   for ((i = 0; i < 100; i++)); do
     curl -s --max-time 2 "http://$DW_HTTP/metrics" | grep -q '^dnsward_list_reload_failures_total' && break
     sleep 0.1
   done
   ((i < 100)) || die "dnsward did not count the refused reload within 10 s"
-  log "traffic: $(grep -c 'status:' "$WORK/logs/traffic.out") answers, one refused and one good reload"
+  log "traffic: $(grep -c 'status:' "$WORK/logs/traffic.out") answers so far, one refused and one accepted list version"
 }
