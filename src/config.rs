@@ -409,12 +409,19 @@ impl Default for SinkholeConfig {
 pub struct MetricsConfig {
     /// Listen address; empty string disables it. Default 127.0.0.1:9153.
     pub listen: String,
+    /// File holding the bearer token every `/admin/*` request must carry
+    /// (`Authorization: Bearer TOKEN`), because those requests change state.
+    /// Required when `listen` is not a loopback address; relative to the
+    /// config file. Re-read on each admin request, so rotating it needs no
+    /// restart. Default none (admin open to whoever reaches loopback).
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_METRICS_LISTEN.to_string(),
+            admin_token_file: None,
         }
     }
 }
@@ -500,6 +507,8 @@ pub struct Validated {
     pub authority_allow: Vec<IpNet>,
     /// Parsed `metrics.listen` (None when disabled).
     pub metrics_listen: Option<SocketAddr>,
+    /// `metrics.admin_token_file` resolved, if any.
+    pub admin_token_file: Option<PathBuf>,
     /// Lists with paths resolved against the config file's directory.
     pub lists: Vec<ListConfig>,
     /// Root hints path resolved, if any.
@@ -531,6 +540,7 @@ impl Validated {
             .collect();
         c.resolver.root_hints = self.root_hints.as_deref().map(abs);
         c.audit.log = self.audit_log.as_deref().map(abs);
+        c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
         toml::to_string(&c)
     }
 }
@@ -906,6 +916,23 @@ impl Config {
             }
         };
 
+        let admin_token_file = self.metrics.admin_token_file.as_ref().map(|p| base.join(p));
+        match (&admin_token_file, metrics_listen) {
+            (Some(p), _) => {
+                if let Err(e) = crate::http::read_admin_token(p) {
+                    bad("metrics.admin_token_file".into(), e);
+                }
+            }
+            (None, Some(a)) if !a.ip().is_loopback() => bad(
+                "metrics.admin_token_file".into(),
+                format!(
+                    "required because metrics.listen {a} is not a loopback address: \
+                     without a token anyone who reaches it can POST /admin/reload"
+                ),
+            ),
+            (None, _) => {}
+        }
+
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
                 path: path.to_path_buf(),
@@ -919,6 +946,7 @@ impl Config {
             upstreams,
             authority_allow,
             metrics_listen,
+            admin_token_file,
             lists,
             root_hints,
             audit_log,
