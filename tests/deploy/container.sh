@@ -31,12 +31,15 @@ WORK=$(mktemp -d /tmp/dnsward-image.XXXXXX)
 mkdir -p "$WORK/logs"
 CTRS=()
 container_cleanup() {
-  local c
+  local rc=$? c
   for c in "${CTRS[@]}"; do
     buildah umount "$c" >/dev/null 2>&1 || true
     buildah rm "$c" >/dev/null 2>&1 || true
   done
   rm -rf "$WORK/out"
+  # cleanup exits with the status it finds in $?: hand it the script's own.
+  set +e
+  (exit "$rc")
   cleanup
 }
 trap container_cleanup EXIT
@@ -53,7 +56,7 @@ c=$(buildah from scratch)
 CTRS+=("$c")
 buildah copy "$c" "$WORK/out" /out >/dev/null
 buildah commit -q "$c" "$ARTIFACTS" >/dev/null
-(cd "$REPO" && buildah bud --pull=never --force-rm --format docker --build-arg ARTIFACTS="$ARTIFACTS" \
+(cd "$REPO" && buildah bud --pull=never --no-cache --force-rm --format docker --build-arg ARTIFACTS="$ARTIFACTS" \
   -t "$IMAGE" -f Containerfile . >"$WORK/logs/build.log" 2>&1) ||
   die "buildah bud failed: $(tail -n 10 "$WORK/logs/build.log")"
 log "built $IMAGE ($(buildah images --format '{{.Size}}' "$IMAGE"))"
