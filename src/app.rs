@@ -323,6 +323,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         metrics: metrics.clone(),
         store: store.clone(),
         serving: true.into(),
+        admin_token_file: cfg.admin_token_file.clone(),
     });
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => {

@@ -2,6 +2,11 @@
 //! `/explain?name=NAME` (each also answers `HEAD`), and
 //! `POST /admin/reload[?force=1]`.
 //!
+//! With `metrics.admin_token_file` set, every `/admin/*` request needs
+//! `Authorization: Bearer TOKEN` (401 otherwise); the read-only endpoints
+//! stay open for scrapers and probes. Config validation refuses a
+//! non-loopback listener without a token file.
+//!
 //! A deliberately tiny HTTP/1.1 server (one request per connection, 8 KiB
 //! request limit, 5 s deadline to send it): it serves scrapes, probes and
 //! operator requests on a loopback or management address, so a web
@@ -9,6 +14,7 @@
 //! loopback by default because `/admin/reload` changes state.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +22,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tracing::warn;
 
 use crate::metrics::Metrics;
 use crate::policy::store::{PolicyStore, ReloadRequest};
@@ -29,6 +36,82 @@ pub struct OpsState {
     /// False once shutdown begins, so load balancers withdraw the node
     /// before listeners close.
     pub serving: AtomicBool,
+    /// `metrics.admin_token_file`: when set, `/admin/*` needs its token.
+    pub admin_token_file: Option<PathBuf>,
+}
+
+/// Shortest token accepted: shorter ones are guessable over the network.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// The admin token in `path`, surrounding whitespace removed. Errors say
+/// why in words fit for `check-config` output.
+pub fn read_admin_token(path: &Path) -> Result<String, String> {
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let token = raw.trim();
+    if token.len() < MIN_ADMIN_TOKEN_LEN {
+        return Err(format!(
+            "{}: token has {} characters, want at least {MIN_ADMIN_TOKEN_LEN}",
+            path.display(),
+            token.len()
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{}: token must be printable ASCII without spaces (it travels in an HTTP header)",
+            path.display()
+        ));
+    }
+    Ok(token.to_string())
+}
+
+/// The `Authorization: Bearer` credential of a request head, if any.
+fn bearer(head: &str) -> Option<&str> {
+    let mut headers = head.lines().skip(1).take_while(|l| !l.trim().is_empty());
+    headers.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        if !name.trim().eq_ignore_ascii_case("authorization") {
+            return None;
+        }
+        let value = value.trim();
+        let (scheme, cred) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| cred.trim())
+    })
+}
+
+/// Equal, in time independent of where the first difference is.
+fn same_token(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Why an `/admin/*` request may not proceed, as a response; None when
+/// no token is configured or the request carries it.
+fn admin_refusal(state: &OpsState, head: &str) -> Option<(&'static str, &'static str, String)> {
+    let file = state.admin_token_file.as_ref()?;
+    let want = match read_admin_token(file) {
+        Ok(t) => t,
+        Err(e) => {
+            warn!("admin request refused: cannot read metrics.admin_token_file: {e}");
+            return Some((
+                "503 Service Unavailable",
+                "text/plain",
+                "admin token unavailable\n".to_string(),
+            ));
+        }
+    };
+    match bearer(head) {
+        Some(given) if same_token(given.as_bytes(), want.as_bytes()) => None,
+        given => {
+            warn!(
+                credential = if given.is_some() { "wrong" } else { "missing" },
+                "admin request refused: bad bearer token"
+            );
+            Some((
+                "401 Unauthorized",
+                "text/plain",
+                "admin requests need Authorization: Bearer TOKEN\n".to_string(),
+            ))
+        }
+    }
 }
 
 impl OpsState {
@@ -76,7 +159,15 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
     // load balancers that use it must see the same status and headers.
     let head_only = method == "HEAD";
     let method = if head_only { "GET" } else { method };
+    let refusal = if path.starts_with("/admin/") {
+        admin_refusal(state, &head)
+    } else {
+        None
+    };
     let (status, ctype, body) = match (method, path) {
+        // First: without the token an /admin/* request learns nothing, not
+        // even which methods exist.
+        _ if refusal.is_some() => refusal.unwrap_or_default(),
         ("GET", "/metrics") => (
             "200 OK",
             "text/plain; version=0.0.4; charset=utf-8",
@@ -144,8 +235,13 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
         "/admin/reload" => "Allow: POST\r\n",
         _ => "Allow: GET, HEAD\r\n",
     };
+    let challenge = if status.starts_with("401") {
+        "WWW-Authenticate: Bearer realm=\"dnsward admin\"\r\n"
+    } else {
+        ""
+    };
     let mut resp = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{allow}{challenge}Connection: close\r\n\r\n",
         body.len()
     );
     if !head_only {
@@ -210,5 +306,32 @@ mod tests {
         assert_eq!(param("force", "force").as_deref(), Some(""));
         assert_eq!(param("x=%zz%", "x").as_deref(), Some("%zz%"));
         assert_eq!(param("", "name"), None);
+    }
+
+    #[test]
+    fn bearer_credentials_are_found_case_insensitively() {
+        let head = "POST /admin/reload HTTP/1.1\r\nHost: x\r\nauthorization: bearer  abc \r\n\r\n";
+        assert_eq!(bearer(head), Some("abc"));
+        assert_eq!(
+            bearer("POST / HTTP/1.1\r\nAuthorization: Basic abc\r\n"),
+            None
+        );
+        assert_eq!(
+            bearer("POST / HTTP/1.1\r\nX-Authorization: Bearer abc\r\n"),
+            None
+        );
+        assert_eq!(
+            bearer("Authorization: Bearer abc\r\n"),
+            None,
+            "not on the request line"
+        );
+        assert_eq!(
+            bearer("POST / HTTP/1.1\r\n\r\nAuthorization: Bearer abc\r\n"),
+            None,
+            "not in the body"
+        );
+        assert!(same_token(b"0123456789abcdef", b"0123456789abcdef"));
+        assert!(!same_token(b"0123456789abcdef", b"0123456789abcdeF"));
+        assert!(!same_token(b"0123456789abcdef", b"0123456789abcde"));
     }
 }

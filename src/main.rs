@@ -61,6 +61,10 @@ enum Command {
         /// The server's metrics/admin listener.
         #[arg(long, default_value = "127.0.0.1:9153")]
         admin: String,
+        /// File with the bearer token the server's
+        /// `metrics.admin_token_file` holds.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
     /// Print the effective configuration as TOML: every key with the value
     /// in force, defaults included, paths made absolute. Without --config,
@@ -306,11 +310,18 @@ fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
 
 /// `dnsward reload`: ask a running server (its admin endpoint on the
 /// metrics listener) to re-read every list now.
-fn reload(admin: &str, force: bool) -> anyhow::Result<bool> {
+fn reload(admin: &str, force: bool, token_file: Option<&std::path::Path>) -> anyhow::Result<bool> {
     use std::io::{Read, Write};
     let addr: std::net::SocketAddr = admin
         .parse()
         .with_context(|| format!("--admin `{admin}` is not ip:port"))?;
+    let auth = match token_file {
+        Some(f) => format!(
+            "Authorization: Bearer {}\r\n",
+            dnsward::http::read_admin_token(f).map_err(|e| anyhow::anyhow!("--token-file {e}"))?
+        ),
+        None => String::new(),
+    };
     let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .with_context(|| format!("cannot reach dnsward at {addr}"))?;
     s.set_read_timeout(Some(Duration::from_secs(120)))?;
@@ -321,7 +332,7 @@ fn reload(admin: &str, force: bool) -> anyhow::Result<bool> {
     };
     write!(
         s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut resp = String::new();
     s.read_to_string(&mut resp)?;
@@ -367,7 +378,11 @@ fn main() -> ExitCode {
             }
             print_config(&c, config.as_ref())
         }),
-        Command::Reload { force, admin } => reload(&admin, force),
+        Command::Reload {
+            force,
+            admin,
+            token_file,
+        } => reload(&admin, force, token_file.as_deref()),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -411,12 +411,19 @@ impl Default for SinkholeConfig {
 pub struct MetricsConfig {
     /// Listen address; empty string disables it. Default 127.0.0.1:9153.
     pub listen: String,
+    /// File holding the bearer token every `/admin/*` request must carry
+    /// (`Authorization: Bearer TOKEN`), because those requests change state.
+    /// Required when `listen` is not a loopback address; relative to the
+    /// config file. Re-read on each admin request, so rotating it needs no
+    /// restart. Default none (admin open to whoever reaches loopback).
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
         Self {
             listen: DEFAULT_METRICS_LISTEN.to_string(),
+            admin_token_file: None,
         }
     }
 }
@@ -575,6 +582,8 @@ pub struct Validated {
     pub authority_allow: Vec<IpNet>,
     /// Parsed `metrics.listen` (None when disabled).
     pub metrics_listen: Option<SocketAddr>,
+    /// `metrics.admin_token_file` resolved, if any.
+    pub admin_token_file: Option<PathBuf>,
     /// Lists with paths resolved against the config file's directory.
     pub lists: Vec<ListConfig>,
     /// Root hints path resolved, if any.
@@ -606,6 +615,7 @@ impl Validated {
             .collect();
         c.resolver.root_hints = self.root_hints.as_deref().map(abs);
         c.audit.log = self.audit_log.as_deref().map(abs);
+        c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
         toml::to_string(&c)
     }
 }

@@ -30,6 +30,7 @@ impl Config {
         let audit_log = files(&self, base, &mut problems);
         let lists = lists(&self, base, &mut problems);
         let metrics_listen = metrics(&self, &mut problems);
+        let admin_token_file = admin_token(&self, base, metrics_listen, &mut problems);
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -44,6 +45,7 @@ impl Config {
             upstreams,
             authority_allow,
             metrics_listen,
+            admin_token_file,
             lists,
             root_hints,
             audit_log,
@@ -361,6 +363,34 @@ fn metrics(c: &Config, problems: &mut Vec<Problem>) -> Option<SocketAddr> {
             }
         }
     }
+}
+
+/// `metrics.admin_token_file`: readable when set, required when the
+/// metrics listener is not on loopback.
+fn admin_token(
+    c: &Config,
+    base: &Path,
+    metrics_listen: Option<SocketAddr>,
+    problems: &mut Vec<Problem>,
+) -> Option<PathBuf> {
+    let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
+    let admin_token_file = c.metrics.admin_token_file.as_ref().map(|p| base.join(p));
+    match (&admin_token_file, metrics_listen) {
+        (Some(p), _) => {
+            if let Err(e) = crate::http::read_admin_token(p) {
+                bad("metrics.admin_token_file".into(), e);
+            }
+        }
+        (None, Some(a)) if !a.ip().is_loopback() => bad(
+            "metrics.admin_token_file".into(),
+            format!(
+                "required because metrics.listen {a} is not a loopback address: \
+                 without a token anyone who reaches it can POST /admin/reload"
+            ),
+        ),
+        (None, _) => {}
+    }
+    admin_token_file
 }
 
 impl AclConfig {

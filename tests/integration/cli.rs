@@ -989,3 +989,144 @@ fn the_try_forward_config_of_the_readme_is_valid() {
     assert!(ok, "{text}");
     assert!(text.contains("list court-orders: "), "{text}");
 }
+
+#[test]
+fn an_admin_listener_off_loopback_needs_a_token_file() {
+    let dir = TempDir::new("admintoken");
+    dir.write("l.txt", "ads.example\n");
+    let conf = |metrics: &str| {
+        format!(
+            "[server]\nlisten = [\"127.0.0.1:0\"]\n[metrics]\n{metrics}\n[[lists]]\nname = \"l\"\npath = \"l.txt\"\n"
+        )
+    };
+    let open = dir.write("open.toml", &conf("listen = \"0.0.0.0:0\""));
+    let open = open.to_str().expect("utf8");
+    let (ok, text) = run_cli(&["check-config", open]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("metrics.admin_token_file") && text.contains("not a loopback address"),
+        "{text}"
+    );
+    // `run` refuses to start with the same reason (before binding anything).
+    let (ok, text) = run_cli(&["run", "--config", open]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("metrics.admin_token_file"), "{text}");
+
+    dir.write("short", "abc\n");
+    let short = dir.write(
+        "short.toml",
+        &conf("listen = \"0.0.0.0:0\"\nadmin_token_file = \"short\""),
+    );
+    let (ok, text) = run_cli(&["check-config", short.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert!(text.contains("at least 16"), "{text}");
+
+    let missing = dir.write(
+        "missing.toml",
+        &conf("listen = \"127.0.0.1:0\"\nadmin_token_file = \"nope\""),
+    );
+    let (ok, text) = run_cli(&["check-config", missing.to_str().expect("utf8")]);
+    assert!(!ok);
+    assert!(
+        text.contains("metrics.admin_token_file") && text.contains("nope"),
+        "{text}"
+    );
+
+    dir.write("token", "  0123456789abcdef0123  \n");
+    let good = dir.write(
+        "good.toml",
+        &conf("listen = \"0.0.0.0:0\"\nadmin_token_file = \"token\""),
+    );
+    let (ok, text) = run_cli(&["check-config", good.to_str().expect("utf8")]);
+    assert!(ok, "{text}");
+    // `config --print` output works from any directory: the path is absolute.
+    let (ok, text) = run_cli(&[
+        "config",
+        "--print",
+        "--config",
+        good.to_str().expect("utf8"),
+    ]);
+    assert!(ok, "{text}");
+    let want = format!(
+        "admin_token_file = \"{}\"",
+        dir.path().join("token").display()
+    );
+    assert!(text.contains(&want), "{want} not in:\n{text}");
+}
+
+/// One request with extra header lines; (status, whole response).
+async fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: 0\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_requests_need_the_bearer_token_and_reads_do_not() {
+    let dir = TempDir::new("adminauth");
+    dir.write("l.txt", "ads.example\n");
+    let token = dir.write("token", "first-token-0123456789\n");
+    let d = start_dnsward(
+        &dir,
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\nadmin_token_file = \"token\"\n\
+         [[lists]]\nname = \"l\"\npath = \"l.txt\"\n",
+    )
+    .await;
+    let http = d.metrics_addr.expect("metrics");
+
+    let (status, text) = http_with(http, "POST", "/admin/reload", "").await;
+    assert_eq!(status, 401, "{text}");
+    assert!(text.contains("WWW-Authenticate: Bearer"), "{text}");
+    let wrong = "Authorization: Bearer first-token-0123456780\r\n";
+    assert_eq!(http_with(http, "POST", "/admin/reload", wrong).await.0, 401);
+    let right = "Authorization: Bearer first-token-0123456789\r\n";
+    let (status, text) = http_with(http, "POST", "/admin/reload", right).await;
+    assert_eq!(status, 200, "{text}");
+    // Any method on /admin/ is refused before it is routed.
+    assert_eq!(http_with(http, "GET", "/admin/reload", "").await.0, 401);
+    // Scrapes, probes and explain stay open.
+    for path in [
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/explain?name=ads.example",
+    ] {
+        assert_eq!(http_get(http, path).await.0, 200, "{path}");
+    }
+
+    // The file is read per request: a rotated token takes effect at once.
+    std::fs::write(&token, "second-token-0123456789\n").expect("rotate");
+    assert_eq!(http_with(http, "POST", "/admin/reload", right).await.0, 401);
+    let rotated = "authorization: bearer second-token-0123456789\r\n";
+    assert_eq!(
+        http_with(http, "POST", "/admin/reload", rotated).await.0,
+        200
+    );
+
+    // `dnsward reload` sends it from --token-file.
+    let admin = http.to_string();
+    let tok = token.to_str().expect("utf8").to_string();
+    let (ok, text) = tokio::task::spawn_blocking(move || {
+        let with = run_cli(&["reload", "--admin", &admin, "--token-file", &tok]);
+        let without = run_cli(&["reload", "--admin", &admin]);
+        (
+            with.0 && !without.0,
+            format!("{}\n---\n{}", with.1, without.1),
+        )
+    })
+    .await
+    .expect("join");
+    assert!(ok, "{text}");
+    d.shutdown(Duration::from_secs(1)).await;
+}
