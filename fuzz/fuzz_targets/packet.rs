@@ -29,7 +29,7 @@ use dnsward::config::{Action, ListConfig, ListKind, ListMode, SinkholeConfig};
 use dnsward::pipeline::{dotted_name, effect_of, Transport};
 use dnsward::wire::check::check_wire;
 use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, LookupKey};
-use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item, LocalData};
+use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item};
 use dnsward::policy::{ede_text_for, CompiledList, Decision, LocalDataMap, Policy};
 use dnsward::sinkhole::{Effect, Sinkhole};
 use dnsward::wire::ede::ede;
