@@ -87,10 +87,7 @@ impl Handler {
             resp.additionals.clear();
             resp.metadata.response_code = ResponseCode::NoError;
             resp.metadata.authentic_data = false;
-            if let Some(e) = resp.edns.as_mut() {
-                e.options_mut()
-                    .insert(ede(b.list.cfg.ede, &b.list.ede_text));
-            }
+            add_ede(resp, b.list.cfg.ede, &b.list.ede_text);
             let ttl = self.block_ttl(&b);
             return match effect {
                 Effect::Redirect(to) => {

@@ -283,12 +283,11 @@ impl Handler {
                 DenyReason::Denied => Reject::AclDenied,
             });
             resp.metadata.response_code = ResponseCode::Refused;
-            if let Some(e) = resp.edns.as_mut() {
-                e.options_mut().insert(ede(
-                    EDE_PROHIBITED,
-                    "client not allowed to use this resolver",
-                ));
-            }
+            add_ede(
+                &mut resp,
+                EDE_PROHIBITED,
+                "client not allowed to use this resolver",
+            );
             return Some(self.encode(resp, &request, transport));
         }
         if slip {
@@ -512,9 +511,7 @@ impl Handler {
         if matches!(effect, Effect::Drop) {
             return Verdict::Drop;
         }
-        if let Some(e) = resp.edns.as_mut() {
-            e.options_mut().insert(ede(cfg.ede, &list.ede_text));
-        }
+        add_ede(resp, cfg.ede, &list.ede_text);
         let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
         let ttl = self.block_ttl(&b);
         match effect {
@@ -550,9 +547,7 @@ impl Handler {
             self.metrics.reject(Reject::ResolverBusy);
             if !self.serve_stale(ckey, resp) {
                 resp.metadata.response_code = ResponseCode::ServFail;
-                if let Some(edns) = resp.edns.as_mut() {
-                    edns.options_mut().insert(ede(0, "resolver overloaded"));
-                }
+                add_ede(resp, 0, "resolver overloaded");
             }
             return None;
         };
@@ -592,10 +587,7 @@ impl Handler {
                     return None;
                 }
                 resp.metadata.response_code = ResponseCode::ServFail;
-                if let Some(edns) = resp.edns.as_mut() {
-                    edns.options_mut()
-                        .insert(ede(e.ede_code(), &e.public_text()));
-                }
+                add_ede(resp, e.ede_code(), &e.public_text());
                 None
             }
         }
@@ -609,10 +601,7 @@ impl Handler {
         };
         self.metrics.stale_answers.inc();
         stale.fill_stale(resp, STALE_TTL);
-        if let Some(edns) = resp.edns.as_mut() {
-            edns.options_mut()
-                .insert(ede(EDE_STALE, "served stale: resolution failed"));
-        }
+        add_ede(resp, EDE_STALE, "served stale: resolution failed");
         true
     }
 
@@ -688,6 +677,16 @@ impl Handler {
             }
             Err(_) => header_only(&resp, ResponseCode::ServFail),
         }
+    }
+}
+
+/// Attach an Extended DNS Error (RFC 8914) to `resp`, if the client sent
+/// EDNS (without it there is nowhere to put one). Every EDE of the normal
+/// path goes through here; the fast path's pre-encoded blocked answers
+/// carry theirs in [`crate::wire::template::render_block`].
+pub(crate) fn add_ede(resp: &mut Message, code: u16, text: &str) {
+    if let Some(e) = resp.edns.as_mut() {
+        e.options_mut().insert(ede(code, text));
     }
 }
 
