@@ -8,44 +8,51 @@ use super::*;
 
 impl Handler {
     /// Prepare a batch's lookup keys before any of its queries is
-    /// answered: fill `keys[i]` from `packets[i]` (`prepared[i]` says
-    /// whether it passed the quick parse) and bring the table slots, then
+    /// answered: quick-parse `packets[i]` into `quick[i]` (None: not a
+    /// plain query), fill `keys[i]` from it and bring the table slots, then
     /// the records, that the policy's decisions will read into cache
     /// ([`crate::policy::Policy::touch`], then `touch_next`), so the
-    /// batch's cache misses on a large list overlap. One policy load for
-    /// the batch; decides nothing.
+    /// batch's cache misses on a large list overlap. The parsed queries go
+    /// on to [`Handler::try_fast`], so a datagram is quick-parsed once. One
+    /// policy load for the batch; decides nothing.
     pub fn prepare_keys<'p>(
         &self,
         packets: impl Iterator<Item = Option<&'p [u8]>>,
         keys: &mut [LookupKey],
-        prepared: &mut [bool],
+        quick: &mut [Option<QuickQuery<'p>>],
     ) {
         let policy = self.policy.load();
-        for ((packet, key), ok) in packets.zip(keys.iter_mut()).zip(prepared.iter_mut()) {
-            *ok = match packet.and_then(parse_quick) {
-                Some(q) => {
-                    key.assign_wire(q.qname);
-                    policy.touch(key);
-                    true
-                }
-                None => false,
-            };
+        for ((packet, key), slot) in packets.zip(keys.iter_mut()).zip(quick.iter_mut()) {
+            *slot = packet.and_then(parse_quick);
+            if let Some(q) = slot {
+                key.assign_wire(q.qname);
+                policy.touch(key);
+            }
         }
-        for (key, _) in keys.iter().zip(prepared.iter()).filter(|(_, ok)| **ok) {
+        for (key, _) in keys.iter().zip(quick.iter()).filter(|(_, q)| q.is_some()) {
             policy.touch_next(key);
         }
     }
 
     /// The fast path for admitted UDP queries whose answer is cached (see
     /// [`crate::wire::template`]). None: take the normal path. `key` is scratch
-    /// space (reused across queries); `prepared` says it already holds this
-    /// packet's name (see [`Handler::prepare_keys`]).
-    pub fn try_fast(&self, packet: &[u8], key: &mut LookupKey, prepared: bool) -> Option<Vec<u8>> {
-        let q = parse_quick(packet)?;
+    /// space (reused across queries); `prepared` is the packet's quick parse
+    /// when [`Handler::prepare_keys`] already did it and put its name in
+    /// `key`, else the packet is parsed here.
+    pub fn try_fast(
+        &self,
+        packet: &[u8],
+        key: &mut LookupKey,
+        prepared: Option<QuickQuery<'_>>,
+    ) -> Option<Vec<u8>> {
+        let q = match prepared {
+            Some(q) => q,
+            None => parse_quick(packet)?,
+        };
         if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
             return None;
         }
-        if !prepared {
+        if prepared.is_none() {
             key.assign_wire(q.qname);
         }
         let key = &*key;

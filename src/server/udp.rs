@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::metrics::Reject;
+use crate::wire::quick::QuickQuery;
 
 /// Start serving one UDP socket until `stop` turns true; the returned
 /// handle finishes when it has stopped. On Linux the socket gets a thread
@@ -60,7 +61,6 @@ pub fn serve_udp_thread(
     let mut keys: Vec<LookupKey> = (0..crate::sys::batch::BATCH)
         .map(|_| LookupKey::new())
         .collect();
-    let mut prepared = [false; crate::sys::batch::BATCH];
     let reply = Responder::Thread(sock.clone(), rt);
     // Sleep in `recvmmsg` itself: a blocking socket whose receive timeout
     // is the stop-check interval (every send on it passes MSG_DONTWAIT, so
@@ -103,11 +103,11 @@ pub fn serve_udp_thread(
         // policy's table reads for the whole batch overlap in memory
         // instead of stalling query after query (large lists).
         let n = n.min(keys.len());
+        let mut prepared: [Option<QuickQuery<'_>>; crate::sys::batch::BATCH] =
+            [None; crate::sys::batch::BATCH];
         if n > 1 {
             let packets = (0..n).map(|i| batch.get(i).map(|(packet, _)| packet));
             handler.prepare_keys(packets, &mut keys[..n], &mut prepared[..n]);
-        } else {
-            prepared[0] = false;
         }
         for i in 0..n {
             let Some((packet, src)) = batch.get(i) else {
@@ -166,7 +166,7 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
             },
             _ = stop.changed() => break,
         };
-        if let Some(resp) = dispatch(&handler, &reply, &slots, &buf[..n], src, (&mut key, false)) {
+        if let Some(resp) = dispatch(&handler, &reply, &slots, &buf[..n], src, (&mut key, None)) {
             if let Err(e) = sock.send_to(&resp, src).await {
                 debug!("udp send to {src}: {e}");
             }
@@ -232,14 +232,15 @@ impl Responder {
 
 /// One datagram: admission, then the fast path (returns the answer to send
 /// now) or a task on the normal path (returns None). `key` is the loop's
-/// scratch lookup key and whether it already holds this packet's name.
+/// scratch lookup key and, when it already holds this packet's name, the
+/// packet's quick parse (see [`Handler::prepare_keys`]).
 fn dispatch(
     handler: &Arc<Handler>,
     reply: &Responder,
     slots: &Arc<Semaphore>,
     packet: &[u8],
     src: SocketAddr,
-    key: (&mut LookupKey, bool),
+    key: (&mut LookupKey, Option<QuickQuery<'_>>),
 ) -> Option<Vec<u8>> {
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
