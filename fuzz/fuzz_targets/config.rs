@@ -48,7 +48,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(l.max_shrink_percent <= 100);
                 assert_eq!(l.action == Action::Redirect, l.redirect_to.is_some());
                 if let Some(t) = &l.redirect_to {
-                    // pipeline.rs builds the target with `dotted_name(t)` and
+                    // pipeline/mod.rs builds the target with `dotted_name(t)` and
                     // answers NXDOMAIN instead of the redirect when that
                     // fails. Regressions: regress-redirect-trailing-dot
                     // (`x.`), regress-redirect-leading-hyphen (`-x`).

@@ -1,4 +1,4 @@
-//! The UDP fast path (`fastpath.rs`) against hickory, its reference: a
+//! The UDP fast path (`wire/quick.rs`, `wire/template.rs`, `pipeline/fast.rs`) against hickory, its reference: a
 //! query the fast path parses must decode the same way through
 //! `wire::check::check_wire`, and every answer it renders on the wire (cached
 //! templates, blocked answers) must decode with hickory to what it claims.

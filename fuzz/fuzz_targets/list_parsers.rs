@@ -56,7 +56,7 @@ fn walk(set: &DomainSet, key: &LookupKey) -> Option<(usize, Hit)> {
         .last()
 }
 
-/// pipeline.rs builds answer names from list text (the synthetic SOA's
+/// pipeline/mod.rs builds answer names from list text (the synthetic SOA's
 /// owner, RPZ CNAME rewrite targets) with `dotted_name`: it must succeed
 /// for every normalised name and keep its labels. (Names with a label
 /// starting with `-` are fine: regress-domains-leading-hyphen,
@@ -226,7 +226,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let key = LookupKey::from_dotted(&e.name);
         assert_eq!(key.name_bytes(), n);
-        // pipeline.rs builds the synthetic SOA's owner with
+        // pipeline/mod.rs builds the synthetic SOA's owner with
         // `dotted_name(zone_text)` and falls back to the root when that
         // fails.
         pipeline_name(&e.name, "accepted name (SOA owner)");
@@ -248,7 +248,7 @@ fuzz_target!(|data: &[u8]| {
                 Ok(t.as_str()),
                 "CNAME target not normalised"
             );
-            // pipeline.rs: `dotted_name(t)`; on failure the rewrite
+            // pipeline/mod.rs: `dotted_name(t)`; on failure the rewrite
             // silently becomes NODATA.
             pipeline_name(t, "CNAME target");
             continue;
