@@ -39,27 +39,7 @@ impl Parser {
         let starts_blank = t.starts_with(' ') || t.starts_with('\t');
         let fields: Vec<&str> = t.split_whitespace().collect();
         if let Some(directive) = fields.first().filter(|f| f.starts_with('$')) {
-            match directive.to_ascii_uppercase().as_str() {
-                "$ORIGIN" => match fields.get(1) {
-                    Some(o) => {
-                        let o = o.trim_end_matches('.').to_ascii_lowercase();
-                        self.rpz.origin = Some(o);
-                        r.comments += 1;
-                    }
-                    None => r.reject(line, "$ORIGIN without a name"),
-                },
-                "$TTL" => match fields.get(1).and_then(|v| v.parse().ok()) {
-                    Some(ttl) => {
-                        self.rpz.ttl = ttl;
-                        r.comments += 1;
-                    }
-                    None => r.reject(line, "$TTL without a number"),
-                },
-                "$INCLUDE" => {
-                    r.reject_unsupported(line, "$INCLUDE is not supported: inline the file")
-                }
-                other => r.reject(line, format!("unknown directive {other}")),
-            }
+            self.directive(directive, fields.get(1).copied(), line, r);
             return;
         }
         // owner [ttl] [class] type rdata...
@@ -147,15 +127,64 @@ impl Parser {
             None => (trigger, false),
         };
         let scope = if below { Scope::Below } else { Scope::Exact };
+        let Some((action, data)) = self.rule_action(&rtype, rdata, line, r) else {
+            return;
+        };
+        if let Err(e) = self.accept(&name, scope, action, line, r, emit) {
+            Self::reject(r, line, e);
+            return;
+        }
+        if let Some(data) = data {
+            emit(Item::Local {
+                name: &self.name,
+                below,
+                ttl,
+                data,
+            });
+        }
+    }
+
+    /// A `$ORIGIN`, `$TTL` or other `$` directive line.
+    fn directive(&mut self, directive: &str, arg: Option<&str>, line: u32, r: &mut ParseReport) {
+        match directive.to_ascii_uppercase().as_str() {
+            "$ORIGIN" => match arg {
+                Some(o) => {
+                    let o = o.trim_end_matches('.').to_ascii_lowercase();
+                    self.rpz.origin = Some(o);
+                    r.comments += 1;
+                }
+                None => r.reject(line, "$ORIGIN without a name"),
+            },
+            "$TTL" => match arg.and_then(|v| v.parse().ok()) {
+                Some(ttl) => {
+                    self.rpz.ttl = ttl;
+                    r.comments += 1;
+                }
+                None => r.reject(line, "$TTL without a number"),
+            },
+            "$INCLUDE" => r.reject_unsupported(line, "$INCLUDE is not supported: inline the file"),
+            other => r.reject(line, format!("unknown directive {other}")),
+        }
+    }
+
+    /// What an RPZ record of type `rtype` (upper case) with `rdata` does:
+    /// the action and any local data, or None once the line is rejected.
+    fn rule_action(
+        &self,
+        rtype: &str,
+        rdata: &[&str],
+        line: u32,
+        r: &mut ParseReport,
+    ) -> Option<(EntryAction, Option<LocalData>)> {
         let local = |data: LocalData| (EntryAction::LocalData, Some(data));
-        let (action, data) = match rtype.as_str() {
+        let rule = match rtype {
             "NS" | "DNAME" if rtype == "DNAME" => {
                 r.reject_unsupported(line, "DNAME policy records are not supported");
-                return;
+                return None;
             }
             "NS" => {
                 r.reject(line, "NS record below the zone apex: not a policy rule");
-                return;
+                return None;
             }
             "CNAME" => {
                 let target = rdata
@@ -171,14 +200,14 @@ impl Parser {
                     "rpz-tcp-only." | "rpz-tcp-only" => (EntryAction::TcpOnly, None),
                     "" => {
                         r.reject(line, "CNAME without a target");
-                        return;
+                        return None;
                     }
                     t if t.starts_with("*.") => {
                         r.reject_unsupported(
                             line,
                             "wildcard CNAME rewrite (`*.target`) is not supported",
                         );
-                        return;
+                        return None;
                     }
                     t => {
                         let abs = if t.ends_with('.') {
@@ -193,7 +222,7 @@ impl Parser {
                             Ok(n) => local(LocalData::Cname(n)),
                             Err(e) => {
                                 r.reject(line, format!("CNAME target: {e}"));
-                                return;
+                                return None;
                             }
                         }
                     }
@@ -203,14 +232,14 @@ impl Parser {
                 Some(a) => local(LocalData::A(a)),
                 None => {
                     r.reject(line, "A record without a valid IPv4 address");
-                    return;
+                    return None;
                 }
             },
             "AAAA" => match rdata.first().and_then(|v| v.parse::<Ipv6Addr>().ok()) {
                 Some(a) => local(LocalData::Aaaa(a)),
                 None => {
                     r.reject(line, "AAAA record without a valid IPv6 address");
-                    return;
+                    return None;
                 }
             },
             "TXT" => {
@@ -218,7 +247,7 @@ impl Parser {
                 let text = joined.trim_matches('"');
                 if text.len() > 255 {
                     r.reject_unsupported(line, "TXT local data over 255 bytes cannot be sent");
-                    return;
+                    return None;
                 }
                 local(LocalData::Txt(text.to_string()))
             }
@@ -227,21 +256,10 @@ impl Parser {
                     line,
                     format!("local data of type {other} is not supported (A, AAAA, TXT, CNAME)"),
                 );
-                return;
+                return None;
             }
         };
-        if let Err(e) = self.accept(&name, scope, action, line, r, emit) {
-            Self::reject(r, line, e);
-            return;
-        }
-        if let Some(data) = data {
-            emit(Item::Local {
-                name: &self.name,
-                below,
-                ttl,
-                data,
-            });
-        }
+        Some(rule)
     }
 
     /// Owner name -> trigger name relative to the zone apex (the SOA
