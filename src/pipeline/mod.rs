@@ -17,6 +17,11 @@
 //!
 //! Every stage returns a [`Verdict`]: either the query goes on, or the
 //! stage has produced the answer (or decided to send none).
+//!
+//! Where the stages live: 0 in [`acl`] and [`ratelimit`], 1 in
+//! [`crate::wire::check`], 4b in `chain.rs`; the UDP fast path (cached and
+//! simply blocked answers straight from the receive loop) in `fast.rs`;
+//! the rest in this file, in the order above.
 
 pub mod acl;
 mod chain;
