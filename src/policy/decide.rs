@@ -144,7 +144,7 @@ impl Policy {
     }
 
     /// Bring the table slots this name's decision will read into cache,
-    /// for every list (see [`DomainSet::touch`]); no effect on answers.
+    /// for every list (see [`crate::policy::matcher::DomainSet::touch`]); no effect on answers.
     pub fn touch(&self, key: &LookupKey) {
         if let Some(hs) = key.suffix_hashes() {
             for list in self.lists.iter().flatten() {
@@ -155,7 +155,7 @@ impl Policy {
 
     /// Second step after [`Policy::touch`], for every list: start loading
     /// what the decision reads next, deeper slots or the record to confirm
-    /// (see [`DomainSet::touch_next`]); no effect on answers.
+    /// (see [`crate::policy::matcher::DomainSet::touch_next`]); no effect on answers.
     pub fn touch_next(&self, key: &LookupKey) {
         if let Some(hs) = key.suffix_hashes() {
             for list in self.lists.iter().flatten() {
