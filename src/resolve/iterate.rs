@@ -10,9 +10,10 @@
 //! * a referral must delegate a zone strictly below the zone asked and at
 //!   or above the name, else the server is lame (upward or sideways
 //!   referrals are how loops and poisoning start);
-//! * glue is taken only for name servers inside the delegated zone; any
-//!   other NS name is resolved on its own (depth-limited, each name at most
-//!   once per chain, so A-needs-B-needs-A loops end);
+//! * glue is taken only for name servers inside the zone that sent the
+//!   referral (RFC 9471 in-domain and sibling glue); any other NS name is
+//!   resolved on its own (depth-limited, each name at most once per chain,
+//!   so A-needs-B-needs-A loops end);
 //! * answer, CNAME and negative records are taken only from inside the
 //!   zone the server was asked about; a CNAME leading elsewhere is followed
 //!   by a new iteration from that name's own closest cut;
@@ -389,7 +390,9 @@ impl Iterative {
             match reply {
                 Reply::Referral(child) => {
                     let now = Instant::now();
-                    cut = self.cuts.insert(referral(&msg, &child, now), now);
+                    cut = self
+                        .cuts
+                        .insert(referral(&msg, &cut.zone, &child, now), now);
                 }
                 Reply::Answer => {
                     return Ok(extract_owned(msg, &cut.zone, name, qtype, ctx.dnssec_ok))
@@ -743,10 +746,15 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
     Reply::Lame("neither answer, referral nor SOA")
 }
 
-/// The delegation a referral to `child` describes: its NS names, with glue
-/// only for names inside `child` (anything else could be a poisoning
-/// attempt for a zone the sender does not serve).
-pub fn referral(msg: &Message, child: &Name, now: Instant) -> Delegation {
+/// The delegation a referral to `child`, sent by a server of `parent`,
+/// describes: its NS names, with glue only for names inside `parent`
+/// (RFC 9471: in-domain glue, inside `child`, and sibling glue, elsewhere
+/// in `parent`, such as `a.gtld-servers.net.` in the root's referral to
+/// `com.`). Glue for a name outside `parent` could be a poisoning attempt
+/// for a zone the sender does not serve: that name is resolved on its own.
+/// The glue only addresses this delegation's servers; it never answers a
+/// question for the name itself.
+pub fn referral(msg: &Message, parent: &Name, child: &Name, now: Instant) -> Delegation {
     let mut ttl = u32::MAX;
     let mut servers: Vec<NameServer> = Vec::new();
     for r in &msg.authorities {
@@ -767,7 +775,7 @@ pub fn referral(msg: &Message, child: &Name, now: Instant) -> Delegation {
         }
     }
     for s in &mut servers {
-        if !child.zone_of(&s.name) {
+        if !parent.zone_of(&s.name) {
             continue;
         }
         for r in msg.additionals.iter().filter(|r| r.name == s.name) {
@@ -1147,22 +1155,37 @@ mod tests {
     }
 
     #[test]
-    fn glue_is_taken_only_inside_the_delegated_zone() {
+    fn glue_is_taken_only_inside_the_sending_zone() {
         let mut m = reply(ResponseCode::NoError, false);
         m.authorities.push(ns("example.zz.", "ns1.example.zz."));
         m.authorities.push(ns("example.zz.", "ns.other.yy."));
         m.authorities.push(ns("example.zz.", "NS1.example.zz."));
+        m.authorities.push(ns("example.zz.", "ns.sibling.zz."));
         m.additionals.push(a("ns1.example.zz.", "192.0.2.53"));
         m.additionals.push(a("ns.other.yy.", "192.0.2.66"));
+        m.additionals.push(a("ns.sibling.zz.", "192.0.2.77"));
         let now = Instant::now();
-        let d = referral(&m, &n("example.zz."), now);
-        assert_eq!(d.servers.len(), 2, "duplicates merged: {:?}", d.servers);
+        let d = referral(&m, &n("zz."), &n("example.zz."), now);
+        assert_eq!(d.servers.len(), 3, "duplicates merged: {:?}", d.servers);
         assert_eq!(
             d.servers[0].addrs,
-            vec!["192.0.2.53".parse::<IpAddr>().expect("ip")]
+            vec!["192.0.2.53".parse::<IpAddr>().expect("ip")],
+            "in-domain glue"
         );
-        assert!(d.servers[1].addrs.is_empty(), "out-of-zone glue ignored");
+        assert!(
+            d.servers[1].addrs.is_empty(),
+            "out-of-bailiwick glue ignored"
+        );
+        assert_eq!(
+            d.servers[2].addrs,
+            vec!["192.0.2.77".parse::<IpAddr>().expect("ip")],
+            "sibling glue (inside the sending zone zz.) is used"
+        );
         assert_eq!(d.expires, now + Duration::from_secs(300));
+        // The same referral from a server of another zone: only what is
+        // inside that zone counts.
+        let d = referral(&m, &n("example.zz."), &n("example.zz."), now);
+        assert!(d.servers[2].addrs.is_empty());
     }
 
     #[test]
