@@ -570,6 +570,14 @@ impl Iterative {
             if let Some(IterateError::Budget(n)) = last {
                 return Err(IterateError::Budget(n));
             }
+            // The parent's glue for the name, if a referral gave some:
+            // the child's own answer may differ from it and point at a
+            // dead server, or be no answer at all (a bogus referral).
+            for ip in self.parent_glue(&ns) {
+                if !addrs.contains(&ip) {
+                    addrs.push(ip);
+                }
+            }
             if addrs.is_empty() {
                 continue;
             }
@@ -591,6 +599,23 @@ impl Iterative {
             },
             Some(e) => e,
         })
+    }
+
+    /// Addresses a referral gave as glue for the name server `ns`: in
+    /// the cached cut of the zone `ns` is in, if that zone lists `ns`
+    /// (or of the zone above, when `ns` itself was delegated, bogus
+    /// referrals included).
+    fn parent_glue(&self, ns: &Name) -> Vec<IpAddr> {
+        let now = Instant::now();
+        let mut cut = self.cuts.closest(ns, now);
+        if cut.zone == *ns && !ns.is_root() {
+            cut = self.cuts.closest(&ns.base_name(), now);
+        }
+        cut.servers
+            .iter()
+            .filter(|s| s.name == *ns && !cut.zone.is_root())
+            .flat_map(|s| s.addrs.iter().copied())
+            .collect()
     }
 
     /// Ask `zone`'s servers, best first, until one gives a usable reply.
@@ -731,7 +756,12 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
         .find(|r| r.record_type() == RecordType::NS)
         .map(|r| &r.name);
     if let (Some(child), false) = (ns_owner, soa) {
-        if child.num_labels() > zone.num_labels() && zone.zone_of(child) && child.zone_of(name) {
+        if !zone.zone_of(child) {
+            // NS records of a zone above the one asked (the root's, say),
+            // AA or not: an upward referral, never the zone's NODATA.
+            return Reply::Lame("upward referral");
+        }
+        if child.num_labels() > zone.num_labels() && child.zone_of(name) {
             let mut child = child.to_lowercase();
             child.set_fqdn(true);
             return Reply::Referral(child);
@@ -1029,6 +1059,14 @@ mod tests {
         side.authorities.push(ns("other.zz.", "ns1.other.zz."));
         assert!(matches!(
             classify(&side, &n("zz."), &name, RecordType::A),
+            Reply::Lame(_)
+        ));
+        // Upward with AA (the root's NS in an empty AA answer): still
+        // lame, not NODATA.
+        let mut up_aa = reply(ResponseCode::NoError, true);
+        up_aa.authorities.push(ns(".", "a.root-servers.net."));
+        assert!(matches!(
+            classify(&up_aa, &n("example.zz."), &name, RecordType::AAAA),
             Reply::Lame(_)
         ));
         // Same-level "referral" to the zone itself.
