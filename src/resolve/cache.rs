@@ -267,9 +267,13 @@ impl AnswerCache {
             ResponseCode::NoError if !msg.answers.is_empty() => {
                 msg.answers.iter().map(|r| r.ttl).min()?
             }
-            ResponseCode::NoError | ResponseCode::NXDomain => {
-                negative_soa()?.min(self.cfg.negative_max_ttl_secs)
-            }
+            // Without an SOA a negative answer has no TTL of its own
+            // (RFC 2308 says not to cache it); `min_ttl_secs`, when set,
+            // still holds it that long, so a burst of questions for it
+            // does not go upstream each time (Knot Resolver does so too).
+            ResponseCode::NoError | ResponseCode::NXDomain => negative_soa()
+                .unwrap_or(0)
+                .min(self.cfg.negative_max_ttl_secs),
             _ => return None,
         };
         let ttl = ttl.clamp(self.cfg.min_ttl_secs, self.cfg.max_ttl_secs);
@@ -457,6 +461,12 @@ mod tests {
         let mut nodata_no_soa = Message::response(1, OpCode::Query);
         nodata_no_soa.metadata.response_code = ResponseCode::NoError;
         assert_eq!(c.ttl_for(&nodata_no_soa), None);
+        // ... unless min_ttl_secs asks for a floor.
+        let floored = AnswerCache::new(CacheConfig {
+            min_ttl_secs: 5,
+            ..CacheConfig::default()
+        });
+        assert_eq!(floored.ttl_for(&nodata_no_soa), Some(5));
     }
 
     #[test]

@@ -736,6 +736,16 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
     if out_of_zone {
         return Reply::Lame("answer for a name outside the zone asked");
     }
+    if rcode == ResponseCode::NoError
+        && msg
+            .answers
+            .iter()
+            .any(|r| r.name == *name && zone.zone_of(&r.name))
+    {
+        // Data of other types only (an A for an AAAA question): the name
+        // exists without the type asked. The records are not used.
+        return Reply::NoData;
+    }
     let soa = msg.authorities.iter().any(|r| {
         r.record_type() == RecordType::SOA && zone.zone_of(&r.name) && r.name.zone_of(name)
     });
@@ -759,7 +769,7 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
         if !zone.zone_of(child) {
             // NS records of a zone above the one asked (the root's, say),
             // AA or not: an upward referral, never the zone's NODATA.
-            return Reply::Lame("upward referral");
+            return Reply::Lame("referral not below the zone asked (upward)");
         }
         if child.num_labels() > zone.num_labels() && child.zone_of(name) {
             let mut child = child.to_lowercase();
@@ -915,6 +925,20 @@ fn extract(msg: &Message, zone: &Name, name: &Name, qtype: RecordType, dnssec_ok
                 _ => None,
             });
         let next = if let Some((rec, target)) = cname {
+            // A CNAME the server synthesised from a DNAME (RFC 6672 3.4):
+            // the DNAME goes first, as in the server's answer.
+            if let Some(dname) = msg.answers.iter().filter(in_zone).find(|r| {
+                r.name != cur
+                    && r.name.zone_of(&cur)
+                    && dname_target(r)
+                        .and_then(|t| substitute(&cur, &r.name, &t))
+                        .is_some_and(|s| s == target)
+            }) {
+                if !out.contains(dname) {
+                    out.push(dname.clone());
+                    sigs(&mut out, &dname.name);
+                }
+            }
             out.push(rec);
             sigs(&mut out, &cur);
             target
@@ -988,6 +1012,9 @@ fn negative_authority(msg: &Message, zone: &Name, name: &Name, dnssec_ok: bool) 
             RecordType::NSEC | RecordType::NSEC3 | RecordType::RRSIG if dnssec_ok => {
                 out.push(r.clone())
             }
+            // The zone's own NS set, as the server gave it beside its
+            // SOA (what Unbound passes on too).
+            RecordType::NS if r.name == *zone => out.push(r.clone()),
             _ => {}
         }
     }
@@ -1154,9 +1181,18 @@ mod tests {
             classify(&m, &n("other.zz."), &name, RecordType::A),
             Reply::Lame(_)
         ));
+        // Only data of another type for the name: NODATA, not lame.
+        assert_eq!(classify(&m, &zone, &name, RecordType::AAAA), Reply::NoData);
         let mut nx = reply(ResponseCode::NXDomain, true);
         nx.authorities.push(soa("example.zz."));
         assert_eq!(classify(&nx, &zone, &name, RecordType::A), Reply::NxDomain);
+        // The zone's NS set beside the SOA is passed on; others are not.
+        nx.authorities.push(ns("example.zz.", "ns1.example.zz."));
+        nx.authorities.push(ns("zz.", "ns1.zz."));
+        let auth = negative_authority(&nx, &zone, &name, false);
+        assert_eq!(auth.len(), 2, "{auth:?}");
+        assert_eq!(auth[1].record_type(), RecordType::NS);
+        assert_eq!(auth[1].name, zone);
         let mut nodata = reply(ResponseCode::NoError, true);
         nodata.authorities.push(soa("example.zz."));
         assert_eq!(
@@ -1349,8 +1385,24 @@ mod tests {
             },
         );
         let mut m = reply(ResponseCode::NoError, true);
-        m.answers.push(dname);
+        m.answers.push(dname.clone());
         let zone = n("example.zz.");
+        // The server's own synthesised CNAME, beside its DNAME: both kept,
+        // DNAME first.
+        let mut synth = reply(ResponseCode::NoError, true);
+        synth
+            .answers
+            .push(cname("a.b.example.zz.", "a.b.example.net."));
+        synth.answers.push(dname.clone());
+        match extract(&synth, &zone, &n("a.b.example.zz."), RecordType::A, false) {
+            Step::Follow { records, next } => {
+                assert_eq!(next, n("a.b.example.net."));
+                assert_eq!(records[0], dname);
+                assert_eq!(records[1].record_type(), RecordType::CNAME);
+                assert_eq!(records.len(), 2);
+            }
+            s => panic!("{s:?}"),
+        }
         let name = n("a.b.example.zz.");
         assert_eq!(classify(&m, &zone, &name, RecordType::A), Reply::Answer);
         match extract(&m, &zone, &name, RecordType::A, false) {
