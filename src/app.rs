@@ -200,6 +200,7 @@ fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, S
                 delegation_cache_size: r.delegation_cache_size,
                 socket_reuse: r.socket_reuse,
                 metrics: Some(metrics.clone()),
+                qname_minimisation: r.qname_minimisation,
             }))
         }
     })

@@ -28,11 +28,10 @@
 //! lame answers and timeouts move on to the next server; a zone's servers
 //! get a second round only for those that timed out (packet loss).
 //!
-//! QNAME minimisation (RFC 9156) is not done: the full name goes to every
-//! server, as Unbound does with `qname-minimisation: no`. Minimising costs
-//! extra queries on cold names, breaks on zones with broken empty
-//! non-terminals, and the privacy it buys is against the root and TLD
-//! operators only.
+//! QNAME minimisation (RFC 9156, `resolver.qname_minimisation`, on by
+//! default as in Unbound and Knot Resolver): servers above the name's zone
+//! are asked only about the next label ([`super::minimise`]). With the
+//! zone's cut cached, a name costs one upstream exchange all the same.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -47,10 +46,12 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use ipnet::IpNet;
 
+use crate::config::QnameMinimisation;
 use crate::metrics::{AuthorityOutcome, Metrics};
 
 use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
+use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
 use super::ResolveError;
 
@@ -84,6 +85,8 @@ pub struct RecursiveSettings {
     pub socket_reuse: u32,
     /// Where to count authoritative queries (none in unit tests).
     pub metrics: Option<Arc<Metrics>>,
+    /// QNAME minimisation mode (RFC 9156).
+    pub qname_minimisation: QnameMinimisation,
 }
 
 /// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
@@ -230,6 +233,7 @@ pub struct Iterative {
     default_port: u16,
     max_queries: u32,
     metrics: Option<Arc<Metrics>>,
+    qname_minimisation: QnameMinimisation,
 }
 
 impl Iterative {
@@ -258,6 +262,7 @@ impl Iterative {
             default_port: s.default_port,
             max_queries: s.max_queries.max(1),
             metrics: s.metrics,
+            qname_minimisation: s.qname_minimisation,
         }
     }
 
@@ -361,19 +366,47 @@ impl Iterative {
             name.clone()
         };
         let mut cut = self.cuts.closest(&start, Instant::now());
+        let mut minimiser = Minimiser::new(self.qname_minimisation);
         loop {
             if self.failed.is_held(&cut.zone, Instant::now()) {
                 return Err(IterateError::Held {
                     zone: cut.zone.clone(),
                 });
             }
+            // The minimised name to ask about (QTYPE NS), or the question.
+            let minimised = minimiser.next(&cut.zone, name);
+            let (ask_name, ask_type) = match &minimised {
+                Some(child) => (child, RecordType::NS),
+                None => (name, qtype),
+            };
             let mut attempted: Vec<Name> = Vec::new();
             let mut servers = self.server_addresses(&mut cut, &mut attempted, ctx).await?;
-            let (reply, msg) = loop {
-                match self.ask(&cut.zone, servers, name, qtype, ctx).await {
+            let asked = loop {
+                match self
+                    .ask(
+                        &cut.zone,
+                        servers,
+                        ask_name,
+                        ask_type,
+                        minimised.is_some(),
+                        ctx,
+                    )
+                    .await
+                {
                     Ok(r) => {
                         self.failed.succeeded(&cut.zone);
-                        break r;
+                        break Some(r);
+                    }
+                    Err(IterateError::AllFailed {
+                        timeouts_only: false,
+                        ..
+                    }) if minimised.is_some() && !minimiser.strict() => {
+                        // Servers broken on minimised names (errors or
+                        // nonsense for an empty non-terminal): ask them the
+                        // full question instead (relaxed mode).
+                        minimiser.give_up();
+                        self.count_minimisation_fallback();
+                        break None;
                     }
                     Err(e @ IterateError::AllFailed { .. }) => {
                         match self.untried_addresses(&mut cut, &mut attempted, ctx).await {
@@ -387,6 +420,35 @@ impl Iterative {
                     Err(e) => return Err(e),
                 }
             };
+            let Some((reply, msg)) = asked else {
+                continue;
+            };
+            if let Some(child) = minimised {
+                match reply {
+                    Reply::Referral(zone) => {
+                        let now = Instant::now();
+                        cut = self.cuts.insert(referral(&msg, &cut.zone, &zone, now), now);
+                    }
+                    // No cut at `child`: one step deeper, same servers.
+                    Reply::Answer | Reply::NoData => minimiser.passed(child),
+                    Reply::NxDomain if minimiser.strict() => {
+                        // RFC 8020: nothing exists below a name that does
+                        // not exist.
+                        return Ok(Step::Done {
+                            records: Vec::new(),
+                            rcode: ResponseCode::NXDomain,
+                            authority: negative_authority(&msg, &cut.zone, &child, ctx.dnssec_ok),
+                        });
+                    }
+                    // Relaxed: many servers answer NXDOMAIN for an empty
+                    // non-terminal; the full name decides.
+                    Reply::NxDomain | Reply::Lame(_) | Reply::Failed(_) => {
+                        minimiser.give_up();
+                        self.count_minimisation_fallback();
+                    }
+                }
+                continue;
+            }
             match reply {
                 Reply::Referral(child) => {
                     let now = Instant::now();
@@ -411,6 +473,13 @@ impl Iterative {
                     })
                 }
             }
+        }
+    }
+
+    /// A minimised question failed and the full name is asked instead.
+    fn count_minimisation_fallback(&self) {
+        if let Some(m) = &self.metrics {
+            m.qname_minimisation_fallbacks.inc();
         }
     }
 
@@ -619,12 +688,15 @@ impl Iterative {
     }
 
     /// Ask `zone`'s servers, best first, until one gives a usable reply.
+    /// `minimised`: the question is a minimised one, whose "no cut here"
+    /// replies some servers give in a form otherwise lame.
     async fn ask(
         &self,
         zone: &Name,
         mut servers: Vec<SocketAddr>,
         name: &Name,
         qtype: RecordType,
+        minimised: bool,
         ctx: &mut Ctx,
     ) -> Result<(Reply, Message), IterateError> {
         let query = Query::query(name.clone(), qtype);
@@ -645,7 +717,10 @@ impl Iterative {
                     Ok((msg, tcp)) => {
                         let now = Instant::now();
                         let rtt = now.saturating_duration_since(sent);
-                        let reply = classify(&msg, zone, name, qtype);
+                        let mut reply = classify(&msg, zone, name, qtype);
+                        if minimised {
+                            reply = minimise::reclassify(reply, &msg, zone);
+                        }
                         self.count(outcome_of(&reply), tcp, Some(rtt));
                         match reply {
                             Reply::Lame(why) => {

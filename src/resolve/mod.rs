@@ -7,6 +7,7 @@ pub mod delegation;
 pub mod exchange;
 pub mod forward;
 pub mod iterate;
+pub mod minimise;
 pub mod roothints;
 pub mod servers;
 
