@@ -243,6 +243,10 @@ pub struct CacheConfig {
     /// How long past expiry an answer may still be served (TTL 30, EDE 3)
     /// when resolution fails (RFC 8767), in seconds. Default 86400; 0 disables.
     pub serve_stale_secs: u32,
+    /// Refresh an answer asked for in the last 10% of its TTL in the
+    /// background (within `resolver.max_inflight`), so names in steady use
+    /// never expire from the cache. Default true.
+    pub prefetch: bool,
 }
 
 impl Default for CacheConfig {
@@ -253,6 +257,7 @@ impl Default for CacheConfig {
             min_ttl_secs: 0,
             negative_max_ttl_secs: 3_600,
             serve_stale_secs: 86_400,
+            prefetch: true,
         }
     }
 }

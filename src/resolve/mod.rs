@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod forward;
 pub mod iterate;
 pub mod minimise;
+pub mod prefetch;
 pub mod roothints;
 pub mod servers;
 

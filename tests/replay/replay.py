@@ -811,6 +811,9 @@ def render_dnsward(sc: Scenario, workdir: Path) -> tuple[str, list[str]]:
     lines.append(f'qname_minimisation = "{qmin}"')
     feats, feature_list = parse_features(sc)
     lines += ["", "[cache]"]
+    # Background refreshes would add upstream queries the scenarios do not
+    # script; on only where a scenario asks for it (Unbound's default).
+    lines.append(f"prefetch = {'true' if sc.conf_on('prefetch', False) else 'false'}")
     if "min_ttl" in feats:
         lines.append(f"min_ttl_secs = {int(feats.pop('min_ttl'))}")
     if "max_ttl" in feats:
