@@ -3,8 +3,9 @@
 //!
 //! Why our own rather than hickory's recursor: cold resolution is where a
 //! resolver spends its CPU, and hickory's sends an extra NS query per name
-//! (QNAME minimisation) and builds heavy per-query state. Here a name in a
-//! known zone costs exactly one upstream exchange.
+//! (its QNAME minimisation does not use the known cuts) and builds heavy
+//! per-query state. Here a name in a known zone costs exactly one upstream
+//! exchange, minimised or not.
 //!
 //! What it checks, because authoritative servers are untrusted input:
 //! * a referral must delegate a zone strictly below the zone asked and at
