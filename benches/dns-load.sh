@@ -60,6 +60,8 @@
 #   RELOAD_DURATION [30] RELOAD_SWAPS [10] RELOAD_INTERVAL [2] RELOAD_RATE [RATE]
 #   SLOW_MS [100]        reload mode: answers slower than this are counted
 #   ROUNDS [3]           listcost mode: runs per dnsward process
+#   QMIN [yes]           yes: both servers minimise QNAMEs (dnsward "relaxed",
+#                        Unbound qname-minimisation: yes, both their defaults); no: neither
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
 #   RESULTS [unset]      also copy the result table to this path
 #   SCENARIOS [hit cold latency hit+1M cold+1M blocked+1M latency+1M]  compare mode:
@@ -117,6 +119,8 @@ RELOAD_RATE=${RELOAD_RATE:-$RATE}
 SLOW_MS=${SLOW_MS:-100}
 ROUNDS=${ROUNDS:-3}
 KEEP_TMP=${KEEP_TMP:-0}
+QMIN=${QMIN:-yes}
+[[ $QMIN == yes || $QMIN == no ]] || die "QMIN must be yes or no (got '$QMIN')"
 RESULTS=${RESULTS:-}
 ALL_SCENARIOS="hit cold latency hit+1M cold+1M blocked+1M latency+1M"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}

@@ -25,6 +25,7 @@ use crate::policy::watch::{self as listwatch, ListWatcher};
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
 use crate::resolve::iterate::{Iterative, RecursiveSettings};
+use crate::resolve::prefetch::Spawner;
 use crate::resolve::{roothints, Upstream};
 use crate::server;
 use crate::server::conntrack::{ConnLimits, ConnMetrics, ConnTracker};
@@ -201,6 +202,7 @@ fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, S
                 delegation_cache_size: r.delegation_cache_size,
                 socket_reuse: r.socket_reuse,
                 metrics: Some(metrics.clone()),
+                qname_minimisation: r.qname_minimisation,
             }))
         }
     })
@@ -257,10 +259,13 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         }
     }
     let (acl, limiter, exempt) = access_stages(&cfg)?;
-    let handler = Arc::new(Handler {
+    let prefetch = cfg.config.cache.prefetch;
+    let runtime = tokio::runtime::Handle::current();
+    let upstream = build_upstream(&cfg, &metrics)?;
+    let handler = Arc::new_cyclic(|me| Handler {
         policy: store.clone(),
         cache: AnswerCache::new(cfg.config.cache.clone()),
-        upstream: build_upstream(&cfg, &metrics)?,
+        upstream,
         sinkhole: Sinkhole::new(&cfg.config.sinkhole),
         metrics: metrics.clone(),
         max_udp_payload: cfg.config.server.max_udp_payload,
@@ -276,6 +281,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         limiter_exempt: ArcSwap::from_pointee(exempt),
         resolve_slots: Semaphore::new(cfg.config.resolver.max_inflight),
         inflight: AtomicUsize::new(0),
+        prefetch: prefetch.then(|| Spawner::new(me.clone(), runtime)),
     });
 
     let (stop, stop_rx) = watch::channel(false);

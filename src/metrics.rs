@@ -43,6 +43,15 @@ pub const REJECTED: &str = "dnsward_rejected_queries_total";
 /// Queries the iterator sent to authoritative servers, by `result` and
 /// `transport` (tcp: retried over TCP after TC=1).
 pub const AUTHORITY_QUERIES: &str = "dnsward_authority_queries_total";
+/// Minimised questions (RFC 9156) that failed and were asked again with
+/// the full name (`resolver.qname_minimisation = "relaxed"`).
+pub const QNAME_MINIMISATION_FALLBACKS: &str = "dnsward_qname_minimisation_fallbacks_total";
+/// Background refreshes of cached answers asked for in the last 10% of
+/// their TTL (`cache.prefetch`).
+pub const CACHE_PREFETCHES: &str = "dnsward_cache_prefetches_total";
+/// Prefetches not started because `resolver.max_inflight` resolutions
+/// were already running.
+pub const CACHE_PREFETCHES_DROPPED: &str = "dnsward_cache_prefetches_dropped_total";
 /// Round-trip time of authoritative queries that got a reply.
 pub const AUTHORITY_RTT: &str = "dnsward_authority_rtt_seconds";
 /// Stream connections open now, by `protocol` (tcp).
@@ -223,6 +232,12 @@ pub struct Metrics {
     pub authority_queries: IntCounterVec,
     /// See [`AUTHORITY_RTT`].
     pub authority_rtt: Histogram,
+    /// See [`QNAME_MINIMISATION_FALLBACKS`].
+    pub qname_minimisation_fallbacks: IntCounter,
+    /// See [`CACHE_PREFETCHES`].
+    pub cache_prefetches: IntCounter,
+    /// See [`CACHE_PREFETCHES_DROPPED`].
+    pub cache_prefetches_dropped: IntCounter,
     /// See [`LOG_SUPPRESSED`].
     pub log_suppressed: IntCounterVec,
     /// See [`TCP_CONNECTIONS`].
@@ -351,6 +366,27 @@ impl Metrics {
                     .buckets(vec![
                         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                     ]),
+                )?,
+            ),
+            qname_minimisation_fallbacks: reg(
+                &r,
+                IntCounter::new(
+                    QNAME_MINIMISATION_FALLBACKS,
+                    "Minimised questions that failed and were asked again with the full name.",
+                )?,
+            ),
+            cache_prefetches: reg(
+                &r,
+                IntCounter::new(
+                    CACHE_PREFETCHES,
+                    "Cached answers refreshed in the background near the end of their TTL.",
+                )?,
+            ),
+            cache_prefetches_dropped: reg(
+                &r,
+                IntCounter::new(
+                    CACHE_PREFETCHES_DROPPED,
+                    "Prefetches not started because max_inflight resolutions were running.",
                 )?,
             ),
             log_suppressed: cv(

@@ -315,6 +315,7 @@ listen = ["127.0.0.1:0"]
 mode = "recursive"
 root_servers = ["$ROOT_IP"]
 authority_allow = ["127.0.0.0/8"]
+qname_minimisation = "$([[ ${QMIN:-yes} == yes ]] && echo relaxed || echo off)"
 
 [cache]
 max_entries = 1000000
@@ -391,7 +392,7 @@ server:
     do-not-query-localhost: no
     root-hints: "$d/root.hints"
     module-config: "iterator"
-    qname-minimisation: no
+    qname-minimisation: ${QMIN:-yes}
     harden-referral-path: no
     prefetch: no
     # caches sized like dnsward's 1M entries

@@ -145,6 +145,24 @@ pub enum ResolverMode {
     Forward,
 }
 
+/// `resolver.qname_minimisation`: how much of a name the recursor shows
+/// to the servers above its zone (RFC 9156).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum QnameMinimisation {
+    /// The full name to every server.
+    Off,
+    /// Each server sees one label more than the zone it serves; a
+    /// minimised query that gets NXDOMAIN or an error (servers broken on
+    /// empty non-terminals) is asked again with the full name (Unbound's
+    /// default).
+    #[default]
+    Relaxed,
+    /// As `relaxed`, never falling back: an NXDOMAIN for a minimised name
+    /// is the answer for every name below it (RFC 8020).
+    Strict,
+}
+
 /// `[resolver]`: recursion or forwarding.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -187,6 +205,9 @@ pub struct ResolverConfig {
     /// 1 = a fresh port per query
     /// (most unpredictable; ~1.5x the CPU per cold name). Default 8.
     pub socket_reuse: u32,
+    /// Recursive mode: QNAME minimisation (RFC 9156), `relaxed`
+    /// (default), `strict` or `off`.
+    pub qname_minimisation: QnameMinimisation,
 }
 
 impl Default for ResolverConfig {
@@ -204,6 +225,7 @@ impl Default for ResolverConfig {
             max_upstream_queries: 30,
             delegation_cache_size: 100_000,
             socket_reuse: 8,
+            qname_minimisation: QnameMinimisation::Relaxed,
         }
     }
 }
@@ -223,6 +245,10 @@ pub struct CacheConfig {
     /// How long past expiry an answer may still be served (TTL 30, EDE 3)
     /// when resolution fails (RFC 8767), in seconds. Default 86400; 0 disables.
     pub serve_stale_secs: u32,
+    /// Refresh an answer asked for in the last 10% of its TTL in the
+    /// background (within `resolver.max_inflight`), so names in steady use
+    /// never expire from the cache. Default true.
+    pub prefetch: bool,
 }
 
 impl Default for CacheConfig {
@@ -233,6 +259,7 @@ impl Default for CacheConfig {
             min_ttl_secs: 0,
             negative_max_ttl_secs: 3_600,
             serve_stale_secs: 86_400,
+            prefetch: true,
         }
     }
 }

@@ -84,6 +84,7 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));
+        self.maybe_prefetch(&hit, now);
         Some(out)
     }
 

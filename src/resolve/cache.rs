@@ -77,6 +77,15 @@ impl CacheKey {
         Self { buf, len: n + 6 }
     }
 
+    /// A key from the bytes of another ([`CacheKey::as_bytes`],
+    /// [`CachedAnswer::key_bytes`]); cut to the longest key.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        let len = bytes.len().min(KEY_MAX);
+        let mut buf = [0u8; KEY_MAX];
+        buf[..len].copy_from_slice(&bytes[..len]);
+        Self { buf, len }
+    }
+
     /// The key bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
@@ -114,6 +123,9 @@ pub struct CachedAnswer {
     key: Arc<[u8]>,
     /// Looked up since eviction last passed over it (CLOCK's bit).
     used: AtomicBool,
+    /// A background refresh was started for it ([`super::prefetch`]):
+    /// one per answer, however many hits come in its last 10%.
+    prefetching: AtomicBool,
 }
 
 impl CachedAnswer {
@@ -139,6 +151,24 @@ impl CachedAnswer {
     /// a stale one only sends the next hit to the check again).
     pub fn mark_chain_clean(&self, generation: u64) {
         self.chain_clean_at.store(generation, Ordering::Relaxed);
+    }
+
+    /// Asked for at `now`, in the last tenth of its TTL, with no refresh
+    /// started yet: true once, for the caller that starts it.
+    pub fn claim_prefetch(&self, now: Instant) -> bool {
+        self.remaining(now)
+            .is_some_and(|left| super::prefetch::due(self.ttl, left))
+            && !self.prefetching.swap(true, Ordering::Relaxed)
+    }
+
+    /// The refresh claimed could not start: a later hit may try again.
+    pub fn release_prefetch(&self) {
+        self.prefetching.store(false, Ordering::Relaxed);
+    }
+
+    /// Its cache key ([`CacheKey`] bytes).
+    pub fn key_bytes(&self) -> &[u8] {
+        &self.key
     }
 
     /// Seconds since it was stored.
@@ -267,9 +297,13 @@ impl AnswerCache {
             ResponseCode::NoError if !msg.answers.is_empty() => {
                 msg.answers.iter().map(|r| r.ttl).min()?
             }
-            ResponseCode::NoError | ResponseCode::NXDomain => {
-                negative_soa()?.min(self.cfg.negative_max_ttl_secs)
-            }
+            // Without an SOA a negative answer has no TTL of its own
+            // (RFC 2308 says not to cache it); `min_ttl_secs`, when set,
+            // still holds it that long, so a burst of questions for it
+            // does not go upstream each time (Knot Resolver does so too).
+            ResponseCode::NoError | ResponseCode::NXDomain => negative_soa()
+                .unwrap_or(0)
+                .min(self.cfg.negative_max_ttl_secs),
             _ => return None,
         };
         let ttl = ttl.clamp(self.cfg.min_ttl_secs, self.cfg.max_ttl_secs);
@@ -314,6 +348,7 @@ impl AnswerCache {
             wire: WireTemplate::build(&lower_query(query), msg),
             key: key.clone(),
             used: AtomicBool::new(false),
+            prefetching: AtomicBool::new(false),
         };
         let entry = Arc::new(entry);
         self.map.insert(key, entry.clone());
@@ -457,6 +492,12 @@ mod tests {
         let mut nodata_no_soa = Message::response(1, OpCode::Query);
         nodata_no_soa.metadata.response_code = ResponseCode::NoError;
         assert_eq!(c.ttl_for(&nodata_no_soa), None);
+        // ... unless min_ttl_secs asks for a floor.
+        let floored = AnswerCache::new(CacheConfig {
+            min_ttl_secs: 5,
+            ..CacheConfig::default()
+        });
+        assert_eq!(floored.ttl_for(&nodata_no_soa), Some(5));
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub(super) enum Step {
     /// The chain goes on at `next`, which this zone cannot answer.
     Follow { records: Vec<Record>, next: Name },
 }
+
 /// Does record `r` answer `name`/`qtype` (directly or by alias)?
 pub(super) fn answers_name(r: &Record, name: &Name, qtype: RecordType) -> bool {
     let t = r.record_type();
@@ -76,6 +77,16 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
     if out_of_zone {
         return Reply::Lame("answer for a name outside the zone asked");
     }
+    if rcode == ResponseCode::NoError
+        && msg
+            .answers
+            .iter()
+            .any(|r| r.name == *name && zone.zone_of(&r.name))
+    {
+        // Data of other types only (an A for an AAAA question): the name
+        // exists without the type asked. The records are not used.
+        return Reply::NoData;
+    }
     let soa = msg.authorities.iter().any(|r| {
         r.record_type() == RecordType::SOA && zone.zone_of(&r.name) && r.name.zone_of(name)
     });
@@ -96,7 +107,12 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
         .find(|r| r.record_type() == RecordType::NS)
         .map(|r| &r.name);
     if let (Some(child), false) = (ns_owner, soa) {
-        if child.num_labels() > zone.num_labels() && zone.zone_of(child) && child.zone_of(name) {
+        if !zone.zone_of(child) {
+            // NS records of a zone above the one asked (the root's, say),
+            // AA or not: an upward referral, never the zone's NODATA.
+            return Reply::Lame("referral not below the zone asked (upward)");
+        }
+        if child.num_labels() > zone.num_labels() && child.zone_of(name) {
             let mut child = child.to_lowercase();
             child.set_fqdn(true);
             return Reply::Referral(child);
@@ -111,10 +127,15 @@ pub fn classify(msg: &Message, zone: &Name, name: &Name, qtype: RecordType) -> R
     Reply::Lame("neither answer, referral nor SOA")
 }
 
-/// The delegation a referral to `child` describes: its NS names, with glue
-/// only for names inside `child` (anything else could be a poisoning
-/// attempt for a zone the sender does not serve).
-pub fn referral(msg: &Message, child: &Name, now: Instant) -> Delegation {
+/// The delegation a referral to `child`, sent by a server of `parent`,
+/// describes: its NS names, with glue only for names inside `parent`
+/// (RFC 9471: in-domain glue, inside `child`, and sibling glue, elsewhere
+/// in `parent`, such as `a.gtld-servers.net.` in the root's referral to
+/// `com.`). Glue for a name outside `parent` could be a poisoning attempt
+/// for a zone the sender does not serve: that name is resolved on its own.
+/// The glue only addresses this delegation's servers; it never answers a
+/// question for the name itself.
+pub fn referral(msg: &Message, parent: &Name, child: &Name, now: Instant) -> Delegation {
     let mut ttl = u32::MAX;
     let mut servers: Vec<NameServer> = Vec::new();
     for r in &msg.authorities {
@@ -135,7 +156,7 @@ pub fn referral(msg: &Message, child: &Name, now: Instant) -> Delegation {
         }
     }
     for s in &mut servers {
-        if !child.zone_of(&s.name) {
+        if !parent.zone_of(&s.name) {
             continue;
         }
         for r in msg.additionals.iter().filter(|r| r.name == s.name) {
@@ -251,6 +272,20 @@ pub(super) fn extract(
                 _ => None,
             });
         let next = if let Some((rec, target)) = cname {
+            // A CNAME the server synthesised from a DNAME (RFC 6672 3.4):
+            // the DNAME goes first, as in the server's answer.
+            if let Some(dname) = msg.answers.iter().filter(in_zone).find(|r| {
+                r.name != cur
+                    && r.name.zone_of(&cur)
+                    && dname_target(r)
+                        .and_then(|t| substitute(&cur, &r.name, &t))
+                        .is_some_and(|s| s == target)
+            }) {
+                if !out.contains(dname) {
+                    out.push(dname.clone());
+                    sigs(&mut out, &dname.name);
+                }
+            }
             out.push(rec);
             sigs(&mut out, &cur);
             target
@@ -329,6 +364,9 @@ pub(super) fn negative_authority(
             RecordType::NSEC | RecordType::NSEC3 | RecordType::RRSIG if dnssec_ok => {
                 out.push(r.clone())
             }
+            // The zone's own NS set, as the server gave it beside its
+            // SOA (what Unbound passes on too).
+            RecordType::NS if r.name == *zone => out.push(r.clone()),
             _ => {}
         }
     }
@@ -403,6 +441,14 @@ mod tests {
             classify(&side, &n("zz."), &name, RecordType::A),
             Reply::Lame(_)
         ));
+        // Upward with AA (the root's NS in an empty AA answer): still
+        // lame, not NODATA.
+        let mut up_aa = reply(ResponseCode::NoError, true);
+        up_aa.authorities.push(ns(".", "a.root-servers.net."));
+        assert!(matches!(
+            classify(&up_aa, &n("example.zz."), &name, RecordType::AAAA),
+            Reply::Lame(_)
+        ));
         // Same-level "referral" to the zone itself.
         let mut same = reply(ResponseCode::NoError, false);
         same.authorities.push(ns("zz.", "ns1.zz."));
@@ -454,9 +500,18 @@ mod tests {
             classify(&m, &n("other.zz."), &name, RecordType::A),
             Reply::Lame(_)
         ));
+        // Only data of another type for the name: NODATA, not lame.
+        assert_eq!(classify(&m, &zone, &name, RecordType::AAAA), Reply::NoData);
         let mut nx = reply(ResponseCode::NXDomain, true);
         nx.authorities.push(soa("example.zz."));
         assert_eq!(classify(&nx, &zone, &name, RecordType::A), Reply::NxDomain);
+        // The zone's NS set beside the SOA is passed on; others are not.
+        nx.authorities.push(ns("example.zz.", "ns1.example.zz."));
+        nx.authorities.push(ns("zz.", "ns1.zz."));
+        let auth = negative_authority(&nx, &zone, &name, false);
+        assert_eq!(auth.len(), 2, "{auth:?}");
+        assert_eq!(auth[1].record_type(), RecordType::NS);
+        assert_eq!(auth[1].name, zone);
         let mut nodata = reply(ResponseCode::NoError, true);
         nodata.authorities.push(soa("example.zz."));
         assert_eq!(
@@ -493,22 +548,37 @@ mod tests {
     }
 
     #[test]
-    fn glue_is_taken_only_inside_the_delegated_zone() {
+    fn glue_is_taken_only_inside_the_sending_zone() {
         let mut m = reply(ResponseCode::NoError, false);
         m.authorities.push(ns("example.zz.", "ns1.example.zz."));
         m.authorities.push(ns("example.zz.", "ns.other.yy."));
         m.authorities.push(ns("example.zz.", "NS1.example.zz."));
+        m.authorities.push(ns("example.zz.", "ns.sibling.zz."));
         m.additionals.push(a("ns1.example.zz.", "192.0.2.53"));
         m.additionals.push(a("ns.other.yy.", "192.0.2.66"));
+        m.additionals.push(a("ns.sibling.zz.", "192.0.2.77"));
         let now = Instant::now();
-        let d = referral(&m, &n("example.zz."), now);
-        assert_eq!(d.servers.len(), 2, "duplicates merged: {:?}", d.servers);
+        let d = referral(&m, &n("zz."), &n("example.zz."), now);
+        assert_eq!(d.servers.len(), 3, "duplicates merged: {:?}", d.servers);
         assert_eq!(
             d.servers[0].addrs,
-            vec!["192.0.2.53".parse::<IpAddr>().expect("ip")]
+            vec!["192.0.2.53".parse::<IpAddr>().expect("ip")],
+            "in-domain glue"
         );
-        assert!(d.servers[1].addrs.is_empty(), "out-of-zone glue ignored");
+        assert!(
+            d.servers[1].addrs.is_empty(),
+            "out-of-bailiwick glue ignored"
+        );
+        assert_eq!(
+            d.servers[2].addrs,
+            vec!["192.0.2.77".parse::<IpAddr>().expect("ip")],
+            "sibling glue (inside the sending zone zz.) is used"
+        );
         assert_eq!(d.expires, now + Duration::from_secs(300));
+        // The same referral from a server of another zone: only what is
+        // inside that zone counts.
+        let d = referral(&m, &n("example.zz."), &n("example.zz."), now);
+        assert!(d.servers[2].addrs.is_empty());
     }
 
     #[test]
@@ -634,8 +704,24 @@ mod tests {
             },
         );
         let mut m = reply(ResponseCode::NoError, true);
-        m.answers.push(dname);
+        m.answers.push(dname.clone());
         let zone = n("example.zz.");
+        // The server's own synthesised CNAME, beside its DNAME: both kept,
+        // DNAME first.
+        let mut synth = reply(ResponseCode::NoError, true);
+        synth
+            .answers
+            .push(cname("a.b.example.zz.", "a.b.example.net."));
+        synth.answers.push(dname.clone());
+        match extract(&synth, &zone, &n("a.b.example.zz."), RecordType::A, false) {
+            Step::Follow { records, next } => {
+                assert_eq!(next, n("a.b.example.net."));
+                assert_eq!(records[0], dname);
+                assert_eq!(records[1].record_type(), RecordType::CNAME);
+                assert_eq!(records.len(), 2);
+            }
+            s => panic!("{s:?}"),
+        }
         let name = n("a.b.example.zz.");
         assert_eq!(classify(&m, &zone, &name, RecordType::A), Reply::Answer);
         match extract(&m, &zone, &name, RecordType::A, false) {

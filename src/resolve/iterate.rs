@@ -3,16 +3,18 @@
 //!
 //! Why our own rather than hickory's recursor: cold resolution is where a
 //! resolver spends its CPU, and hickory's sends an extra NS query per name
-//! (QNAME minimisation) and builds heavy per-query state. Here a name in a
-//! known zone costs exactly one upstream exchange.
+//! (its QNAME minimisation does not use the known cuts) and builds heavy
+//! per-query state. Here a name in a known zone costs exactly one upstream
+//! exchange, minimised or not.
 //!
 //! What it checks, because authoritative servers are untrusted input:
 //! * a referral must delegate a zone strictly below the zone asked and at
 //!   or above the name, else the server is lame (upward or sideways
 //!   referrals are how loops and poisoning start);
-//! * glue is taken only for name servers inside the delegated zone; any
-//!   other NS name is resolved on its own (depth-limited, each name at most
-//!   once per chain, so A-needs-B-needs-A loops end);
+//! * glue is taken only for name servers inside the zone that sent the
+//!   referral (RFC 9471 in-domain and sibling glue); any other NS name is
+//!   resolved on its own (depth-limited, each name at most once per chain,
+//!   so A-needs-B-needs-A loops end);
 //! * answer, CNAME and negative records are taken only from inside the
 //!   zone the server was asked about; a CNAME leading elsewhere is followed
 //!   by a new iteration from that name's own closest cut;
@@ -27,11 +29,10 @@
 //! lame answers and timeouts move on to the next server; a zone's servers
 //! get a second round only for those that timed out (packet loss).
 //!
-//! QNAME minimisation (RFC 9156) is not done: the full name goes to every
-//! server, as Unbound does with `qname-minimisation: no`. Minimising costs
-//! extra queries on cold names, breaks on zones with broken empty
-//! non-terminals, and the privacy it buys is against the root and TLD
-//! operators only.
+//! QNAME minimisation (RFC 9156, `resolver.qname_minimisation`, on by
+//! default as in Unbound and Knot Resolver): servers above the name's zone
+//! are asked only about the next label ([`super::minimise`]). With the
+//! zone's cut cached, a name costs one upstream exchange all the same.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,12 +45,14 @@ use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use ipnet::IpNet;
 
+use crate::config::QnameMinimisation;
 use crate::metrics::{AuthorityOutcome, Metrics};
 
 pub use super::classify::MAX_CHAIN;
 use super::classify::{classify, extract_owned, negative_authority, referral, Reply, Step};
 use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
+use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
 use super::ResolveError;
 
@@ -81,6 +84,8 @@ pub struct RecursiveSettings {
     pub socket_reuse: u32,
     /// Where to count authoritative queries (none in unit tests).
     pub metrics: Option<Arc<Metrics>>,
+    /// QNAME minimisation mode (RFC 9156).
+    pub qname_minimisation: QnameMinimisation,
 }
 
 /// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
@@ -196,6 +201,7 @@ pub struct Iterative {
     default_port: u16,
     max_queries: u32,
     metrics: Option<Arc<Metrics>>,
+    qname_minimisation: QnameMinimisation,
 }
 
 impl Iterative {
@@ -224,6 +230,7 @@ impl Iterative {
             default_port: s.default_port,
             max_queries: s.max_queries.max(1),
             metrics: s.metrics,
+            qname_minimisation: s.qname_minimisation,
         }
     }
 
@@ -327,19 +334,47 @@ impl Iterative {
             name.clone()
         };
         let mut cut = self.cuts.closest(&start, Instant::now());
+        let mut minimiser = Minimiser::new(self.qname_minimisation);
         loop {
             if self.failed.is_held(&cut.zone, Instant::now()) {
                 return Err(IterateError::Held {
                     zone: cut.zone.clone(),
                 });
             }
+            // The minimised name to ask about (QTYPE NS), or the question.
+            let minimised = minimiser.next(&cut.zone, name);
+            let (ask_name, ask_type) = match &minimised {
+                Some(child) => (child, RecordType::NS),
+                None => (name, qtype),
+            };
             let mut attempted: Vec<Name> = Vec::new();
             let mut servers = self.server_addresses(&mut cut, &mut attempted, ctx).await?;
-            let (reply, msg) = loop {
-                match self.ask(&cut.zone, servers, name, qtype, ctx).await {
+            let asked = loop {
+                match self
+                    .ask(
+                        &cut.zone,
+                        servers,
+                        ask_name,
+                        ask_type,
+                        minimised.is_some(),
+                        ctx,
+                    )
+                    .await
+                {
                     Ok(r) => {
                         self.failed.succeeded(&cut.zone);
-                        break r;
+                        break Some(r);
+                    }
+                    Err(IterateError::AllFailed {
+                        timeouts_only: false,
+                        ..
+                    }) if minimised.is_some() && !minimiser.strict() => {
+                        // Servers broken on minimised names (errors or
+                        // nonsense for an empty non-terminal): ask them the
+                        // full question instead (relaxed mode).
+                        minimiser.give_up();
+                        self.count_minimisation_fallback();
+                        break None;
                     }
                     Err(e @ IterateError::AllFailed { .. }) => {
                         match self.untried_addresses(&mut cut, &mut attempted, ctx).await {
@@ -353,10 +388,41 @@ impl Iterative {
                     Err(e) => return Err(e),
                 }
             };
+            let Some((reply, msg)) = asked else {
+                continue;
+            };
+            if let Some(child) = minimised {
+                match reply {
+                    Reply::Referral(zone) => {
+                        let now = Instant::now();
+                        cut = self.cuts.insert(referral(&msg, &cut.zone, &zone, now), now);
+                    }
+                    // No cut at `child`: one step deeper, same servers.
+                    Reply::Answer | Reply::NoData => minimiser.passed(child),
+                    Reply::NxDomain if minimiser.strict() => {
+                        // RFC 8020: nothing exists below a name that does
+                        // not exist.
+                        return Ok(Step::Done {
+                            records: Vec::new(),
+                            rcode: ResponseCode::NXDomain,
+                            authority: negative_authority(&msg, &cut.zone, &child, ctx.dnssec_ok),
+                        });
+                    }
+                    // Relaxed: many servers answer NXDOMAIN for an empty
+                    // non-terminal; the full name decides.
+                    Reply::NxDomain | Reply::Lame(_) | Reply::Failed(_) => {
+                        minimiser.give_up();
+                        self.count_minimisation_fallback();
+                    }
+                }
+                continue;
+            }
             match reply {
                 Reply::Referral(child) => {
                     let now = Instant::now();
-                    cut = self.cuts.insert(referral(&msg, &child, now), now);
+                    cut = self
+                        .cuts
+                        .insert(referral(&msg, &cut.zone, &child, now), now);
                 }
                 Reply::Answer => {
                     return Ok(extract_owned(msg, &cut.zone, name, qtype, ctx.dnssec_ok))
@@ -375,6 +441,13 @@ impl Iterative {
                     })
                 }
             }
+        }
+    }
+
+    /// A minimised question failed and the full name is asked instead.
+    fn count_minimisation_fallback(&self) {
+        if let Some(m) = &self.metrics {
+            m.qname_minimisation_fallbacks.inc();
         }
     }
 
@@ -534,6 +607,14 @@ impl Iterative {
             if let Some(IterateError::Budget(n)) = last {
                 return Err(IterateError::Budget(n));
             }
+            // The parent's glue for the name, if a referral gave some:
+            // the child's own answer may differ from it and point at a
+            // dead server, or be no answer at all (a bogus referral).
+            for ip in self.parent_glue(&ns) {
+                if !addrs.contains(&ip) {
+                    addrs.push(ip);
+                }
+            }
             if addrs.is_empty() {
                 continue;
             }
@@ -557,13 +638,33 @@ impl Iterative {
         })
     }
 
+    /// Addresses a referral gave as glue for the name server `ns`: in
+    /// the cached cut of the zone `ns` is in, if that zone lists `ns`
+    /// (or of the zone above, when `ns` itself was delegated, bogus
+    /// referrals included).
+    fn parent_glue(&self, ns: &Name) -> Vec<IpAddr> {
+        let now = Instant::now();
+        let mut cut = self.cuts.closest(ns, now);
+        if cut.zone == *ns && !ns.is_root() {
+            cut = self.cuts.closest(&ns.base_name(), now);
+        }
+        cut.servers
+            .iter()
+            .filter(|s| s.name == *ns && !cut.zone.is_root())
+            .flat_map(|s| s.addrs.iter().copied())
+            .collect()
+    }
+
     /// Ask `zone`'s servers, best first, until one gives a usable reply.
+    /// `minimised`: the question is a minimised one, whose "no cut here"
+    /// replies some servers give in a form otherwise lame.
     async fn ask(
         &self,
         zone: &Name,
         mut servers: Vec<SocketAddr>,
         name: &Name,
         qtype: RecordType,
+        minimised: bool,
         ctx: &mut Ctx,
     ) -> Result<(Reply, Message), IterateError> {
         let query = Query::query(name.clone(), qtype);
@@ -584,7 +685,10 @@ impl Iterative {
                     Ok((msg, tcp)) => {
                         let now = Instant::now();
                         let rtt = now.saturating_duration_since(sent);
-                        let reply = classify(&msg, zone, name, qtype);
+                        let mut reply = classify(&msg, zone, name, qtype);
+                        if minimised {
+                            reply = minimise::reclassify(reply, &msg, zone);
+                        }
                         self.count(outcome_of(&reply), tcp, Some(rtt));
                         match reply {
                             Reply::Lame(why) => {

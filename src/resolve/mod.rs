@@ -8,6 +8,8 @@ pub mod delegation;
 pub mod exchange;
 pub mod forward;
 pub mod iterate;
+pub mod minimise;
+pub mod prefetch;
 pub mod roothints;
 pub mod servers;
 

@@ -56,11 +56,24 @@ pub struct AuthStats {
     pub dnssec_ok: AtomicU64,
     /// Queries with RD=1 (an iterator must send RD=0).
     pub recursion_desired: AtomicU64,
+    /// Every question asked, in order: lowercase name and type.
+    pub seen: std::sync::Mutex<Vec<(String, RecordType)>>,
 }
 
 impl AuthStats {
+    /// The questions asked so far ([`AuthStats::seen`]).
+    pub fn questions(&self) -> Vec<(String, RecordType)> {
+        self.seen.lock().expect("seen").clone()
+    }
+
     fn count(&self, req: &Message) {
         self.queries.fetch_add(1, Ordering::Relaxed);
+        if let Some(q) = req.queries.first() {
+            self.seen
+                .lock()
+                .expect("seen")
+                .push((lower(q.name()), q.query_type()));
+        }
         if req.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok) {
             self.dnssec_ok.fetch_add(1, Ordering::Relaxed);
         }
