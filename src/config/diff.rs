@@ -15,6 +15,14 @@ use super::Config;
 /// takes effect at the next start.
 pub const LIVE_SECTIONS: &[&str] = &["acl", "ratelimit"];
 
+/// Keys outside [`LIVE_SECTIONS`] that a reload also applies: what the
+/// block page says (its listeners and certificate need a restart).
+pub const LIVE_KEYS: &[&str] = &[
+    "blockpage.authority_url",
+    "blockpage.appeal",
+    "blockpage.template",
+];
+
 /// Keys whose entries are networks, so counts read "3 networks".
 const NETWORK_KEYS: &[&str] = &[
     "acl.allow",
@@ -53,8 +61,17 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         }
         if LIVE_SECTIONS.contains(&section.as_str()) {
             out.applied.extend(lines);
-        } else {
-            out.need_restart.extend(lines);
+            continue;
+        }
+        for line in lines {
+            if LIVE_KEYS
+                .iter()
+                .any(|k| line.strip_prefix(k).is_some_and(|r| r.starts_with(':')))
+            {
+                out.applied.push(line);
+            } else {
+                out.need_restart.push(line);
+            }
         }
     }
     out
