@@ -206,6 +206,22 @@ mod tests {
     }
 
     #[test]
+    fn block_page_texts_are_live_its_listeners_are_not() {
+        let c = changes(
+            &cfg("[blockpage]\nappeal = \"a\"\nlisten = [\"127.0.0.1:80\"]\n"),
+            &cfg("[blockpage]\nappeal = \"b\"\nlisten = [\"127.0.0.1:8080\"]\ntemplate = \"p.html\"\n"),
+        );
+        assert_eq!(
+            c.applied,
+            vec!["blockpage.appeal: a -> b", "blockpage.template:  -> p.html"]
+        );
+        assert_eq!(
+            c.need_restart,
+            vec!["blockpage.listen: 1 -> 1 entries (+127.0.0.1:8080, -127.0.0.1:80)"]
+        );
+    }
+
+    #[test]
     fn lists_are_matched_by_name() {
         let a = "[[lists]]\nname = \"a\"\npath = \"a.txt\"\n";
         let b = "[[lists]]\nname = \"b\"\npath = \"b.txt\"\naction = \"nxdomain\"\n";
