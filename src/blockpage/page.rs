@@ -114,10 +114,15 @@ pub struct Facts {
     pub summary: String,
 }
 
+/// The template's variables: [`Facts`] plus the page-wide texts (one
+/// flat struct: serde's `flatten` would go through a map per request).
 #[derive(Serialize)]
 struct Context<'a> {
-    #[serde(flatten)]
-    facts: &'a Facts,
+    host: &'a str,
+    list: &'a str,
+    description: &'a str,
+    order_id: &'a str,
+    summary: &'a str,
     authority_url: &'a str,
     appeal: &'a str,
     lang: &'static str,
@@ -178,7 +183,11 @@ impl Page {
             lang.template()
         };
         self.env.get_template(name)?.render(Context {
-            facts,
+            host: &facts.host,
+            list: &facts.list,
+            description: &facts.description,
+            order_id: &facts.order_id,
+            summary: &facts.summary,
             authority_url: &self.authority_url,
             appeal: &self.appeal,
             lang: lang.tag(),
