@@ -670,6 +670,17 @@ fn config_problems_name_their_keys() {
         "[blockpage]\nauthority_url = \"javascript:alert(1)\"\n"
     )[0]
     .starts_with("blockpage.authority_url"));
+
+    // An unknown variable is named as such, with the ones there are.
+    dir.write("typo.html", "<p>{{ hots }}</p>");
+    let p = load_problems(
+        &dir,
+        &format!("[blockpage]\nlisten = [\"127.0.0.1:0\"]\nauthority_url = \"{AUTHORITY}\"\ntemplate = \"typo.html\"\n"),
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("blockpage.template: "), "{p:?}");
+    assert!(p[0].contains("typo.html: undefined value"), "{p:?}");
+    assert!(p[0].contains("the variables are host, list,"), "{p:?}");
 }
 
 fn curl_available() -> bool {

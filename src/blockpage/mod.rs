@@ -222,7 +222,12 @@ pub fn prepare(
                 let file = template_path
                     .as_deref()
                     .map_or("<built-in>".to_string(), |p| p.display().to_string());
-                bad("template", format!("{file}: {e:#}"));
+                let hint = if e.kind() == minijinja::ErrorKind::UndefinedError {
+                    format!(" (the variables are {})", page::VARIABLES.join(", "))
+                } else {
+                    String::new()
+                };
+                bad("template", format!("{file}: {e}{hint}"));
                 None
             }
         }

@@ -17,6 +17,18 @@ pub const MAX_TEMPLATE_BYTES: usize = 256 * 1024;
 
 const OPERATOR: &str = "operator.html";
 
+/// The variables a template may use, named in the error for an unknown one.
+pub const VARIABLES: &[&str] = &[
+    "host",
+    "list",
+    "description",
+    "order_id",
+    "summary",
+    "authority_url",
+    "appeal",
+    "lang",
+];
+
 /// A page language the built-in templates are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
