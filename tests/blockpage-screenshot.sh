@@ -59,6 +59,8 @@ for _ in $(seq 50); do
   curl -s -o /dev/null -H 'Host: blocked.example' "http://127.0.0.1:$port/" && break
   sleep 0.1
 done
+status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: blocked.example' "http://127.0.0.1:$port/" || true)
+[ "$status" = 451 ] || { cat "$work/dnsward.log" >&2; echo "expected 451, got $status" >&2; exit 1; }
 
 shot() { # LANG FILE
   local profile
@@ -71,6 +73,7 @@ shot() { # LANG FILE
     --window-size=1000,700 --screenshot="$2" "http://blocked.example/" \
     > "$work/chromium-$1.log" 2>&1
   rm -rf "$profile"
+  [ -s "$2" ] || { cat "$work/chromium-$1.log" >&2; echo "no screenshot $2" >&2; exit 1; }
   echo "$2"
 }
 mkdir -p "$out"

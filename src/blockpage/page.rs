@@ -164,6 +164,7 @@ impl Page {
         match operator {
             Some(src) => env.add_template_owned(OPERATOR, src)?,
             None => {
+                env.add_template("style.css", include_str!("templates/style.css"))?;
                 env.add_template(Lang::En.template(), include_str!("templates/en.html"))?;
                 env.add_template(Lang::Vi.template(), include_str!("templates/vi.html"))?;
             }
