@@ -17,6 +17,9 @@ pub const MAX_TEMPLATE_BYTES: usize = 256 * 1024;
 
 const OPERATOR: &str = "operator.html";
 
+/// Where the built-in pages take `templates/style.css`.
+const STYLE_SLOT: &str = "/* style.css */";
+
 /// The variables a template may use, named in the error for an unknown one.
 pub const VARIABLES: &[&str] = &[
     "host",
@@ -164,9 +167,18 @@ impl Page {
         match operator {
             Some(src) => env.add_template_owned(OPERATOR, src)?,
             None => {
-                env.add_template("style.css", include_str!("templates/style.css"))?;
-                env.add_template(Lang::En.template(), include_str!("templates/en.html"))?;
-                env.add_template(Lang::Vi.template(), include_str!("templates/vi.html"))?;
+                // The shared stylesheet is spliced in once here rather
+                // than `{% include %}`d, which would cost a template
+                // lookup and a frame on every render.
+                for (lang, src) in [
+                    (Lang::En, include_str!("templates/en.html")),
+                    (Lang::Vi, include_str!("templates/vi.html")),
+                ] {
+                    env.add_template_owned(
+                        lang.template(),
+                        src.replace(STYLE_SLOT, include_str!("templates/style.css")),
+                    )?;
+                }
             }
         }
         let page = Self {
@@ -262,6 +274,10 @@ mod tests {
         assert!(html.contains("17/2024") || html.contains("17&#x2f;2024"));
         let vi = p.render(&facts("d"), Lang::Vi).expect("render");
         assert!(vi.contains("lang=\"vi\""));
+        for page in [&html, &vi] {
+            assert!(page.contains("border-top: 6px solid"), "stylesheet missing");
+            assert!(!page.contains(STYLE_SLOT));
+        }
     }
 
     #[test]
