@@ -2,9 +2,10 @@
 //!
 //! The query path lives in [`pipeline`]; each stage is a module named for
 //! what it does: [`policy`] (lists, matching, hot reload), [`sinkhole`]
-//! (blocked answers), [`resolve`] (cache, recursor, forwarder), [`server`]
-//! (UDP/TCP listeners) with [`conntrack`] (their connection table), [`http`] and [`metrics`] (operations), [`app`]
-//! (wiring) and [`config`]. `unsafe` is confined to [`hugepages`]
+//! (blocked answers), [`blockpage`] (the HTTP 451 page), [`resolve`]
+//! (cache, recursor, forwarder), [`server`] (UDP/TCP listeners) with
+//! [`conntrack`] (their connection table), [`http`] and [`metrics`]
+//! (operations), [`app`] (wiring) and [`config`]. `unsafe` is confined to [`hugepages`]
 //! (`madvise`, `mallopt`, the prefetch hint) and `udpbatch` (`recvmmsg`/`sendmmsg`/`poll`), each
 //! justified and measured there.
 #![deny(unsafe_code)]
@@ -12,6 +13,7 @@
 
 pub mod acl;
 pub mod app;
+pub mod blockpage;
 pub mod chain;
 pub mod config;
 pub mod conntrack;
