@@ -12,6 +12,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use crate::blockpage::{self, BlockPage};
 use crate::config::diff::{self, Changes};
 use crate::config::AclConfig;
 use crate::config::{Config, ResolverMode, Validated};
@@ -46,6 +47,14 @@ pub enum StartError {
     /// A listener could not bind.
     #[error(transparent)]
     Bind(#[from] server::BindError),
+    /// A block-page listener could not bind.
+    #[error("cannot listen on {addr} (blockpage): {source}")]
+    BlockPageBind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The metrics listener could not bind.
     #[error("cannot listen on {addr} (metrics)")]
     MetricsBind {
@@ -69,6 +78,8 @@ pub struct Running {
     pub dns: Vec<SocketAddr>,
     /// Metrics address actually bound.
     pub metrics_addr: Option<SocketAddr>,
+    /// Block-page addresses actually bound (empty when off).
+    pub blockpage: Vec<SocketAddr>,
     /// The policy store.
     pub store: Arc<PolicyStore>,
     /// Metrics.
@@ -78,6 +89,7 @@ pub struct Running {
     config: std::sync::Mutex<Config>,
     ops: Arc<OpsState>,
     handler: Arc<Handler>,
+    page: Option<Arc<BlockPage>>,
     shutdown_delay: Duration,
     drain: Duration,
     stop: watch::Sender<bool>,
@@ -108,6 +120,14 @@ impl Running {
         self.handler.acl.store(Arc::new(acl));
         self.handler.limiter.store(Arc::new(limiter));
         self.handler.limiter_exempt.store(Arc::new(exempt));
+        // The page's texts and template are live; a template that fails
+        // to render never got here (validation refused the config).
+        if let (Some(bp), Some(p)) = (&self.page, &cfg.blockpage) {
+            bp.set_page(p.page.clone());
+            running.blockpage.authority_url = cfg.config.blockpage.authority_url.clone();
+            running.blockpage.appeal = cfg.config.blockpage.appeal.clone();
+            running.blockpage.template = cfg.config.blockpage.template.clone();
+        }
         // Only the live sections are now in force; keep the others as
         // running, so the next reload still reports them as pending.
         running.acl = cfg.config.acl.clone();
@@ -343,6 +363,29 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         None => None,
     };
 
+    let mut page_addrs = Vec::new();
+    let page = match &cfg.blockpage {
+        Some(p) => {
+            let bp = Arc::new(BlockPage::new(p, store.clone(), &metrics)?);
+            for addr in &p.listen {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::BlockPageBind {
+                        addr: *addr,
+                        source,
+                    })?;
+                page_addrs.push(l.local_addr().unwrap_or(*addr));
+                tasks.push(tokio::spawn(blockpage::serve(
+                    l,
+                    bp.clone(),
+                    stop_rx.clone(),
+                )));
+            }
+            Some(bp)
+        }
+        None => None,
+    };
+
     let changed = Arc::new(Notify::new());
     let hup = Arc::new(Notify::new());
     let watcher = if cfg.config.reload.watch && !cfg.lists.is_empty() {
@@ -385,6 +428,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     info!(
         dns = ?dns,
         metrics = ?metrics_addr,
+        blockpage = ?page_addrs,
         lists = cfg.lists.len(),
         entries = store.load().entries(),
         mode = ?cfg.config.resolver.mode,
@@ -393,12 +437,14 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     Ok(Running {
         dns,
         metrics_addr,
+        blockpage: page_addrs,
         store,
         metrics,
         hup,
         config: std::sync::Mutex::new(cfg.config.clone()),
         ops,
         handler,
+        page,
         shutdown_delay: Duration::from_millis(cfg.config.server.shutdown_delay_ms),
         drain: Duration::from_secs(cfg.config.server.drain_secs),
         stop,

@@ -2,7 +2,8 @@
 //!
 //! The query path reads top to bottom in [`pipeline`], from the listeners
 //! in [`server`] (UDP/TCP and their connection table). Below it: [`policy`]
-//! (lists, matching, hot reload), [`sinkhole`] (blocked answers),
+//! (lists, matching, hot reload), [`sinkhole`] (blocked answers) and
+//! [`blockpage`] (the HTTP 451 page for browsers sent to the sinkhole),
 //! [`resolve`] (cache, recursor, forwarder), all built on [`wire`], the
 //! ground floor of DNS wire vocabulary (quick parse, pre-encoded answers,
 //! EDE codes, CNAME chains). [`http`] and [`metrics`] serve operations,
@@ -13,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod blockpage;
 pub mod config;
 pub mod http;
 pub mod logcap;

@@ -15,6 +15,14 @@ use super::Config;
 /// takes effect at the next start.
 pub const LIVE_SECTIONS: &[&str] = &["acl", "ratelimit"];
 
+/// Keys outside [`LIVE_SECTIONS`] that a reload also applies: what the
+/// block page says (its listeners and certificate need a restart).
+pub const LIVE_KEYS: &[&str] = &[
+    "blockpage.authority_url",
+    "blockpage.appeal",
+    "blockpage.template",
+];
+
 /// Keys whose entries are networks, so counts read "3 networks".
 const NETWORK_KEYS: &[&str] = &[
     "acl.allow",
@@ -53,8 +61,17 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
         }
         if LIVE_SECTIONS.contains(&section.as_str()) {
             out.applied.extend(lines);
-        } else {
-            out.need_restart.extend(lines);
+            continue;
+        }
+        for line in lines {
+            if LIVE_KEYS
+                .iter()
+                .any(|k| line.strip_prefix(k).is_some_and(|r| r.starts_with(':')))
+            {
+                out.applied.push(line);
+            } else {
+                out.need_restart.push(line);
+            }
         }
     }
     out
@@ -185,6 +202,22 @@ mod tests {
                 "audit.log: (unset) -> a.log",
                 "server.tcp_idle_timeout_secs: 10 -> 20"
             ]
+        );
+    }
+
+    #[test]
+    fn block_page_texts_are_live_its_listeners_are_not() {
+        let c = changes(
+            &cfg("[blockpage]\nappeal = \"a\"\nlisten = [\"127.0.0.1:80\"]\n"),
+            &cfg("[blockpage]\nappeal = \"b\"\nlisten = [\"127.0.0.1:8080\"]\ntemplate = \"p.html\"\n"),
+        );
+        assert_eq!(
+            c.applied,
+            vec!["blockpage.appeal: a -> b", "blockpage.template:  -> p.html"]
+        );
+        assert_eq!(
+            c.need_restart,
+            vec!["blockpage.listen: 1 -> 1 entries (+127.0.0.1:8080, -127.0.0.1:80)"]
         );
     }
 

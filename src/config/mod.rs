@@ -59,6 +59,71 @@ pub struct Config {
     pub acl: AclConfig,
     /// Per-client-prefix rate limiting (UDP).
     pub ratelimit: RateLimitConfig,
+    /// The HTTP 451 page served on the sinkhole addresses.
+    pub blockpage: BlockPageConfig,
+}
+
+/// `[blockpage]`: the HTTP server that answers browsers sent to the
+/// sinkhole address with `451 Unavailable For Legal Reasons` (RFC 7725),
+/// naming the list, the order and the authority. Point `sinkhole.ipv4` /
+/// `sinkhole.ipv6` at these addresses.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlockPageConfig {
+    /// Addresses served, `ip` or `ip:port` (port 80 when left out). Each
+    /// address speaks plain HTTP and, on connections that open with a TLS
+    /// handshake, HTTPS: list the `:443` addresses too. Default empty: off.
+    pub listen: Vec<String>,
+    /// The authority's page about blocking orders: the `Link:
+    /// <URL>; rel="blocked-by"` header of every 451, shown on the page and
+    /// added to the EDE text. Needed when `listen` is set.
+    pub authority_url: String,
+    /// How to contest the order (one sentence, shown on the page).
+    pub appeal: String,
+    /// Operator HTML template (minijinja syntax, values HTML-escaped);
+    /// relative to the config file. Default empty: the built-in English
+    /// and Vietnamese pages.
+    pub template: String,
+    /// PEM certificate chain for HTTPS; the page is then served over TLS
+    /// for the names the certificate covers. Default empty: TLS
+    /// connections are closed at once.
+    pub tls_cert: String,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: String,
+    /// Most connections open at once; more are closed on accept and
+    /// counted. Default 10000.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes; larger
+    /// gets 431. Default 8192.
+    pub max_header_bytes: usize,
+    /// Most request header fields; more gets 431. Default 32.
+    pub max_headers: usize,
+    /// Time a client has to send a whole request head (or a TLS
+    /// handshake), counted from the connection's start or the end of the
+    /// previous response, so it is also the keep-alive idle time, in
+    /// milliseconds. Default 5000 (slow-loris bound).
+    pub header_timeout_ms: u64,
+    /// Longest life of one connection, in seconds; it is then closed after
+    /// the response in progress. Default 60.
+    pub max_connection_secs: u64,
+}
+
+impl Default for BlockPageConfig {
+    fn default() -> Self {
+        Self {
+            listen: Vec::new(),
+            authority_url: String::new(),
+            appeal: String::new(),
+            template: String::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            max_connections: 10_000,
+            max_header_bytes: 8192,
+            max_headers: 32,
+            header_timeout_ms: 5000,
+            max_connection_secs: 60,
+        }
+    }
 }
 
 /// `[audit]`: where every list change is recorded.
@@ -356,6 +421,15 @@ pub struct ListConfig {
     /// logs, `explain` and audit lines.
     #[serde(default)]
     pub order_id: Option<String>,
+    /// What the list is, in words for subscribers ("Online gambling
+    /// sites, Ministry order 17/2024"): shown on the block page and used
+    /// as the EDE text when `ede_text` is not set.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `blockpage.authority_url`, copied in at validation so the EDE text
+    /// can name it; not a list key.
+    #[serde(skip)]
+    pub authority_url: Option<String>,
     /// `enforce` (default) or `dry-run`.
     #[serde(default)]
     pub mode: ListMode,
@@ -402,6 +476,8 @@ impl ListConfig {
             ede: 15,
             ede_text: None,
             order_id: None,
+            description: None,
+            authority_url: None,
             mode: ListMode::Enforce,
             max_shrink_percent: 50,
             max_rejected_percent: 50,
@@ -617,6 +693,9 @@ pub struct Validated {
     pub root_hints: Option<PathBuf>,
     /// Audit log path resolved, if any.
     pub audit_log: Option<PathBuf>,
+    /// The block page, checked and ready (None when `blockpage.listen`
+    /// is empty).
+    pub blockpage: Option<crate::blockpage::Prepared>,
 }
 
 impl Validated {
@@ -643,6 +722,16 @@ impl Validated {
         c.resolver.root_hints = self.root_hints.as_deref().map(abs);
         c.audit.log = self.audit_log.as_deref().map(abs);
         c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
+        if let Some(bp) = &self.blockpage {
+            let show = |p: &Option<PathBuf>, raw: &mut String| {
+                if let Some(p) = p {
+                    *raw = abs(p).display().to_string();
+                }
+            };
+            show(&bp.template_path, &mut c.blockpage.template);
+            show(&bp.tls_cert_path, &mut c.blockpage.tls_cert);
+            show(&bp.tls_key_path, &mut c.blockpage.tls_key);
+        }
         toml::to_string(&c)
     }
 }

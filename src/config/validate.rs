@@ -31,6 +31,7 @@ impl Config {
         let lists = lists(&self, base, &mut problems);
         let metrics_listen = metrics(&self, &mut problems);
         let admin_token_file = admin_token(&self, base, metrics_listen, &mut problems);
+        let blockpage = crate::blockpage::prepare(&self.blockpage, base, &mut problems);
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -39,6 +40,7 @@ impl Config {
             });
         }
         Ok(Validated {
+            blockpage,
             config: self,
             listen,
             root_servers,
@@ -326,7 +328,11 @@ fn lists(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Vec<ListConfig
             ),
             _ => {}
         }
-        for (key, text) in [("ede_text", &l.ede_text), ("order_id", &l.order_id)] {
+        for (key, text) in [
+            ("ede_text", &l.ede_text),
+            ("order_id", &l.order_id),
+            ("description", &l.description),
+        ] {
             if let Some(t) = text {
                 if t.len() > 200 || t.chars().any(char::is_control) {
                     bad(
@@ -338,6 +344,7 @@ fn lists(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Vec<ListConfig
         }
         let mut l = l.clone();
         l.path = base.join(&l.path);
+        l.authority_url = Some(c.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
         if !l.path.is_file() {
             bad(
                 format!("lists[{i}].path"),

@@ -33,17 +33,22 @@ pub struct CompiledList {
     pub ede_text: String,
 }
 
-/// The EDE extra text of a list's blocked answers: its own text or
-/// `blocked by list NAME`, plus the order reference when there is one.
+/// The EDE extra text of a list's blocked answers: its own text, else its
+/// description, else `blocked by list NAME`; then the order reference and
+/// the authority (`blockpage.authority_url`) when there are ones, so a
+/// client that shows EXTRA-TEXT says what the block page says.
 pub fn ede_text_for(cfg: &ListConfig) -> String {
-    let base = match &cfg.ede_text {
+    let mut text = match cfg.ede_text.as_ref().or(cfg.description.as_ref()) {
         Some(t) => format!("{t} (list {})", cfg.name),
         None => format!("blocked by list {}", cfg.name),
     };
-    match &cfg.order_id {
-        Some(o) => format!("{base}, order {o}"),
-        None => base,
+    if let Some(o) = &cfg.order_id {
+        text = format!("{text}, order {o}");
     }
+    if let Some(a) = &cfg.authority_url {
+        text = format!("{text}, authority {a}");
+    }
+    text
 }
 
 impl CompiledList {

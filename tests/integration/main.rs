@@ -9,6 +9,7 @@
 mod common;
 
 mod blocking;
+mod blockpage;
 mod chains;
 mod cli;
 mod hardening;
