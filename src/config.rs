@@ -446,6 +446,27 @@ pub struct ListConfig {
     /// whole TLD. Default false: they are rejected with a reason.
     #[serde(default)]
     pub allow_tld_entries: bool,
+    /// Fetch the list from this `https://` (or `http://`) URL; `path` is
+    /// then the cache of the last accepted version and the seed loaded at
+    /// start. See [`crate::policy::feed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Seconds between fetches of `url`. Default 600, minimum 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_secs: Option<u64>,
+    /// Whole-fetch timeout for `url`, seconds. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// A body from `url` larger than this many MiB is refused. Default 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size_mb: Option<u64>,
+    /// URL of the published SHA-256 of the body (first hex token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_url: Option<String>,
+    /// PEM file of extra trust roots for `url` (a private feed CA); the
+    /// built-in web roots stay trusted too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_max_rejected() -> u8 {
@@ -480,6 +501,12 @@ impl ListConfig {
             max_shrink_percent: 50,
             max_rejected_percent: 50,
             allow_tld_entries: false,
+            url: None,
+            refresh_secs: None,
+            timeout_secs: None,
+            max_size_mb: None,
+            sha256_url: None,
+            ca_file: None,
         }
     }
 }
@@ -641,6 +668,7 @@ impl Validated {
             .iter()
             .map(|l| ListConfig {
                 path: abs(&l.path),
+                ca_file: l.ca_file.as_deref().map(abs),
                 ..l.clone()
             })
             .collect();
@@ -1013,10 +1041,15 @@ impl Config {
                     }
                 }
             }
+            for (key, reason) in crate::policy::feed::validate(l) {
+                bad(format!("lists[{i}].{key}"), reason);
+            }
             let mut l = l.clone();
             l.path = base.join(&l.path);
             l.authority_url = Some(self.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
-            if !l.path.is_file() {
+            l.ca_file = l.ca_file.map(|p| base.join(p));
+            // A feed's cache may not exist before its first fetch.
+            if !l.path.is_file() && l.url.is_none() {
                 bad(
                     format!("lists[{i}].path"),
                     format!("{}: no such file", l.path.display()),

@@ -8,6 +8,7 @@
 //! checksum mismatch, an unusable or mostly malformed file or a large
 //! shrink is refused and the serving version stays.
 
+pub mod feed;
 pub mod matcher;
 pub mod parse;
 pub mod store;
