@@ -231,6 +231,9 @@ impl Feed {
         let Some(url) = &cfg.url else {
             return Ok(None);
         };
+        if url.starts_with("http://") {
+            warn!(list = %cfg.name, %url, "feed over plain http: anyone on the path can change the list (use https or sha256_url)");
+        }
         let timeout = Duration::from_secs(cfg.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS));
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
