@@ -245,8 +245,8 @@ fn twenty() -> String {
 async fn ok_then_not_modified_keeps_the_list_and_sends_the_etag() {
     let h = Hierarchy::start().await;
     let feed = FeedServer::start(ok("ads.example.zz\n", "v1"), None).await;
+    // No `state/` yet: it is made for the cache.
     let dir = TempDir::new("feed-ok");
-    std::fs::create_dir_all(dir.path().join("state")).expect("mkdir");
     let d = start_dnsward(&dir, &feed_toml(&h, &feed.url("http"), "")).await;
     let s = d.dns[0];
     wait_until("first fetch blocks", || blocked(s, "ads.example.zz.")).await;
@@ -450,4 +450,19 @@ async fn https_with_a_private_ca_file() {
     wait_transfer(&d, "network", 1.0).await;
     assert!(!blocked(d.dns[0], "tls.example.zz.").await);
     d.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_over_the_size_cap_is_refused() {
+    let big: String = (0..80_000)
+        .map(|i| format!("big{i}.example.zz\n"))
+        .collect();
+    assert!(big.len() > 1024 * 1024);
+    refused_keeps_serving(
+        ok(&big, "v2"),
+        "too_large",
+        "too_large",
+        "max_size_mb = 1\n",
+    )
+    .await;
 }

@@ -251,6 +251,11 @@ impl Feed {
                 b = b.add_root_certificate(c);
             }
         }
+        // The cache directory may be new (`state/`): made here, before the
+        // list watcher looks for it.
+        if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
         let client = b
             .build()
             .map_err(|e| format!("list {}: HTTP client: {e}", cfg.name))?;
