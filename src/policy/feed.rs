@@ -474,12 +474,16 @@ pub async fn run_once(
             let (store, f) = (store.clone(), feed.clone());
             let offered = tokio::task::spawn_blocking(move || {
                 let part = part_path(&f.path);
-                let out = store.offer_file(f.index, &part, || {
-                    std::fs::rename(&part, &f.path)?;
-                    let json = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
-                    std::fs::write(meta_path(&f.path), json)
-                });
+                let out = store.offer_file(f.index, &part, || std::fs::rename(&part, &f.path));
                 let _ = std::fs::remove_file(&part);
+                if out.as_ref().is_some_and(|o| o.result != "refused") {
+                    // Without it the next fetch is unconditional: a cost,
+                    // not a failure.
+                    let json = serde_json::to_vec(&meta).unwrap_or_default();
+                    if let Err(e) = std::fs::write(meta_path(&f.path), json) {
+                        warn!(list = %f.name, "{}: {e}", meta_path(&f.path).display());
+                    }
+                }
                 out
             })
             .await
