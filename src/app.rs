@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::acl::Acl;
 use crate::pipeline::ratelimit::RateLimiter;
 use crate::pipeline::Handler;
+use crate::policy::feed;
 use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
 use crate::resolve::cache::AnswerCache;
@@ -268,7 +269,17 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         })
         .await
         .map_err(|e| StartError::Lists(vec![e.to_string()]))?;
-        let failed = out.failed();
+        // A feed without a cached version yet waits for its first fetch
+        // instead of stopping the server.
+        let failed: Vec<_> = out
+            .failed()
+            .into_iter()
+            .filter(|o| {
+                !cfg.lists
+                    .iter()
+                    .any(|l| l.name == o.list && l.url.is_some() && !l.path.exists())
+            })
+            .collect();
         if !failed.is_empty() {
             return Err(StartError::Lists(
                 failed
@@ -276,6 +287,16 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
                     .map(|o| format!("  {}: {}", o.list, o.error.as_deref().unwrap_or("")))
                     .collect(),
             ));
+        }
+    }
+    // Built before anything binds, so a bad `ca_file` stops the start
+    // cleanly; the tasks start once the server is up.
+    let mut feeds = Vec::new();
+    for (i, l) in cfg.lists.iter().enumerate() {
+        if let Some(f) = feed::Feed::new(i, l)
+            .map_err(|e| StartError::Lists(vec![format!("  {}: {e}", l.name)]))?
+        {
+            feeds.push(f);
         }
     }
     let (acl, limiter, exempt) = access_stages(&cfg)?;
@@ -413,11 +434,18 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             }
         })
     };
+    let feeds: Vec<_> = feeds
+        .into_iter()
+        .map(|f| tokio::spawn(feed::run(f, store.clone(), metrics.clone())))
+        .collect();
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
         reloader.abort();
         sweeper.abort();
+        for f in feeds {
+            f.abort();
+        }
     }));
 
     if cfg.lists.is_empty() {

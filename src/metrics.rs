@@ -32,6 +32,9 @@ pub const LIST_ENTRIES: &str = "dnsward_list_entries";
 pub const LIST_RELOADS: &str = "dnsward_list_reloads_total";
 /// Refused list loads (old version kept), by `list` and `reason`.
 pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
+/// List fetches and transfers, by `list`, `kind` (`http`, ...) and
+/// `result` (`ok`, `not_modified`, or the failure reason).
+pub const LIST_TRANSFER: &str = "dnsward_list_transfer_total";
 /// Always 1, labelled with each list's content hash.
 pub const LIST_INFO: &str = "dnsward_list_info";
 /// Would-be blocks of dry-run lists, by `list`.
@@ -218,6 +221,8 @@ pub struct Metrics {
     pub list_reloads: IntCounterVec,
     /// See [`LIST_RELOAD_FAILURES`].
     pub list_reload_failures: IntCounterVec,
+    /// See [`LIST_TRANSFER`].
+    pub list_transfer: IntCounterVec,
     /// See [`LIST_LAST_RELOAD`].
     pub list_last_reload: GaugeVec,
     /// See [`LIST_INFO`].
@@ -316,6 +321,11 @@ impl Metrics {
                 LIST_RELOAD_FAILURES,
                 "List loads refused; the previous version kept serving.",
                 &["list", "reason"],
+            )?,
+            list_transfer: cv(
+                LIST_TRANSFER,
+                "List fetches and zone transfers, by result.",
+                &["list", "kind", "result"],
             )?,
             list_info: reg(
                 &r,

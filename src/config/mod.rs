@@ -448,6 +448,27 @@ pub struct ListConfig {
     /// whole TLD. Default false: they are rejected with a reason.
     #[serde(default)]
     pub allow_tld_entries: bool,
+    /// Fetch the list from this `https://` (or `http://`) URL; `path` is
+    /// then the cache of the last accepted version and the seed loaded at
+    /// start. See [`crate::policy::feed`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Seconds between fetches of `url`. Default 600, minimum 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_secs: Option<u64>,
+    /// Whole-fetch timeout for `url`, seconds. Default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
+    /// A body from `url` larger than this many MiB is refused. Default 64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size_mb: Option<u64>,
+    /// URL of the published SHA-256 of the body (first hex token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256_url: Option<String>,
+    /// PEM file of extra trust roots for `url` (a private feed CA); the
+    /// built-in web roots stay trusted too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_max_rejected() -> u8 {
@@ -482,6 +503,12 @@ impl ListConfig {
             max_shrink_percent: 50,
             max_rejected_percent: 50,
             allow_tld_entries: false,
+            url: None,
+            refresh_secs: None,
+            timeout_secs: None,
+            max_size_mb: None,
+            sha256_url: None,
+            ca_file: None,
         }
     }
 }
@@ -716,6 +743,7 @@ impl Validated {
             .iter()
             .map(|l| ListConfig {
                 path: abs(&l.path),
+                ca_file: l.ca_file.as_deref().map(abs),
                 ..l.clone()
             })
             .collect();

@@ -10,6 +10,49 @@ fn problems(toml_text: &str) -> Vec<String> {
 }
 
 #[test]
+fn feed_lists_need_no_cached_file_and_check_their_keys() {
+    // The issue's example: valid before its first fetch.
+    let ok = r#"
+        [[lists]]
+        name = "ministry"
+        url = "https://feeds.example/blocked.txt"
+        path = "state/no-such-ministry.txt"
+        format = "auto"
+        refresh_secs = 600
+        "#;
+    assert!(problems(ok).is_empty(), "{:?}", problems(ok));
+    let c: Config = toml::from_str(ok).expect("toml");
+    let v = c
+        .validate(Path::new("t.toml"), Path::new("."))
+        .expect("valid");
+    let printed = v.effective_toml().expect("print");
+    assert!(printed.contains("refresh_secs = 600"), "{printed}");
+    assert!(!printed.contains("sha256_url"), "unset keys stay out");
+    let keys = problems(
+        r#"
+        [[lists]]
+        name = "a"
+        url = "gopher://feeds.example/x"
+        path = "state/a.txt"
+        refresh_secs = 0
+        [[lists]]
+        name = "b"
+        path = "state/no-such-b.txt"
+        sha256_url = "https://feeds.example/x.sha256"
+        "#,
+    );
+    assert_eq!(
+        keys,
+        [
+            "lists[0].url",
+            "lists[0].refresh_secs",
+            "lists[1].sha256_url",
+            "lists[1].path"
+        ]
+    );
+}
+
+#[test]
 fn defaults_are_valid() {
     assert!(problems("").is_empty());
 }

@@ -342,10 +342,15 @@ fn lists(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Vec<ListConfig
                 }
             }
         }
+        for (key, reason) in crate::policy::feed::validate(l) {
+            bad(format!("lists[{i}].{key}"), reason);
+        }
         let mut l = l.clone();
         l.path = base.join(&l.path);
         l.authority_url = Some(c.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
-        if !l.path.is_file() {
+        l.ca_file = l.ca_file.map(|p| base.join(p));
+        // A feed's cache may not exist before its first fetch.
+        if !l.path.is_file() && l.url.is_none() {
             bad(
                 format!("lists[{i}].path"),
                 format!("{}: no such file", l.path.display()),

@@ -11,6 +11,7 @@
 mod compile;
 mod decide;
 mod explain;
+pub mod feed;
 pub mod matcher;
 pub mod parse;
 pub mod rule;

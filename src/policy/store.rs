@@ -314,6 +314,125 @@ impl PolicyStore {
         outcome
     }
 
+    /// Offer a downloaded version of list `index` (a feed, see
+    /// [`super::feed`]): `candidate` is compiled with the list's own guards
+    /// against the serving version, exactly as a changed file would be; if
+    /// accepted, `commit` moves it onto the list's `path` and the new
+    /// version is published, so `path` always holds the version serving.
+    /// A refusal is counted, logged and audited like a file's, and the
+    /// candidate is left for the caller to delete. Blocking.
+    pub fn offer_file(
+        &self,
+        index: usize,
+        candidate: &std::path::Path,
+        commit: impl FnOnce() -> std::io::Result<()>,
+    ) -> Option<ListOutcome> {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let cfg = self.lists.get(index)?;
+        let old = self.current.load_full();
+        let prev = old.lists.get(index).cloned().flatten();
+        let before = prev.as_ref().map_or(0, |p| p.set.len());
+        let prev_sha = prev
+            .as_ref()
+            .map(|p| p.report.sha256.clone())
+            .unwrap_or_default();
+        let mut from = cfg.clone();
+        from.path = candidate.to_path_buf();
+        let refused = |reason: &'static str, error: String, version: Option<Candidate>| {
+            self.refuse(cfg, before, prev_sha.clone(), reason, error, version)
+        };
+        let (mut list, d) = match compile_list(&from, prev.as_deref(), false) {
+            Ok(v) => v,
+            Err(e) => return Some(refused(e.reason(), e.to_string(), e.candidate().cloned())),
+        };
+        if let Err(e) = commit() {
+            return Some(refused(
+                "write",
+                format!("{}: {e}", cfg.path.display()),
+                None,
+            ));
+        }
+        list.cfg = cfg.clone();
+        list.fingerprint = Fingerprint::of(&cfg.path);
+        let unchanged = prev.is_some() && list.report.sha256 == prev_sha;
+        let o = ListOutcome {
+            list: cfg.name.clone(),
+            result: if unchanged { "unchanged" } else { "reloaded" },
+            reason: None,
+            error: None,
+            entries_before: d.before,
+            entries_after: d.after,
+            added: d.added,
+            removed: d.removed,
+            sha256: list.report.sha256.clone(),
+            refused_version: None,
+        };
+        if !unchanged {
+            self.publish_list_metrics(&list, &prev_sha);
+            info!(list = %cfg.name, entries = list.set.len(), added = d.added, removed = d.removed, "fetched list loaded");
+            self.audit(cfg, &o, false);
+        }
+        if let Ok(mut r) = self.refused.lock() {
+            if let Some(slot) = r.get_mut(index) {
+                *slot = None;
+            }
+        }
+        let mut lists = old.lists.clone();
+        if let Some(slot) = lists.get_mut(index) {
+            *slot = Some(Arc::new(list));
+        }
+        self.current.store(Arc::new(Published {
+            policy: Policy { lists },
+            generation: old.generation + 1,
+        }));
+        Some(o)
+    }
+
+    /// Record a feed fetch of list `index` that failed before there was
+    /// a version to compile (timeout, HTML page, truncated body, ...):
+    /// counted, logged and audited like a refused file. Blocking (writes
+    /// the audit log).
+    pub fn refuse_fetch(&self, index: usize, reason: &'static str, error: String) {
+        let Some(cfg) = self.lists.get(index) else {
+            return;
+        };
+        let old = self.current.load();
+        let prev = old.lists.get(index).cloned().flatten();
+        let before = prev.as_ref().map_or(0, |p| p.set.len());
+        let sha = prev.map(|p| p.report.sha256.clone()).unwrap_or_default();
+        self.refuse(cfg, before, sha, reason, error, None);
+    }
+
+    fn refuse(
+        &self,
+        cfg: &ListConfig,
+        before: usize,
+        prev_sha: String,
+        reason: &'static str,
+        error: String,
+        version: Option<Candidate>,
+    ) -> ListOutcome {
+        self.metrics
+            .list_reload_failures
+            .with_label_values(&[&cfg.name, reason])
+            .inc();
+        warn!(list = %cfg.name, reason, "new version refused, keeping the serving version: {error}");
+        let o = ListOutcome {
+            list: cfg.name.clone(),
+            result: "refused",
+            reason: Some(reason),
+            error: Some(error),
+            entries_before: before,
+            entries_after: before,
+            added: 0,
+            removed: 0,
+            sha256: prev_sha,
+            refused_version: version,
+        };
+        self.audit(cfg, &o, false);
+        o
+    }
+
     fn publish_list_metrics(&self, list: &CompiledList, prev_sha: &str) {
         let m = &self.metrics;
         let name = list.name();
