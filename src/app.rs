@@ -412,11 +412,31 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             }
         })
     };
+    // Dated lists: once a second, republish if a window opened or closed
+    // (the query path never reads a clock for dates). Only when some list
+    // has a date.
+    let scheduler = store.has_dates().then(|| {
+        let s = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let s = s.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || s.tick(crate::policy::store::unix_secs()))
+                        .await;
+            }
+        })
+    });
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
         reloader.abort();
         sweeper.abort();
+        if let Some(s) = scheduler {
+            s.abort();
+        }
     }));
 
     if cfg.lists.is_empty() {

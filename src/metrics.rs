@@ -34,6 +34,9 @@ pub const LIST_RELOADS: &str = "dnsward_list_reloads_total";
 pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
 /// Always 1, labelled with each list's content hash.
 pub const LIST_INFO: &str = "dnsward_list_info";
+/// Gauge: 1 for each list's current date state (`pending`, `active`,
+/// `expired`), 0 for the other two.
+pub const LIST_STATE: &str = "dnsward_list_state";
 /// Would-be blocks of dry-run lists, by `list`.
 pub const DRY_RUN: &str = "dnsward_dry_run_matches_total";
 /// Unix time of the last successful load, by `list`.
@@ -158,6 +161,8 @@ pub struct Metrics {
     pub list_last_reload: GaugeVec,
     /// See [`LIST_INFO`].
     pub list_info: IntGaugeVec,
+    /// [`LIST_STATE`].
+    pub list_state: IntGaugeVec,
     /// See [`DRY_RUN`].
     pub dry_run: IntCounterVec,
     /// See [`REJECTED`].
@@ -253,6 +258,16 @@ impl Metrics {
                 "List loads refused; the previous version kept serving.",
                 &["list", "reason"],
             )?,
+            list_state: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        LIST_STATE,
+                        "Date state of each list: 1 on its current state (pending, active, expired).",
+                    ),
+                    &["list", "state"],
+                )?,
+            ),
             list_info: reg(
                 &r,
                 IntGaugeVec::new(
