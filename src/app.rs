@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::Handler;
 use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
+use crate::querylog::QueryLog;
 use crate::ratelimit::RateLimiter;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
@@ -69,6 +70,14 @@ pub enum StartError {
     /// ACL or rate-limit settings unusable.
     #[error("access control: {0}")]
     Access(String),
+    /// The query log file could not be opened.
+    #[error("querylog.path {}", path.display())]
+    QueryLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// A started server.
@@ -100,6 +109,10 @@ impl Running {
     /// Re-read every list now (what SIGHUP does).
     pub fn reload_all(&self) {
         self.hup.notify_one();
+        // logrotate moved the query log: write to a new file at its path.
+        if let Some(q) = &self.handler.querylog {
+            q.reopen();
+        }
     }
 
     /// Apply the parts of a re-read config that can change without a
@@ -278,6 +291,17 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         }
     }
     let (acl, limiter, exempt) = access_stages(&cfg)?;
+    let querylog = match &cfg.querylog {
+        Some(path) => Some(
+            QueryLog::start(&cfg.config.querylog, path.clone(), metrics.querylog.clone()).map_err(
+                |source| StartError::QueryLog {
+                    path: path.clone(),
+                    source,
+                },
+            )?,
+        ),
+        None => None,
+    };
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
@@ -295,6 +319,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             metrics.log_suppressed.with_label_values(&["blocked"]),
             Instant::now(),
         ),
+        querylog,
         acl: ArcSwap::from_pointee(acl),
         limiter: ArcSwap::from_pointee(limiter),
         limiter_exempt: ArcSwap::from_pointee(exempt),

@@ -59,6 +59,8 @@ pub struct Config {
     pub ratelimit: crate::ratelimit::RateLimitConfig,
     /// The HTTP 451 page served on the sinkhole addresses.
     pub blockpage: BlockPageConfig,
+    /// Query log of blocked (or all) answers; off by default.
+    pub querylog: crate::querylog::QueryLogConfig,
 }
 
 /// `[blockpage]`: the HTTP server that answers browsers sent to the
@@ -702,6 +704,8 @@ pub struct Validated {
     /// The block page, checked and ready (None when `blockpage.listen`
     /// is empty).
     pub blockpage: Option<crate::blockpage::Prepared>,
+    /// Query log path resolved, if the query log is on.
+    pub querylog: Option<PathBuf>,
 }
 
 impl Validated {
@@ -727,6 +731,7 @@ impl Validated {
             .collect();
         c.resolver.root_hints = self.root_hints.as_deref().map(abs);
         c.audit.log = self.audit_log.as_deref().map(abs);
+        c.querylog.path = self.querylog.as_deref().map(abs);
         c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
         if let Some(bp) = &self.blockpage {
             let show = |p: &Option<PathBuf>, raw: &mut String| {
@@ -1013,6 +1018,42 @@ impl Config {
                 );
             }
         }
+        let querylog = self.querylog.path.as_ref().map(|p| base.join(p));
+        if let Some(p) = &querylog {
+            if p.parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+            {
+                bad(
+                    "querylog.path".into(),
+                    format!("{}: directory does not exist", p.display()),
+                );
+            }
+        }
+        let q = &self.querylog;
+        if q.client_ipv4_prefix > 32 {
+            bad(
+                "querylog.client_ipv4_prefix".into(),
+                format!(
+                    "{} is not an IPv4 prefix length (0-32)",
+                    q.client_ipv4_prefix
+                ),
+            );
+        }
+        if q.client_ipv6_prefix > 128 {
+            bad(
+                "querylog.client_ipv6_prefix".into(),
+                format!(
+                    "{} is not an IPv6 prefix length (0-128)",
+                    q.client_ipv6_prefix
+                ),
+            );
+        }
+        if q.max_size_mb == 0 {
+            bad("querylog.max_size_mb".into(), "must be at least 1".into());
+        }
+        if q.queue == 0 {
+            bad("querylog.queue".into(), "must be at least 1".into());
+        }
         if self.cache.min_ttl_secs > self.cache.max_ttl_secs {
             bad(
                 "cache.min_ttl_secs".into(),
@@ -1179,6 +1220,7 @@ impl Config {
             lists,
             root_hints,
             audit_log,
+            querylog,
         })
     }
 }

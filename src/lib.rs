@@ -24,6 +24,7 @@ pub mod logcap;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod querylog;
 pub mod ratelimit;
 pub mod resolve;
 pub mod server;

@@ -68,6 +68,12 @@ pub const BUILD_INFO: &str = "dnsward_build_info";
 /// Log lines left out by a rate cap, by `log` (`blocked`: the
 /// blocked-query log, `logging.blocked_queries_max_per_sec`).
 pub const LOG_SUPPRESSED: &str = "dnsward_log_suppressed_total";
+/// Counter: query log lines written.
+pub const QUERYLOG_LINES: &str = "dnsward_querylog_lines_total";
+/// Counter: query log entries dropped because the writer's queue was full.
+pub const QUERYLOG_DROPPED: &str = "dnsward_querylog_dropped_total";
+/// Counter: query log write, rotate or reopen errors.
+pub const QUERYLOG_ERRORS: &str = "dnsward_querylog_errors_total";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -181,6 +187,8 @@ pub struct Metrics {
     pub cache_prefetches_dropped: IntCounter,
     /// See [`LOG_SUPPRESSED`].
     pub log_suppressed: IntCounterVec,
+    /// See [`QUERYLOG_LINES`], [`QUERYLOG_DROPPED`], [`QUERYLOG_ERRORS`].
+    pub querylog: crate::querylog::QueryLogMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -340,6 +348,26 @@ impl Metrics {
                     "Prefetches not started because max_inflight resolutions were running.",
                 )?,
             ),
+            querylog: crate::querylog::QueryLogMetrics {
+                lines: reg(
+                    &r,
+                    IntCounter::new(QUERYLOG_LINES, "Query log lines written.")?,
+                ),
+                dropped: reg(
+                    &r,
+                    IntCounter::new(
+                        QUERYLOG_DROPPED,
+                        "Query log entries dropped because the writer's queue was full (answering never waits).",
+                    )?,
+                ),
+                errors: reg(
+                    &r,
+                    IntCounter::new(
+                        QUERYLOG_ERRORS,
+                        "Query log write, rotate or reopen errors.",
+                    )?,
+                ),
+            },
             log_suppressed: cv(
                 LOG_SUPPRESSED,
                 "Log lines left out by a rate cap; metrics still count every event.",

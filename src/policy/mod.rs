@@ -783,6 +783,16 @@ impl Policy {
             .all(|(i, l)| l.is_some() || self.held.iter().any(|h| h.index == i))
     }
 
+    /// The shared handle of a list in force (a decision borrows the list;
+    /// the query log keeps it past the decision). A scan of a few lists.
+    pub fn shared(&self, list: &CompiledList) -> Option<Arc<CompiledList>> {
+        self.lists
+            .iter()
+            .flatten()
+            .find(|l| std::ptr::eq(l.as_ref(), list))
+            .cloned()
+    }
+
     /// List `i` as loaded, in force or held by its dates.
     pub fn loaded(&self, i: usize) -> Option<&Arc<CompiledList>> {
         self.lists
