@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod querylog;
 pub mod ratelimit;
+pub mod report;
 pub mod resolve;
 pub mod server;
 pub mod sinkhole;
