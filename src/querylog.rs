@@ -290,13 +290,11 @@ impl Writer {
             time: rfc3339_millis(e.time),
             client: truncate(e.client, self.v4, self.v6).map(|n| n.to_string()),
             qname: &e.qname,
-            qtype: hickory_proto::rr::RecordType::from(e.qtype).to_string(),
+            qtype: qtype_name(e.qtype),
             list: cfg.map(|c| c.name.as_str()),
             order_id: cfg.and_then(|c| c.order_id.as_deref()),
             action: e.action,
-            rcode: e
-                .rcode
-                .map(|r| hickory_proto::op::ResponseCode::from(0, (r & 0xf) as u8).to_string()),
+            rcode: e.rcode.map(rcode_name),
         };
         let mut s = serde_json::to_string(&line).unwrap_or_default();
         s.push('\n');
@@ -374,6 +372,27 @@ pub fn truncate(ip: IpAddr, v4: u8, v6: u8) -> Option<IpNet> {
         return None;
     }
     IpNet::new(ip, bits).ok().map(|n| n.trunc())
+}
+
+/// The type's mnemonic, or `TYPE65534` (RFC 3597) for one without a name.
+fn qtype_name(code: u16) -> String {
+    match hickory_proto::rr::RecordType::from(code) {
+        hickory_proto::rr::RecordType::Unknown(n) => format!("TYPE{n}"),
+        t => t.to_string(),
+    }
+}
+
+/// The RFC 1035 mnemonic (`NOERROR`, `NXDOMAIN`, ...), or `RCODE23`.
+fn rcode_name(code: u16) -> String {
+    match code {
+        0 => "NOERROR".into(),
+        1 => "FORMERR".into(),
+        2 => "SERVFAIL".into(),
+        3 => "NXDOMAIN".into(),
+        4 => "NOTIMP".into(),
+        5 => "REFUSED".into(),
+        n => format!("RCODE{n}"),
+    }
 }
 
 /// `2026-12-02T15:04:05.123Z`.

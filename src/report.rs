@@ -337,7 +337,9 @@ impl Report {
         let _ = writeln!(
             out,
             "- Period: from {} to {}",
-            or_dash(&self.since),
+            self.since
+                .as_deref()
+                .unwrap_or("the first line of the logs"),
             self.generated
         );
         let _ = writeln!(out, "- Audit log: {}", or_dash(&self.audit_log));

@@ -246,7 +246,7 @@ async fn all_answers_without_clients_and_reopen_after_a_move() {
     let got = lines(&path);
     for l in &got[..2] {
         assert_eq!(l["action"], "resolved", "{l}");
-        assert_eq!(l["rcode"], "No Error", "{l}");
+        assert_eq!(l["rcode"], "NOERROR", "{l}");
         assert!(l.get("list").is_none(), "{l}");
     }
     assert_eq!(got[2]["action"], "sinkhole");
