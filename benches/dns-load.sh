@@ -60,7 +60,7 @@
 #   SERVER_CPU [0] LOAD_CPU [1]   cores for the servers / for dnsperf and NSD
 #   RELOAD_DURATION [30] RELOAD_SWAPS [10] RELOAD_INTERVAL [2] RELOAD_RATE [RATE]
 #   SLOW_MS [100]        reload mode: answers slower than this are counted
-#   ROUNDS [3]           listcost mode: runs per dnsward process
+#   ROUNDS [3]           listcost and querylog modes: runs per dnsward process
 #   QMIN [yes]           yes: both servers minimise QNAMEs (dnsward "relaxed",
 #                        Unbound qname-minimisation: yes, both their defaults); no: neither
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
