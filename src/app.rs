@@ -23,6 +23,7 @@ use crate::pipeline::Handler;
 use crate::policy::feed;
 use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
+use crate::querylog::QueryLog;
 use crate::ratelimit::RateLimiter;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
@@ -70,6 +71,14 @@ pub enum StartError {
     /// ACL or rate-limit settings unusable.
     #[error("access control: {0}")]
     Access(String),
+    /// The query log file could not be opened.
+    #[error("querylog.path {}", path.display())]
+    QueryLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// A started server.
@@ -101,6 +110,10 @@ impl Running {
     /// Re-read every list now (what SIGHUP does).
     pub fn reload_all(&self) {
         self.hup.notify_one();
+        // logrotate moved the query log: write to a new file at its path.
+        if let Some(q) = &self.handler.querylog {
+            q.reopen();
+        }
     }
 
     /// Apply the parts of a re-read config that can change without a
@@ -299,6 +312,17 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         }
     }
     let (acl, limiter, exempt) = access_stages(&cfg)?;
+    let querylog = match &cfg.querylog {
+        Some(path) => Some(
+            QueryLog::start(&cfg.config.querylog, path.clone(), metrics.querylog.clone()).map_err(
+                |source| StartError::QueryLog {
+                    path: path.clone(),
+                    source,
+                },
+            )?,
+        ),
+        None => None,
+    };
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
@@ -316,6 +340,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             metrics.log_suppressed.with_label_values(&["blocked"]),
             Instant::now(),
         ),
+        querylog,
         acl: ArcSwap::from_pointee(acl),
         limiter: ArcSwap::from_pointee(limiter),
         limiter_exempt: ArcSwap::from_pointee(exempt),
@@ -437,6 +462,23 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         .into_iter()
         .map(|f| tokio::spawn(feed::run(f, store.clone(), metrics.clone())))
         .collect();
+    // Dated lists: once a second, republish if a window opened or closed
+    // (the query path never reads a clock for dates). Only when some list
+    // has a date.
+    let scheduler = store.has_dates().then(|| {
+        let s = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let s = s.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || s.tick(crate::policy::store::unix_secs()))
+                        .await;
+            }
+        })
+    });
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
@@ -444,6 +486,9 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         sweeper.abort();
         for f in feeds {
             f.abort();
+        }
+        if let Some(s) = scheduler {
+            s.abort();
         }
     }));
 

@@ -59,6 +59,8 @@ pub struct Config {
     pub ratelimit: crate::ratelimit::RateLimitConfig,
     /// The HTTP 451 page served on the sinkhole addresses.
     pub blockpage: BlockPageConfig,
+    /// Query log of blocked (or all) answers; off by default.
+    pub querylog: crate::querylog::QueryLogConfig,
 }
 
 /// `[blockpage]`: the HTTP server that answers browsers sent to the
@@ -467,6 +469,84 @@ pub struct ListConfig {
     /// built-in web roots stay trusted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// RFC 3339 time (`2026-12-01T00:00:00Z`, quoted) from which the list
+    /// is enforced. Before it the list is loaded and shown by `explain`
+    /// as `pending`, but blocks nothing. Default: enforced from loading.
+    #[serde(default)]
+    pub effective_from: Option<String>,
+    /// RFC 3339 time at which the list stops blocking on its own (no
+    /// reload needed); it is then `expired`. Must be after
+    /// `effective_from`. Default: never.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// `effective_from` and `expires_at` parsed (filled by validation).
+    #[serde(skip)]
+    pub window: Window,
+}
+
+/// Where a dated list stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListState {
+    /// Before `effective_from`: loaded, not enforced.
+    Pending,
+    /// In force.
+    Active,
+    /// At or after `expires_at`: loaded, not enforced.
+    Expired,
+}
+
+impl ListState {
+    /// Every state, in the order of the `dnsward_list_state` series.
+    pub const ALL: [ListState; 3] = [ListState::Pending, ListState::Active, ListState::Expired];
+
+    /// `pending`, `active` or `expired` (metric label, audit and explain text).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListState::Pending => "pending",
+            ListState::Active => "active",
+            ListState::Expired => "expired",
+        }
+    }
+}
+
+/// A list's enforcement window in Unix seconds: `[from, until)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// First second enforced (None: from loading).
+    pub from: Option<i64>,
+    /// First second no longer enforced (None: never).
+    pub until: Option<i64>,
+}
+
+impl Window {
+    /// The state at Unix time `now`.
+    pub fn state(&self, now: i64) -> ListState {
+        if self.from.is_some_and(|f| now < f) {
+            ListState::Pending
+        } else if self.until.is_some_and(|u| now >= u) {
+            ListState::Expired
+        } else {
+            ListState::Active
+        }
+    }
+
+    /// True when the list has a date at all (a scheduler is needed).
+    pub fn is_dated(&self) -> bool {
+        self.from.is_some() || self.until.is_some()
+    }
+}
+
+/// Unix seconds of an RFC 3339 time, or why it is not one.
+pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| {
+            format!(
+                "`{}` is not an RFC 3339 time (like 2026-12-01T00:00:00Z): {e}",
+                s.escape_debug()
+            )
+        })
 }
 
 fn default_max_rejected() -> u8 {
@@ -507,6 +587,9 @@ impl ListConfig {
             max_size_mb: None,
             sha256_url: None,
             ca_file: None,
+            effective_from: None,
+            expires_at: None,
+            window: Window::default(),
         }
     }
 }
@@ -648,6 +731,8 @@ pub struct Validated {
     /// The block page, checked and ready (None when `blockpage.listen`
     /// is empty).
     pub blockpage: Option<crate::blockpage::Prepared>,
+    /// Query log path resolved, if the query log is on.
+    pub querylog: Option<PathBuf>,
 }
 
 impl Validated {
@@ -674,6 +759,7 @@ impl Validated {
             .collect();
         c.resolver.root_hints = self.root_hints.as_deref().map(abs);
         c.audit.log = self.audit_log.as_deref().map(abs);
+        c.querylog.path = self.querylog.as_deref().map(abs);
         c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
         if let Some(bp) = &self.blockpage {
             let show = |p: &Option<PathBuf>, raw: &mut String| {
@@ -960,6 +1046,42 @@ impl Config {
                 );
             }
         }
+        let querylog = self.querylog.path.as_ref().map(|p| base.join(p));
+        if let Some(p) = &querylog {
+            if p.parent()
+                .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+            {
+                bad(
+                    "querylog.path".into(),
+                    format!("{}: directory does not exist", p.display()),
+                );
+            }
+        }
+        let q = &self.querylog;
+        if q.client_ipv4_prefix > 32 {
+            bad(
+                "querylog.client_ipv4_prefix".into(),
+                format!(
+                    "{} is not an IPv4 prefix length (0-32)",
+                    q.client_ipv4_prefix
+                ),
+            );
+        }
+        if q.client_ipv6_prefix > 128 {
+            bad(
+                "querylog.client_ipv6_prefix".into(),
+                format!(
+                    "{} is not an IPv6 prefix length (0-128)",
+                    q.client_ipv6_prefix
+                ),
+            );
+        }
+        if q.max_size_mb == 0 {
+            bad("querylog.max_size_mb".into(), "must be at least 1".into());
+        }
+        if q.queue == 0 {
+            bad("querylog.queue".into(), "must be at least 1".into());
+        }
         if self.cache.min_ttl_secs > self.cache.max_ttl_secs {
             bad(
                 "cache.min_ttl_secs".into(),
@@ -1045,6 +1167,30 @@ impl Config {
                 bad(format!("lists[{i}].{key}"), reason);
             }
             let mut l = l.clone();
+            let mut when = |key: &str, v: &Option<String>| match v.as_deref().map(parse_rfc3339) {
+                Some(Ok(t)) => Some(t),
+                Some(Err(e)) => {
+                    bad(format!("lists[{i}].{key}"), e);
+                    None
+                }
+                None => None,
+            };
+            l.window = Window {
+                from: when("effective_from", &l.effective_from),
+                until: when("expires_at", &l.expires_at),
+            };
+            if let Window {
+                from: Some(f),
+                until: Some(u),
+            } = l.window
+            {
+                if u <= f {
+                    bad(
+                        format!("lists[{i}].expires_at"),
+                        "must be after effective_from".into(),
+                    );
+                }
+            }
             l.path = base.join(&l.path);
             l.authority_url = Some(self.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
             l.ca_file = l.ca_file.map(|p| base.join(p));
@@ -1107,6 +1253,7 @@ impl Config {
             lists,
             root_hints,
             audit_log,
+            querylog,
         })
     }
 }
@@ -1167,6 +1314,43 @@ mod tests {
                 "lists[1].path"
             ]
         );
+    }
+
+    #[test]
+    fn list_dates_are_parsed_and_ordered() {
+        let dir = std::env::temp_dir().join(format!("dnsward-cfg-dates-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("l.txt"), "a.example\n").expect("write");
+        let check = |from: &str, until: &str| {
+            let text = format!(
+                "[[lists]]\nname = \"l\"\npath = \"l.txt\"\neffective_from = \"{from}\"\nexpires_at = \"{until}\"\n"
+            );
+            let c: Config = toml::from_str(&text).expect("toml");
+            match c.validate(Path::new("t.toml"), &dir) {
+                Ok(v) => Ok(v.lists[0].window),
+                Err(ConfigError::Invalid { problems, .. }) => Err(problems
+                    .into_iter()
+                    .map(|p| format!("{}: {}", p.key, p.reason))
+                    .collect::<Vec<_>>()),
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let w = check("2026-12-01T00:00:00Z", "2026-12-31T23:00:00+01:00").expect("valid");
+        assert_eq!(w.from, Some(1_796_083_200));
+        assert_eq!(w.until, Some(1_798_754_400));
+        assert_eq!(w.state(1_796_083_199), ListState::Pending);
+        assert_eq!(w.state(1_796_083_200), ListState::Active);
+        assert_eq!(w.state(1_798_754_400), ListState::Expired);
+
+        let e = check("1 December", "2026-12-01T00:00:00Z").expect_err("bad date");
+        assert_eq!(e.len(), 1);
+        assert!(
+            e[0].starts_with("lists[0].effective_from: `1 December` is not an RFC 3339"),
+            "{e:?}"
+        );
+        let e = check("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z").expect_err("order");
+        assert_eq!(e, ["lists[0].expires_at: must be after effective_from"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

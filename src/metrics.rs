@@ -37,6 +37,9 @@ pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
 pub const LIST_TRANSFER: &str = "dnsward_list_transfer_total";
 /// Always 1, labelled with each list's content hash.
 pub const LIST_INFO: &str = "dnsward_list_info";
+/// Gauge: 1 for each list's current date state (`pending`, `active`,
+/// `expired`), 0 for the other two.
+pub const LIST_STATE: &str = "dnsward_list_state";
 /// Would-be blocks of dry-run lists, by `list`.
 pub const DRY_RUN: &str = "dnsward_dry_run_matches_total";
 /// Unix time of the last successful load, by `list`.
@@ -68,6 +71,12 @@ pub const BUILD_INFO: &str = "dnsward_build_info";
 /// Log lines left out by a rate cap, by `log` (`blocked`: the
 /// blocked-query log, `logging.blocked_queries_max_per_sec`).
 pub const LOG_SUPPRESSED: &str = "dnsward_log_suppressed_total";
+/// Counter: query log lines written.
+pub const QUERYLOG_LINES: &str = "dnsward_querylog_lines_total";
+/// Counter: query log entries dropped because the writer's queue was full.
+pub const QUERYLOG_DROPPED: &str = "dnsward_querylog_dropped_total";
+/// Counter: query log write, rotate or reopen errors.
+pub const QUERYLOG_ERRORS: &str = "dnsward_querylog_errors_total";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -163,6 +172,8 @@ pub struct Metrics {
     pub list_last_reload: GaugeVec,
     /// See [`LIST_INFO`].
     pub list_info: IntGaugeVec,
+    /// [`LIST_STATE`].
+    pub list_state: IntGaugeVec,
     /// See [`DRY_RUN`].
     pub dry_run: IntCounterVec,
     /// See [`REJECTED`].
@@ -181,6 +192,8 @@ pub struct Metrics {
     pub cache_prefetches_dropped: IntCounter,
     /// See [`LOG_SUPPRESSED`].
     pub log_suppressed: IntCounterVec,
+    /// See [`QUERYLOG_LINES`], [`QUERYLOG_DROPPED`], [`QUERYLOG_ERRORS`].
+    pub querylog: crate::querylog::QueryLogMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -263,6 +276,16 @@ impl Metrics {
                 "List fetches and zone transfers, by result.",
                 &["list", "kind", "result"],
             )?,
+            list_state: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        LIST_STATE,
+                        "Date state of each list: 1 on its current state (pending, active, expired).",
+                    ),
+                    &["list", "state"],
+                )?,
+            ),
             list_info: reg(
                 &r,
                 IntGaugeVec::new(
@@ -335,6 +358,26 @@ impl Metrics {
                     "Prefetches not started because max_inflight resolutions were running.",
                 )?,
             ),
+            querylog: crate::querylog::QueryLogMetrics {
+                lines: reg(
+                    &r,
+                    IntCounter::new(QUERYLOG_LINES, "Query log lines written.")?,
+                ),
+                dropped: reg(
+                    &r,
+                    IntCounter::new(
+                        QUERYLOG_DROPPED,
+                        "Query log entries dropped because the writer's queue was full (answering never waits).",
+                    )?,
+                ),
+                errors: reg(
+                    &r,
+                    IntCounter::new(
+                        QUERYLOG_ERRORS,
+                        "Query log write, rotate or reopen errors.",
+                    )?,
+                ),
+            },
             log_suppressed: cv(
                 LOG_SUPPRESSED,
                 "Log lines left out by a rate cap; metrics still count every event.",

@@ -18,7 +18,7 @@
 //! Every stage returns a [`Verdict`]: either the query goes on, or the
 //! stage has produced the answer (or decided to send none).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ use crate::metrics::Metrics;
 use crate::policy::matcher::LookupKey;
 use crate::policy::parse::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
-use crate::policy::{Block, Decision};
+use crate::policy::{Block, Decision, Policy};
 use crate::ratelimit::{RateDecision, RateLimiter};
 use crate::resolve::cache::{AnswerCache, CachedAnswer, KeyBuf};
 use crate::resolve::prefetch::{self, Spawner};
@@ -173,6 +173,9 @@ pub struct Handler {
     pub log_blocked: bool,
     /// Rate cap on those lines (`logging.blocked_queries_max_per_sec`).
     pub blocked_log_cap: crate::logcap::LineCap,
+    /// The query log (`[querylog]`), None when off: then the hooks below
+    /// cost one branch.
+    pub querylog: Option<crate::querylog::QueryLog>,
     /// Access control (swapped on SIGHUP).
     pub acl: ArcSwap<Acl>,
     /// Rate limiter (swapped on SIGHUP).
@@ -283,7 +286,8 @@ impl Handler {
         src: SocketAddr,
     ) -> Option<Vec<u8>> {
         let admission = self.admit(src, transport);
-        self.handle_admitted(packet, transport, admission).await
+        self.handle_admitted(packet, transport, admission, src.ip())
+            .await
     }
 
     /// Stage 0: access control and rate limiting (UDP), on the source
@@ -337,7 +341,13 @@ impl Handler {
     /// [`crate::fastpath`]). None: take the normal path. `key` is scratch
     /// space (reused across queries); `prepared` says it already holds this
     /// packet's name (see [`Handler::prepare_keys`]).
-    pub fn try_fast(&self, packet: &[u8], key: &mut LookupKey, prepared: bool) -> Option<Vec<u8>> {
+    pub fn try_fast(
+        &self,
+        packet: &[u8],
+        key: &mut LookupKey,
+        prepared: bool,
+        client: IpAddr,
+    ) -> Option<Vec<u8>> {
         let q = parse_quick(packet)?;
         if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
             return None;
@@ -356,7 +366,9 @@ impl Handler {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                return self.fast_block(&q, key, &b, usize::from(limit));
+                let out = self.fast_block(&q, key, &b, usize::from(limit))?;
+                self.log_blocked_query(&policy, client, key, q.qtype, &b);
+                return Some(out);
             }
             policy.generation
         };
@@ -374,6 +386,14 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));
+        if let Some(log) = &self.querylog {
+            log.resolved(
+                client,
+                &key.suffix_str(0),
+                q.qtype,
+                u16::from(template.rcode()),
+            );
+        }
         self.maybe_prefetch(&hit, now);
         Some(out)
     }
@@ -421,6 +441,29 @@ impl Handler {
                     .inc();
                 debug!(qtype = %query.query_type(), "prefetch failed: {e}");
             }
+        }
+    }
+
+    /// The query log hook for a blocked answer (one branch when the query
+    /// log is off).
+    fn log_blocked_query(
+        &self,
+        policy: &Policy,
+        client: IpAddr,
+        key: &LookupKey,
+        qtype: u16,
+        b: &Block<'_>,
+    ) {
+        if let Some(log) = &self.querylog {
+            let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
+                .map_or("blocked", |e| e.label());
+            log.blocked(
+                client,
+                &key.suffix_str(0),
+                qtype,
+                policy.shared(b.list),
+                action,
+            );
         }
     }
 
@@ -477,6 +520,7 @@ impl Handler {
         packet: &[u8],
         transport: Transport,
         admission: Admission,
+        client: IpAddr,
     ) -> Option<Vec<u8>> {
         let _inflight = InFlight::new(&self.inflight);
         let (denied, slip) = match admission {
@@ -526,7 +570,7 @@ impl Handler {
             resp.metadata.truncation = true;
             return Some(self.encode(resp, &request, transport));
         }
-        let (out, cached) = self.answer(&request, transport, resp).await?;
+        let (out, cached) = self.answer(&request, transport, resp, client).await?;
         if let Some(bytes) = cached.and_then(|c| self.render_cached(packet, &out, &c, transport)) {
             return Some(bytes);
         }
@@ -565,6 +609,7 @@ impl Handler {
         request: &Message,
         transport: Transport,
         mut resp: Message,
+        client: IpAddr,
     ) -> Option<(Message, Option<Arc<CachedAnswer>>)> {
         let query = match self.screen(request, transport, &mut resp) {
             Verdict::Continue(q) => q,
@@ -576,7 +621,7 @@ impl Handler {
         let key = LookupKey::from_labels(query.name().iter());
         // Policy before cache: a list change applies at once to names
         // already cached.
-        let redirect = match self.policy_stage(query, &key, transport, &mut resp) {
+        let redirect = match self.policy_stage(query, &key, transport, &mut resp, client) {
             Verdict::Continue(r) => r,
             Verdict::Respond => return Some((resp, None)),
             Verdict::Drop => return None,
@@ -596,8 +641,19 @@ impl Handler {
                 let cached = self.resolve_into(query, &ckey, dnssec_ok, &mut resp).await;
                 // After the cache and the upstream, whichever answered: a
                 // cached chain is checked against the policy serving now.
-                match self.chain_stage(query, transport, &mut resp, cached.as_deref()) {
-                    Verdict::Continue(None) => return Some((resp, cached)),
+                match self.chain_stage(query, transport, &mut resp, cached.as_deref(), client) {
+                    Verdict::Continue(None) => {
+                        if let Some(log) = &self.querylog {
+                            let rcode = u16::from(resp.metadata.response_code);
+                            log.resolved(
+                                client,
+                                &key.suffix_str(0),
+                                u16::from(query.query_type()),
+                                rcode,
+                            );
+                        }
+                        return Some((resp, cached));
+                    }
                     Verdict::Continue(Some(target)) => {
                         self.resolve_redirect(query, target, dnssec_ok, &mut resp)
                             .await;
@@ -669,6 +725,7 @@ impl Handler {
         transport: Transport,
         resp: &mut Message,
         entry: Option<&CachedAnswer>,
+        client: IpAddr,
     ) -> Verdict<Option<Name>> {
         let qtype = query.query_type();
         match entry {
@@ -710,6 +767,16 @@ impl Handler {
                 .chain_blocked
                 .with_label_values(&[b.list.name(), label])
                 .inc();
+            if let Some(log) = &self.querylog {
+                let qname = LookupKey::from_labels(qname.iter());
+                log.blocked(
+                    client,
+                    &qname.suffix_str(0),
+                    u16::from(qtype),
+                    policy.shared(b.list),
+                    label,
+                );
+            }
             if self.log_blocked {
                 info!(
                     target: "dnsward::blocked",
@@ -820,6 +887,7 @@ impl Handler {
         key: &LookupKey,
         transport: Transport,
         resp: &mut Message,
+        client: IpAddr,
     ) -> Verdict<Option<Name>> {
         let qname = query.name();
         let qtype = query.query_type();
@@ -842,6 +910,7 @@ impl Handler {
             .blocked
             .with_label_values(&[list.name(), label])
             .inc();
+        self.log_blocked_query(&policy, client, key, u16::from(qtype), &b);
         if self.log_blocked {
             if let Some(suppressed) = self.blocked_log_cap.admit(Instant::now()) {
                 info!(

@@ -352,7 +352,7 @@ fn dispatch(
 ) -> Option<Vec<u8>> {
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
-        if let Some(resp) = handler.try_fast(packet, key.0, key.1) {
+        if let Some(resp) = handler.try_fast(packet, key.0, key.1, src.ip()) {
             return Some(resp);
         }
     }
@@ -370,7 +370,7 @@ fn dispatch(
     let reply = reply.clone();
     let task = async move {
         if let Some(resp) = handler
-            .handle_admitted(&packet, Transport::Udp, admission)
+            .handle_admitted(&packet, Transport::Udp, admission, src.ip())
             .await
         {
             reply.send(resp, src).await;

@@ -359,6 +359,7 @@ fn hagezi_rpz_compiles_to_exact_and_below_nxdomain_rules() {
     assert_eq!((diff.before, diff.after, diff.added), (0, 7_179, 7_179));
     let policy = Policy {
         lists: vec![Some(Arc::new(list))],
+        held: vec![],
     };
     for (q, depth) in [
         ("animehub.ac", 0),
@@ -906,6 +907,7 @@ fn aggregate_1m_compiles_and_decides_like_an_oracle() {
     assert_eq!(diff.added, 1_038_838);
     let policy = Policy {
         lists: vec![Some(Arc::new(list))],
+        held: vec![],
     };
 
     // 1,000 listed names, spread over the file: blocked at depth 0 by

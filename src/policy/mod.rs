@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::config::{ListConfig, ListKind, ListMode};
+use crate::config::{ListConfig, ListKind, ListMode, ListState};
 use matcher::{is_anchor, DomainSet, DomainSetBuilder, Hit, LookupKey};
 use parse::{EntryAction, Format, Item, LocalData, ParseOptions, ParseReport, Scope};
 
@@ -490,8 +490,25 @@ pub fn check_list_with(
 /// The lists in force, in configuration order.
 #[derive(Debug, Default)]
 pub struct Policy {
-    /// Compiled lists; an entry is `None` if it never loaded.
+    /// Compiled lists in force; an entry is `None` if it never loaded or
+    /// is outside its dates (then it is in `held`). Queries are decided
+    /// on these alone, so a date costs the query path nothing: the store
+    /// republishes the policy when a list's window opens or closes.
     pub lists: Vec<Option<Arc<CompiledList>>>,
+    /// Loaded lists outside their `effective_from`/`expires_at` window,
+    /// kept for `explain` and for the next reload to diff against.
+    pub held: Vec<HeldList>,
+}
+
+/// A loaded list that is not enforced because of its dates.
+#[derive(Debug, Clone)]
+pub struct HeldList {
+    /// Its index in the configuration (and in [`Policy::lists`]).
+    pub index: usize,
+    /// The compiled list.
+    pub list: Arc<CompiledList>,
+    /// `Pending` or `Expired`.
+    pub state: ListState,
 }
 
 /// A block list rule that matched.
@@ -714,9 +731,18 @@ impl Policy {
     /// the full chain behind a decision, for `explain`.
     pub fn explain(&self, key: &LookupKey) -> Vec<Match> {
         let mut out = Vec::new();
+        // Every loaded list in configuration order, with its state.
+        let mut all: Vec<(usize, &Arc<CompiledList>, ListState)> = self
+            .lists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_ref().map(|l| (i, l, ListState::Active)))
+            .chain(self.held.iter().map(|h| (h.index, &h.list, h.state)))
+            .collect();
+        all.sort_by_key(|(i, _, _)| *i);
         for sfx in key.suffixes() {
             let mut here = Vec::new();
-            for list in self.lists.iter().flatten() {
+            for &(_, list, state) in &all {
                 if let Some(hit) = list.set.covers(&sfx) {
                     let name = String::from_utf8_lossy(sfx.name).into_owned();
                     // A subtree rule sets both positions from one line; a
@@ -736,6 +762,7 @@ impl Policy {
                         line: hit.line,
                         action: hit.action,
                         depth: sfx.depth,
+                        state,
                     });
                 }
             }
@@ -751,7 +778,28 @@ impl Policy {
 
     /// True when every configured list has loaded at least once.
     pub fn complete(&self) -> bool {
-        self.lists.iter().all(Option::is_some)
+        self.lists
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.is_some() || self.held.iter().any(|h| h.index == i))
+    }
+
+    /// The shared handle of a list in force (a decision borrows the list;
+    /// the query log keeps it past the decision). A scan of a few lists.
+    pub fn shared(&self, list: &CompiledList) -> Option<Arc<CompiledList>> {
+        self.lists
+            .iter()
+            .flatten()
+            .find(|l| std::ptr::eq(l.as_ref(), list))
+            .cloned()
+    }
+
+    /// List `i` as loaded, in force or held by its dates.
+    pub fn loaded(&self, i: usize) -> Option<&Arc<CompiledList>> {
+        self.lists
+            .get(i)
+            .and_then(Option::as_ref)
+            .or_else(|| self.held.iter().find(|h| h.index == i).map(|h| &h.list))
     }
 }
 
@@ -770,6 +818,8 @@ pub struct Match {
     pub action: EntryAction,
     /// Labels between the query name and the entry (0 = exact).
     pub depth: usize,
+    /// Whether the list is in force or outside its dates.
+    pub state: ListState,
 }
 
 impl Match {
@@ -787,9 +837,21 @@ impl Match {
             EntryAction::LocalData => "local data (rpz)",
             EntryAction::Passthru => "allow",
         };
-        match self.list.cfg.mode {
+        let what = match self.list.cfg.mode {
             ListMode::DryRun => format!("{what}, dry-run"),
             ListMode::Enforce => what.to_string(),
+        };
+        let cfg = &self.list.cfg;
+        match self.state {
+            ListState::Active => what,
+            ListState::Pending => format!(
+                "{what}, pending: not enforced before {}",
+                cfg.effective_from.as_deref().unwrap_or("?")
+            ),
+            ListState::Expired => format!(
+                "{what}, expired: not enforced since {}",
+                cfg.expires_at.as_deref().unwrap_or("?")
+            ),
         }
     }
 }
@@ -816,6 +878,14 @@ pub struct RuleView {
     /// Legal order reference of the list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// `active`, `pending` (before `effective_from`) or `expired`.
+    pub state: &'static str,
+    /// The list's `effective_from`, if dated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_from: Option<String>,
+    /// The list's `expires_at`, if dated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 impl From<&Match> for RuleView {
@@ -839,6 +909,9 @@ impl From<&Match> for RuleView {
             },
             effect: m.effect(),
             order_id: m.list.cfg.order_id.clone(),
+            state: m.state.as_str(),
+            effective_from: m.list.cfg.effective_from.clone(),
+            expires_at: m.list.cfg.expires_at.clone(),
         }
     }
 }
@@ -1008,6 +1081,7 @@ mod tests {
                     "$ORIGIN rpz.\n*.w.a.example CNAME rpz-passthru.\nv.b.example CNAME *.\n",
                 )),
             ],
+            held: vec![],
         };
         let labels = ["a", "b", "c", "example", "x", "y", "z", "q", "ok", "w", "v"];
         let mut n = 0;
@@ -1047,6 +1121,7 @@ mod tests {
                 Some(list(&d, "allow", ListKind::Allow, "ok.ads.example\n")),
                 Some(list(&d, "deep", ListKind::Block, "a.b.c.d.example\n")),
             ],
+            held: vec![],
         };
         assert_eq!(describe(&policy, "x.ads.example"), "block:narrow:1");
         assert_eq!(describe(&policy, "www.example"), "block:broad:1");
@@ -1070,6 +1145,7 @@ mod tests {
                 Some(list(&d, "rpz", ListKind::Block, "$TTL 60\n@ SOA a. b. 1 2 3 4 5\nx.example CNAME .\nok.x.example CNAME rpz-passthru.\n")),
                 Some(Arc::new(compile_list(&dry, None, false).expect("c").0)),
             ],
+            held: vec![],
         };
         assert_eq!(describe(&policy, "x.example"), "block:rpz:3");
         assert_eq!(describe(&policy, "ok.x.example"), "allow:rpz");
@@ -1161,6 +1237,7 @@ mod tests {
         c.format = Format::Rpz;
         let policy = Policy {
             lists: vec![Some(Arc::new(compile_list(&c, None, false).expect("c").0))],
+            held: vec![],
         };
         let scope = |q: &str| {
             let e = policy.explain_name(q).expect("valid");
@@ -1175,6 +1252,7 @@ mod tests {
         let sub = list(&d, "sub", ListKind::Block, "tree.example\n");
         let e = Policy {
             lists: vec![Some(sub)],
+            held: vec![],
         }
         .explain_name("x.Tree.example.")
         .expect("valid");
