@@ -299,6 +299,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         }
     }
     let (acl, limiter, exempt) = access_stages(&cfg)?;
+    let secondaries = crate::transfer::secondaries(&cfg.lists);
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
@@ -322,6 +323,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         resolve_slots: Semaphore::new(cfg.config.resolver.max_inflight),
         inflight: AtomicUsize::new(0),
         prefetch: prefetch.then(|| Spawner::new(me.clone(), runtime)),
+        notify: crate::transfer::NotifyRouter::new(secondaries.clone()),
     });
 
     let (stop, stop_rx) = watch::channel(false);
@@ -408,8 +410,14 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
 
     let changed = Arc::new(Notify::new());
     let hup = Arc::new(Notify::new());
-    let watcher = if cfg.config.reload.watch && !cfg.lists.is_empty() {
-        let paths: Vec<_> = cfg.lists.iter().map(|l| l.path.clone()).collect();
+    // Transferred lists are written by their own task, not watched.
+    let paths: Vec<_> = cfg
+        .lists
+        .iter()
+        .filter(|l| l.transfer.is_none())
+        .map(|l| l.path.clone())
+        .collect();
+    let watcher = if cfg.config.reload.watch && !paths.is_empty() {
         Some(listwatch::watch(&paths, changed.clone())?)
     } else {
         None
@@ -437,6 +445,16 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         .into_iter()
         .map(|f| tokio::spawn(feed::run(f, store.clone(), metrics.clone())))
         .collect();
+    let transfers: Vec<_> = secondaries
+        .iter()
+        .map(|s| {
+            tokio::spawn(crate::transfer::run_secondary(
+                s.clone(),
+                store.clone(),
+                metrics.clone(),
+            ))
+        })
+        .collect();
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
@@ -444,6 +462,9 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         sweeper.abort();
         for f in feeds {
             f.abort();
+        }
+        for t in transfers {
+            t.abort();
         }
     }));
 

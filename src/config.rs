@@ -467,6 +467,62 @@ pub struct ListConfig {
     /// built-in web roots stay trusted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// `[lists.transfer]`: keep this RPZ list as a secondary of a zone
+    /// (AXFR/IXFR with NOTIFY); `path` is then the seed, rewritten after
+    /// every accepted transfer. None: the list is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferConfig>,
+}
+
+/// `[lists.transfer]`: where an RPZ list's zone comes from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferConfig {
+    /// Primaries, `ip` or `ip:port` (port 53 by default), tried in order.
+    /// NOTIFY is accepted only from these addresses.
+    pub primaries: Vec<String>,
+    /// The RPZ zone's name, e.g. `rpz.court.example.`.
+    pub zone: String,
+    /// BIND key file (`key "n" { algorithm hmac-sha256; secret "..."; };`).
+    /// When set, every transfer, SOA query and NOTIFY must carry a valid
+    /// TSIG with this key. Relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key_file: Option<PathBuf>,
+    /// Seconds between SOA checks; 0 (default) uses the zone's SOA refresh.
+    #[serde(default)]
+    pub refresh_secs: u32,
+    /// Seconds between attempts after a failure; 0 (default) uses the
+    /// zone's SOA retry.
+    #[serde(default)]
+    pub retry_secs: u32,
+    /// Seconds without a successful check after which the zone counts as
+    /// expired; 0 (default) uses the zone's SOA expire.
+    #[serde(default)]
+    pub expire_secs: u32,
+    /// What an expired zone does: `keep` (default) keeps enforcing the last
+    /// good policy and sets `dnsward_list_expired`; `drop` stops enforcing
+    /// the list until a transfer succeeds again.
+    #[serde(default)]
+    pub expire_policy: ExpirePolicy,
+    /// Time budget for one SOA query or transfer, seconds. Default 30.
+    #[serde(default = "default_transfer_timeout")]
+    pub timeout_secs: u32,
+}
+
+fn default_transfer_timeout() -> u32 {
+    30
+}
+
+/// What happens when a transferred zone passes its SOA expire.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpirePolicy {
+    /// Keep enforcing the last good version (court orders do not lapse
+    /// because a primary is down); the expired gauge says so.
+    #[default]
+    Keep,
+    /// Stop enforcing the list until the next successful transfer.
+    Drop,
 }
 
 fn default_max_rejected() -> u8 {
@@ -507,6 +563,7 @@ impl ListConfig {
             max_size_mb: None,
             sha256_url: None,
             ca_file: None,
+            transfer: None,
         }
     }
 }
@@ -669,6 +726,10 @@ impl Validated {
             .map(|l| ListConfig {
                 path: abs(&l.path),
                 ca_file: l.ca_file.as_deref().map(abs),
+                transfer: l.transfer.clone().map(|mut t| {
+                    t.tsig_key_file = t.tsig_key_file.as_deref().map(abs);
+                    t
+                }),
                 ..l.clone()
             })
             .collect();
@@ -1049,7 +1110,49 @@ impl Config {
             l.authority_url = Some(self.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
             l.ca_file = l.ca_file.map(|p| base.join(p));
             // A feed's cache may not exist before its first fetch.
-            if !l.path.is_file() && l.url.is_none() {
+            if let Some(t) = l.transfer.as_mut() {
+                if l.format != Format::Rpz {
+                    bad(
+                        format!("lists[{i}].format"),
+                        "a list with [lists.transfer] must be format = \"rpz\"".into(),
+                    );
+                }
+                if t.primaries.is_empty() {
+                    bad(
+                        format!("lists[{i}].transfer.primaries"),
+                        "at least one primary is needed".into(),
+                    );
+                }
+                for (j, p) in t.primaries.iter().enumerate() {
+                    if let Err(e) = parse_addr(p, 53) {
+                        bad(format!("lists[{i}].transfer.primaries[{j}]"), e);
+                    }
+                }
+                if let Err(e) = hickory_proto::rr::Name::from_ascii(&t.zone) {
+                    bad(
+                        format!("lists[{i}].transfer.zone"),
+                        format!("`{}` is not a zone name: {e}", t.zone),
+                    );
+                } else if t.zone.trim_end_matches('.').is_empty() {
+                    bad(
+                        format!("lists[{i}].transfer.zone"),
+                        "the root is not an RPZ zone".into(),
+                    );
+                }
+                if t.timeout_secs == 0 {
+                    bad(
+                        format!("lists[{i}].transfer.timeout_secs"),
+                        "must be at least 1".into(),
+                    );
+                }
+                if let Some(k) = &t.tsig_key_file {
+                    let k = base.join(k);
+                    if let Err(e) = crate::transfer::tsig::TsigKey::load(&k) {
+                        bad(format!("lists[{i}].transfer.tsig_key_file"), e.to_string());
+                    }
+                    t.tsig_key_file = Some(k);
+                }
+            } else if !l.path.is_file() && l.url.is_none() {
                 bad(
                     format!("lists[{i}].path"),
                     format!("{}: no such file", l.path.display()),

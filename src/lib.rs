@@ -28,5 +28,6 @@ pub mod ratelimit;
 pub mod resolve;
 pub mod server;
 pub mod sinkhole;
+pub mod transfer;
 #[cfg(target_os = "linux")]
 pub mod udpbatch;

@@ -178,6 +178,24 @@ impl PolicyStore {
                 .as_ref()
                 .map(|p| p.report.sha256.clone())
                 .unwrap_or_default();
+            if cfg.transfer.is_some() && !cfg.path.exists() {
+                // A secondary with no seed yet: empty until its first
+                // transfer, which is not a failure.
+                outcome.lists.push(ListOutcome {
+                    list: cfg.name.clone(),
+                    result: "unchanged",
+                    reason: None,
+                    error: None,
+                    entries_before: before,
+                    entries_after: before,
+                    added: 0,
+                    removed: 0,
+                    sha256: prev_sha,
+                    refused_version: None,
+                });
+                next.push(prev);
+                continue;
+            }
             if !req.reread {
                 let now = Fingerprint::of(&cfg.path);
                 let last_refused = self
@@ -386,6 +404,26 @@ impl PolicyStore {
             generation: old.generation + 1,
         }));
         Some(o)
+    }
+
+    /// Stop enforcing list `index` (`expire_policy = "drop"` after SOA
+    /// expire): it serves nothing until the next accepted transfer.
+    pub fn withdraw(&self, index: usize) {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.current.load_full();
+        let Some(Some(list)) = old.lists.get(index) else {
+            return;
+        };
+        let _ = self
+            .metrics
+            .list_info
+            .remove_label_values(&[list.name(), &list.report.sha256]);
+        let mut next = old.lists.clone();
+        next[index] = None;
+        self.current.store(Arc::new(Published {
+            policy: Policy { lists: next },
+            generation: old.generation + 1,
+        }));
     }
 
     /// Record a feed fetch of list `index` that failed before there was
