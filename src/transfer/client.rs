@@ -152,7 +152,11 @@ async fn run(
             return Err(XfrError::Malformed("not an answer to our request".into()));
         }
         if msg.metadata.response_code != ResponseCode::NoError {
-            // An error answer may be unsigned (BADKEY...); report the rcode.
+            // An error answer may be unsigned (BADKEY...). NOTAUTH to a
+            // signed request is the primary rejecting our TSIG.
+            if key.is_some() && msg.metadata.response_code == ResponseCode::NotAuth {
+                return Err(XfrError::Tsig(TsigError::PeerError(9)));
+            }
             return Err(XfrError::Rcode(msg.metadata.response_code));
         }
         if let Some(v) = verifier.as_mut() {
