@@ -1306,6 +1306,38 @@ mod tests {
     }
 
     #[test]
+    fn transfer_tables_are_checked() {
+        let keys = problems(
+            r#"
+            [[lists]]
+            name = "court"
+            format = "domains"
+            path = "/nonexistent/seed.rpz"
+            [lists.transfer]
+            primaries = ["192.0.2.53:53", "not an address"]
+            zone = "bad..zone"
+            tsig_key_file = "/nonexistent/court.key"
+            timeout_secs = 0
+            "#,
+        );
+        assert_eq!(
+            keys,
+            vec![
+                "lists[0].format",
+                "lists[0].transfer.primaries[1]",
+                "lists[0].transfer.zone",
+                "lists[0].transfer.timeout_secs",
+                "lists[0].transfer.tsig_key_file",
+            ]
+        );
+        // A missing seed is fine: the list is empty until its first transfer.
+        assert!(problems(
+            "[[lists]]\nname = \"c\"\nformat = \"rpz\"\npath = \"/nonexistent/seed.rpz\"\n[lists.transfer]\nprimaries = [\"127.0.0.1\"]\nzone = \"rpz.c.\"\nexpire_policy = \"drop\"\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
     fn iterator_limits_are_checked() {
         let keys = problems(
             "[resolver]\nmax_upstream_queries = 0\ndelegation_cache_size = 0\nsocket_reuse = 5000\n",

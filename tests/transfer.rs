@@ -154,6 +154,13 @@ fn list_toml(seed: &Path, primary: SocketAddr, key: Option<&Path>, extra: &str) 
     )
 }
 
+/// A node's config: the list, and a resolver pointed at a loopback port
+/// where nothing answers, so names the list does not block never leave
+/// the machine (they get SERVFAIL).
+fn node_toml(list: &str) -> String {
+    base_toml(&format!("{}{list}", resolver_toml_at(free_port(), 200, "")))
+}
+
 fn serial(r: &dnsward::app::Running) -> i64 {
     r.metrics.list_serial.with_label_values(&["court"]).get()
 }
@@ -199,7 +206,7 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
     for i in 0..3 {
         let sub = TempDir::new(&format!("xfr-node{i}"));
         let seed = sub.path().join("state/court.rpz");
-        let toml = base_toml(&list_toml(&seed, primary, Some(&key), ""));
+        let toml = node_toml(&list_toml(&seed, primary, Some(&key), ""));
         nodes.push((start_dnsward(&sub, &toml).await, sub));
     }
     let notify: Vec<SocketAddr> = nodes.iter().map(|(r, _)| r.dns[0]).collect();
@@ -211,6 +218,25 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
         assert_eq!(transfers(r, "axfr", "success"), 1);
     }
 
+    // Queries run throughout the swap; every one must be answered.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = {
+        let stop = stop.clone();
+        let server = nodes[0].0.dns[0];
+        tokio::spawn(async move {
+            let (mut sent, mut lost) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let q = make_query("bad.example", RecordType::A, Some(1232));
+                let raw = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(1)).await;
+                sent += 1;
+                if raw.is_none_or(|r| r.len() < 4 || r[3] & 0x0f != 3) {
+                    lost += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (sent, lost)
+        })
+    };
     let t0 = Instant::now();
     knot.update(2, &["bad.example", "worse.example"]);
     let deadline = t0 + Duration::from_secs(2);
@@ -225,6 +251,15 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Convergence takes tens of milliseconds: probe a little after it too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, lost) = prober.await.unwrap();
+    assert!(sent > 10, "{sent} probes");
+    assert_eq!(
+        lost, 0,
+        "{lost} of {sent} queries unanswered or not blocked during the swap"
+    );
     for (r, sub) in &nodes {
         assert_eq!(rcode(r, "worse.example").await, ResponseCode::NXDomain);
         assert_eq!(transfers(r, "ixfr", "success"), 1, "counted as IXFR");
@@ -240,6 +275,18 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
         assert!(text.contains("dnsward_list_last_success_timestamp_seconds{list=\"court\"}"));
         assert!(text.contains("dnsward_list_expired{list=\"court\"} 0"));
     }
+    // A fourth node started now gets serial 2 by AXFR, not by IXFR, and
+    // shows the same content hash as the others.
+    let late_dir = TempDir::new("xfr-late");
+    let late_seed = late_dir.path().join("state/court.rpz");
+    let late = start_dnsward(
+        &late_dir,
+        &node_toml(&list_toml(&late_seed, primary, Some(&key), "")),
+    )
+    .await;
+    wait_serial(&late, 2).await;
+    assert_eq!(transfers(&late, "axfr", "success"), 1);
+    assert_eq!(hash(&late), hash(&nodes[0].0), "same policy, same hash");
     // NOTIFY from somewhere else is refused and counted.
     let r = &nodes[0].0;
     let mut m = Message::new(7, hickory_proto::op::MessageType::Query, OpCode::Notify);
@@ -269,7 +316,7 @@ async fn knot_tsig_mismatch_is_refused_and_counted() {
     let seed = dir.path().join("court.rpz");
     let r = start_dnsward(
         &dir,
-        &base_toml(&list_toml(&seed, knot.addr, Some(&key), "")),
+        &node_toml(&list_toml(&seed, knot.addr, Some(&key), "")),
     )
     .await;
     wait_until("a refused transfer", || async {
@@ -279,6 +326,25 @@ async fn knot_tsig_mismatch_is_refused_and_counted() {
     assert_eq!(transfers(&r, "axfr", "success"), 0);
     assert!(hash(&r).is_none(), "nothing loaded from a refused transfer");
     assert!(!seed.exists(), "no seed written");
+    let (status, _) = http_get(r.metrics_addr.unwrap(), "/readyz").await;
+    assert_eq!(status, 503, "no seed and no transfer yet: not ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_zone_keeps_enforcing_by_default_and_drop_stops() {
+    for (policy, still_blocked) in [("keep", true), ("drop", false)] {
+        let dir = TempDir::new("xfr-expire");
+        let seed = dir.write("court.rpz", SEED);
+        let primary: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let extra = format!("expire_secs = 1\nexpire_policy = \"{policy}\"\n");
+        let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, &extra))).await;
+        wait_until("expired", || async {
+            r.metrics.list_expired.with_label_values(&["court"]).get() == 1
+        })
+        .await;
+        let blocked = rcode(&r, "old.example").await == ResponseCode::NXDomain;
+        assert_eq!(blocked, still_blocked, "expire_policy = {policy}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -308,7 +374,7 @@ async fn nsd_serves_axfr() {
     );
     let primary: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let seed = dir.path().join("court.rpz");
-    let r = start_dnsward(&dir, &base_toml(&list_toml(&seed, primary, None, ""))).await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
     wait_serial(&r, 5).await;
     assert_eq!(rcode(&r, "nsd.example").await, ResponseCode::NXDomain);
     assert_eq!(transfers(&r, "axfr", "success"), 1);
@@ -322,7 +388,7 @@ async fn primary_down_at_start_enforces_the_seed() {
     let seed = dir.write("court.rpz", SEED);
     // Nothing listens there.
     let primary: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let r = start_dnsward(&dir, &base_toml(&list_toml(&seed, primary, None, ""))).await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
     assert_eq!(rcode(&r, "old.example").await, ResponseCode::NXDomain);
     wait_until("a failed IXFR", || async {
         transfers(&r, "ixfr", "connect") >= 1
@@ -388,7 +454,7 @@ async fn serial_going_backwards_is_refused() {
     let dir = TempDir::new("xfr-back");
     let seed = dir.write("court.rpz", SEED);
     let primary = fake_primary(zone_records(5, &["new.example"]), None).await;
-    let r = start_dnsward(&dir, &base_toml(&list_toml(&seed, primary, None, ""))).await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
     wait_until("a refused transfer", || async {
         transfers(&r, "ixfr", "serial_backwards") >= 1
     })
@@ -412,7 +478,7 @@ async fn transfer_cut_mid_stream_keeps_the_old_policy() {
     let names: Vec<String> = (0..200).map(|i| format!("n{i}.example")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let primary = fake_primary(zone_records(11, &refs), Some(1500)).await;
-    let r = start_dnsward(&dir, &base_toml(&list_toml(&seed, primary, None, ""))).await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
     wait_until("a cut transfer", || async {
         transfers(&r, "ixfr", "truncated") >= 1
     })

@@ -163,7 +163,6 @@ pub async fn run_secondary(sec: Arc<Secondary>, store: Arc<PolicyStore>, metrics
         } else if let (Some(last), Some(exp)) = (st.last_ok, sec.expire(st.zone.as_ref())) {
             if !st.expired && last.elapsed() >= exp {
                 st.expired = true;
-                metrics.list_expired.with_label_values(&[&sec.name]).set(1);
                 match sec.cfg.expire_policy {
                     ExpirePolicy::Keep => {
                         warn!(list = %sec.name, "zone past its SOA expire; still enforcing the last good version (expire_policy = keep)")
@@ -176,6 +175,9 @@ pub async fn run_secondary(sec: Arc<Secondary>, store: Arc<PolicyStore>, metrics
                         st.zone = None;
                     }
                 }
+                // After the withdrawal, so the gauge never runs ahead of
+                // what is served.
+                metrics.list_expired.with_label_values(&[&sec.name]).set(1);
             }
         }
         let wait = if ok {
