@@ -488,3 +488,70 @@ async fn transfer_cut_mid_stream_keeps_the_old_policy() {
     assert_ne!(rcode(&r, "n1.example").await, ResponseCode::NXDomain);
     assert_eq!(std::fs::read_to_string(&seed).unwrap(), SEED);
 }
+
+/// Not a test: the time for a 1,000,000-record AXFR (transfer, TSIG off,
+/// render the seed, compile, swap). Run with
+/// `cargo test --release --test transfer -- --ignored --nocapture axfr_1m`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn axfr_1m_records_bench() {
+    let n = 1_000_000;
+    let soa = records("rpz.test. 300 SOA ns.rpz.test. h.rpz.test. 20 30\n");
+    let mut all = soa.clone();
+    for i in 0..n {
+        all.extend(records(&format!("b{i}.example.rpz.test. 300 CNAME .\n")));
+    }
+    all.extend(soa);
+    let all = std::sync::Arc::new(all);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let primary = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let all = all.clone();
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if s.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                let Ok(q) = Message::from_vec(&q) else { return };
+                for chunk in all.chunks(1000) {
+                    let mut m = Message::response(q.metadata.id, OpCode::Query);
+                    m.queries = q.queries.clone();
+                    m.answers = chunk.to_vec();
+                    let body = m.to_vec().unwrap();
+                    let mut out = (body.len() as u16).to_be_bytes().to_vec();
+                    out.extend(body);
+                    if s.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = TempDir::new("xfr-bench");
+    let seed = dir.path().join("court.rpz");
+    let extra = "max_shrink_percent = 100\n";
+    let toml = node_toml(&list_toml(&seed, primary, None, "")).replace(
+        "order_id = \"ORDER-7\"\n",
+        &format!("order_id = \"ORDER-7\"\n{extra}"),
+    );
+    let t0 = Instant::now();
+    let r = start_dnsward(&dir, &toml).await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while serial(&r) != 20 {
+        assert!(Instant::now() < deadline, "no transfer");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t0.elapsed();
+    let entries = r.metrics.list_entries.with_label_values(&["court"]).get();
+    eprintln!(
+        "AXFR of {n} records: {:.2} s from start to serving ({entries} entries), seed {} MB",
+        took.as_secs_f64(),
+        std::fs::metadata(&seed).map(|m| m.len()).unwrap_or(0) / 1_000_000
+    );
+    assert_eq!(entries, n as i64);
+}

@@ -244,6 +244,12 @@ async fn check_once(
                         continue;
                     }
                 }
+                // Confirmed current: not a transfer, but the freshness
+                // alert must not fire on a zone that simply did not change.
+                metrics
+                    .list_last_success
+                    .with_label_values(&[&sec.name])
+                    .set(crate::metrics::unix_now());
                 return true;
             }
             Ok(Answer::Incremental(records)) => {
