@@ -298,7 +298,12 @@ impl Handler {
     /// primary of a configured zone (TSIG-valid when a key is set) and
     /// REFUSED anyone else, each refusal counted.
     pub fn notify_hook(&self, packet: &[u8], src: SocketAddr) -> Option<Option<Vec<u8>>> {
-        if packet.len() < HEADER_LEN || packet[2] & 0x80 != 0 || (packet[2] >> 3) & 0x0f != 4 {
+        if packet.len() < HEADER_LEN
+            || packet[2] & 0x80 != 0
+            || (packet[2] >> 3) & 0x0f != 4
+            || self.notify.is_empty()
+        {
+            // Without transfer lists NOTIFY stays an unsupported opcode.
             return None;
         }
         let (reply, outcome) = self.notify.handle(packet, src.ip());

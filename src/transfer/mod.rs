@@ -425,6 +425,12 @@ impl NotifyRouter {
         Self { lists }
     }
 
+    /// True when no list is transferred (NOTIFY is then NOTIMP, as any
+    /// other unsupported opcode).
+    pub fn is_empty(&self) -> bool {
+        self.lists.is_empty()
+    }
+
     /// Handle a NOTIFY request (opcode 4, QR=0) from `src`: the response
     /// bytes (always some: NOERROR+AA when accepted, else REFUSED) and the
     /// outcome.
