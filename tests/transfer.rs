@@ -211,7 +211,14 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
     }
     let notify: Vec<SocketAddr> = nodes.iter().map(|(r, _)| r.dns[0]).collect();
     // knotd on the port the nodes were given.
-    let knot = Knot::start(&dir, port, 1, &["bad.example"], &notify);
+    // Enough names that the AXFR spans several messages, each signed and
+    // chained to the previous MAC (RFC 8945 5.3.1).
+    let many: Vec<String> = (0..5000).map(|i| format!("n{i}.example")).collect();
+    let mut v1: Vec<&str> = many.iter().map(String::as_str).collect();
+    v1.push("bad.example");
+    let mut v2 = v1.clone();
+    v2.push("worse.example");
+    let knot = Knot::start(&dir, port, 1, &v1, &notify);
     for (r, _) in &nodes {
         wait_serial(r, 1).await;
         assert_eq!(rcode(r, "bad.example").await, ResponseCode::NXDomain);
@@ -238,7 +245,7 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
         })
     };
     let t0 = Instant::now();
-    knot.update(2, &["bad.example", "worse.example"]);
+    knot.update(2, &v2);
     let deadline = t0 + Duration::from_secs(2);
     loop {
         let hashes: Vec<_> = nodes.iter().map(|(r, _)| (serial(r), hash(r))).collect();
