@@ -323,6 +323,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         ),
         None => None,
     };
+    let secondaries = crate::transfer::secondaries(&cfg.lists);
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
@@ -347,6 +348,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         resolve_slots: Semaphore::new(cfg.config.resolver.max_inflight),
         inflight: AtomicUsize::new(0),
         prefetch: prefetch.then(|| Spawner::new(me.clone(), runtime)),
+        notify: crate::transfer::NotifyRouter::new(secondaries.clone()),
     });
 
     let (stop, stop_rx) = watch::channel(false);
@@ -433,8 +435,14 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
 
     let changed = Arc::new(Notify::new());
     let hup = Arc::new(Notify::new());
-    let watcher = if cfg.config.reload.watch && !cfg.lists.is_empty() {
-        let paths: Vec<_> = cfg.lists.iter().map(|l| l.path.clone()).collect();
+    // Transferred lists are written by their own task, not watched.
+    let paths: Vec<_> = cfg
+        .lists
+        .iter()
+        .filter(|l| l.transfer.is_none())
+        .map(|l| l.path.clone())
+        .collect();
+    let watcher = if cfg.config.reload.watch && !paths.is_empty() {
         Some(listwatch::watch(&paths, changed.clone())?)
     } else {
         None
@@ -479,6 +487,16 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             }
         })
     });
+    let transfers: Vec<_> = secondaries
+        .iter()
+        .map(|s| {
+            tokio::spawn(crate::transfer::run_secondary(
+                s.clone(),
+                store.clone(),
+                metrics.clone(),
+            ))
+        })
+        .collect();
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
@@ -489,6 +507,9 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         }
         if let Some(s) = scheduler {
             s.abort();
+        }
+        for t in transfers {
+            t.abort();
         }
     }));
 

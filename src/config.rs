@@ -482,6 +482,11 @@ pub struct ListConfig {
     /// `effective_from` and `expires_at` parsed (filled by validation).
     #[serde(skip)]
     pub window: Window,
+    /// `[lists.transfer]`: keep this RPZ list as a secondary of a zone
+    /// (AXFR/IXFR with NOTIFY); `path` is then the seed, rewritten after
+    /// every accepted transfer. None: the list is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferConfig>,
 }
 
 /// Where a dated list stands at a given time.
@@ -549,6 +554,57 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
         })
 }
 
+/// `[lists.transfer]`: where an RPZ list's zone comes from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferConfig {
+    /// Primaries, `ip` or `ip:port` (port 53 by default), tried in order.
+    /// NOTIFY is accepted only from these addresses.
+    pub primaries: Vec<String>,
+    /// The RPZ zone's name, e.g. `rpz.court.example.`.
+    pub zone: String,
+    /// BIND key file (`key "n" { algorithm hmac-sha256; secret "..."; };`).
+    /// When set, every transfer, SOA query and NOTIFY must carry a valid
+    /// TSIG with this key. Relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key_file: Option<PathBuf>,
+    /// Seconds between SOA checks; 0 (default) uses the zone's SOA refresh.
+    #[serde(default)]
+    pub refresh_secs: u32,
+    /// Seconds between attempts after a failure; 0 (default) uses the
+    /// zone's SOA retry.
+    #[serde(default)]
+    pub retry_secs: u32,
+    /// Seconds without a successful check after which the zone counts as
+    /// expired; 0 (default) uses the zone's SOA expire.
+    #[serde(default)]
+    pub expire_secs: u32,
+    /// What an expired zone does: `keep` (default) keeps enforcing the last
+    /// good policy and sets `dnsward_list_expired`; `drop` stops enforcing
+    /// the list until a transfer succeeds again.
+    #[serde(default)]
+    pub expire_policy: ExpirePolicy,
+    /// Time budget for one SOA query or transfer, seconds. Default 30.
+    #[serde(default = "default_transfer_timeout")]
+    pub timeout_secs: u32,
+}
+
+fn default_transfer_timeout() -> u32 {
+    30
+}
+
+/// What happens when a transferred zone passes its SOA expire.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpirePolicy {
+    /// Keep enforcing the last good version (court orders do not lapse
+    /// because a primary is down); the expired gauge says so.
+    #[default]
+    Keep,
+    /// Stop enforcing the list until the next successful transfer.
+    Drop,
+}
+
 fn default_max_rejected() -> u8 {
     50
 }
@@ -590,6 +646,7 @@ impl ListConfig {
             effective_from: None,
             expires_at: None,
             window: Window::default(),
+            transfer: None,
         }
     }
 }
@@ -754,6 +811,10 @@ impl Validated {
             .map(|l| ListConfig {
                 path: abs(&l.path),
                 ca_file: l.ca_file.as_deref().map(abs),
+                transfer: l.transfer.clone().map(|mut t| {
+                    t.tsig_key_file = t.tsig_key_file.as_deref().map(abs);
+                    t
+                }),
                 ..l.clone()
             })
             .collect();
@@ -1166,6 +1227,13 @@ impl Config {
             for (key, reason) in crate::policy::feed::validate(l) {
                 bad(format!("lists[{i}].{key}"), reason);
             }
+            if l.url.is_some() && l.transfer.is_some() {
+                bad(
+                    format!("lists[{i}].url"),
+                    "a list comes from one source: `url` (a feed) or `transfer` (a zone), not both"
+                        .into(),
+                );
+            }
             let mut l = l.clone();
             let mut when = |key: &str, v: &Option<String>| match v.as_deref().map(parse_rfc3339) {
                 Some(Ok(t)) => Some(t),
@@ -1195,7 +1263,49 @@ impl Config {
             l.authority_url = Some(self.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
             l.ca_file = l.ca_file.map(|p| base.join(p));
             // A feed's cache may not exist before its first fetch.
-            if !l.path.is_file() && l.url.is_none() {
+            if let Some(t) = l.transfer.as_mut() {
+                if l.format != Format::Rpz {
+                    bad(
+                        format!("lists[{i}].format"),
+                        "a list with [lists.transfer] must be format = \"rpz\"".into(),
+                    );
+                }
+                if t.primaries.is_empty() {
+                    bad(
+                        format!("lists[{i}].transfer.primaries"),
+                        "at least one primary is needed".into(),
+                    );
+                }
+                for (j, p) in t.primaries.iter().enumerate() {
+                    if let Err(e) = parse_addr(p, 53) {
+                        bad(format!("lists[{i}].transfer.primaries[{j}]"), e);
+                    }
+                }
+                if let Err(e) = hickory_proto::rr::Name::from_ascii(&t.zone) {
+                    bad(
+                        format!("lists[{i}].transfer.zone"),
+                        format!("`{}` is not a zone name: {e}", t.zone),
+                    );
+                } else if t.zone.trim_end_matches('.').is_empty() {
+                    bad(
+                        format!("lists[{i}].transfer.zone"),
+                        "the root is not an RPZ zone".into(),
+                    );
+                }
+                if t.timeout_secs == 0 {
+                    bad(
+                        format!("lists[{i}].transfer.timeout_secs"),
+                        "must be at least 1".into(),
+                    );
+                }
+                if let Some(k) = &t.tsig_key_file {
+                    let k = base.join(k);
+                    if let Err(e) = crate::transfer::tsig::TsigKey::load(&k) {
+                        bad(format!("lists[{i}].transfer.tsig_key_file"), e.to_string());
+                    }
+                    t.tsig_key_file = Some(k);
+                }
+            } else if !l.path.is_file() && l.url.is_none() {
                 bad(
                     format!("lists[{i}].path"),
                     format!("{}: no such file", l.path.display()),
@@ -1271,6 +1381,23 @@ mod tests {
             }
             Err(e) => panic!("{e}"),
         }
+    }
+
+    #[test]
+    fn a_list_is_a_feed_or_a_zone_secondary_not_both() {
+        let both = problems(
+            r#"
+            [[lists]]
+            name = "court"
+            format = "rpz"
+            url = "https://feeds.example/court.rpz"
+            path = "state/no-such-court.rpz"
+            [lists.transfer]
+            primaries = ["192.0.2.53"]
+            zone = "rpz.court.example."
+            "#,
+        );
+        assert_eq!(both, ["lists[0].url"]);
     }
 
     #[test]
@@ -1384,6 +1511,38 @@ mod tests {
                 "lists[0].path"
             ]
         );
+    }
+
+    #[test]
+    fn transfer_tables_are_checked() {
+        let keys = problems(
+            r#"
+            [[lists]]
+            name = "court"
+            format = "domains"
+            path = "/nonexistent/seed.rpz"
+            [lists.transfer]
+            primaries = ["192.0.2.53:53", "not an address"]
+            zone = "bad..zone"
+            tsig_key_file = "/nonexistent/court.key"
+            timeout_secs = 0
+            "#,
+        );
+        assert_eq!(
+            keys,
+            vec![
+                "lists[0].format",
+                "lists[0].transfer.primaries[1]",
+                "lists[0].transfer.zone",
+                "lists[0].transfer.timeout_secs",
+                "lists[0].transfer.tsig_key_file",
+            ]
+        );
+        // A missing seed is fine: the list is empty until its first transfer.
+        assert!(problems(
+            "[[lists]]\nname = \"c\"\nformat = \"rpz\"\npath = \"/nonexistent/seed.rpz\"\n[lists.transfer]\nprimaries = [\"127.0.0.1\"]\nzone = \"rpz.c.\"\nexpire_policy = \"drop\"\n"
+        )
+        .is_empty());
     }
 
     #[test]

@@ -30,5 +30,6 @@ pub mod report;
 pub mod resolve;
 pub mod server;
 pub mod sinkhole;
+pub mod transfer;
 #[cfg(target_os = "linux")]
 pub mod udpbatch;

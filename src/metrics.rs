@@ -33,13 +33,20 @@ pub const LIST_RELOADS: &str = "dnsward_list_reloads_total";
 /// Refused list loads (old version kept), by `list` and `reason`.
 pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
 /// List fetches and transfers, by `list`, `kind` (`http`, ...) and
-/// `result` (`ok`, `not_modified`, or the failure reason).
+/// `result` (`success`, `not_modified` for a feed answered 304, or the failure reason).
 pub const LIST_TRANSFER: &str = "dnsward_list_transfer_total";
 /// Always 1, labelled with each list's content hash.
 pub const LIST_INFO: &str = "dnsward_list_info";
 /// Gauge: 1 for each list's current date state (`pending`, `active`,
 /// `expired`), 0 for the other two.
 pub const LIST_STATE: &str = "dnsward_list_state";
+/// SOA serial of the serving version of a transferred list.
+pub const LIST_SERIAL: &str = "dnsward_list_serial";
+/// Unix time of the last successful transfer or download of a list.
+pub const LIST_LAST_SUCCESS: &str = "dnsward_list_last_success_timestamp_seconds";
+/// 1 while a transferred list is past its SOA expire (still enforced
+/// under `expire_policy = "keep"`).
+pub const LIST_EXPIRED: &str = "dnsward_list_expired";
 /// Would-be blocks of dry-run lists, by `list`.
 pub const DRY_RUN: &str = "dnsward_dry_run_matches_total";
 /// Unix time of the last successful load, by `list`.
@@ -174,6 +181,12 @@ pub struct Metrics {
     pub list_info: IntGaugeVec,
     /// [`LIST_STATE`].
     pub list_state: IntGaugeVec,
+    /// See [`LIST_SERIAL`].
+    pub list_serial: IntGaugeVec,
+    /// See [`LIST_LAST_SUCCESS`].
+    pub list_last_success: GaugeVec,
+    /// See [`LIST_EXPIRED`].
+    pub list_expired: IntGaugeVec,
     /// See [`DRY_RUN`].
     pub dry_run: IntCounterVec,
     /// See [`REJECTED`].
@@ -294,6 +307,33 @@ impl Metrics {
                         "Serving version of each list (sha256 of its file).",
                     ),
                     &["list", "sha256"],
+                )?,
+            ),
+            list_serial: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(LIST_SERIAL, "SOA serial of the serving version of a transferred list."),
+                    &["list"],
+                )?,
+            ),
+            list_last_success: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        LIST_LAST_SUCCESS,
+                        "Unix time of the last successful transfer or download.",
+                    ),
+                    &["list"],
+                )?,
+            ),
+            list_expired: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        LIST_EXPIRED,
+                        "1 while a transferred list is past its SOA expire.",
+                    ),
+                    &["list"],
                 )?,
             ),
             dry_run: cv(
@@ -465,6 +505,25 @@ impl Metrics {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Metrics {
+    /// Record one transfer or feed download of `list`: `kind` is `axfr`,
+    /// `ixfr` or `http`; `result` is `success` or a short failure reason
+    /// (`refused`, `timeout`, `tsig`, `truncated`, `serial_backwards`,
+    /// ...). A success also moves the last-success timestamp. Shared by the
+    /// zone-transfer and HTTPS feed code so both report alike.
+    pub fn record_transfer(&self, list: &str, kind: &str, result: &str) {
+        self.list_transfer
+            .with_label_values(&[list, kind, result])
+            .inc();
+        // A 304 from a feed confirms the serving version is current too.
+        if result == "success" || result == "not_modified" {
+            self.list_last_success
+                .with_label_values(&[list])
+                .set(unix_now());
+        }
     }
 }
 

@@ -189,6 +189,8 @@ pub struct Handler {
     /// Background refreshes of answers near expiry (`cache.prefetch`);
     /// None when off.
     pub prefetch: Option<Spawner<Handler>>,
+    /// NOTIFY from the primaries of `[lists.transfer]` zones.
+    pub notify: crate::transfer::NotifyRouter,
 }
 
 /// What stage 0 decided about a source address.
@@ -285,9 +287,42 @@ impl Handler {
         transport: Transport,
         src: SocketAddr,
     ) -> Option<Vec<u8>> {
+        if let Some(reply) = self.notify_hook(packet, src) {
+            return reply;
+        }
         let admission = self.admit(src, transport);
         self.handle_admitted(packet, transport, admission, src.ip())
             .await
+    }
+
+    /// A NOTIFY request (opcode 4, QR=0) goes to the zone-transfer code
+    /// instead of the query path: `Some(reply)` for those, `None` for
+    /// everything else. It runs before access control because primaries
+    /// need not be resolver clients; the router answers only a configured
+    /// primary of a configured zone (TSIG-valid when a key is set) and
+    /// REFUSED anyone else, each refusal counted.
+    pub fn notify_hook(&self, packet: &[u8], src: SocketAddr) -> Option<Option<Vec<u8>>> {
+        if packet.len() < HEADER_LEN
+            || packet[2] & 0x80 != 0
+            || (packet[2] >> 3) & 0x0f != 4
+            || self.notify.is_empty()
+        {
+            // Without transfer lists NOTIFY stays an unsupported opcode.
+            return None;
+        }
+        let (reply, outcome) = self.notify.handle(packet, src.ip());
+        match outcome {
+            crate::transfer::NotifyOutcome::Accepted => {
+                self.count_rcode(ResponseCode::NoError);
+            }
+            crate::transfer::NotifyOutcome::Refused(reason) => {
+                self.reject(reason);
+                if reply.is_some() {
+                    self.count_rcode(ResponseCode::Refused);
+                }
+            }
+        }
+        Some(reply)
     }
 
     /// Stage 0: access control and rate limiting (UDP), on the source

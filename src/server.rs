@@ -350,6 +350,9 @@ fn dispatch(
     src: SocketAddr,
     key: (&mut LookupKey, bool),
 ) -> Option<Vec<u8>> {
+    if let Some(reply) = handler.notify_hook(packet, src) {
+        return reply;
+    }
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
         if let Some(resp) = handler.try_fast(packet, key.0, key.1, src.ip()) {

@@ -183,6 +183,24 @@ impl PolicyStore {
                 .as_ref()
                 .map(|p| p.report.sha256.clone())
                 .unwrap_or_default();
+            if cfg.transfer.is_some() && !cfg.path.exists() {
+                // A secondary with no seed yet: empty until its first
+                // transfer, which is not a failure.
+                outcome.lists.push(ListOutcome {
+                    list: cfg.name.clone(),
+                    result: "unchanged",
+                    reason: None,
+                    error: None,
+                    entries_before: before,
+                    entries_after: before,
+                    added: 0,
+                    removed: 0,
+                    sha256: prev_sha,
+                    refused_version: None,
+                });
+                next.push(prev);
+                continue;
+            }
             if !req.reread {
                 let now = Fingerprint::of(&cfg.path);
                 let last_refused = self
@@ -387,6 +405,25 @@ impl PolicyStore {
         }
         self.publish(all, &old, unix_secs());
         Some(o)
+    }
+
+    /// Stop enforcing list `index` (`expire_policy = "drop"` after SOA
+    /// expire): it serves nothing until the next accepted transfer.
+    pub fn withdraw(&self, index: usize) {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.current.load_full();
+        let Some(list) = old.loaded(index) else {
+            return;
+        };
+        let _ = self
+            .metrics
+            .list_info
+            .remove_label_values(&[list.name(), &list.report.sha256]);
+        let mut all: Vec<_> = (0..self.lists.len())
+            .map(|i| old.loaded(i).cloned())
+            .collect();
+        all[index] = None;
+        self.publish(all, &old, unix_secs());
     }
 
     /// Record a feed fetch of list `index` that failed before there was
