@@ -5,6 +5,7 @@
 #   benches/dns-load.sh            # compare: every scenario, A B A B, then a table
 #   benches/dns-load.sh reload     # steady load on dnsward while its 1M list is swapped
 #   benches/dns-load.sh listcost   # cache hits with the 1M list vs without, one A/B
+#   benches/dns-load.sh querylog   # blocked answers with [querylog] on vs off, one A/B
 #   benches/dns-load.sh hierarchy  # only build + check the NSD hierarchy, then stop
 #
 # What it builds (everything in one `mktemp -d` directory; nothing in the repo):
@@ -59,7 +60,7 @@
 #   SERVER_CPU [0] LOAD_CPU [1]   cores for the servers / for dnsperf and NSD
 #   RELOAD_DURATION [30] RELOAD_SWAPS [10] RELOAD_INTERVAL [2] RELOAD_RATE [RATE]
 #   SLOW_MS [100]        reload mode: answers slower than this are counted
-#   ROUNDS [3]           listcost mode: runs per dnsward process
+#   ROUNDS [3]           listcost and querylog modes: runs per dnsward process
 #   QMIN [yes]           yes: both servers minimise QNAMEs (dnsward "relaxed",
 #                        Unbound qname-minimisation: yes, both their defaults); no: neither
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
@@ -88,8 +89,8 @@
 set -euo pipefail
 
 MODE=${1:-compare}
-case "$MODE" in compare | reload | listcost | hierarchy) ;; *)
-  echo "usage: $0 [compare|reload|listcost|hierarchy]" >&2
+case "$MODE" in compare | reload | listcost | querylog | hierarchy) ;; *)
+  echo "usage: $0 [compare|reload|listcost|querylog|hierarchy]" >&2
   exit 2
   ;;
 esac
@@ -129,7 +130,7 @@ for s in $SCENARIOS; do
   [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "SCENARIOS: unknown scenario '$s' (known: $ALL_SCENARIOS)"
   [[ $s == *+1M ]] && NEED_LIST=1
 done
-[[ $MODE == reload || $MODE == listcost ]] && NEED_LIST=1
+[[ $MODE == reload || $MODE == listcost || $MODE == querylog ]] && NEED_LIST=1
 LIST_LINES=0 UNBOUND_ZONES=0
 
 for v in DURATION RATE CLIENTS OUTSTANDING HOT_NAMES ZONE_NAMES CNAMES BLOCK_QUERY_NAMES \
@@ -178,6 +179,8 @@ if [[ $MODE == reload ]]; then
   reload_mode
 elif [[ $MODE == listcost ]]; then
   listcost_mode
+elif [[ $MODE == querylog ]]; then
+  querylog_mode
 else
   compare_mode
 fi

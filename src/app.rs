@@ -24,6 +24,7 @@ use crate::pipeline::Handler;
 use crate::policy::feed;
 use crate::policy::store::{PolicyStore, ReloadRequest};
 use crate::policy::watch::{self as listwatch, ListWatcher};
+use crate::querylog::QueryLog;
 use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
 use crate::resolve::iterate::{Iterative, RecursiveSettings};
@@ -71,6 +72,14 @@ pub enum StartError {
     /// ACL or rate-limit settings unusable.
     #[error("access control: {0}")]
     Access(String),
+    /// The query log file could not be opened.
+    #[error("querylog.path {}", path.display())]
+    QueryLog {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
 }
 
 /// A started server.
@@ -102,6 +111,10 @@ impl Running {
     /// Re-read every list now (what SIGHUP does).
     pub fn reload_all(&self) {
         self.hup.notify_one();
+        // logrotate moved the query log: write to a new file at its path.
+        if let Some(q) = &self.handler.querylog {
+            q.reopen();
+        }
     }
 
     /// Apply the parts of a re-read config that can change without a
@@ -300,6 +313,18 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         }
     }
     let (acl, limiter, exempt) = access_stages(&cfg)?;
+    let querylog = match &cfg.querylog {
+        Some(path) => Some(
+            QueryLog::start(&cfg.config.querylog, path.clone(), metrics.querylog.clone()).map_err(
+                |source| StartError::QueryLog {
+                    path: path.clone(),
+                    source,
+                },
+            )?,
+        ),
+        None => None,
+    };
+    let secondaries = crate::transfer::secondaries(&cfg.lists);
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
@@ -317,12 +342,14 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             metrics.log_suppressed.with_label_values(&["blocked"]),
             Instant::now(),
         ),
+        querylog,
         acl: ArcSwap::from_pointee(acl),
         limiter: ArcSwap::from_pointee(limiter),
         limiter_exempt: ArcSwap::from_pointee(exempt),
         resolve_slots: Semaphore::new(cfg.config.resolver.max_inflight),
         inflight: AtomicUsize::new(0),
         prefetch: prefetch.then(|| Spawner::new(me.clone(), runtime)),
+        notify: crate::transfer::NotifyRouter::new(secondaries.clone()),
     });
 
     let (stop, stop_rx) = watch::channel(false);
@@ -409,8 +436,14 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
 
     let changed = Arc::new(Notify::new());
     let hup = Arc::new(Notify::new());
-    let watcher = if cfg.config.reload.watch && !cfg.lists.is_empty() {
-        let paths: Vec<_> = cfg.lists.iter().map(|l| l.path.clone()).collect();
+    // Transferred lists are written by their own task, not watched.
+    let paths: Vec<_> = cfg
+        .lists
+        .iter()
+        .filter(|l| l.transfer.is_none())
+        .map(|l| l.path.clone())
+        .collect();
+    let watcher = if cfg.config.reload.watch && !paths.is_empty() {
         Some(listwatch::watch(&paths, changed.clone())?)
     } else {
         None
@@ -438,6 +471,33 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         .into_iter()
         .map(|f| tokio::spawn(feed::run(f, store.clone(), metrics.clone())))
         .collect();
+    // Dated lists: once a second, republish if a window opened or closed
+    // (the query path never reads a clock for dates). Only when some list
+    // has a date.
+    let scheduler = store.has_dates().then(|| {
+        let s = store.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let s = s.clone();
+                let _ =
+                    tokio::task::spawn_blocking(move || s.tick(crate::policy::store::unix_secs()))
+                        .await;
+            }
+        })
+    });
+    let transfers: Vec<_> = secondaries
+        .iter()
+        .map(|s| {
+            tokio::spawn(crate::transfer::run_secondary(
+                s.clone(),
+                store.clone(),
+                metrics.clone(),
+            ))
+        })
+        .collect();
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
@@ -445,6 +505,12 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         sweeper.abort();
         for f in feeds {
             f.abort();
+        }
+        if let Some(s) = scheduler {
+            s.abort();
+        }
+        for t in transfers {
+            t.abort();
         }
     }));
 

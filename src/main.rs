@@ -78,6 +78,22 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Compliance report from the audit log and the query log: per order
+    /// id, the list, its entries now, when it was first enforced, every
+    /// change (added/removed counts, hashes) and blocked queries per day.
+    Report {
+        /// Configuration file (TOML): names the lists, `[audit] log` and
+        /// `[querylog] path`.
+        #[arg(long)]
+        config: PathBuf,
+        /// Only changes and queries from this UTC day (YYYY-MM-DD) or RFC
+        /// 3339 time on.
+        #[arg(long)]
+        since: Option<String>,
+        /// md, csv or json.
+        #[arg(long, value_enum, default_value = "md")]
+        format: dnsward::report::ReportFormat,
+    },
     /// Show which list entries block or allow NAME (offline).
     Explain {
         /// The name to look up.
@@ -160,6 +176,18 @@ async fn run(cfg: Validated, path: Option<PathBuf>) -> anyhow::Result<()> {
     );
     running.shutdown_gracefully().await;
     Ok(())
+}
+
+fn report(
+    config: &std::path::Path,
+    since: Option<&str>,
+    format: dnsward::report::ReportFormat,
+) -> anyhow::Result<bool> {
+    let cfg = Config::load(config)?;
+    let since = since.map(dnsward::report::parse_since).transpose()?;
+    let r = dnsward::report::build(&cfg, since, dnsward::policy::store::unix_secs())?;
+    print!("{}", r.render(format));
+    Ok(true)
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<bool> {
@@ -383,6 +411,11 @@ fn main() -> ExitCode {
             admin,
             token_file,
         } => reload(&admin, force, token_file.as_deref()),
+        Command::Report {
+            config,
+            since,
+            format,
+        } => report(&config, since.as_deref(), format),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

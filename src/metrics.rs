@@ -33,10 +33,20 @@ pub const LIST_RELOADS: &str = "dnsward_list_reloads_total";
 /// Refused list loads (old version kept), by `list` and `reason`.
 pub const LIST_RELOAD_FAILURES: &str = "dnsward_list_reload_failures_total";
 /// List fetches and transfers, by `list`, `kind` (`http`, ...) and
-/// `result` (`ok`, `not_modified`, or the failure reason).
+/// `result` (`success`, `not_modified` for a feed answered 304, or the failure reason).
 pub const LIST_TRANSFER: &str = "dnsward_list_transfer_total";
 /// Always 1, labelled with each list's content hash.
 pub const LIST_INFO: &str = "dnsward_list_info";
+/// Gauge: 1 for each list's current date state (`pending`, `active`,
+/// `expired`), 0 for the other two.
+pub const LIST_STATE: &str = "dnsward_list_state";
+/// SOA serial of the serving version of a transferred list.
+pub const LIST_SERIAL: &str = "dnsward_list_serial";
+/// Unix time of the last successful transfer or download of a list.
+pub const LIST_LAST_SUCCESS: &str = "dnsward_list_last_success_timestamp_seconds";
+/// 1 while a transferred list is past its SOA expire (still enforced
+/// under `expire_policy = "keep"`).
+pub const LIST_EXPIRED: &str = "dnsward_list_expired";
 /// Would-be blocks of dry-run lists, by `list`.
 pub const DRY_RUN: &str = "dnsward_dry_run_matches_total";
 /// Unix time of the last successful load, by `list`.
@@ -68,6 +78,12 @@ pub const BUILD_INFO: &str = "dnsward_build_info";
 /// Log lines left out by a rate cap, by `log` (`blocked`: the
 /// blocked-query log, `logging.blocked_queries_max_per_sec`).
 pub const LOG_SUPPRESSED: &str = "dnsward_log_suppressed_total";
+/// Counter: query log lines written.
+pub const QUERYLOG_LINES: &str = "dnsward_querylog_lines_total";
+/// Counter: query log entries dropped because the writer's queue was full.
+pub const QUERYLOG_DROPPED: &str = "dnsward_querylog_dropped_total";
+/// Counter: query log write, rotate or reopen errors.
+pub const QUERYLOG_ERRORS: &str = "dnsward_querylog_errors_total";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -117,6 +133,14 @@ pub enum Reject {
     TcpClientLimit,
     /// TCP length prefix out of range: connection closed.
     TcpLength,
+    /// NOTIFY from an address that is not a primary of the zone: REFUSED.
+    NotifyNotPrimary,
+    /// NOTIFY for a zone no list transfers: REFUSED.
+    NotifyUnknownZone,
+    /// NOTIFY without a valid TSIG for a zone with a key: REFUSED.
+    NotifyTsig,
+    /// NOTIFY without a readable single question: dropped.
+    NotifyMalformed,
 }
 
 impl Reject {
@@ -139,6 +163,10 @@ impl Reject {
             Reject::TcpLimit => "tcp_limit",
             Reject::TcpClientLimit => "tcp_client_limit",
             Reject::TcpLength => "tcp_length",
+            Reject::NotifyNotPrimary => "notify_not_primary",
+            Reject::NotifyUnknownZone => "notify_unknown_zone",
+            Reject::NotifyTsig => "notify_tsig",
+            Reject::NotifyMalformed => "notify_malformed",
         }
     }
 }
@@ -227,6 +255,14 @@ pub struct Metrics {
     pub list_last_reload: GaugeVec,
     /// See [`LIST_INFO`].
     pub list_info: IntGaugeVec,
+    /// [`LIST_STATE`].
+    pub list_state: IntGaugeVec,
+    /// See [`LIST_SERIAL`].
+    pub list_serial: IntGaugeVec,
+    /// See [`LIST_LAST_SUCCESS`].
+    pub list_last_success: GaugeVec,
+    /// See [`LIST_EXPIRED`].
+    pub list_expired: IntGaugeVec,
     /// See [`DRY_RUN`].
     pub dry_run: IntCounterVec,
     /// See [`REJECTED`].
@@ -245,6 +281,8 @@ pub struct Metrics {
     pub cache_prefetches_dropped: IntCounter,
     /// See [`LOG_SUPPRESSED`].
     pub log_suppressed: IntCounterVec,
+    /// See [`QUERYLOG_LINES`], [`QUERYLOG_DROPPED`], [`QUERYLOG_ERRORS`].
+    pub querylog: crate::querylog::QueryLogMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -327,6 +365,16 @@ impl Metrics {
                 "List fetches and zone transfers, by result.",
                 &["list", "kind", "result"],
             )?,
+            list_state: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        LIST_STATE,
+                        "Date state of each list: 1 on its current state (pending, active, expired).",
+                    ),
+                    &["list", "state"],
+                )?,
+            ),
             list_info: reg(
                 &r,
                 IntGaugeVec::new(
@@ -335,6 +383,33 @@ impl Metrics {
                         "Serving version of each list (sha256 of its file).",
                     ),
                     &["list", "sha256"],
+                )?,
+            ),
+            list_serial: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(LIST_SERIAL, "SOA serial of the serving version of a transferred list."),
+                    &["list"],
+                )?,
+            ),
+            list_last_success: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        LIST_LAST_SUCCESS,
+                        "Unix time of the last successful transfer or download.",
+                    ),
+                    &["list"],
+                )?,
+            ),
+            list_expired: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        LIST_EXPIRED,
+                        "1 while a transferred list is past its SOA expire.",
+                    ),
+                    &["list"],
                 )?,
             ),
             dry_run: cv(
@@ -399,6 +474,26 @@ impl Metrics {
                     "Prefetches not started because max_inflight resolutions were running.",
                 )?,
             ),
+            querylog: crate::querylog::QueryLogMetrics {
+                lines: reg(
+                    &r,
+                    IntCounter::new(QUERYLOG_LINES, "Query log lines written.")?,
+                ),
+                dropped: reg(
+                    &r,
+                    IntCounter::new(
+                        QUERYLOG_DROPPED,
+                        "Query log entries dropped because the writer's queue was full (answering never waits).",
+                    )?,
+                ),
+                errors: reg(
+                    &r,
+                    IntCounter::new(
+                        QUERYLOG_ERRORS,
+                        "Query log write, rotate or reopen errors.",
+                    )?,
+                ),
+            },
             log_suppressed: cv(
                 LOG_SUPPRESSED,
                 "Log lines left out by a rate cap; metrics still count every event.",
@@ -492,6 +587,25 @@ impl Metrics {
         let mut buf = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
         String::from_utf8(buf).unwrap_or_default()
+    }
+}
+
+impl Metrics {
+    /// Record one transfer or feed download of `list`: `kind` is `axfr`,
+    /// `ixfr` or `http`; `result` is `success` or a short failure reason
+    /// (`refused`, `timeout`, `tsig`, `truncated`, `serial_backwards`,
+    /// ...). A success also moves the last-success timestamp. Shared by the
+    /// zone-transfer and HTTPS feed code so both report alike.
+    pub fn record_transfer(&self, list: &str, kind: &str, result: &str) {
+        self.list_transfer
+            .with_label_values(&[list, kind, result])
+            .inc();
+        // A 304 from a feed confirms the serving version is current too.
+        if result == "success" || result == "not_modified" {
+            self.list_last_success
+                .with_label_values(&[list])
+                .set(unix_now());
+        }
     }
 }
 

@@ -70,6 +70,7 @@ fn list(dir: &std::path::Path, name: &str, kind: ListKind, mode: ListMode, body:
     let (compiled, _) = compile_list(&cfg, None, false).expect("compile");
     Policy {
         lists: vec![Some(Arc::new(compiled))],
+        held: vec![],
     }
 }
 

@@ -697,6 +697,59 @@ listcost_mode() {
   log "results: $res"
 }
 
+# querylog_mode: what the query log costs blocked answers, as one A/B: two
+# dnsward processes with the 1M list side by side, one writing every
+# blocked answer to [querylog] (defaults: /24 and /56, 100 MiB files, keep
+# 10) in $WORK, take the listed names in turn, ROUNDS times each: at max
+# rate, then at QLOG_RATE qps (default 50,000), where CPU per answer is the
+# figure to compare (max rate is often bound by dnsperf, not dnsward).
+# Both processes are pinned to SERVER_CPU, so the log's writer thread
+# shares the core with the answering threads: its cost shows in qps.
+querylog_mode() {
+  local r a_pid a_port a_http b_pid b_port b_http res="$WORK/results.txt"
+  : >"$WORK/runs.tsv"
+  mkdir -p "$WORK/dnsward" "$WORK/qlog"
+  write_dnsward_conf "$WORK/dnsward/off.toml" 1
+  write_dnsward_conf "$WORK/dnsward/on.toml" 1
+  printf '\n[querylog]\npath = "%s"\n' "$WORK/qlog/queries.jsonl" >>"$WORK/dnsward/on.toml"
+  start_dnsward qlog-off "$WORK/dnsward/off.toml"
+  a_pid=$DW_PID a_port=$DW_PORT a_http=$DW_HTTP
+  start_dnsward qlog-on "$WORK/dnsward/on.toml"
+  b_pid=$DW_PID b_port=$DW_PORT b_http=$DW_HTTP
+  sanity_checks "$a_port" 1
+  sanity_checks "$b_port" 1
+  for ((r = 1; r <= ROUNDS; r++)); do
+    DW_HTTP=$a_http perf blocked-off dnsward "$a_pid" "$a_port" "$WORK/q/blocked.txt" max
+    DW_HTTP=$b_http perf blocked-qlog dnsward "$b_pid" "$b_port" "$WORK/q/blocked.txt" max
+    # At a fixed QLOG_RATE (default 50,000 blocked qps): CPU per answer.
+    RATE=${QLOG_RATE:-50000} DW_HTTP=$a_http perf fixed-off dnsward "$a_pid" "$a_port" "$WORK/q/blocked.txt" rate
+    RATE=${QLOG_RATE:-50000} DW_HTTP=$b_http perf fixed-qlog dnsward "$b_pid" "$b_port" "$WORK/q/blocked.txt" rate
+  done
+  DW_HTTP=$b_http scrape "$WORK/logs/metrics-qlog-on.txt"
+  {
+    echo "the query log's cost on blocked answers ($(date -u +%FT%TZ), load avg $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo "two dnsward processes with the 1M list side by side on core $SERVER_CPU, dnsperf on core $LOAD_CPU; $ROUNDS rounds of ${DURATION}s each, alternated"
+    echo "dnsward: $("$DNSWARD" --version 2>/dev/null || echo "$DNSWARD") @ $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "query log: $(cat "$WORK"/qlog/queries.jsonl* 2>/dev/null | wc -l) lines written, $(grep -h '^dnsward_querylog_dropped_total' "$WORK/logs/metrics-qlog-on.txt" 2>/dev/null | awk '{print $2}') dropped"
+    echo
+    awk -F'\t' '
+      { n[$1]++; qps[$1] += $3; qpc[$1] += $9; lost[$1] += $6; printf "  round %d  %-12s qps %8.0f  q/CPU-s %8.0f  lost %d\n", n[$1], $1, $3, $9, $6 }
+      END {
+        a = "blocked-off"; b = "blocked-qlog"
+        if (!n[a] || !n[b]) exit 1
+        printf "\nmean: query log off %.0f qps, %.0f q/CPU-s; on %.0f qps, %.0f q/CPU-s\n", qps[a] / n[a], qpc[a] / n[a], qps[b] / n[b], qpc[b] / n[b]
+        printf "on / off at max rate: qps %.3f, q/CPU-s %.3f; lost %d / %d\n", (qps[b] / n[b]) / (qps[a] / n[a]), (qpc[b] / n[b]) / (qpc[a] / n[a]), lost[b], lost[a]
+        a = "fixed-off"; b = "fixed-qlog"
+        if (!n[a] || !n[b]) exit 1
+        printf "at a fixed rate: off %.0f qps, %.0f q/CPU-s; on %.0f qps, %.0f q/CPU-s\n", qps[a] / n[a], qpc[a] / n[a], qps[b] / n[b], qpc[b] / n[b]
+        printf "on / off at a fixed rate: q/CPU-s %.3f (goal: >= 0.90); lost %d / %d\n", (qpc[b] / n[b]) / (qpc[a] / n[a]), lost[b], lost[a]
+      }' "$WORK/runs.tsv"
+  } >"$res" || die "querylog: no complete rounds in $WORK/runs.tsv"
+  cat "$res"
+  [[ -n $RESULTS ]] && cp "$res" "$RESULTS"
+  log "results: $res"
+}
+
 reload_mode() {
   local out t0 t1 i dp swaps=0 before after fails_before fails_after
   ((RELOAD_SWAPS * RELOAD_INTERVAL < RELOAD_DURATION)) ||

@@ -61,6 +61,8 @@ pub struct Config {
     pub ratelimit: RateLimitConfig,
     /// The HTTP 451 page served on the sinkhole addresses.
     pub blockpage: BlockPageConfig,
+    /// Query log of blocked (or all) answers; off by default.
+    pub querylog: crate::querylog::QueryLogConfig,
 }
 
 /// `[blockpage]`: the HTTP server that answers browsers sent to the
@@ -469,6 +471,140 @@ pub struct ListConfig {
     /// built-in web roots stay trusted too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
+    /// RFC 3339 time (`2026-12-01T00:00:00Z`, quoted) from which the list
+    /// is enforced. Before it the list is loaded and shown by `explain`
+    /// as `pending`, but blocks nothing. Default: enforced from loading.
+    #[serde(default)]
+    pub effective_from: Option<String>,
+    /// RFC 3339 time at which the list stops blocking on its own (no
+    /// reload needed); it is then `expired`. Must be after
+    /// `effective_from`. Default: never.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// `effective_from` and `expires_at` parsed (filled by validation).
+    #[serde(skip)]
+    pub window: Window,
+    /// `[lists.transfer]`: keep this RPZ list as a secondary of a zone
+    /// (AXFR/IXFR with NOTIFY); `path` is then the seed, rewritten after
+    /// every accepted transfer. None: the list is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferConfig>,
+}
+
+/// Where a dated list stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListState {
+    /// Before `effective_from`: loaded, not enforced.
+    Pending,
+    /// In force.
+    Active,
+    /// At or after `expires_at`: loaded, not enforced.
+    Expired,
+}
+
+impl ListState {
+    /// Every state, in the order of the `dnsward_list_state` series.
+    pub const ALL: [ListState; 3] = [ListState::Pending, ListState::Active, ListState::Expired];
+
+    /// `pending`, `active` or `expired` (metric label, audit and explain text).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListState::Pending => "pending",
+            ListState::Active => "active",
+            ListState::Expired => "expired",
+        }
+    }
+}
+
+/// A list's enforcement window in Unix seconds: `[from, until)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    /// First second enforced (None: from loading).
+    pub from: Option<i64>,
+    /// First second no longer enforced (None: never).
+    pub until: Option<i64>,
+}
+
+impl Window {
+    /// The state at Unix time `now`.
+    pub fn state(&self, now: i64) -> ListState {
+        if self.from.is_some_and(|f| now < f) {
+            ListState::Pending
+        } else if self.until.is_some_and(|u| now >= u) {
+            ListState::Expired
+        } else {
+            ListState::Active
+        }
+    }
+
+    /// True when the list has a date at all (a scheduler is needed).
+    pub fn is_dated(&self) -> bool {
+        self.from.is_some() || self.until.is_some()
+    }
+}
+
+/// Unix seconds of an RFC 3339 time, or why it is not one.
+pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp())
+        .map_err(|e| {
+            format!(
+                "`{}` is not an RFC 3339 time (like 2026-12-01T00:00:00Z): {e}",
+                s.escape_debug()
+            )
+        })
+}
+
+/// `[lists.transfer]`: where an RPZ list's zone comes from.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferConfig {
+    /// Primaries, `ip` or `ip:port` (port 53 by default), tried in order.
+    /// NOTIFY is accepted only from these addresses.
+    pub primaries: Vec<String>,
+    /// The RPZ zone's name, e.g. `rpz.court.example.`.
+    pub zone: String,
+    /// BIND key file (`key "n" { algorithm hmac-sha256; secret "..."; };`).
+    /// When set, every transfer, SOA query and NOTIFY must carry a valid
+    /// TSIG with this key. Relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tsig_key_file: Option<PathBuf>,
+    /// Seconds between SOA checks; 0 (default) uses the zone's SOA refresh.
+    #[serde(default)]
+    pub refresh_secs: u32,
+    /// Seconds between attempts after a failure; 0 (default) uses the
+    /// zone's SOA retry.
+    #[serde(default)]
+    pub retry_secs: u32,
+    /// Seconds without a successful check after which the zone counts as
+    /// expired; 0 (default) uses the zone's SOA expire.
+    #[serde(default)]
+    pub expire_secs: u32,
+    /// What an expired zone does: `keep` (default) keeps enforcing the last
+    /// good policy and sets `dnsward_list_expired`; `drop` stops enforcing
+    /// the list until a transfer succeeds again.
+    #[serde(default)]
+    pub expire_policy: ExpirePolicy,
+    /// Time budget for one SOA query or transfer, seconds. Default 30.
+    #[serde(default = "default_transfer_timeout")]
+    pub timeout_secs: u32,
+}
+
+fn default_transfer_timeout() -> u32 {
+    30
+}
+
+/// What happens when a transferred zone passes its SOA expire.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpirePolicy {
+    /// Keep enforcing the last good version (court orders do not lapse
+    /// because a primary is down); the expired gauge says so.
+    #[default]
+    Keep,
+    /// Stop enforcing the list until the next successful transfer.
+    Drop,
 }
 
 fn default_max_rejected() -> u8 {
@@ -509,6 +645,10 @@ impl ListConfig {
             max_size_mb: None,
             sha256_url: None,
             ca_file: None,
+            effective_from: None,
+            expires_at: None,
+            window: Window::default(),
+            transfer: None,
         }
     }
 }
@@ -723,6 +863,8 @@ pub struct Validated {
     /// The block page, checked and ready (None when `blockpage.listen`
     /// is empty).
     pub blockpage: Option<crate::blockpage::Prepared>,
+    /// Query log path resolved, if the query log is on.
+    pub querylog: Option<PathBuf>,
 }
 
 impl Validated {
@@ -744,11 +886,16 @@ impl Validated {
             .map(|l| ListConfig {
                 path: abs(&l.path),
                 ca_file: l.ca_file.as_deref().map(abs),
+                transfer: l.transfer.clone().map(|mut t| {
+                    t.tsig_key_file = t.tsig_key_file.as_deref().map(abs);
+                    t
+                }),
                 ..l.clone()
             })
             .collect();
         c.resolver.root_hints = self.root_hints.as_deref().map(abs);
         c.audit.log = self.audit_log.as_deref().map(abs);
+        c.querylog.path = self.querylog.as_deref().map(abs);
         c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
         if let Some(bp) = &self.blockpage {
             let show = |p: &Option<PathBuf>, raw: &mut String| {

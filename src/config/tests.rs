@@ -53,6 +53,92 @@ fn feed_lists_need_no_cached_file_and_check_their_keys() {
 }
 
 #[test]
+fn a_list_is_a_feed_or_a_zone_secondary_not_both() {
+    let both = problems(
+        r#"
+        [[lists]]
+        name = "court"
+        format = "rpz"
+        url = "https://feeds.example/court.rpz"
+        path = "state/no-such-court.rpz"
+        [lists.transfer]
+        primaries = ["192.0.2.53"]
+        zone = "rpz.court.example."
+        "#,
+    );
+    assert_eq!(both, ["lists[0].url"]);
+}
+
+#[test]
+fn list_dates_are_parsed_and_ordered() {
+    let dir = std::env::temp_dir().join(format!("dnsward-cfg-dates-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("l.txt"), "a.example\n").expect("write");
+    let check = |from: &str, until: &str| {
+        let text = format!(
+            "[[lists]]\nname = \"l\"\npath = \"l.txt\"\neffective_from = \"{from}\"\nexpires_at = \"{until}\"\n"
+        );
+        let c: Config = toml::from_str(&text).expect("toml");
+        match c.validate(Path::new("t.toml"), &dir) {
+            Ok(v) => Ok(v.lists[0].window),
+            Err(ConfigError::Invalid { problems, .. }) => Err(problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.key, p.reason))
+                .collect::<Vec<_>>()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let w = check("2026-12-01T00:00:00Z", "2026-12-31T23:00:00+01:00").expect("valid");
+    assert_eq!(w.from, Some(1_796_083_200));
+    assert_eq!(w.until, Some(1_798_754_400));
+    assert_eq!(w.state(1_796_083_199), ListState::Pending);
+    assert_eq!(w.state(1_796_083_200), ListState::Active);
+    assert_eq!(w.state(1_798_754_400), ListState::Expired);
+
+    let e = check("1 December", "2026-12-01T00:00:00Z").expect_err("bad date");
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("lists[0].effective_from: `1 December` is not an RFC 3339"),
+        "{e:?}"
+    );
+    let e = check("2026-12-02T00:00:00Z", "2026-12-01T00:00:00Z").expect_err("order");
+    assert_eq!(e, ["lists[0].expires_at: must be after effective_from"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn transfer_tables_are_checked() {
+    let keys = problems(
+        r#"
+        [[lists]]
+        name = "court"
+        format = "domains"
+        path = "/nonexistent/seed.rpz"
+        [lists.transfer]
+        primaries = ["192.0.2.53:53", "not an address"]
+        zone = "bad..zone"
+        tsig_key_file = "/nonexistent/court.key"
+        timeout_secs = 0
+        "#,
+    );
+    assert_eq!(
+        keys,
+        vec![
+            "lists[0].format",
+            "lists[0].transfer.primaries[1]",
+            "lists[0].transfer.zone",
+            "lists[0].transfer.timeout_secs",
+            "lists[0].transfer.tsig_key_file",
+        ]
+    );
+    // A missing seed is fine: the list is empty until its first transfer.
+    assert!(problems(
+        "[[lists]]\nname = \"c\"\nformat = \"rpz\"\npath = \"/nonexistent/seed.rpz\"\n[lists.transfer]\nprimaries = [\"127.0.0.1\"]\nzone = \"rpz.c.\"\nexpire_policy = \"drop\"\n"
+    )
+    .is_empty());
+}
+
+#[test]
 fn defaults_are_valid() {
     assert!(problems("").is_empty());
 }

@@ -12,7 +12,9 @@ use super::{
     parse_addr, AclConfig, Action, Config, ConfigError, ListConfig, RateLimitConfig, ResolverMode,
     Validated,
 };
+use super::{parse_rfc3339, Window};
 use crate::pipeline::acl::Acl;
+use crate::policy::rule::Format;
 use crate::resolve::servers::AddressPolicy;
 
 impl Config {
@@ -27,7 +29,7 @@ impl Config {
             authority_allow,
             root_hints,
         } = resolver(&self, base, &mut problems);
-        let audit_log = files(&self, base, &mut problems);
+        let (audit_log, querylog) = files(&self, base, &mut problems);
         let lists = lists(&self, base, &mut problems);
         let metrics_listen = metrics(&self, &mut problems);
         let admin_token_file = admin_token(&self, base, metrics_listen, &mut problems);
@@ -51,6 +53,7 @@ impl Config {
             lists,
             root_hints,
             audit_log,
+            querylog,
         })
     }
 }
@@ -242,8 +245,12 @@ fn resolver(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Resolver {
     }
 }
 
-/// `audit.log` and `cache.*`.
-fn files(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Option<PathBuf> {
+/// `audit.log`, `querylog.*` and `cache.*`; the audit and query log paths resolved.
+fn files(
+    c: &Config,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> (Option<PathBuf>, Option<PathBuf>) {
     let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
     let audit_log = c.audit.log.as_ref().map(|p| base.join(p));
     if let Some(p) = &audit_log {
@@ -256,13 +263,49 @@ fn files(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Option<PathBuf
             );
         }
     }
+    let querylog = c.querylog.path.as_ref().map(|p| base.join(p));
+    if let Some(p) = &querylog {
+        if p.parent()
+            .is_some_and(|d| !d.as_os_str().is_empty() && !d.is_dir())
+        {
+            bad(
+                "querylog.path".into(),
+                format!("{}: directory does not exist", p.display()),
+            );
+        }
+    }
+    let q = &c.querylog;
+    if q.client_ipv4_prefix > 32 {
+        bad(
+            "querylog.client_ipv4_prefix".into(),
+            format!(
+                "{} is not an IPv4 prefix length (0-32)",
+                q.client_ipv4_prefix
+            ),
+        );
+    }
+    if q.client_ipv6_prefix > 128 {
+        bad(
+            "querylog.client_ipv6_prefix".into(),
+            format!(
+                "{} is not an IPv6 prefix length (0-128)",
+                q.client_ipv6_prefix
+            ),
+        );
+    }
+    if q.max_size_mb == 0 {
+        bad("querylog.max_size_mb".into(), "must be at least 1".into());
+    }
+    if q.queue == 0 {
+        bad("querylog.queue".into(), "must be at least 1".into());
+    }
     if c.cache.min_ttl_secs > c.cache.max_ttl_secs {
         bad(
             "cache.min_ttl_secs".into(),
             "must not exceed cache.max_ttl_secs".into(),
         );
     }
-    audit_log
+    (audit_log, querylog)
 }
 
 /// `[[lists]]`, with paths resolved against `base`.
@@ -345,12 +388,85 @@ fn lists(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Vec<ListConfig
         for (key, reason) in crate::policy::feed::validate(l) {
             bad(format!("lists[{i}].{key}"), reason);
         }
+        if l.url.is_some() && l.transfer.is_some() {
+            bad(
+                format!("lists[{i}].url"),
+                "a list comes from one source: `url` (a feed) or `transfer` (a zone), not both"
+                    .into(),
+            );
+        }
         let mut l = l.clone();
+        let mut when = |key: &str, v: &Option<String>| match v.as_deref().map(parse_rfc3339) {
+            Some(Ok(t)) => Some(t),
+            Some(Err(e)) => {
+                bad(format!("lists[{i}].{key}"), e);
+                None
+            }
+            None => None,
+        };
+        l.window = Window {
+            from: when("effective_from", &l.effective_from),
+            until: when("expires_at", &l.expires_at),
+        };
+        if let Window {
+            from: Some(f),
+            until: Some(u),
+        } = l.window
+        {
+            if u <= f {
+                bad(
+                    format!("lists[{i}].expires_at"),
+                    "must be after effective_from".into(),
+                );
+            }
+        }
         l.path = base.join(&l.path);
         l.authority_url = Some(c.blockpage.authority_url.clone()).filter(|u| !u.is_empty());
         l.ca_file = l.ca_file.map(|p| base.join(p));
         // A feed's cache may not exist before its first fetch.
-        if !l.path.is_file() && l.url.is_none() {
+        if let Some(t) = l.transfer.as_mut() {
+            if l.format != Format::Rpz {
+                bad(
+                    format!("lists[{i}].format"),
+                    "a list with [lists.transfer] must be format = \"rpz\"".into(),
+                );
+            }
+            if t.primaries.is_empty() {
+                bad(
+                    format!("lists[{i}].transfer.primaries"),
+                    "at least one primary is needed".into(),
+                );
+            }
+            for (j, p) in t.primaries.iter().enumerate() {
+                if let Err(e) = parse_addr(p, 53) {
+                    bad(format!("lists[{i}].transfer.primaries[{j}]"), e);
+                }
+            }
+            if let Err(e) = hickory_proto::rr::Name::from_ascii(&t.zone) {
+                bad(
+                    format!("lists[{i}].transfer.zone"),
+                    format!("`{}` is not a zone name: {e}", t.zone),
+                );
+            } else if t.zone.trim_end_matches('.').is_empty() {
+                bad(
+                    format!("lists[{i}].transfer.zone"),
+                    "the root is not an RPZ zone".into(),
+                );
+            }
+            if t.timeout_secs == 0 {
+                bad(
+                    format!("lists[{i}].transfer.timeout_secs"),
+                    "must be at least 1".into(),
+                );
+            }
+            if let Some(k) = &t.tsig_key_file {
+                let k = base.join(k);
+                if let Err(e) = crate::transfer::tsig::TsigKey::load(&k) {
+                    bad(format!("lists[{i}].transfer.tsig_key_file"), e.to_string());
+                }
+                t.tsig_key_file = Some(k);
+            }
+        } else if !l.path.is_file() && l.url.is_none() {
             bad(
                 format!("lists[{i}].path"),
                 format!("{}: no such file", l.path.display()),

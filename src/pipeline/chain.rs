@@ -24,6 +24,7 @@ impl Handler {
         transport: Transport,
         resp: &mut Message,
         entry: Option<&CachedAnswer>,
+        client: IpAddr,
     ) -> Verdict<Option<Name>> {
         let qtype = query.query_type();
         match entry {
@@ -67,6 +68,16 @@ impl Handler {
                 .chain_blocked
                 .with_label_values(&[b.list.name(), label])
                 .inc();
+            if let Some(log) = &self.querylog {
+                let qname = LookupKey::from_labels(qname.iter());
+                log.blocked(
+                    client,
+                    &qname.suffix_str(0),
+                    u16::from(qtype),
+                    policy.shared(b.list),
+                    label,
+                );
+            }
             if self.log_blocked {
                 info!(
                     target: "dnsward::blocked",

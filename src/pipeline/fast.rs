@@ -44,6 +44,7 @@ impl Handler {
         packet: &[u8],
         key: &mut LookupKey,
         prepared: Option<QuickQuery<'_>>,
+        client: IpAddr,
     ) -> Option<Vec<u8>> {
         let q = match prepared {
             Some(q) => q,
@@ -66,7 +67,9 @@ impl Handler {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                return self.fast_block(&q, key, &b, usize::from(limit));
+                let out = self.fast_block(&q, key, &b, usize::from(limit))?;
+                self.log_blocked_query(&policy, client, key, q.qtype, &b);
+                return Some(out);
             }
             policy.generation
         };
@@ -84,6 +87,14 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));
+        if let Some(log) = &self.querylog {
+            log.resolved(
+                client,
+                &key.suffix_str(0),
+                q.qtype,
+                u16::from(template.rcode()),
+            );
+        }
         self.maybe_prefetch(&hit, now);
         Some(out)
     }

@@ -28,7 +28,7 @@ mod chain;
 mod fast;
 pub mod ratelimit;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,12 +47,12 @@ use crate::pipeline::ratelimit::{RateDecision, RateLimiter};
 use crate::policy::matcher::LookupKey;
 use crate::policy::rule::{EntryAction, LocalData};
 use crate::policy::store::PolicyStore;
-use crate::policy::{Block, Decision};
+use crate::policy::{Block, Decision, Policy};
 use crate::resolve::cache::{AnswerCache, CacheKey, CachedAnswer};
 use crate::resolve::prefetch::{self, Spawner};
 use crate::resolve::Upstream;
 use crate::sinkhole::{Effect, Sinkhole};
-use crate::wire::check::{check_wire, WireReject};
+use crate::wire::check::{check_wire, WireReject, HEADER_LEN};
 use crate::wire::ede::{ede, EDE_PROHIBITED, EDE_STALE};
 use crate::wire::quick::{parse_quick, QuickQuery};
 use crate::wire::template::{render_block, BlockAnswer, BlockShape};
@@ -177,6 +177,9 @@ pub struct Handler {
     pub log_blocked: bool,
     /// Rate cap on those lines (`logging.blocked_queries_max_per_sec`).
     pub blocked_log_cap: crate::logcap::LineCap,
+    /// The query log (`[querylog]`), None when off: then the hooks below
+    /// cost one branch.
+    pub querylog: Option<crate::querylog::QueryLog>,
     /// Access control (swapped on SIGHUP).
     pub acl: ArcSwap<Acl>,
     /// Rate limiter (swapped on SIGHUP).
@@ -190,6 +193,8 @@ pub struct Handler {
     /// Background refreshes of answers near expiry (`cache.prefetch`);
     /// None when off.
     pub prefetch: Option<Spawner<Handler>>,
+    /// NOTIFY from the primaries of `[lists.transfer]` zones.
+    pub notify: crate::transfer::NotifyRouter,
 }
 
 /// What stage 0 decided about a source address.
@@ -230,8 +235,42 @@ impl Handler {
         transport: Transport,
         src: SocketAddr,
     ) -> Option<Vec<u8>> {
+        if let Some(reply) = self.notify_hook(packet, src) {
+            return reply;
+        }
         let admission = self.admit(src, transport);
-        self.handle_admitted(packet, transport, admission).await
+        self.handle_admitted(packet, transport, admission, src.ip())
+            .await
+    }
+
+    /// A NOTIFY request (opcode 4, QR=0) goes to the zone-transfer code
+    /// instead of the query path: `Some(reply)` for those, `None` for
+    /// everything else. It runs before access control because primaries
+    /// need not be resolver clients; the router answers only a configured
+    /// primary of a configured zone (TSIG-valid when a key is set) and
+    /// REFUSED anyone else, each refusal counted.
+    pub fn notify_hook(&self, packet: &[u8], src: SocketAddr) -> Option<Option<Vec<u8>>> {
+        if packet.len() < HEADER_LEN
+            || packet[2] & 0x80 != 0
+            || (packet[2] >> 3) & 0x0f != 4
+            || self.notify.is_empty()
+        {
+            // Without transfer lists NOTIFY stays an unsupported opcode.
+            return None;
+        }
+        let (reply, outcome) = self.notify.handle(packet, src.ip());
+        match outcome {
+            crate::transfer::NotifyOutcome::Accepted => {
+                self.count_rcode(ResponseCode::NoError);
+            }
+            crate::transfer::NotifyOutcome::Refused(reason) => {
+                self.metrics.reject(reason);
+                if reply.is_some() {
+                    self.count_rcode(ResponseCode::Refused);
+                }
+            }
+        }
+        Some(reply)
     }
 
     /// Stage 0: access control and rate limiting (UDP), on the source
@@ -298,12 +337,36 @@ impl Handler {
         }
     }
 
+    /// The query log hook for a blocked answer (one branch when the query
+    /// log is off).
+    fn log_blocked_query(
+        &self,
+        policy: &Policy,
+        client: IpAddr,
+        key: &LookupKey,
+        qtype: u16,
+        b: &Block<'_>,
+    ) {
+        if let Some(log) = &self.querylog {
+            let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
+                .map_or("blocked", |e| e.label());
+            log.blocked(
+                client,
+                &key.suffix_str(0),
+                qtype,
+                policy.shared(b.list),
+                action,
+            );
+        }
+    }
+
     /// Answer a packet whose source was already admitted.
     pub async fn handle_admitted(
         &self,
         packet: &[u8],
         transport: Transport,
         admission: Admission,
+        client: IpAddr,
     ) -> Option<Vec<u8>> {
         let _inflight = InFlightGuard::new(&self.inflight);
         let (denied, slip) = match admission {
@@ -352,7 +415,7 @@ impl Handler {
             resp.metadata.truncation = true;
             return Some(self.encode(resp, &request, transport));
         }
-        let (out, cached) = self.answer(&request, transport, resp).await?;
+        let (out, cached) = self.answer(&request, transport, resp, client).await?;
         if let Some(bytes) = cached.and_then(|c| self.render_cached(packet, &out, &c, transport)) {
             return Some(bytes);
         }
@@ -387,6 +450,7 @@ impl Handler {
         request: &Message,
         transport: Transport,
         mut resp: Message,
+        client: IpAddr,
     ) -> Option<(Message, Option<Arc<CachedAnswer>>)> {
         let query = match self.screen(request, transport, &mut resp) {
             Verdict::Continue(q) => q,
@@ -398,7 +462,7 @@ impl Handler {
         let key = LookupKey::from_labels(query.name().iter());
         // Policy before cache: a list change applies at once to names
         // already cached.
-        let redirect = match self.policy_stage(query, &key, transport, &mut resp) {
+        let redirect = match self.policy_stage(query, &key, transport, &mut resp, client) {
             Verdict::Continue(r) => r,
             Verdict::Respond => return Some((resp, None)),
             Verdict::Drop => return None,
@@ -418,8 +482,19 @@ impl Handler {
                 let cached = self.resolve_into(query, &ckey, dnssec_ok, &mut resp).await;
                 // After the cache and the upstream, whichever answered: a
                 // cached chain is checked against the policy serving now.
-                match self.chain_stage(query, transport, &mut resp, cached.as_deref()) {
-                    Verdict::Continue(None) => return Some((resp, cached)),
+                match self.chain_stage(query, transport, &mut resp, cached.as_deref(), client) {
+                    Verdict::Continue(None) => {
+                        if let Some(log) = &self.querylog {
+                            let rcode = u16::from(resp.metadata.response_code);
+                            log.resolved(
+                                client,
+                                &key.suffix_str(0),
+                                u16::from(query.query_type()),
+                                rcode,
+                            );
+                        }
+                        return Some((resp, cached));
+                    }
                     Verdict::Continue(Some(target)) => {
                         self.resolve_redirect(query, target, dnssec_ok, &mut resp)
                             .await;
@@ -527,6 +602,7 @@ impl Handler {
         key: &LookupKey,
         transport: Transport,
         resp: &mut Message,
+        client: IpAddr,
     ) -> Verdict<Option<Name>> {
         let qname = query.name();
         let qtype = query.query_type();
@@ -549,6 +625,7 @@ impl Handler {
             .blocked
             .with_label_values(&[list.name(), label])
             .inc();
+        self.log_blocked_query(&policy, client, key, u16::from(qtype), &b);
         if self.log_blocked {
             if let Some(suppressed) = self.blocked_log_cap.admit(Instant::now()) {
                 info!(

@@ -6,13 +6,30 @@ use std::sync::Arc;
 use super::compile::CompiledList;
 use super::matcher::{is_anchor, Hit, LookupKey};
 use super::rule::EntryAction;
-use crate::config::{ListKind, ListMode};
+use crate::config::{ListKind, ListMode, ListState};
 
 /// The lists in force, in configuration order.
 #[derive(Debug, Default)]
 pub struct Policy {
-    /// Compiled lists; an entry is `None` if it never loaded.
+    /// Compiled lists in force; an entry is `None` if it never loaded or
+    /// is outside its dates (then it is in `held`). Queries are decided
+    /// on these alone, so a date costs the query path nothing: the store
+    /// republishes the policy when a list's window opens or closes.
     pub lists: Vec<Option<Arc<CompiledList>>>,
+    /// Loaded lists outside their `effective_from`/`expires_at` window,
+    /// kept for `explain` and for the next reload to diff against.
+    pub held: Vec<HeldList>,
+}
+
+/// A loaded list that is not enforced because of its dates.
+#[derive(Debug, Clone)]
+pub struct HeldList {
+    /// Its index in the configuration (and in [`Policy::lists`]).
+    pub index: usize,
+    /// The compiled list.
+    pub list: Arc<CompiledList>,
+    /// `Pending` or `Expired`.
+    pub state: ListState,
 }
 
 /// A block list rule that matched.
@@ -42,10 +59,9 @@ pub enum Decision<'a> {
     Blocked(Block<'a>),
 }
 
-/// The policy's ruling on a name: the decision plus what dry-run lists
-/// would have done (a pipeline stage's result is [`crate::pipeline::Verdict`]).
+/// The decision plus what dry-run lists would have done.
 #[derive(Debug)]
-pub struct Ruling<'a> {
+pub struct Verdict<'a> {
     /// What to do.
     pub decision: Decision<'a>,
     /// The dry-run rule that would have blocked, had its list enforced.
@@ -75,7 +91,7 @@ impl Policy {
     /// found a rule is checked once more on such a name with its in-label
     /// dots made unmatchable: only a parent to the right of the odd label
     /// can then match. The check runs only when some rule matched.
-    pub fn decide(&self, key: &LookupKey) -> Ruling<'_> {
+    pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
         let v = self.decide_labels(key);
         if v.would_block.is_none() && matches!(v.decision, Decision::NotListed)
             || !key.has_label_dots()
@@ -86,7 +102,7 @@ impl Policy {
     }
 
     /// [`Policy::decide`] taking the key's dotted text at its word.
-    fn decide_labels(&self, key: &LookupKey) -> Ruling<'_> {
+    fn decide_labels(&self, key: &LookupKey) -> Verdict<'_> {
         let Some(hs) = key.suffix_hashes() else {
             return self.decide_walk(key);
         };
@@ -127,13 +143,13 @@ impl Policy {
             }
         }
         if let Some((_, list, line)) = allowed {
-            return Ruling {
+            return Verdict {
                 decision: Decision::Allowed { list, line },
                 would_block: None,
             };
         }
         let best = best.map(|(_, b)| b);
-        Ruling {
+        Verdict {
             would_block: if best.is_none() {
                 dry.map(|(_, b)| b)
             } else {
@@ -144,7 +160,7 @@ impl Policy {
     }
 
     /// Bring the table slots this name's decision will read into cache,
-    /// for every list (see [`crate::policy::matcher::DomainSet::touch`]); no effect on answers.
+    /// for every list (see [`DomainSet::touch`]); no effect on answers.
     pub fn touch(&self, key: &LookupKey) {
         if let Some(hs) = key.suffix_hashes() {
             for list in self.lists.iter().flatten() {
@@ -155,7 +171,7 @@ impl Policy {
 
     /// Second step after [`Policy::touch`], for every list: start loading
     /// what the decision reads next, deeper slots or the record to confirm
-    /// (see [`crate::policy::matcher::DomainSet::touch_next`]); no effect on answers.
+    /// (see [`DomainSet::touch_next`]); no effect on answers.
     pub fn touch_next(&self, key: &LookupKey) {
         if let Some(hs) = key.suffix_hashes() {
             for list in self.lists.iter().flatten() {
@@ -169,7 +185,7 @@ impl Policy {
     /// are not probed deeper. Used for names deeper than the two-pass
     /// lookup handles, and as the reference the two-pass one is tested
     /// against.
-    pub fn decide_walk(&self, key: &LookupKey) -> Ruling<'_> {
+    pub fn decide_walk(&self, key: &LookupKey) -> Verdict<'_> {
         let mut best: Option<Block<'_>> = None;
         let mut dry: Option<Block<'_>> = None;
         let mut active = u64::MAX;
@@ -221,12 +237,12 @@ impl Policy {
             }
         }
         if let Some((list, line)) = allowed {
-            return Ruling {
+            return Verdict {
                 decision: Decision::Allowed { list, line },
                 would_block: None,
             };
         }
-        Ruling {
+        Verdict {
             would_block: if best.is_none() { dry } else { None },
             decision: best.map_or(Decision::NotListed, Decision::Blocked),
         }
@@ -239,6 +255,27 @@ impl Policy {
 
     /// True when every configured list has loaded at least once.
     pub fn complete(&self) -> bool {
-        self.lists.iter().all(Option::is_some)
+        self.lists
+            .iter()
+            .enumerate()
+            .all(|(i, l)| l.is_some() || self.held.iter().any(|h| h.index == i))
+    }
+
+    /// The shared handle of a list in force (a decision borrows the list;
+    /// the query log keeps it past the decision). A scan of a few lists.
+    pub fn shared(&self, list: &CompiledList) -> Option<Arc<CompiledList>> {
+        self.lists
+            .iter()
+            .flatten()
+            .find(|l| std::ptr::eq(l.as_ref(), list))
+            .cloned()
+    }
+
+    /// List `i` as loaded, in force or held by its dates.
+    pub fn loaded(&self, i: usize) -> Option<&Arc<CompiledList>> {
+        self.lists
+            .get(i)
+            .and_then(Option::as_ref)
+            .or_else(|| self.held.iter().find(|h| h.index == i).map(|h| &h.list))
     }
 }

@@ -8,16 +8,25 @@ use super::decide::{Decision, Policy};
 use super::matcher::LookupKey;
 use super::parse;
 use super::rule::{EntryAction, Scope};
-use crate::config::{ListKind, ListMode};
+use crate::config::{ListKind, ListMode, ListState};
 
 impl Policy {
     /// Every rule of every list that covers the name, most specific first:
     /// the full chain behind a decision, for `explain`.
     pub fn explain(&self, key: &LookupKey) -> Vec<Match> {
         let mut out = Vec::new();
+        // Every loaded list in configuration order, with its state.
+        let mut all: Vec<(usize, &Arc<CompiledList>, ListState)> = self
+            .lists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_ref().map(|l| (i, l, ListState::Active)))
+            .chain(self.held.iter().map(|h| (h.index, &h.list, h.state)))
+            .collect();
+        all.sort_by_key(|(i, _, _)| *i);
         for sfx in key.suffixes() {
             let mut here = Vec::new();
-            for list in self.lists.iter().flatten() {
+            for &(_, list, state) in &all {
                 if let Some(hit) = list.set.covers(&sfx) {
                     let name = String::from_utf8_lossy(sfx.name).into_owned();
                     // A subtree rule sets both positions from one line; a
@@ -37,6 +46,7 @@ impl Policy {
                         line: hit.line,
                         action: hit.action,
                         depth: sfx.depth,
+                        state,
                     });
                 }
             }
@@ -61,6 +71,8 @@ pub struct Match {
     pub action: EntryAction,
     /// Labels between the query name and the entry (0 = exact).
     pub depth: usize,
+    /// Whether the list is in force or outside its dates.
+    pub state: ListState,
 }
 
 impl Match {
@@ -78,9 +90,21 @@ impl Match {
             EntryAction::LocalData => "local data (rpz)",
             EntryAction::Passthru => "allow",
         };
-        match self.list.cfg.mode {
+        let what = match self.list.cfg.mode {
             ListMode::DryRun => format!("{what}, dry-run"),
             ListMode::Enforce => what.to_string(),
+        };
+        let cfg = &self.list.cfg;
+        match self.state {
+            ListState::Active => what,
+            ListState::Pending => format!(
+                "{what}, pending: not enforced before {}",
+                cfg.effective_from.as_deref().unwrap_or("?")
+            ),
+            ListState::Expired => format!(
+                "{what}, expired: not enforced since {}",
+                cfg.expires_at.as_deref().unwrap_or("?")
+            ),
         }
     }
 }
@@ -107,6 +131,14 @@ pub struct RuleView {
     /// Legal order reference of the list.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
+    /// `active`, `pending` (before `effective_from`) or `expired`.
+    pub state: &'static str,
+    /// The list's `effective_from`, if dated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_from: Option<String>,
+    /// The list's `expires_at`, if dated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 impl From<&Match> for RuleView {
@@ -130,6 +162,9 @@ impl From<&Match> for RuleView {
             },
             effect: m.effect(),
             order_id: m.list.cfg.order_id.clone(),
+            state: m.state.as_str(),
+            effective_from: m.list.cfg.effective_from.clone(),
+            expires_at: m.list.cfg.expires_at.clone(),
         }
     }
 }

@@ -461,7 +461,7 @@ pub fn backoff(failures: u32, refresh: Duration) -> Duration {
 }
 
 /// Fetch once and offer the result to the store; returns the `result`
-/// label recorded (`ok`, `not_modified`, `refused` or a [`FeedError`]
+/// label recorded (`success`, `not_modified`, `refused` or a [`FeedError`]
 /// reason) and whether it counts as success for the retry schedule.
 pub async fn run_once(
     feed: &Feed,
@@ -493,7 +493,7 @@ pub async fn run_once(
                 Some(o) if o.result == "refused" => ("refused", false),
                 Some(o) => {
                     info!(list = %feed.name, url = %feed.url, result = o.result, entries = o.entries_after, "feed fetched");
-                    ("ok", true)
+                    ("success", true)
                 }
                 None => ("refused", false),
             }
@@ -507,10 +507,7 @@ pub async fn run_once(
             (reason, false)
         }
     };
-    metrics
-        .list_transfer
-        .with_label_values(&[&feed.name, KIND, result])
-        .inc();
+    metrics.record_transfer(&feed.name, KIND, result);
     (result, ok)
 }
 

@@ -17,8 +17,8 @@ use arc_swap::{ArcSwap, Guard};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use super::{compile_list, Candidate, CompiledList, Fingerprint, Policy};
-use crate::config::ListConfig;
+use super::{compile_list, Candidate, CompiledList, Fingerprint, HeldList, Policy};
+use crate::config::{ListConfig, ListState};
 use crate::metrics::{unix_now, Metrics};
 
 /// What a reload should do.
@@ -114,6 +114,9 @@ pub struct Published {
     pub policy: Policy,
     /// 0 for the empty policy before the first load, then +1 per swap.
     pub generation: u64,
+    /// Each configured list's date state when published (configuration
+    /// order); `Active` for undated lists.
+    pub states: Vec<ListState>,
 }
 
 impl std::ops::Deref for Published {
@@ -143,11 +146,13 @@ impl PolicyStore {
         let n = lists.len();
         let empty = Policy {
             lists: vec![None; lists.len()],
+            held: Vec::new(),
         };
         Self {
             current: ArcSwap::from_pointee(Published {
                 policy: empty,
                 generation: 0,
+                states: vec![ListState::Active; n],
             }),
             lists,
             metrics,
@@ -172,12 +177,30 @@ impl PolicyStore {
         let mut next: Vec<Option<Arc<CompiledList>>> = Vec::with_capacity(self.lists.len());
         let mut changed = false;
         for (i, cfg) in self.lists.iter().enumerate() {
-            let prev = old.lists.get(i).cloned().flatten();
+            let prev = old.loaded(i).cloned();
             let before = prev.as_ref().map_or(0, |p| p.set.len());
             let prev_sha = prev
                 .as_ref()
                 .map(|p| p.report.sha256.clone())
                 .unwrap_or_default();
+            if cfg.transfer.is_some() && !cfg.path.exists() {
+                // A secondary with no seed yet: empty until its first
+                // transfer, which is not a failure.
+                outcome.lists.push(ListOutcome {
+                    list: cfg.name.clone(),
+                    result: "unchanged",
+                    reason: None,
+                    error: None,
+                    entries_before: before,
+                    entries_after: before,
+                    added: 0,
+                    removed: 0,
+                    sha256: prev_sha,
+                    refused_version: None,
+                });
+                next.push(prev);
+                continue;
+            }
             if !req.reread {
                 let now = Fingerprint::of(&cfg.path);
                 let last_refused = self
@@ -306,10 +329,7 @@ impl PolicyStore {
         if changed {
             // Reloads are serialised, so `old` is the serving version and
             // generations never repeat.
-            self.current.store(Arc::new(Published {
-                policy: Policy { lists: next },
-                generation: old.generation + 1,
-            }));
+            self.publish(next, &old, unix_secs());
         }
         outcome
     }
@@ -330,7 +350,7 @@ impl PolicyStore {
         let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
         let cfg = self.lists.get(index)?;
         let old = self.current.load_full();
-        let prev = old.lists.get(index).cloned().flatten();
+        let prev = old.loaded(index).cloned();
         let before = prev.as_ref().map_or(0, |p| p.set.len());
         let prev_sha = prev
             .as_ref()
@@ -377,15 +397,33 @@ impl PolicyStore {
                 *slot = None;
             }
         }
-        let mut lists = old.lists.clone();
-        if let Some(slot) = lists.get_mut(index) {
+        let mut all: Vec<_> = (0..self.lists.len())
+            .map(|i| old.loaded(i).cloned())
+            .collect();
+        if let Some(slot) = all.get_mut(index) {
             *slot = Some(Arc::new(list));
         }
-        self.current.store(Arc::new(Published {
-            policy: Policy { lists },
-            generation: old.generation + 1,
-        }));
+        self.publish(all, &old, unix_secs());
         Some(o)
+    }
+
+    /// Stop enforcing list `index` (`expire_policy = "drop"` after SOA
+    /// expire): it serves nothing until the next accepted transfer.
+    pub fn withdraw(&self, index: usize) {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.current.load_full();
+        let Some(list) = old.loaded(index) else {
+            return;
+        };
+        let _ = self
+            .metrics
+            .list_info
+            .remove_label_values(&[list.name(), &list.report.sha256]);
+        let mut all: Vec<_> = (0..self.lists.len())
+            .map(|i| old.loaded(i).cloned())
+            .collect();
+        all[index] = None;
+        self.publish(all, &old, unix_secs());
     }
 
     /// Record a feed fetch of list `index` that failed before there was
@@ -397,7 +435,7 @@ impl PolicyStore {
             return;
         };
         let old = self.current.load();
-        let prev = old.lists.get(index).cloned().flatten();
+        let prev = old.loaded(index).cloned();
         let before = prev.as_ref().map_or(0, |p| p.set.len());
         let sha = prev.map(|p| p.report.sha256.clone()).unwrap_or_default();
         self.refuse(cfg, before, sha, reason, error, None);
@@ -431,6 +469,103 @@ impl PolicyStore {
         };
         self.audit(cfg, &o, false);
         o
+    }
+
+    /// Republish when a dated list's window opened or closed since the
+    /// serving policy was built (the scheduler calls this every second).
+    /// The query path never looks at a clock: a list out of its window is
+    /// simply not among [`Policy::lists`]. Returns true if it republished.
+    pub fn tick(&self, now: i64) -> bool {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.current.load_full();
+        let moved = self
+            .lists
+            .iter()
+            .zip(&old.states)
+            .any(|(cfg, s)| cfg.window.state(now) != *s);
+        if !moved {
+            return false;
+        }
+        let all = (0..self.lists.len())
+            .map(|i| old.loaded(i).cloned())
+            .collect();
+        self.publish(all, &old, now);
+        true
+    }
+
+    /// True when some list has `effective_from` or `expires_at`, so a
+    /// scheduler must call [`PolicyStore::tick`].
+    pub fn has_dates(&self) -> bool {
+        self.lists.iter().any(|l| l.window.is_dated())
+    }
+
+    /// Store `all` (every loaded list, configuration order) split by each
+    /// list's dates at `now`; audit every date transition from `old`
+    /// (`order effective`, `order expired`) and set `dnsward_list_state`.
+    /// The caller holds `reload_lock`. The generation always rises, so
+    /// cached CNAME-chain checks re-run against the new set of lists.
+    fn publish(&self, all: Vec<Option<Arc<CompiledList>>>, old: &Published, now: i64) {
+        let mut lists = Vec::with_capacity(all.len());
+        let mut held = Vec::new();
+        let mut states = Vec::with_capacity(all.len());
+        for (i, (cfg, list)) in self.lists.iter().zip(all).enumerate() {
+            let state = cfg.window.state(now);
+            states.push(state);
+            match (state, list) {
+                (ListState::Active, l) => lists.push(l),
+                (state, Some(list)) => {
+                    lists.push(None);
+                    held.push(HeldList {
+                        index: i,
+                        list,
+                        state,
+                    });
+                }
+                (_, None) => lists.push(None),
+            }
+            // The first publication has no earlier state to move from: a
+            // list already in force at start is recorded by its load line.
+            let before = old.states.get(i).copied();
+            if old.generation > 0 && before != Some(state) {
+                let event = match state {
+                    ListState::Active => "order effective",
+                    ListState::Expired => "order expired",
+                    ListState::Pending => "order pending",
+                };
+                info!(list = %cfg.name, order_id = cfg.order_id.as_deref().unwrap_or(""), "{event}");
+                self.audit_event(cfg, event, now);
+            }
+            for s in ListState::ALL {
+                self.metrics
+                    .list_state
+                    .with_label_values(&[&cfg.name, s.as_str()])
+                    .set(i64::from(s == state));
+            }
+        }
+        self.current.store(Arc::new(Published {
+            policy: Policy { lists, held },
+            generation: old.generation + 1,
+            states,
+        }));
+    }
+
+    /// One audit line for a date transition of a list.
+    fn audit_event(&self, cfg: &ListConfig, event: &str, now: i64) {
+        let unix = now.max(0) as u64;
+        let line = serde_json::json!({
+            "time": rfc3339(unix),
+            "unix": unix,
+            "event": event,
+            "list": cfg.name,
+            "path": std::path::absolute(&cfg.path)
+                .unwrap_or_else(|_| cfg.path.clone())
+                .display()
+                .to_string(),
+            "order_id": cfg.order_id,
+            "effective_from": cfg.effective_from,
+            "expires_at": cfg.expires_at,
+        });
+        self.write_audit(&line.to_string());
     }
 
     fn publish_list_metrics(&self, list: &CompiledList, prev_sha: &str) {
@@ -469,6 +604,11 @@ impl PolicyStore {
         let Ok(json) = serde_json::to_string(&line) else {
             return;
         };
+        self.write_audit(&json);
+    }
+
+    /// Append one JSON line to the audit log (and the `dnsward::audit` log target).
+    fn write_audit(&self, json: &str) {
         info!(target: "dnsward::audit", "{json}");
         if let Some(path) = &self.audit {
             let written = std::fs::OpenOptions::new()
@@ -481,6 +621,14 @@ impl PolicyStore {
             }
         }
     }
+}
+
+/// The current Unix time in whole seconds (the clock dated lists are
+/// judged by).
+pub fn unix_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time (UTC), without a date crate.

@@ -39,7 +39,7 @@ fn describe(policy: &Policy, q: &str) -> String {
     }
 }
 
-fn verdict_text(v: &Ruling<'_>) -> String {
+fn verdict_text(v: &Verdict<'_>) -> String {
     let block = |b: &Block<'_>| format!("{}:{}:{}", b.list.name(), b.depth, b.hit.line);
     let d = match &v.decision {
         Decision::NotListed => "none".to_string(),
@@ -79,6 +79,7 @@ fn two_pass_decide_agrees_with_the_walk() {
                 "$ORIGIN rpz.\n*.w.a.example CNAME rpz-passthru.\nv.b.example CNAME *.\n",
             )),
         ],
+        held: vec![],
     };
     let labels = ["a", "b", "c", "example", "x", "y", "z", "q", "ok", "w", "v"];
     let mut n = 0;
@@ -118,6 +119,7 @@ fn allow_beats_block_and_specific_beats_general() {
             Some(list(&d, "allow", ListKind::Allow, "ok.ads.example\n")),
             Some(list(&d, "deep", ListKind::Block, "a.b.c.d.example\n")),
         ],
+        held: vec![],
     };
     assert_eq!(describe(&policy, "x.ads.example"), "block:narrow:1");
     assert_eq!(describe(&policy, "www.example"), "block:broad:1");
@@ -137,11 +139,12 @@ fn passthru_and_dry_run() {
     let mut dry = cfg(&d, "trial", ListKind::Block, "new-order.example\n");
     dry.mode = ListMode::DryRun;
     let policy = Policy {
-            lists: vec![
-                Some(list(&d, "rpz", ListKind::Block, "$TTL 60\n@ SOA a. b. 1 2 3 4 5\nx.example CNAME .\nok.x.example CNAME rpz-passthru.\n")),
-                Some(Arc::new(compile_list(&dry, None, false).expect("c").0)),
-            ],
-        };
+        lists: vec![
+            Some(list(&d, "rpz", ListKind::Block, "$TTL 60\n@ SOA a. b. 1 2 3 4 5\nx.example CNAME .\nok.x.example CNAME rpz-passthru.\n")),
+            Some(Arc::new(compile_list(&dry, None, false).expect("c").0)),
+        ],
+        held: vec![],
+    };
     assert_eq!(describe(&policy, "x.example"), "block:rpz:3");
     assert_eq!(describe(&policy, "ok.x.example"), "allow:rpz");
     let v = policy.decide(&LookupKey::from_dotted("www.new-order.example"));
@@ -224,14 +227,15 @@ fn mostly_garbage_is_refused_and_the_good_file_then_accepted() {
 fn explain_validates_the_name_and_shows_scope() {
     let d = tmpdir("explain");
     let mut c = cfg(
-            &d,
-            "l",
-            ListKind::Block,
-            "$ORIGIN rpz.\n*.below.example CNAME .\nexact.example CNAME .\nboth.example CNAME .\n*.both.example CNAME .\n",
-        );
+        &d,
+        "l",
+        ListKind::Block,
+        "$ORIGIN rpz.\n*.below.example CNAME .\nexact.example CNAME .\nboth.example CNAME .\n*.both.example CNAME .\n",
+    );
     c.format = Format::Rpz;
     let policy = Policy {
         lists: vec![Some(Arc::new(compile_list(&c, None, false).expect("c").0))],
+        held: vec![],
     };
     let scope = |q: &str| {
         let e = policy.explain_name(q).expect("valid");
@@ -246,6 +250,7 @@ fn explain_validates_the_name_and_shows_scope() {
     let sub = list(&d, "sub", ListKind::Block, "tree.example\n");
     let e = Policy {
         lists: vec![Some(sub)],
+        held: vec![],
     }
     .explain_name("x.Tree.example.")
     .expect("valid");

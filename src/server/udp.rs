@@ -242,9 +242,12 @@ fn dispatch(
     src: SocketAddr,
     key: (&mut LookupKey, Option<QuickQuery<'_>>),
 ) -> Option<Vec<u8>> {
+    if let Some(reply) = handler.notify_hook(packet, src) {
+        return reply;
+    }
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
-        if let Some(resp) = handler.try_fast(packet, key.0, key.1) {
+        if let Some(resp) = handler.try_fast(packet, key.0, key.1, src.ip()) {
             return Some(resp);
         }
     }
@@ -258,7 +261,7 @@ fn dispatch(
     let reply = reply.clone();
     let task = async move {
         if let Some(resp) = handler
-            .handle_admitted(&packet, Transport::Udp, admission)
+            .handle_admitted(&packet, Transport::Udp, admission, src.ip())
             .await
         {
             reply.send(resp, src).await;

@@ -7,7 +7,7 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use crate::metrics::Reject;
 
 /// The smallest DNS header.
-const HEADER_LEN: usize = 12;
+pub(crate) const HEADER_LEN: usize = 12;
 
 /// A query has one question, no answers and at most a few additional
 /// records; larger counts are hostile and get FORMERR before decoding

@@ -257,7 +257,7 @@ async fn ok_then_not_modified_keeps_the_list_and_sends_the_etag() {
         "conditional request sent"
     );
     assert!(blocked(s, "ads.example.zz.").await, "304 keeps the list");
-    assert_eq!(transfers(&d, "ok").await, 1.0);
+    assert_eq!(transfers(&d, "success").await, 1.0);
     let cached = dir.path().join("state/feed.txt");
     assert_eq!(
         std::fs::read_to_string(&cached).expect("cache"),
@@ -272,7 +272,7 @@ async fn ok_then_not_modified_keeps_the_list_and_sends_the_etag() {
     feed.set(ok("ads.example.zz\nnew.example.zz\n", "v2"));
     wait_until("second version", || blocked(s, "new.example.zz.")).await;
     assert!(blocked(s, "ads.example.zz.").await);
-    assert_eq!(transfers(&d, "ok").await, 2.0);
+    assert_eq!(transfers(&d, "success").await, 2.0);
     d.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -438,7 +438,7 @@ async fn https_with_a_private_ca_file() {
     )
     .await;
     wait_until("fetched over TLS", || blocked(d.dns[0], "tls.example.zz.")).await;
-    assert_eq!(transfers(&d, "ok").await, 1.0);
+    assert_eq!(transfers(&d, "success").await, 1.0);
     d.shutdown(Duration::from_secs(1)).await;
 
     // Without the CA the same server is not trusted.

@@ -360,6 +360,7 @@ fn hagezi_rpz_compiles_to_exact_and_below_nxdomain_rules() {
     assert_eq!((diff.before, diff.after, diff.added), (0, 7_179, 7_179));
     let policy = Policy {
         lists: vec![Some(Arc::new(list))],
+        held: vec![],
     };
     for (q, depth) in [
         ("animehub.ac", 0),

@@ -37,6 +37,7 @@ fn aggregate_1m_compiles_and_decides_like_an_oracle() {
     assert_eq!(diff.added, 1_038_838);
     let policy = Policy {
         lists: vec![Some(Arc::new(list))],
+        held: vec![],
     };
 
     // 1,000 listed names, spread over the file: blocked at depth 0 by

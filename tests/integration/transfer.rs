@@ -1,0 +1,562 @@
+//! `[lists.transfer]` against real primaries: Knot (NOTIFY, IXFR from its
+//! journal, TSIG) and NSD (AXFR), plus a scripted primary for the failure
+//! cases a real server will not produce on demand (a serial going
+//! backwards, a stream cut mid-transfer). Skipped with a message when
+//! knotd or nsd is not installed (`.ci/run` installs both).
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use hickory_proto::op::{Message, OpCode, ResponseCode};
+use hickory_proto::rr::RecordType;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SECRET: &str = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=";
+const OTHER_SECRET: &str = "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItb3Q=";
+
+/// A child process killed (by its PID, through `Child`) on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn have(bin: &str) -> bool {
+    let found = ["/usr/sbin", "/usr/bin", "/sbin"]
+        .iter()
+        .any(|d| Path::new(d).join(bin).is_file());
+    if !found {
+        eprintln!("SKIPPED: `{bin}` not installed (apt-get install knot nsd)");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    // Bound on UDP and TCP at once so both are free for the primary.
+    loop {
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = u.local_addr().unwrap().port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+fn zone_text(serial: u32, names: &[&str]) -> String {
+    let mut z = format!(
+        "$ORIGIN rpz.test.\n@ 300 IN SOA ns.rpz.test. h.rpz.test. {serial} 3600 1 86400 30\n@ 300 IN NS ns.rpz.test.\n"
+    );
+    for n in names {
+        z.push_str(&format!("{n} 300 IN CNAME .\n"));
+    }
+    z
+}
+
+struct Knot {
+    _proc: Proc,
+    dir: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Knot {
+    /// knotd on a loopback port, its zone requiring TSIG key `xfr-key`,
+    /// sending NOTIFY (signed) to `notify`.
+    fn start(dir: &TempDir, port: u16, serial: u32, names: &[&str], notify: &[SocketAddr]) -> Knot {
+        let d = dir.path().join("knot");
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("rpz.test.zone"), zone_text(serial, names)).unwrap();
+        let mut remotes = String::new();
+        let mut ids = Vec::new();
+        for (i, a) in notify.iter().enumerate() {
+            remotes.push_str(&format!(
+                "  - id: dw{i}\n    address: {}@{}\n    key: xfr-key\n",
+                a.ip(),
+                a.port()
+            ));
+            ids.push(format!("dw{i}"));
+        }
+        let notify_line = if ids.is_empty() {
+            String::new()
+        } else {
+            format!("    notify: [{}]\n", ids.join(", "))
+        };
+        let remote_section = if remotes.is_empty() {
+            String::new()
+        } else {
+            format!("remote:\n{remotes}")
+        };
+        let conf = format!(
+            "server:\n    rundir: \"{d}\"\n    listen: 127.0.0.1@{port}\ncontrol:\n    listen: \"{d}/knot.sock\"\nlog:\n  - target: stderr\n    any: info\ndatabase:\n    storage: \"{d}\"\nkey:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n{remote_section}acl:\n  - id: xfr\n    address: 127.0.0.0/8\n    key: xfr-key\n    action: transfer\ntemplate:\n  - id: default\n    storage: \"{d}\"\n    zonefile-load: difference\n    journal-content: changes\n    semantic-checks: off\nzone:\n  - domain: rpz.test.\n    file: \"{d}/rpz.test.zone\"\n    acl: xfr\n{notify_line}",
+            d = d.display()
+        );
+        std::fs::write(d.join("knot.conf"), conf).unwrap();
+        let log = std::fs::File::create(d.join("knot.log")).unwrap();
+        let child = Command::new("knotd")
+            .arg("-c")
+            .arg(d.join("knot.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(addr).is_err() {
+            assert!(Instant::now() < deadline, "knotd did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Knot {
+            _proc: Proc(child),
+            dir: d,
+            addr,
+        }
+    }
+
+    /// New zone content at a new serial; knotd computes the IXFR diff
+    /// into its journal and sends NOTIFY.
+    fn update(&self, serial: u32, names: &[&str]) {
+        std::fs::write(self.dir.join("rpz.test.zone"), zone_text(serial, names)).unwrap();
+        let ok = Command::new("knotc")
+            .arg("-s")
+            .arg(self.dir.join("knot.sock"))
+            .args(["zone-reload", "rpz.test."])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "knotc zone-reload");
+    }
+}
+
+fn key_file(dir: &TempDir, name: &str, secret: &str) -> PathBuf {
+    dir.write(
+        name,
+        &format!("key \"xfr-key\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{secret}\";\n}};\n"),
+    )
+}
+
+fn list_toml(seed: &Path, primary: SocketAddr, key: Option<&Path>, extra: &str) -> String {
+    let key = key.map_or(String::new(), |k| {
+        format!("tsig_key_file = \"{}\"\n", k.display())
+    });
+    format!(
+        "[[lists]]\nname = \"court\"\nformat = \"rpz\"\npath = \"{}\"\norder_id = \"ORDER-7\"\n[lists.transfer]\nprimaries = [\"{primary}\"]\nzone = \"rpz.test.\"\n{key}refresh_secs = 3600\nretry_secs = 1\ntimeout_secs = 5\n{extra}",
+        seed.display()
+    )
+}
+
+/// A node's config: the list, and a resolver pointed at a loopback port
+/// where nothing answers, so names the list does not block never leave
+/// the machine (they get SERVFAIL).
+fn node_toml(list: &str) -> String {
+    base_toml(&format!("{}{list}", resolver_toml_at(free_port(), 200, "")))
+}
+
+fn serial(r: &dnsward::app::Running) -> i64 {
+    r.metrics.list_serial.with_label_values(&["court"]).get()
+}
+
+fn transfers(r: &dnsward::app::Running, kind: &str, result: &str) -> u64 {
+    r.metrics
+        .list_transfer
+        .with_label_values(&["court", kind, result])
+        .get()
+}
+
+fn hash(r: &dnsward::app::Running) -> Option<String> {
+    r.store
+        .load()
+        .lists
+        .first()
+        .cloned()
+        .flatten()
+        .map(|l| l.report.sha256.clone())
+}
+
+async fn rcode(r: &dnsward::app::Running, name: &str) -> ResponseCode {
+    let (m, _) = query(r.dns[0], Proto::Udp, name, RecordType::A).await;
+    m.metadata.response_code
+}
+
+async fn wait_serial(r: &dnsward::app::Running, s: i64) {
+    wait_until(&format!("serial {s}"), || async { serial(r) == s }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
+    if !have("knotd") {
+        return;
+    }
+    let dir = TempDir::new("xfr-knot");
+    let key = key_file(&dir, "court.key", SECRET);
+    // The nodes first, so knotd can be told where to send NOTIFY; until
+    // it runs their first AXFR fails and is retried every second.
+    let port = free_port();
+    let primary: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let sub = TempDir::new(&format!("xfr-node{i}"));
+        let seed = sub.path().join("state/court.rpz");
+        let toml = node_toml(&list_toml(&seed, primary, Some(&key), ""));
+        nodes.push((start_dnsward(&sub, &toml).await, sub));
+    }
+    let notify: Vec<SocketAddr> = nodes.iter().map(|(r, _)| r.dns[0]).collect();
+    // knotd on the port the nodes were given.
+    // Enough names that the AXFR spans several messages, each signed and
+    // chained to the previous MAC (RFC 8945 5.3.1).
+    let many: Vec<String> = (0..5000).map(|i| format!("n{i}.example")).collect();
+    let mut v1: Vec<&str> = many.iter().map(String::as_str).collect();
+    v1.push("bad.example");
+    let mut v2 = v1.clone();
+    v2.push("worse.example");
+    let knot = Knot::start(&dir, port, 1, &v1, &notify);
+    for (r, _) in &nodes {
+        wait_serial(r, 1).await;
+        assert_eq!(rcode(r, "bad.example").await, ResponseCode::NXDomain);
+        assert_eq!(transfers(r, "axfr", "success"), 1);
+    }
+
+    // Queries run throughout the swap; every one must be answered.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = {
+        let stop = stop.clone();
+        let server = nodes[0].0.dns[0];
+        tokio::spawn(async move {
+            let (mut sent, mut lost) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let q = make_query("bad.example", RecordType::A, Some(1232));
+                let raw = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(1)).await;
+                sent += 1;
+                if raw.is_none_or(|r| r.len() < 4 || r[3] & 0x0f != 3) {
+                    lost += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            (sent, lost)
+        })
+    };
+    let t0 = Instant::now();
+    knot.update(2, &v2);
+    let deadline = t0 + Duration::from_secs(2);
+    loop {
+        let hashes: Vec<_> = nodes.iter().map(|(r, _)| (serial(r), hash(r))).collect();
+        if hashes.iter().all(|h| h.0 == 2) && hashes.windows(2).all(|w| w[0].1 == w[1].1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nodes did not converge within 2 s of the change: {hashes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Convergence takes tens of milliseconds: probe a little after it too.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, lost) = prober.await.unwrap();
+    assert!(sent > 10, "{sent} probes");
+    assert_eq!(
+        lost, 0,
+        "{lost} of {sent} queries unanswered or not blocked during the swap"
+    );
+    for (r, sub) in &nodes {
+        assert_eq!(rcode(r, "worse.example").await, ResponseCode::NXDomain);
+        assert_eq!(transfers(r, "ixfr", "success"), 1, "counted as IXFR");
+        // The seed is the accepted version, rewritten.
+        let seed = std::fs::read_to_string(sub.path().join("state/court.rpz")).unwrap();
+        assert!(seed.contains(" 2 3600 1 86400 30"), "{seed}");
+        assert!(seed.contains("worse.example.rpz.test."), "{seed}");
+        let text = r.metrics.render();
+        assert!(
+            text.contains("dnsward_list_serial{list=\"court\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("dnsward_list_last_success_timestamp_seconds{list=\"court\"}"));
+        assert!(text.contains("dnsward_list_expired{list=\"court\"} 0"));
+    }
+    // A fourth node started now gets serial 2 by AXFR, not by IXFR, and
+    // shows the same content hash as the others.
+    let late_dir = TempDir::new("xfr-late");
+    let late_seed = late_dir.path().join("state/court.rpz");
+    let late = start_dnsward(
+        &late_dir,
+        &node_toml(&list_toml(&late_seed, primary, Some(&key), "")),
+    )
+    .await;
+    wait_serial(&late, 2).await;
+    assert_eq!(transfers(&late, "axfr", "success"), 1);
+    assert_eq!(hash(&late), hash(&nodes[0].0), "same policy, same hash");
+    // NOTIFY from somewhere else is refused and counted.
+    let r = &nodes[0].0;
+    let mut m = Message::new(7, hickory_proto::op::MessageType::Query, OpCode::Notify);
+    m.add_query(hickory_proto::op::Query::query(
+        hickory_proto::rr::Name::from_ascii("rpz.test.").unwrap(),
+        RecordType::SOA,
+    ));
+    let raw = udp_raw(r.dns[0], &m.to_vec().unwrap(), Duration::from_secs(2))
+        .await
+        .expect("answered");
+    assert_eq!(
+        raw[3] & 0x0f,
+        5,
+        "REFUSED: unsigned NOTIFY with a key configured"
+    );
+    assert!(r.metrics.rejected.with_label_values(&["notify_tsig"]).get() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn knot_tsig_mismatch_is_refused_and_counted() {
+    if !have("knotd") {
+        return;
+    }
+    let dir = TempDir::new("xfr-badkey");
+    let knot = Knot::start(&dir, free_port(), 1, &["bad.example"], &[]);
+    let key = key_file(&dir, "wrong.key", OTHER_SECRET);
+    let seed = dir.path().join("court.rpz");
+    let r = start_dnsward(
+        &dir,
+        &node_toml(&list_toml(&seed, knot.addr, Some(&key), "")),
+    )
+    .await;
+    wait_until("a refused transfer", || async {
+        transfers(&r, "axfr", "tsig") >= 1
+    })
+    .await;
+    assert_eq!(transfers(&r, "axfr", "success"), 0);
+    assert!(hash(&r).is_none(), "nothing loaded from a refused transfer");
+    assert!(!seed.exists(), "no seed written");
+    let (status, _) = http_get(r.metrics_addr.unwrap(), "/readyz").await;
+    assert_eq!(status, 503, "no seed and no transfer yet: not ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_zone_keeps_enforcing_by_default_and_drop_stops() {
+    for (policy, still_blocked) in [("keep", true), ("drop", false)] {
+        let dir = TempDir::new("xfr-expire");
+        let seed = dir.write("court.rpz", SEED);
+        let primary: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let extra = format!("expire_secs = 1\nexpire_policy = \"{policy}\"\n");
+        let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, &extra))).await;
+        wait_until("expired", || async {
+            r.metrics.list_expired.with_label_values(&["court"]).get() == 1
+        })
+        .await;
+        let blocked = rcode(&r, "old.example").await == ResponseCode::NXDomain;
+        assert_eq!(blocked, still_blocked, "expire_policy = {policy}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nsd_serves_axfr() {
+    if !have("nsd") {
+        return;
+    }
+    let dir = TempDir::new("xfr-nsd");
+    let d = dir.path().join("nsd");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("rpz.test.zone"), zone_text(5, &["nsd.example"])).unwrap();
+    let port = free_port();
+    let conf = format!(
+        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  username: \"\"\n  chroot: \"\"\n  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: rpz.test\n  zonefile: \"{d}/rpz.test.zone\"\n  provide-xfr: 127.0.0.0/8 NOKEY\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("nsd.conf"), conf).unwrap();
+    let _nsd = Proc(
+        Command::new("nsd")
+            .arg("-c")
+            .arg(d.join("nsd.conf"))
+            .arg("-d")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let primary: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let seed = dir.path().join("court.rpz");
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+    wait_serial(&r, 5).await;
+    assert_eq!(rcode(&r, "nsd.example").await, ResponseCode::NXDomain);
+    assert_eq!(transfers(&r, "axfr", "success"), 1);
+}
+
+const SEED: &str = "$ORIGIN rpz.test.\nrpz.test. 300 IN SOA ns.rpz.test. h.rpz.test. 10 3600 1 86400 30\nold.example.rpz.test. 300 IN CNAME .\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_down_at_start_enforces_the_seed() {
+    let dir = TempDir::new("xfr-seed");
+    let seed = dir.write("court.rpz", SEED);
+    // Nothing listens there.
+    let primary: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+    assert_eq!(rcode(&r, "old.example").await, ResponseCode::NXDomain);
+    wait_until("a failed IXFR", || async {
+        transfers(&r, "ixfr", "connect") >= 1
+    })
+    .await;
+    assert_eq!(serial(&r), 10);
+    let (status, _) = http_get(r.metrics_addr.unwrap(), "/readyz").await;
+    assert_eq!(status, 200, "a seed makes the node ready");
+    assert_eq!(
+        std::fs::read_to_string(&seed).unwrap(),
+        SEED,
+        "seed untouched"
+    );
+}
+
+/// A scripted primary: answers every transfer request with `answers`
+/// (one message), cut after `cut` bytes when set.
+async fn fake_primary(answers: String, cut: Option<usize>) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let answers = answers.clone();
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if s.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                let Ok(q) = Message::from_vec(&q) else { return };
+                let mut m = Message::response(q.metadata.id, OpCode::Query);
+                m.metadata.authoritative = true;
+                m.queries = q.queries.clone();
+                m.answers = records(&answers);
+                let body = m.to_vec().unwrap();
+                let mut out = (body.len() as u16).to_be_bytes().to_vec();
+                out.extend(body);
+                if let Some(n) = cut {
+                    out.truncate(n);
+                }
+                let _ = s.write_all(&out).await;
+            });
+        }
+    });
+    addr
+}
+
+fn zone_records(serial: u32, names: &[&str]) -> String {
+    let soa = format!("rpz.test. 300 SOA ns.rpz.test. h.rpz.test. {serial} 30\n");
+    let mut z = soa.clone();
+    for n in names {
+        z.push_str(&format!("{n}.rpz.test. 300 CNAME .\n"));
+    }
+    z.push_str(&soa);
+    z
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_going_backwards_is_refused() {
+    let dir = TempDir::new("xfr-back");
+    let seed = dir.write("court.rpz", SEED);
+    let primary = fake_primary(zone_records(5, &["new.example"]), None).await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+    wait_until("a refused transfer", || async {
+        transfers(&r, "ixfr", "serial_backwards") >= 1
+    })
+    .await;
+    assert_eq!(serial(&r), 10);
+    assert_eq!(rcode(&r, "old.example").await, ResponseCode::NXDomain);
+    assert_ne!(rcode(&r, "new.example").await, ResponseCode::NXDomain);
+    assert!(
+        r.metrics
+            .list_reload_failures
+            .with_label_values(&["court", "serial_backwards"])
+            .get()
+            >= 1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfer_cut_mid_stream_keeps_the_old_policy() {
+    let dir = TempDir::new("xfr-cut");
+    let seed = dir.write("court.rpz", SEED);
+    let names: Vec<String> = (0..200).map(|i| format!("n{i}.example")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let primary = fake_primary(zone_records(11, &refs), Some(1500)).await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+    wait_until("a cut transfer", || async {
+        transfers(&r, "ixfr", "truncated") >= 1
+    })
+    .await;
+    assert_eq!(serial(&r), 10);
+    assert_eq!(rcode(&r, "old.example").await, ResponseCode::NXDomain);
+    assert_ne!(rcode(&r, "n1.example").await, ResponseCode::NXDomain);
+    assert_eq!(std::fs::read_to_string(&seed).unwrap(), SEED);
+}
+
+/// Not a test: the time for a 1,000,000-record AXFR (transfer, TSIG off,
+/// render the seed, compile, swap). Run with
+/// `cargo test --release --test transfer -- --ignored --nocapture axfr_1m`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark"]
+async fn axfr_1m_records_bench() {
+    let n = 1_000_000;
+    let soa = records("rpz.test. 300 SOA ns.rpz.test. h.rpz.test. 20 30\n");
+    let mut all = soa.clone();
+    for i in 0..n {
+        all.extend(records(&format!("b{i}.example.rpz.test. 300 CNAME .\n")));
+    }
+    all.extend(soa);
+    let all = std::sync::Arc::new(all);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let primary = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let all = all.clone();
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if s.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                let Ok(q) = Message::from_vec(&q) else { return };
+                for chunk in all.chunks(1000) {
+                    let mut m = Message::response(q.metadata.id, OpCode::Query);
+                    m.queries = q.queries.clone();
+                    m.answers = chunk.to_vec();
+                    let body = m.to_vec().unwrap();
+                    let mut out = (body.len() as u16).to_be_bytes().to_vec();
+                    out.extend(body);
+                    if s.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let dir = TempDir::new("xfr-bench");
+    let seed = dir.path().join("court.rpz");
+    let extra = "max_shrink_percent = 100\n";
+    let toml = node_toml(&list_toml(&seed, primary, None, "")).replace(
+        "order_id = \"ORDER-7\"\n",
+        &format!("order_id = \"ORDER-7\"\n{extra}"),
+    );
+    let t0 = Instant::now();
+    let r = start_dnsward(&dir, &toml).await;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while serial(&r) != 20 {
+        assert!(Instant::now() < deadline, "no transfer");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = t0.elapsed();
+    let entries = r.metrics.list_entries.with_label_values(&["court"]).get();
+    eprintln!(
+        "AXFR of {n} records: {:.2} s from start to serving ({entries} entries), seed {} MB",
+        took.as_secs_f64(),
+        std::fs::metadata(&seed).map(|m| m.len()).unwrap_or(0) / 1_000_000
+    );
+    assert_eq!(entries, n as i64);
+}
