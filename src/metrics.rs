@@ -171,6 +171,17 @@ impl Reject {
     }
 }
 
+/// Counters of the query log.
+#[derive(Clone)]
+pub struct QueryLogMetrics {
+    /// Lines written.
+    pub lines: IntCounter,
+    /// Entries dropped because the queue was full.
+    pub dropped: IntCounter,
+    /// Write, rotate or reopen errors.
+    pub errors: IntCounter,
+}
+
 /// What became of one query to an authoritative server (bounded label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthorityOutcome {
@@ -282,7 +293,7 @@ pub struct Metrics {
     /// See [`LOG_SUPPRESSED`].
     pub log_suppressed: IntCounterVec,
     /// See [`QUERYLOG_LINES`], [`QUERYLOG_DROPPED`], [`QUERYLOG_ERRORS`].
-    pub querylog: crate::querylog::QueryLogMetrics,
+    pub querylog: QueryLogMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -474,7 +485,7 @@ impl Metrics {
                     "Prefetches not started because max_inflight resolutions were running.",
                 )?,
             ),
-            querylog: crate::querylog::QueryLogMetrics {
+            querylog: QueryLogMetrics {
                 lines: reg(
                     &r,
                     IntCounter::new(QUERYLOG_LINES, "Query log lines written.")?,

@@ -23,61 +23,12 @@ use std::time::{Duration, SystemTime};
 
 use ipnet::IpNet;
 use prometheus::IntCounter;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::warn;
 
+pub use crate::config::{QueryLogConfig, QueryLogWhat};
+pub use crate::metrics::QueryLogMetrics;
 use crate::policy::CompiledList;
-
-/// `[querylog]`: the per-query log (off unless `path` is set).
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueryLogConfig {
-    /// JSON-lines file. Default: none (no query log; the query path then
-    /// does no work for it at all).
-    pub path: Option<PathBuf>,
-    /// `blocked` (default): blocked answers only; `all`: every answer.
-    pub what: QueryLogWhat,
-    /// IPv4 client addresses are written as this prefix, in bits.
-    /// Default 24; 0 writes no client at all.
-    pub client_ipv4_prefix: u8,
-    /// IPv6 client addresses are written as this prefix, in bits.
-    /// Default 56; 0 writes no client at all.
-    pub client_ipv6_prefix: u8,
-    /// The file is rotated when it would grow past this many MiB.
-    /// Default 100.
-    pub max_size_mb: u64,
-    /// Rotated files kept (`path.1` newest ... `path.keep`). Default 10;
-    /// 0 keeps none (the file is truncated when full).
-    pub keep: u32,
-    /// Entries waiting for the writer, at most; past this, entries are
-    /// dropped and counted rather than slowing answers. Default 65536.
-    pub queue: usize,
-}
-
-impl Default for QueryLogConfig {
-    fn default() -> Self {
-        Self {
-            path: None,
-            what: QueryLogWhat::Blocked,
-            client_ipv4_prefix: 24,
-            client_ipv6_prefix: 56,
-            max_size_mb: 100,
-            keep: 10,
-            queue: 65_536,
-        }
-    }
-}
-
-/// Which answers the query log records.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum QueryLogWhat {
-    /// Blocked answers only.
-    #[default]
-    Blocked,
-    /// Every answer.
-    All,
-}
 
 /// One answered query, as the query path hands it over: no formatting,
 /// no truncation, one `Arc` clone for a blocked one.
@@ -115,17 +66,6 @@ struct Line<'a> {
     action: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rcode: Option<String>,
-}
-
-/// Counters of the query log.
-#[derive(Clone)]
-pub struct QueryLogMetrics {
-    /// Lines written.
-    pub lines: IntCounter,
-    /// Entries dropped because the queue was full.
-    pub dropped: IntCounter,
-    /// Write, rotate or reopen errors.
-    pub errors: IntCounter,
 }
 
 /// The query path's handle on the query log.
