@@ -141,6 +141,7 @@ fn fixture() -> &'static Fixture {
                         ),
                         l("rpz", ListKind::Block, ListMode::Enforce, Format::Rpz, RPZ),
                     ],
+                    held: vec![],
                 }
             })
             .collect();
