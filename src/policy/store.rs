@@ -62,6 +62,25 @@ pub struct ListOutcome {
     pub refused_version: Option<Candidate>,
 }
 
+impl ListOutcome {
+    /// `unchanged` without reading anything: the serving version (of
+    /// `entries` names, hash `sha256`) stays as it is.
+    fn untouched(list: &str, entries: usize, sha256: String) -> Self {
+        Self {
+            list: list.to_string(),
+            result: "unchanged",
+            reason: None,
+            error: None,
+            entries_before: entries,
+            entries_after: entries,
+            added: 0,
+            removed: 0,
+            sha256,
+            refused_version: None,
+        }
+    }
+}
+
 /// What one reload did.
 #[derive(Debug, Default, Serialize)]
 pub struct ReloadOutcome {
@@ -186,18 +205,9 @@ impl PolicyStore {
             if cfg.transfer.is_some() && !cfg.path.exists() {
                 // A secondary with no seed yet: empty until its first
                 // transfer, which is not a failure.
-                outcome.lists.push(ListOutcome {
-                    list: cfg.name.clone(),
-                    result: "unchanged",
-                    reason: None,
-                    error: None,
-                    entries_before: before,
-                    entries_after: before,
-                    added: 0,
-                    removed: 0,
-                    sha256: prev_sha,
-                    refused_version: None,
-                });
+                outcome
+                    .lists
+                    .push(ListOutcome::untouched(&cfg.name, before, prev_sha));
                 next.push(prev);
                 continue;
             }
@@ -210,18 +220,9 @@ impl PolicyStore {
                     .unwrap_or(None);
                 if let Some(p) = &prev {
                     if now.is_some() && (now == p.fingerprint || now == last_refused) {
-                        outcome.lists.push(ListOutcome {
-                            list: cfg.name.clone(),
-                            result: "unchanged",
-                            reason: None,
-                            error: None,
-                            entries_before: before,
-                            entries_after: before,
-                            added: 0,
-                            removed: 0,
-                            sha256: prev_sha,
-                            refused_version: None,
-                        });
+                        outcome
+                            .lists
+                            .push(ListOutcome::untouched(&cfg.name, before, prev_sha));
                         next.push(prev);
                         continue;
                     }
