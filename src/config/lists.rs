@@ -2,11 +2,70 @@
 //! its dates (`effective_from`, `expires_at`) and, for an RPZ zone
 //! secondary, `[lists.transfer]`.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::policy::rule::Format;
+/// List file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Sniff the file's first significant lines.
+    #[default]
+    Auto,
+    /// One name per line, `#` comments, `*.name` for "below name only".
+    Domains,
+    /// `0.0.0.0 name [name...]` hosts-file lines.
+    Hosts,
+    /// Adblock/AdGuard DNS syntax: `||name^`, `@@||name^`, `!` comments.
+    Adblock,
+    /// URLs or host/path lines as legal orders list them.
+    Urls,
+    /// A Response Policy Zone master file.
+    Rpz,
+}
+
+impl Format {
+    /// Every concrete format (for fuzzing and docs).
+    pub const ALL: [Format; 5] = [
+        Format::Domains,
+        Format::Hosts,
+        Format::Adblock,
+        Format::Urls,
+        Format::Rpz,
+    ];
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Format::Auto),
+            "domains" => Ok(Format::Domains),
+            "hosts" => Ok(Format::Hosts),
+            "adblock" => Ok(Format::Adblock),
+            "urls" => Ok(Format::Urls),
+            "rpz" => Ok(Format::Rpz),
+            _ => Err(format!(
+                "unknown format `{s}` (auto, domains, hosts, adblock, urls, rpz)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Auto => "auto",
+            Format::Domains => "domains",
+            Format::Hosts => "hosts",
+            Format::Adblock => "adblock",
+            Format::Urls => "urls",
+            Format::Rpz => "rpz",
+        })
+    }
+}
 
 /// Whether a list blocks or exempts names.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
