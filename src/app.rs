@@ -15,7 +15,7 @@ use tracing::info;
 use crate::blockpage::{self, BlockPage};
 use crate::config::diff::{self, Changes};
 use crate::config::AclConfig;
-use crate::config::{Config, ResolverMode, Validated};
+use crate::config::{Config, ResolverMode};
 use crate::http::{self, OpsState};
 use crate::metrics::Metrics;
 use crate::pipeline::acl::Acl;
@@ -33,6 +33,7 @@ use crate::resolve::{roothints, Upstream};
 use crate::server;
 use crate::server::conntrack::{ConnLimits, ConnMetrics, ConnTracker};
 use crate::sinkhole::Sinkhole;
+use crate::validate::Validated;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

@@ -28,4 +28,5 @@ pub mod server;
 pub mod sinkhole;
 pub mod sys;
 pub mod transfer;
+pub mod validate;
 pub mod wire;

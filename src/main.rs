@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use dnsward::config::{Config, Validated};
+use dnsward::config::Config;
 use dnsward::policy;
 use dnsward::policy::parse::Format;
 use dnsward::policy::store::ReloadRequest;
+use dnsward::validate::Validated;
 
 #[derive(Parser)]
 #[command(name = "dnsward", version, about = "DNS blocking resolver for ISPs")]

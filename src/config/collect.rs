@@ -24,7 +24,7 @@ use super::Problem;
 const MAX_ERRORS: usize = 200;
 
 /// What [`deserialize_collecting`] found.
-pub(super) struct Collected<T> {
+pub(crate) struct Collected<T> {
     /// The value with every bad key removed (defaults in their place);
     /// `None` when an error could not be tied to a key.
     pub value: Option<T>,
@@ -39,7 +39,7 @@ pub(super) struct Collected<T> {
 /// Parse `text` as TOML (a syntax error is returned as is: the document
 /// has no tree to recover from) and deserialize it into `T`, collecting
 /// every error.
-pub(super) fn deserialize_collecting<T: DeserializeOwned>(
+pub(crate) fn deserialize_collecting<T: DeserializeOwned>(
     text: &str,
 ) -> Result<Collected<T>, toml::de::Error> {
     let mut root = DeTable::parse(text)?;

@@ -1,22 +1,21 @@
-//! Configuration: the TOML file an operator writes, its built-in defaults,
-//! and the validation that runs before anything is served.
+//! Configuration: the TOML file an operator writes and its built-in
+//! defaults. Every stage imports its section's type from here, so this
+//! module imports no stage; the value checks that need a stage's own parser
+//! live above the stages, in [`crate::validate`].
 //!
 //! Validation collects *every* problem, each naming its key (`lists[2].path`),
 //! so `dnsward check-config` shows an operator the whole picture in one run
 //! instead of one error per edit-and-retry cycle.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::PathBuf;
 
-use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-mod collect;
+pub(crate) mod collect;
 pub mod diff;
 mod lists;
 mod problem;
-mod validate;
 
 pub use lists::*;
 pub use problem::Problem;
@@ -565,81 +564,6 @@ pub enum ConfigError {
     },
 }
 
-/// A configuration that passed validation, with addresses parsed and paths
-/// resolved, so the rest of the program never re-parses strings.
-#[derive(Debug, Clone)]
-pub struct Validated {
-    /// The raw configuration.
-    pub config: Config,
-    /// Parsed `server.listen`.
-    pub listen: Vec<SocketAddr>,
-    /// Parsed `resolver.root_servers` (empty means hints).
-    pub root_servers: Vec<SocketAddr>,
-    /// Parsed `resolver.upstreams`.
-    pub upstreams: Vec<SocketAddr>,
-    /// Parsed `resolver.authority_allow`.
-    pub authority_allow: Vec<IpNet>,
-    /// Parsed `metrics.listen` (None when disabled).
-    pub metrics_listen: Option<SocketAddr>,
-    /// `metrics.admin_token_file` resolved, if any.
-    pub admin_token_file: Option<PathBuf>,
-    /// Lists with paths resolved against the config file's directory.
-    pub lists: Vec<ListConfig>,
-    /// Root hints path resolved, if any.
-    pub root_hints: Option<PathBuf>,
-    /// Audit log path resolved, if any.
-    pub audit_log: Option<PathBuf>,
-    /// The block page, checked and ready (None when `blockpage.listen`
-    /// is empty).
-    pub blockpage: Option<crate::blockpage::Prepared>,
-    /// Query log path resolved, if the query log is on.
-    pub querylog: Option<PathBuf>,
-}
-
-impl Validated {
-    /// Total time budget for resolving one query.
-    pub fn resolve_timeout(&self) -> Duration {
-        Duration::from_millis(self.config.resolver.timeout_ms)
-    }
-
-    /// The configuration in force as TOML (`dnsward config --print`):
-    /// every key with its value, defaults included, and every file path
-    /// made absolute, so the output is itself a config file that works
-    /// from any directory.
-    pub fn effective_toml(&self) -> Result<String, toml::ser::Error> {
-        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        let mut c = self.config.clone();
-        c.lists = self
-            .lists
-            .iter()
-            .map(|l| ListConfig {
-                path: abs(&l.path),
-                ca_file: l.ca_file.as_deref().map(abs),
-                transfer: l.transfer.clone().map(|mut t| {
-                    t.tsig_key_file = t.tsig_key_file.as_deref().map(abs);
-                    t
-                }),
-                ..l.clone()
-            })
-            .collect();
-        c.resolver.root_hints = self.root_hints.as_deref().map(abs);
-        c.audit.log = self.audit_log.as_deref().map(abs);
-        c.querylog.path = self.querylog.as_deref().map(abs);
-        c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
-        if let Some(bp) = &self.blockpage {
-            let show = |p: &Option<PathBuf>, raw: &mut String| {
-                if let Some(p) = p {
-                    *raw = abs(p).display().to_string();
-                }
-            };
-            show(&bp.template_path, &mut c.blockpage.template);
-            show(&bp.tls_cert_path, &mut c.blockpage.tls_cert);
-            show(&bp.tls_key_path, &mut c.blockpage.tls_key);
-        }
-        toml::to_string(&c)
-    }
-}
-
 /// Parse `ip` or `ip:port` (IPv6 as `[ip]:port`), defaulting the port.
 pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     if let Ok(sa) = s.parse::<SocketAddr>() {
@@ -653,81 +577,36 @@ pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     ))
 }
 
-impl Config {
-    /// Read and validate a config file.
-    ///
-    /// Every wrong type and unknown key is reported with its key and line
-    /// (see [`collect`]); when none of them removed a whole array element,
-    /// the value checks of [`Config::validate`] are reported in the same
-    /// run.
-    pub fn load(path: &Path) -> Result<Validated, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let collected =
-            collect::deserialize_collecting::<Config>(&text).map_err(|e| ConfigError::Syntax {
-                path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_string(),
-            })?;
-        let base = path.parent().unwrap_or(Path::new("."));
-        let mut problems = collected.problems;
-        let config = match collected.value {
-            Some(c) if problems.is_empty() => return c.validate(path, base),
-            Some(c) if !collected.shifted => c,
-            _ => {
-                return Err(ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    problems,
-                })
-            }
-        };
-        if let Err(ConfigError::Invalid { problems: more, .. }) = config.validate(path, base) {
-            problems.extend(more);
-        }
-        Err(ConfigError::Invalid {
-            path: path.to_path_buf(),
-            problems,
-        })
-    }
-
-    /// The built-in configuration used by `dnsward run` without `--config`:
-    /// loopback listener, recursion from the compiled-in root hints, and
-    /// every list file found in `blocklists/` under `base`.
-    pub fn builtin(base: &Path) -> Result<Validated, ConfigError> {
-        let mut config = Config::default();
-        let dir = base.join(DEFAULT_LIST_DIR);
-        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| {
-                        p.is_file()
-                            && p.extension().is_some_and(|e| {
-                                BUILTIN_LIST_PATTERNS
-                                    .iter()
-                                    .any(|pat| pat.strip_prefix("*.") == e.to_str())
-                            })
-                    })
-                    .collect()
+impl RateLimitConfig {
+    /// Every unusable value, keyed `ratelimit.<field>`, so `check-config`
+    /// reports them all at once. Values are checked even when `enabled` is
+    /// false, so turning the limiter on later cannot fail at start-up.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &str, reason: &str| {
+            problems.push(Problem {
+                key: format!("ratelimit.{key}"),
+                reason: reason.to_string(),
             })
-            .unwrap_or_default();
-        found.sort();
-        for path in found {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "list".into());
-            let kind = if stem.starts_with("allow") {
-                ListKind::Allow
-            } else {
-                ListKind::Block
-            };
-            config.lists.push(ListConfig::simple(&stem, path, kind));
+        };
+        if self.qps == 0 {
+            bad(
+                "qps",
+                "must be at least 1 (use enabled = false to turn limiting off)",
+            );
         }
-        config.validate(Path::new("<built-in>"), base)
+        if self.burst == 0 {
+            bad("burst", "must be at least 1");
+        }
+        if self.ipv4_prefix > 32 {
+            bad("ipv4_prefix", "must be between 0 and 32");
+        }
+        if self.ipv6_prefix > 128 {
+            bad("ipv6_prefix", "must be between 0 and 128");
+        }
+        if self.max_tracked == 0 {
+            bad("max_tracked", "must be at least 1");
+        }
+        problems
     }
 }
-
-#[cfg(test)]
-mod tests;

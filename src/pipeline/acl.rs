@@ -198,6 +198,18 @@ fn unmap(net: IpNet) -> IpNet {
     net
 }
 
+impl AclConfig {
+    /// Every unusable entry, keyed `acl.allow[i]` / `acl.deny[i]`, so
+    /// `check-config` can report them all at once.
+    /// Beside [`Acl::new`] so the check is the one start-up runs.
+    pub fn validate(&self) -> Vec<Problem> {
+        match Acl::new(self) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

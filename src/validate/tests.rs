@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::*;
 
 fn problems(toml_text: &str) -> Vec<String> {
     let c: Config = toml::from_str(toml_text).expect("toml");
