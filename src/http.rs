@@ -168,11 +168,16 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
         // First: without the token an /admin/* request learns nothing, not
         // even which methods exist.
         _ if refusal.is_some() => refusal.unwrap_or_default(),
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            state.metrics.render(),
-        ),
+        ("GET", "/metrics") => {
+            // Computed now from the same check as /readyz, so the gauge
+            // cannot lag behind or contradict it.
+            state.metrics.ready.set(i64::from(state.ready()));
+            (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                state.metrics.render(),
+            )
+        }
         ("GET", "/healthz") => ("200 OK", "text/plain", "ok\n".to_string()),
         ("GET", "/readyz") if state.ready() => ("200 OK", "text/plain", "ready\n".to_string()),
         ("GET", "/readyz") => (

@@ -75,6 +75,9 @@ pub const TCP_CONNECTIONS: &str = "dnsward_tcp_connections";
 pub const TCP_EVICTIONS: &str = "dnsward_tcp_evictions_total";
 /// Always 1, with the `version` label.
 pub const BUILD_INFO: &str = "dnsward_build_info";
+/// 1 while `/readyz` would answer 200, else 0; set at scrape time from the
+/// same check, so the two never disagree.
+pub const READY: &str = "dnsward_ready";
 /// Log lines left out by a rate cap, by `log` (`blocked`: the
 /// blocked-query log, `logging.blocked_queries_max_per_sec`).
 pub const LOG_SUPPRESSED: &str = "dnsward_log_suppressed_total";
@@ -302,6 +305,9 @@ pub struct Metrics {
     authority_handles: Vec<IntCounter>,
     /// Process start time, for dashboards.
     pub start_time: Gauge,
+    /// Readiness as `/readyz` sees it; the HTTP listener sets it before
+    /// each scrape.
+    pub ready: IntGauge,
     /// `queries{protocol,qtype}` children resolved once: [udp.., tcp..].
     query_handles: Vec<IntCounter>,
     /// `responses{rcode}` children resolved once.
@@ -529,6 +535,13 @@ impl Metrics {
                     "Unix time the process started.",
                 )?,
             ),
+            ready: reg(
+                &r,
+                IntGauge::new(
+                    READY,
+                    "1 while /readyz answers 200 (every list loaded, not shutting down), else 0.",
+                )?,
+            ),
             registry: r,
             query_handles: Vec::new(),
             response_handles: Vec::new(),
@@ -656,6 +669,7 @@ mod tests {
             LOG_SUPPRESSED,
             TCP_CONNECTIONS,
             TCP_EVICTIONS,
+            READY,
         ] {
             assert!(text.contains(name), "{name} missing");
         }

@@ -180,8 +180,8 @@ EOF
   log "zones: bench.zz has $ZONE_NAMES A + $CNAMES CNAME names"
 }
 
-start_nsd() { # start_nsd LABEL ZONE ADDR ZONEFILE
-  local label=$1 zone=$2 addr=$3 zonefile=$4 d="$WORK/nsd-$1" pid i
+start_nsd() { # start_nsd LABEL ZONE ADDR ZONEFILE [ZONE_OPTION_LINES]
+  local label=$1 zone=$2 addr=$3 zonefile=$4 extra=${5:-} d="$WORK/nsd-$1" pid i
   mkdir -p "$d"
   cat >"$d/nsd.conf" <<EOF
 server:
@@ -209,6 +209,7 @@ remote-control:
 zone:
     name: "$zone"
     zonefile: "$zonefile"
+$extra
 EOF
   nsd-checkconf "$d/nsd.conf" || die "nsd-checkconf $d/nsd.conf failed"
   taskset -c "$LOAD_CPU" nsd -d -c "$d/nsd.conf" >"$WORK/logs/nsd-$label.out" 2>&1 &

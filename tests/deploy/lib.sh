@@ -8,8 +8,9 @@
 #   NSD: `.` 127.0.N.1, `zz.` 127.0.N.2, `bench.zz.` 127.0.N.3 (ZONE_NAMES
 #   names), and `dead.zz.` delegated to 127.0.N.4 where nothing listens, so
 #   its names end in SERVFAIL.
-#   dnsward (target/debug/dnsward): recursive, two enforced lists and one
-#   dry-run list, [ratelimit] with 127.0.0.1 exempt and a tiny budget for
+#   NSD also serves `rpz.test.` on 127.0.N.5 (AXFR to loopback).
+#   dnsward (target/debug/dnsward): recursive, two enforced lists, one
+#   dry-run list and one transferred from 127.0.N.5 (`orders`), [ratelimit] with 127.0.0.1 exempt and a tiny budget for
 #   every other source.
 #   Prometheus: scrapes dnsward every second and loads
 #   deploy/prometheus/{rules,alerts}.yml, evaluated every second.
@@ -52,6 +53,21 @@ ZONE
   start_nsd root . "$ROOT_IP" "$WORK/zones/root.zone"
   start_nsd tld zz. "$TLD_IP" "$WORK/zones/zz.zone"
   start_nsd leaf bench.zz. "$LEAF_IP" "$WORK/zones/bench.zz.zone"
+  # An RPZ primary for the transferred list "orders" (AXFR from loopback),
+  # so the transfer series (serial, transfers, expired) have data.
+  RPZ_IP=127.0.$NET.5
+  cat >"$WORK/zones/rpz.test.zone" <<ZONE
+\$ORIGIN rpz.test.
+@ 300 IN SOA ns.rpz.test. h.rpz.test. 7 3600 60 86400 30
+@ 300 IN NS ns.rpz.test.
+ordered.rpz.example 300 IN CNAME .
+ZONE
+  # The seed dnsward starts from: serial 6, so dnsward asks for IXFR from 6.
+  # (NSD's answer, without an IXFR journal, is currently refused by dnsward
+  # as malformed; the panels still get their series: the seed's serial,
+  # dnsward_list_expired 0, and dnsward_list_transfer_total{result!="success"}.)
+  sed -e 's/ 7 3600 / 6 3600 /' -e 's/^ordered\.rpz/seed.rpz/' "$WORK/zones/rpz.test.zone" >"$WORK/lists/orders.rpz"
+  start_nsd rpz rpz.test. "$RPZ_IP" "$WORK/zones/rpz.test.zone" "    provide-xfr: 127.0.0.0/8 NOKEY"
 
   awk 'BEGIN { for (i = 0; i < 40; i++) printf "ordered%d.example\n", i }' >"$WORK/lists/court.txt"
   # h25.bench.zz too: c25.bench.zz (a CNAME to it) is then blocked by chain.
@@ -95,6 +111,16 @@ action = "nxdomain"
 name = "trial"
 path = "$WORK/lists/trial.txt"
 mode = "dry-run"
+
+[[lists]]
+name = "orders"
+format = "rpz"
+path = "$WORK/lists/orders.rpz"
+[lists.transfer]
+primaries = ["$RPZ_IP:53"]
+zone = "rpz.test."
+retry_secs = 1
+timeout_secs = 5
 CONF
   start_dnsward deploy "$WORK/dnsward.toml"
 

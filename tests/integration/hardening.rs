@@ -332,6 +332,37 @@ async fn shutdown_drops_readiness_first_and_drains_in_flight_queries() {
     );
 }
 
+/// Issue 21: `dnsward_ready` is 1 while `/readyz` answers 200 and drops
+/// to 0 with it when a shutdown starts (during `shutdown_delay_ms`, while
+/// queries are still answered), so an alert on the gauge sees what a load
+/// balancer's probe sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_gauge_follows_readyz_into_the_shutdown_drain() {
+    let (_hole, addr) = black_hole();
+    let dir = TempDir::new("readygauge");
+    let toml = base_toml(&format!(
+        "[resolver]\nmode = \"forward\"\nupstreams = [\"{addr}\"]\n[server]\nlisten = [\"127.0.0.1:0\"]\nshutdown_delay_ms = 1000\ndrain_secs = 1\n"
+    ))
+    .replacen("[server]\nlisten = [\"127.0.0.1:0\"]\n", "", 1);
+    let d = start_dnsward(&dir, &toml).await;
+    let http = d.metrics_addr.expect("http");
+    let ready = || async {
+        let (status, text) = http_get(http, "/metrics").await;
+        assert_eq!(status, 200);
+        parse_metrics(&text).get("dnsward_ready").copied()
+    };
+    assert_eq!(http_get(http, "/readyz").await.0, 200);
+    assert_eq!(ready().await, Some(1.0));
+    let shutdown = tokio::spawn(d.shutdown_gracefully());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(http_get(http, "/readyz").await.0, 503);
+    assert_eq!(ready().await, Some(0.0));
+    tokio::time::timeout(Duration::from_secs(5), shutdown)
+        .await
+        .expect("shutdown finished")
+        .expect("join");
+}
+
 /// Raise this process's open-file soft limit to `want` (at most the hard
 /// limit) and return the limit in force: the flood test holds both ends
 /// of 1,200 connections in one process, more than a default soft limit
