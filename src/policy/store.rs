@@ -17,6 +17,7 @@ use arc_swap::{ArcSwap, Guard};
 use serde::Serialize;
 use tracing::{info, warn};
 
+use super::compile::Diff;
 use super::{compile_list, Candidate, CompiledList, Fingerprint, HeldList, Policy};
 use crate::config::{ListConfig, ListState};
 use crate::metrics::{unix_now, Metrics};
@@ -63,6 +64,23 @@ pub struct ListOutcome {
 }
 
 impl ListOutcome {
+    /// The outcome of a version that compiled (`reloaded`, or `unchanged`
+    /// when it was re-read with the same content), with its diff `d`.
+    fn compiled(list: &str, result: &'static str, d: &Diff, sha256: String) -> Self {
+        Self {
+            list: list.to_string(),
+            result,
+            reason: None,
+            error: None,
+            entries_before: d.before,
+            entries_after: d.after,
+            added: d.added,
+            removed: d.removed,
+            sha256,
+            refused_version: None,
+        }
+    }
+
     /// `unchanged` without reading anything: the serving version (of
     /// `entries` names, hash `sha256`) stays as it is.
     fn untouched(list: &str, entries: usize, sha256: String) -> Self {
@@ -241,18 +259,9 @@ impl PolicyStore {
                         }
                     }
                     info!(list = %cfg.name, entries = list.set.len(), "list re-read, content unchanged");
-                    outcome.lists.push(ListOutcome {
-                        list: cfg.name.clone(),
-                        result: "unchanged",
-                        reason: None,
-                        error: None,
-                        entries_before: d.before,
-                        entries_after: d.after,
-                        added: d.added,
-                        removed: d.removed,
-                        sha256: prev_sha,
-                        refused_version: None,
-                    });
+                    outcome
+                        .lists
+                        .push(ListOutcome::compiled(&cfg.name, "unchanged", &d, prev_sha));
                     next.push(Some(Arc::new(list)));
                     changed = true;
                 }
@@ -281,18 +290,12 @@ impl PolicyStore {
                         diff_ms = d.ms[2],
                         "list loaded"
                     );
-                    let o = ListOutcome {
-                        list: cfg.name.clone(),
-                        result: "reloaded",
-                        reason: None,
-                        error: None,
-                        entries_before: d.before,
-                        entries_after: d.after,
-                        added: d.added,
-                        removed: d.removed,
-                        sha256: list.report.sha256.clone(),
-                        refused_version: None,
-                    };
+                    let o = ListOutcome::compiled(
+                        &cfg.name,
+                        "reloaded",
+                        &d,
+                        list.report.sha256.clone(),
+                    );
                     self.audit(cfg, &o, req.force);
                     outcome.lists.push(o);
                     next.push(Some(Arc::new(list)));
@@ -376,18 +379,12 @@ impl PolicyStore {
         list.cfg = cfg.clone();
         list.fingerprint = Fingerprint::of(&cfg.path);
         let unchanged = prev.is_some() && list.report.sha256 == prev_sha;
-        let o = ListOutcome {
-            list: cfg.name.clone(),
-            result: if unchanged { "unchanged" } else { "reloaded" },
-            reason: None,
-            error: None,
-            entries_before: d.before,
-            entries_after: d.after,
-            added: d.added,
-            removed: d.removed,
-            sha256: list.report.sha256.clone(),
-            refused_version: None,
-        };
+        let o = ListOutcome::compiled(
+            &cfg.name,
+            if unchanged { "unchanged" } else { "reloaded" },
+            &d,
+            list.report.sha256.clone(),
+        );
         if !unchanged {
             self.publish_list_metrics(&list, &prev_sha);
             info!(list = %cfg.name, entries = list.set.len(), added = d.added, removed = d.removed, "fetched list loaded");
