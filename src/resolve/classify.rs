@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{CNAME, NS};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use super::delegation::{Delegation, NameServer};
 
@@ -174,16 +173,7 @@ pub fn referral(msg: &Message, parent: &Name, child: &Name, now: Instant) -> Del
     Delegation::new(child, servers, Duration::from_secs(u64::from(ttl)), now)
 }
 
-/// The DNAME target of record `r`, if it is one and decodes (hickory keeps
-/// DNAME rdata as raw bytes; RFC 6672 forbids compressing the target).
-pub(super) fn dname_target(r: &Record) -> Option<Name> {
-    match &r.data {
-        RData::Unknown { code, rdata } if *code == RecordType::DNAME => {
-            Name::read(&mut BinDecoder::new(&rdata.anything)).ok()
-        }
-        _ => None,
-    }
-}
+pub(super) use crate::wire::chain::dname_target;
 
 /// `name` with its `owner` suffix replaced by `target` (DNAME substitution).
 pub(super) fn substitute(name: &Name, owner: &Name, target: &Name) -> Option<Name> {

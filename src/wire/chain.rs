@@ -41,7 +41,7 @@ pub fn may_chain(qtype: RecordType, answers: &[Record]) -> bool {
 
 /// The DNAME target of record `r`, if it is one and decodes (hickory keeps
 /// DNAME rdata as raw bytes; RFC 6672 forbids compressing the target).
-fn dname_target(r: &Record) -> Option<Name> {
+pub(crate) fn dname_target(r: &Record) -> Option<Name> {
     match &r.data {
         RData::Unknown { code, rdata } if *code == RecordType::DNAME => {
             Name::read(&mut BinDecoder::new(&rdata.anything)).ok()
