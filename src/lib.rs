@@ -30,3 +30,6 @@ pub mod sys;
 pub mod transfer;
 pub mod validate;
 pub mod wire;
+
+#[cfg(test)]
+mod layering;

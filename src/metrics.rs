@@ -7,6 +7,8 @@ use prometheus::{
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::wire::Reject;
+
 /// Queries received, by `protocol` (udp, tcp) and `qtype`.
 pub const QUERIES: &str = "dnsward_queries_total";
 /// Responses sent, by `rcode`.
@@ -97,82 +99,6 @@ const QTYPES: &[&str] = &[
 
 /// Type codes of [`QTYPES`], same order.
 const QTYPE_CODES: &[u16] = &[1, 28, 5, 15, 2, 12, 6, 33, 16, 65, 64, 255, 257, 43, 48, 35];
-
-/// Why a query was dropped or refused before resolution: the `reason`
-/// label of [`REJECTED`]. One enum, so every call site names a variant and
-/// the label set is bounded and listed in one place (docs/metrics.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Reject {
-    /// Packet under 12 bytes: dropped.
-    Short,
-    /// QR=1 (a response sent to us): dropped.
-    Response,
-    /// Opcode other than QUERY: NOTIMP.
-    Opcode,
-    /// No question, several, answer records, or too many other records:
-    /// FORMERR.
-    Counts,
-    /// Undecodable message: FORMERR (or an unreadable datagram: dropped).
-    Malformed,
-    /// Class other than IN: REFUSED.
-    Class,
-    /// AXFR, IXFR or OPT as the question type: REFUSED.
-    Qtype,
-    /// Client outside `acl.allow`: REFUSED + EDE 18.
-    AclNotAllowed,
-    /// Client inside `acl.deny`: REFUSED + EDE 18.
-    AclDenied,
-    /// Over the rate limit: dropped.
-    RatelimitDrop,
-    /// Over the rate limit: empty TC=1 answer.
-    RatelimitSlip,
-    /// `resolver.max_inflight` resolutions already running: SERVFAIL.
-    ResolverBusy,
-    /// Too many UDP queries in flight: dropped.
-    Overload,
-    /// `server.tcp_max_connections` reached: connection closed.
-    TcpLimit,
-    /// `server.tcp_max_per_client` reached: connection closed.
-    TcpClientLimit,
-    /// TCP length prefix out of range: connection closed.
-    TcpLength,
-    /// NOTIFY from an address that is not a primary of the zone: REFUSED.
-    NotifyNotPrimary,
-    /// NOTIFY for a zone no list transfers: REFUSED.
-    NotifyUnknownZone,
-    /// NOTIFY without a valid TSIG for a zone with a key: REFUSED.
-    NotifyTsig,
-    /// NOTIFY without a readable single question: dropped.
-    NotifyMalformed,
-}
-
-impl Reject {
-    /// The `reason` label value.
-    pub fn label(self) -> &'static str {
-        match self {
-            Reject::Short => "short",
-            Reject::Response => "response",
-            Reject::Opcode => "opcode",
-            Reject::Counts => "counts",
-            Reject::Malformed => "malformed",
-            Reject::Class => "class",
-            Reject::Qtype => "qtype",
-            Reject::AclNotAllowed => "acl_not_allowed",
-            Reject::AclDenied => "acl_denied",
-            Reject::RatelimitDrop => "ratelimit_drop",
-            Reject::RatelimitSlip => "ratelimit_slip",
-            Reject::ResolverBusy => "resolver_busy",
-            Reject::Overload => "overload",
-            Reject::TcpLimit => "tcp_limit",
-            Reject::TcpClientLimit => "tcp_client_limit",
-            Reject::TcpLength => "tcp_length",
-            Reject::NotifyNotPrimary => "notify_not_primary",
-            Reject::NotifyUnknownZone => "notify_unknown_zone",
-            Reject::NotifyTsig => "notify_tsig",
-            Reject::NotifyMalformed => "notify_malformed",
-        }
-    }
-}
 
 /// Counters of the query log.
 #[derive(Clone)]
@@ -651,8 +577,10 @@ mod tests {
         m.queries.with_label_values(&["udp", "A"]).inc();
         m.cache_hits.inc();
         m.count_authority(AuthorityOutcome::Network, true);
-        let conns = crate::server::conntrack::ConnMetrics::new(&m, "tcp");
-        conns.evicted_limit.inc();
+        // The label sets `server::conntrack::ConnMetrics` resolves; a vec
+        // renders only once a label set exists.
+        m.tcp_connections.with_label_values(&["tcp"]).set(0);
+        m.tcp_evictions.with_label_values(&["tcp", "limit"]).inc();
         assert_eq!(
             m.authority_queries
                 .with_label_values(&["network", "tcp"])

@@ -42,7 +42,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, info};
 
 use crate::config::Action;
-use crate::metrics::{Metrics, Reject};
+use crate::metrics::Metrics;
 use crate::pipeline::acl::{Acl, AclDecision, DenyReason};
 use crate::pipeline::ratelimit::{RateDecision, RateLimiter};
 use crate::policy::matcher::LookupKey;
@@ -57,6 +57,7 @@ use crate::wire::check::{check_wire, WireReject, HEADER_LEN};
 use crate::wire::ede::{ede, EDE_PROHIBITED, EDE_STALE};
 use crate::wire::quick::{parse_quick, QuickQuery};
 use crate::wire::template::{render_block, BlockAnswer, BlockShape};
+use crate::wire::Reject;
 
 /// How the query arrived; decides truncation and metrics labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! connection table deciding who may stay.
 
 use super::*;
-use crate::metrics::Reject;
+use crate::wire::Reject;
 
 /// Serve TCP until `stop` turns true. `conns` is the connection table
 /// (shared by every TCP listener): it applies the per-client cap, and at

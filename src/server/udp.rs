@@ -3,8 +3,8 @@
 //! takes the normal path (capped, so a flood sheds load).
 
 use super::*;
-use crate::metrics::Reject;
 use crate::wire::quick::QuickQuery;
+use crate::wire::Reject;
 
 /// Start serving one UDP socket until `stop` turns true; the returned
 /// handle finishes when it has stopped. On Linux the socket gets a thread

@@ -24,8 +24,9 @@ use tokio::sync::Notify;
 use tracing::{info, warn};
 
 use crate::config::{parse_addr, ExpirePolicy, ListConfig, TransferConfig};
-use crate::metrics::{Metrics, Reject};
+use crate::metrics::Metrics;
 use crate::policy::store::PolicyStore;
+use crate::wire::Reject;
 use client::{Answer, XfrError};
 use tsig::TsigKey;
 use zone::{serial_gt, Zone};

@@ -4,7 +4,7 @@
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
-use crate::metrics::Reject;
+use crate::wire::Reject;
 
 /// The smallest DNS header.
 pub(crate) const HEADER_LEN: usize = 12;
