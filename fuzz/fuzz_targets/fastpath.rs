@@ -59,6 +59,7 @@ use libfuzzer_sys::fuzz_target;
 
 use dnsward::config::SinkholeConfig;
 use dnsward::wire::quick::{parse_quick, QuickQuery};
+use dnsward::wire::ede::Ede;
 use dnsward::wire::template::{lower_query, render_block, BlockAnswer, BlockShape, WireTemplate};
 use dnsward::wire::check::check_wire;
 use dnsward::sinkhole::Sinkhole;
@@ -321,7 +322,7 @@ fuzz_target!(|data: &[u8]| {
             ipv4: IPV4.octets(),
             ipv6: IPV6.octets(),
             soa_names,
-            ede: (ede_code, &ede_text),
+            ede: Ede::new(ede_code, &ede_text),
         };
         let what = format!("render_block({shape:?}, depth {depth})");
         let full = render_block(&q, &b, MAX_PAYLOAD, usize::MAX)

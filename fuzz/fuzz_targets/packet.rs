@@ -32,7 +32,6 @@ use dnsward::policy::matcher::{hash_name, DomainSet, DomainSetBuilder, Hit, Look
 use dnsward::policy::parse::{parse_reader, EntryAction, Format, Item};
 use dnsward::policy::{ede_text_for, CompiledList, Decision, LocalDataMap, Policy};
 use dnsward::sinkhole::{Effect, Sinkhole};
-use dnsward::wire::ede::ede;
 
 const COURT: &str = "example\nads.example\n*.track.example\na.b.c.d.e.f\ndeep.sub.example.com\n\
                      under_score.test\nxn--bcher-kva.example\n*.com\n";
@@ -318,9 +317,7 @@ fuzz_target!(|data: &[u8]| {
         if let Some(effect) = effect {
             let _ = effect.label();
             if !matches!(effect, Effect::Drop) {
-                if let Some(e) = resp.edns.as_mut() {
-                    e.options_mut().insert(ede(cfg.ede, &list.ede_text));
-                }
+                b.ede().attach(&mut resp);
                 let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
                 let ttl = cfg.ttl_secs.unwrap_or(f.sinkhole.ttl());
                 if !matches!(effect, Effect::Redirect(_)) {

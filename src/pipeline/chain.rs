@@ -98,7 +98,7 @@ impl Handler {
             resp.additionals.clear();
             resp.metadata.response_code = ResponseCode::NoError;
             resp.metadata.authentic_data = false;
-            add_ede(resp, b.list.cfg.ede, &b.list.ede_text);
+            b.ede().attach(resp);
             let ttl = self.block_ttl(&b);
             return match effect {
                 Effect::Redirect(to) => {

@@ -112,7 +112,6 @@ impl Handler {
         if self.log_blocked {
             return None;
         }
-        let cfg = &b.list.cfg;
         let effect = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)?;
         let shape = match effect {
             Effect::Sinkhole => BlockShape::Sinkhole,
@@ -129,7 +128,7 @@ impl Handler {
             ipv4: ipv4.octets(),
             ipv6: ipv6.octets(),
             soa_names: self.sinkhole.soa_names_wire(),
-            ede: (cfg.ede, &b.list.ede_text),
+            ede: b.ede(),
         };
         let out = render_block(q, &answer, self.max_udp_payload, limit)?;
         self.metrics.count_query(false, q.qtype);

@@ -54,7 +54,7 @@ use crate::resolve::prefetch::{self, Spawner};
 use crate::resolve::Upstream;
 use crate::sinkhole::{Effect, Sinkhole};
 use crate::wire::check::{check_wire, WireReject, HEADER_LEN};
-use crate::wire::ede::{ede, EDE_PROHIBITED, EDE_STALE};
+use crate::wire::ede::{Ede, EDE_OTHER, EDE_PROHIBITED, EDE_STALE};
 use crate::wire::quick::{parse_quick, QuickQuery};
 use crate::wire::template::{render_block, BlockAnswer, BlockShape};
 use crate::wire::Reject;
@@ -357,11 +357,7 @@ impl Handler {
                 DenyReason::Denied => Reject::AclDenied,
             });
             resp.metadata.response_code = ResponseCode::Refused;
-            add_ede(
-                &mut resp,
-                EDE_PROHIBITED,
-                "client not allowed to use this resolver",
-            );
+            Ede::new(EDE_PROHIBITED, "client not allowed to use this resolver").attach(&mut resp);
             return Some(self.encode(resp, &request, transport));
         }
         if slip {
@@ -599,7 +595,7 @@ impl Handler {
         if matches!(effect, Effect::Drop) {
             return Verdict::Drop;
         }
-        add_ede(resp, cfg.ede, &list.ede_text);
+        b.ede().attach(resp);
         let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
         let ttl = self.block_ttl(&b);
         match effect {
@@ -636,7 +632,7 @@ impl Handler {
             self.metrics.reject(Reject::ResolverBusy);
             if !self.serve_stale(ckey, resp) {
                 resp.metadata.response_code = ResponseCode::ServFail;
-                add_ede(resp, 0, "resolver overloaded");
+                Ede::new(EDE_OTHER, "resolver overloaded").attach(resp);
             }
             return None;
         };
@@ -676,7 +672,7 @@ impl Handler {
                     return None;
                 }
                 resp.metadata.response_code = ResponseCode::ServFail;
-                add_ede(resp, e.ede_code(), &e.public_text());
+                Ede::new(e.ede_code(), &e.public_text()).attach(resp);
                 None
             }
         }
@@ -690,7 +686,7 @@ impl Handler {
         };
         self.metrics.stale_answers.inc();
         stale.fill_stale(resp, STALE_TTL);
-        add_ede(resp, EDE_STALE, "served stale: resolution failed");
+        Ede::new(EDE_STALE, "served stale: resolution failed").attach(resp);
         true
     }
 
@@ -766,16 +762,6 @@ impl Handler {
             }
             Err(_) => header_only(&resp, ResponseCode::ServFail),
         }
-    }
-}
-
-/// Attach an Extended DNS Error (RFC 8914) to `resp`, if the client sent
-/// EDNS (without it there is nowhere to put one). Every EDE of the normal
-/// path goes through here; the fast path's pre-encoded blocked answers
-/// carry theirs in [`crate::wire::template::render_block`].
-pub(crate) fn add_ede(resp: &mut Message, code: u16, text: &str) {
-    if let Some(e) = resp.edns.as_mut() {
-        e.options_mut().insert(ede(code, text));
     }
 }
 

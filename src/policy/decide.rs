@@ -7,6 +7,7 @@ use super::compile::CompiledList;
 use super::matcher::{is_anchor, Hit, LookupKey};
 use super::rule::EntryAction;
 use crate::config::{ListKind, ListMode, ListState};
+use crate::wire::ede::Ede;
 
 /// The lists in force, in configuration order.
 #[derive(Debug, Default)]
@@ -41,6 +42,15 @@ pub struct Block<'a> {
     pub depth: usize,
     /// The rule's source line and action.
     pub hit: Hit,
+}
+
+impl Block<'_> {
+    /// The EDE a blocked answer carries: the list's code (15, 16 or 17)
+    /// and text. The one source for the normal path, the alias-chain stage
+    /// and the fast path's answers built on the wire.
+    pub fn ede(&self) -> Ede<'_> {
+        Ede::new(self.list.cfg.ede, &self.list.ede_text)
+    }
 }
 
 /// Outcome of the policy stage.

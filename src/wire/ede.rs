@@ -3,6 +3,7 @@
 //! the resolver's failures all attach one, so the codes live here rather
 //! than with any of them.
 
+use hickory_proto::op::Message;
 use hickory_proto::rr::rdata::opt::EdnsOption;
 
 /// RFC 8914 option code.
@@ -18,13 +19,67 @@ pub const EDE_NO_REACHABLE_AUTHORITY: u16 = 22;
 /// EDE 23: Network Error.
 pub const EDE_NETWORK_ERROR: u16 = 23;
 
-/// An EDE option: INFO-CODE then UTF-8 EXTRA-TEXT (hickory 0.26 has no
-/// typed EDE, so it travels as an unknown option with the right code).
-pub fn ede(info_code: u16, extra_text: &str) -> EdnsOption {
-    let mut data = Vec::with_capacity(2 + extra_text.len());
-    data.extend_from_slice(&info_code.to_be_bytes());
-    data.extend_from_slice(extra_text.as_bytes());
-    EdnsOption::Unknown(EDE_OPTION, data)
+/// EDE 0: Other (the resolver's own overload).
+pub const EDE_OTHER: u16 = 0;
+
+/// One Extended DNS Error as dnsward sends it: the info code and the
+/// extra text. Every reply that carries one, decoded or pre-encoded, gets
+/// it from this type: [`Ede::attach`] for a decoded reply,
+/// [`Ede::write_option`] for an answer built on the wire, and both write
+/// the same bytes ([`Ede::option`] is made by `write_option`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ede<'a> {
+    /// INFO-CODE (RFC 8914 section 4).
+    pub code: u16,
+    /// EXTRA-TEXT, UTF-8.
+    pub text: &'a str,
+}
+
+impl<'a> Ede<'a> {
+    /// An EDE with this code and text.
+    pub const fn new(code: u16, text: &'a str) -> Self {
+        Self { code, text }
+    }
+
+    /// Attach this EDE to `resp`, if the client sent EDNS (without it
+    /// there is nowhere to put one): the one way a decoded reply gets an
+    /// EDE.
+    pub fn attach(self, resp: &mut Message) {
+        if let Some(e) = resp.edns.as_mut() {
+            e.options_mut().insert(self.option());
+        }
+    }
+
+    /// The bytes [`Ede::write_option`] appends.
+    pub fn option_len(self) -> usize {
+        4 + 2 + self.text.len()
+    }
+
+    /// Append the option in wire form (OPTION-CODE 15, OPTION-LENGTH,
+    /// then [`Ede::write_data`]) to an OPT record's RDATA being written.
+    /// None (nothing written) when the text cannot fit an option.
+    pub fn write_option(self, out: &mut Vec<u8>) -> Option<()> {
+        let len = u16::try_from(2 + self.text.len()).ok()?;
+        out.extend_from_slice(&EDE_OPTION.to_be_bytes());
+        out.extend_from_slice(&len.to_be_bytes());
+        self.write_data(out);
+        Some(())
+    }
+
+    /// The option's data: INFO-CODE, then EXTRA-TEXT.
+    fn write_data(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.code.to_be_bytes());
+        out.extend_from_slice(self.text.as_bytes());
+    }
+
+    /// The option as hickory holds it (0.26 has no typed EDE, so it is an
+    /// unknown option with the right code), its data written by
+    /// [`Ede::write_data`] as on the wire.
+    pub fn option(self) -> EdnsOption {
+        let mut data = Vec::with_capacity(2 + self.text.len());
+        self.write_data(&mut data);
+        EdnsOption::Unknown(EDE_OPTION, data)
+    }
 }
 
 #[cfg(test)]
@@ -33,9 +88,25 @@ mod tests {
 
     #[test]
     fn ede_bytes_are_code_then_text() {
-        match ede(16, "x") {
+        match Ede::new(16, "x").option() {
             EdnsOption::Unknown(15, d) => assert_eq!(d, vec![0, 16, b'x']),
             o => panic!("{o:?}"),
         }
+        let mut wire = Vec::new();
+        Ede::new(16, "x").write_option(&mut wire).expect("fits");
+        assert_eq!(wire, [0, 15, 0, 3, 0, 16, b'x']);
+        assert_eq!(wire.len(), Ede::new(16, "x").option_len());
+    }
+
+    #[test]
+    fn attached_only_when_the_client_sent_edns() {
+        let mut plain = Message::query();
+        Ede::new(15, "blocked").attach(&mut plain);
+        assert!(plain.edns.is_none());
+        let mut with = Message::query();
+        with.edns = Some(hickory_proto::op::Edns::new());
+        Ede::new(15, "blocked").attach(&mut with);
+        let opts = &with.edns.as_ref().expect("edns").options().options;
+        assert_eq!(opts.len(), 1);
     }
 }

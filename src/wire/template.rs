@@ -27,6 +27,7 @@ use hickory_proto::op::{emit_message_parts, Message, MessageType, Metadata, OpCo
 use hickory_proto::rr::{RData, Record};
 use hickory_proto::serialize::binary::BinEncoder;
 
+use super::ede::Ede;
 use super::quick::{be16, QuickQuery};
 
 /// A cached answer pre-encoded for the fast path.
@@ -246,8 +247,8 @@ pub struct BlockAnswer<'a> {
     pub ipv6: [u8; 16],
     /// SOA MNAME and RNAME, uncompressed wire form.
     pub soa_names: &'a [u8],
-    /// EDE info code and text.
-    pub ede: (u16, &'a str),
+    /// The EDE the answer carries (in its OPT, when the client sent EDNS).
+    pub ede: Ede<'a>,
 }
 
 fn push_rr_header(out: &mut Vec<u8>, owner_ptr: u16, rtype: u16, ttl: u32, rdlen: u16) {
@@ -281,7 +282,7 @@ pub fn render_block(
         _ => (0, None),
     };
     let soa = b.shape != BlockShape::Refused && answer.is_none();
-    let mut out = Vec::with_capacity(128 + b.soa_names.len() + b.ede.1.len());
+    let mut out = Vec::with_capacity(128 + b.soa_names.len() + b.ede.option_len());
     out.extend_from_slice(&q.id.to_be_bytes());
     out.push(0x80 | u8::from(q.rd));
     out.push(0x80 | if q.cd { 0x10 } else { 0 } | rcode);
@@ -305,18 +306,14 @@ pub fn render_block(
         }
     }
     if let Some((_, dnssec_ok)) = q.edns {
-        let text = b.ede.1.as_bytes();
-        let optlen = u16::try_from(2 + text.len()).ok()?;
+        let rdlen = u16::try_from(b.ede.option_len()).ok()?;
         out.push(0);
         out.extend_from_slice(&41u16.to_be_bytes());
         out.extend_from_slice(&max_payload.to_be_bytes());
         out.extend_from_slice(&[0, 0]);
         out.extend_from_slice(&(if dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
-        out.extend_from_slice(&optlen.checked_add(4)?.to_be_bytes());
-        out.extend_from_slice(&15u16.to_be_bytes());
-        out.extend_from_slice(&optlen.to_be_bytes());
-        out.extend_from_slice(&b.ede.0.to_be_bytes());
-        out.extend_from_slice(text);
+        out.extend_from_slice(&rdlen.to_be_bytes());
+        b.ede.write_option(&mut out)?;
     }
     (out.len() <= limit).then_some(out)
 }
@@ -511,7 +508,7 @@ mod tests {
             ipv4: [192, 0, 2, 1],
             ipv6: [0; 16],
             soa_names: &soa_names,
-            ede: (16, "blocked by list court, order 7"),
+            ede: Ede::new(16, "blocked by list court, order 7"),
         };
         let m = Message::from_vec(
             &render_block(&q, &block(BlockShape::Sinkhole), 1232, 1232).expect("r"),
@@ -522,6 +519,9 @@ mod tests {
         assert_eq!(m.queries[0].name().to_ascii(), "X.Ads.Example.com.");
         let opt = m.edns.as_ref().expect("opt");
         assert!(opt.flags().dnssec_ok);
+        // The very option a decoded reply gets from `Ede::attach`.
+        let ede = Ede::new(16, "blocked by list court, order 7").option();
+        assert_eq!(opt.options().options, vec![((&ede).into(), ede)]);
         let m = Message::from_vec(
             &render_block(&q, &block(BlockShape::Nxdomain), 1232, 1232).expect("r"),
         )
