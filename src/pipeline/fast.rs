@@ -7,56 +7,31 @@
 use super::*;
 
 impl Handler {
-    /// Prepare a batch's lookup keys before any of its queries is
-    /// answered: quick-parse `packets[i]` into `quick[i]` (None: not a
-    /// plain query), fill `keys[i]` from it and bring the table slots, then
-    /// the records, that the policy's decisions will read into cache
-    /// ([`crate::policy::Policy::touch`], then `touch_next`), so the
-    /// batch's cache misses on a large list overlap. The parsed queries go
-    /// on to [`Handler::try_fast`], so a datagram is quick-parsed once. One
+    /// Bring the table slots, then the records, that the policy's
+    /// decisions on a batch's keys will read into cache
+    /// ([`crate::policy::Policy::touch`], then `touch_next`), before any of
+    /// its queries is answered, so the batch's cache misses on a large list
+    /// overlap. `keys` hold the names of the batch's plain queries (the
+    /// listener filled them from each packet's one quick parse). One
     /// policy load for the batch; decides nothing.
-    pub fn prepare_keys<'p>(
-        &self,
-        packets: impl Iterator<Item = Option<&'p [u8]>>,
-        keys: &mut [LookupKey],
-        quick: &mut [Option<QuickQuery<'p>>],
-    ) {
+    pub fn prepare_keys<'k>(&self, keys: impl Iterator<Item = &'k LookupKey> + Clone) {
         let policy = self.policy.load();
-        for ((packet, key), slot) in packets.zip(keys.iter_mut()).zip(quick.iter_mut()) {
-            *slot = packet.and_then(parse_quick);
-            if let Some(q) = slot {
-                key.assign_wire(q.qname);
-                policy.touch(key);
-            }
+        for key in keys.clone() {
+            policy.touch(key);
         }
-        for (key, _) in keys.iter().zip(quick.iter()).filter(|(_, q)| q.is_some()) {
+        for key in keys {
             policy.touch_next(key);
         }
     }
 
-    /// The fast path for admitted UDP queries whose answer is cached (see
-    /// [`crate::wire::template`]). None: take the normal path. `key` is scratch
-    /// space (reused across queries); `prepared` is the packet's quick parse
-    /// when [`Handler::prepare_keys`] already did it and put its name in
-    /// `key`, else the packet is parsed here.
-    pub fn try_fast(
-        &self,
-        packet: &[u8],
-        key: &mut LookupKey,
-        prepared: Option<QuickQuery<'_>>,
-        client: IpAddr,
-    ) -> Option<Vec<u8>> {
-        let q = match prepared {
-            Some(q) => q,
-            None => parse_quick(packet)?,
-        };
+    /// The fast path for an admitted UDP query whose answer is cached (see
+    /// [`crate::wire::template`]) or simply blocked. None: take the normal
+    /// path. `q` is the packet's quick parse and `key` its name, both made
+    /// once by the listener.
+    pub fn try_fast(&self, q: &QuickQuery<'_>, key: &LookupKey, client: IpAddr) -> Option<Vec<u8>> {
         if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
             return None;
         }
-        if prepared.is_none() {
-            key.assign_wire(q.qname);
-        }
-        let key = &*key;
         let limit = q
             .edns
             .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
@@ -67,7 +42,7 @@ impl Handler {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                let out = self.fast_block(&q, key, &b, usize::from(limit))?;
+                let out = self.fast_block(q, key, &b, usize::from(limit))?;
                 self.log_blocked_query(&policy, client, key, q.qtype, &b);
                 return Some(out);
             }
@@ -83,7 +58,7 @@ impl Handler {
             return None;
         }
         let template = hit.wire.as_ref()?;
-        let out = template.render(&q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
+        let out = template.render(q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));

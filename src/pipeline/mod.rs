@@ -1,7 +1,11 @@
 //! The query path, top to bottom, for one packet:
 //!
+//! The listener reads each message once ([`Packet::read`]: the quick
+//! parse of a plain query) and hands that view down; no stage parses the
+//! same bytes again.
+//!
 //! 0. access control, then rate limiting (UDP), on the source address
-//!    alone: a refused or flooding client costs no parsing;
+//!    alone: a refused or flooding client costs no decoding;
 //! 1. wire checks (too short, a response, bad opcode, bad counts, undecodable)
 //!    before anything is allocated for the query;
 //! 2. policy (allow/block) — before the cache, because a reload must take
@@ -55,7 +59,7 @@ use crate::resolve::Upstream;
 use crate::sinkhole::{Effect, Sinkhole};
 use crate::wire::check::{check_wire, WireReject, HEADER_LEN};
 use crate::wire::ede::{Ede, EDE_OTHER, EDE_PROHIBITED, EDE_STALE};
-use crate::wire::quick::{parse_quick, QuickQuery};
+use crate::wire::quick::{Packet, QuickQuery};
 use crate::wire::template::{render_block, BlockAnswer, BlockShape};
 use crate::wire::Reject;
 
@@ -230,14 +234,15 @@ impl Drop for InFlightGuard<'_> {
 }
 
 impl Handler {
-    /// Answer one packet from `src`. `None` means send nothing.
+    /// Answer one packet from `src`, read (and quick-parsed) by its
+    /// listener. `None` means send nothing.
     pub async fn handle(
         &self,
-        packet: &[u8],
+        packet: Packet<'_>,
         transport: Transport,
         src: SocketAddr,
     ) -> Option<Vec<u8>> {
-        if let Some(reply) = self.notify_hook(packet, src) {
+        if let Some(reply) = self.notify_hook(packet.bytes, src) {
             return reply;
         }
         let admission = self.admit(src, transport);
@@ -276,7 +281,7 @@ impl Handler {
     }
 
     /// Stage 0: access control and rate limiting (UDP), on the source
-    /// address alone, before any parsing. Exactly once per query.
+    /// address alone, before any decoding. Exactly once per query.
     pub fn admit(&self, src: SocketAddr, transport: Transport) -> Admission {
         if let AclDecision::Deny(reason) = self.acl.load().check(src.ip()) {
             return Admission::Refuse(reason);
@@ -319,7 +324,7 @@ impl Handler {
     /// Answer a packet whose source was already admitted.
     pub async fn handle_admitted(
         &self,
-        packet: &[u8],
+        packet: Packet<'_>,
         transport: Transport,
         admission: Admission,
         client: IpAddr,
@@ -335,7 +340,7 @@ impl Handler {
             }
         };
         // Stage 1: wire checks.
-        let request = match check_wire(packet) {
+        let request = match check_wire(packet.bytes) {
             Ok(m) => m,
             Err(WireReject { reason, reply }) => {
                 self.metrics.reject(reason);
@@ -700,7 +705,7 @@ impl Handler {
     /// answer does not fit the client: then [`Handler::encode`].
     fn render_cached(
         &self,
-        packet: &[u8],
+        packet: Packet<'_>,
         resp: &Message,
         entry: &CachedAnswer,
         transport: Transport,
@@ -719,7 +724,7 @@ impl Handler {
         if !plain {
             return None;
         }
-        let q = parse_quick(packet)?;
+        let q = packet.quick?;
         if q.edns.is_some() != resp.edns.is_some() {
             return None;
         }
@@ -774,26 +779,4 @@ fn header_only(resp: &Message, rcode: ResponseCode) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_names_become_absolute_names() {
-        for t in [
-            "-ads.example",
-            "garden.example.",
-            "garden.example",
-            "under_score.x",
-        ] {
-            let n = dotted_name(t).expect(t);
-            assert!(n.is_fqdn());
-            let labels: Vec<&[u8]> = n.iter().collect();
-            let want: Vec<&[u8]> = t
-                .trim_end_matches('.')
-                .split('.')
-                .map(str::as_bytes)
-                .collect();
-            assert_eq!(labels, want);
-        }
-    }
-}
+mod tests;

@@ -3,6 +3,7 @@
 //! connection table deciding who may stay.
 
 use super::*;
+use crate::wire::quick::Packet;
 use crate::wire::Reject;
 
 /// Serve TCP until `stop` turns true. `conns` is the connection table
@@ -117,7 +118,10 @@ async fn serve_conn(
         if !conn.begin_query(Instant::now()) {
             return Ok(());
         }
-        if let Some(resp) = handler.handle(&packet, Transport::Tcp, src).await {
+        if let Some(resp) = handler
+            .handle(Packet::read(&packet), Transport::Tcp, src)
+            .await
+        {
             let n = u16::try_from(resp.len()).unwrap_or(u16::MAX);
             let mut framed = Vec::with_capacity(resp.len() + 2);
             framed.extend_from_slice(&n.to_be_bytes());

@@ -3,7 +3,7 @@
 //! takes the normal path (capped, so a flood sheds load).
 
 use super::*;
-use crate::wire::quick::QuickQuery;
+use crate::wire::quick::Packet;
 use crate::wire::Reject;
 
 /// Start serving one UDP socket until `stop` turns true; the returned
@@ -99,23 +99,34 @@ pub fn serve_udp_thread(
                 continue;
             }
         };
+        // Every datagram is quick-parsed here, once, and its name put in
+        // its slot's lookup key; the parse travels down the query path.
+        let n = n.min(keys.len());
+        let mut packets: [Option<(Packet<'_>, SocketAddr)>; crate::sys::batch::BATCH] =
+            [None; crate::sys::batch::BATCH];
+        for (i, (slot, key)) in packets.iter_mut().zip(keys.iter_mut()).take(n).enumerate() {
+            *slot = batch.get(i).map(|(bytes, src)| (Packet::read(bytes), src));
+            if let Some((Packet { quick: Some(q), .. }, _)) = slot {
+                key.assign_wire(q.qname);
+            }
+        }
         // With more than one datagram, prepare every key first: the
         // policy's table reads for the whole batch overlap in memory
         // instead of stalling query after query (large lists).
-        let n = n.min(keys.len());
-        let mut prepared: [Option<QuickQuery<'_>>; crate::sys::batch::BATCH] =
-            [None; crate::sys::batch::BATCH];
         if n > 1 {
-            let packets = (0..n).map(|i| batch.get(i).map(|(packet, _)| packet));
-            handler.prepare_keys(packets, &mut keys[..n], &mut prepared[..n]);
+            let plain = packets[..n]
+                .iter()
+                .zip(&keys[..n])
+                .filter(|(p, _)| matches!(p, Some((Packet { quick: Some(_), .. }, _))))
+                .map(|(_, key)| key);
+            handler.prepare_keys(plain);
         }
-        for i in 0..n {
-            let Some((packet, src)) = batch.get(i) else {
+        for (slot, key) in packets[..n].iter().zip(&keys[..n]) {
+            let Some((packet, src)) = *slot else {
                 handler.metrics.reject(Reject::Malformed);
                 continue;
             };
-            let scratch = (&mut keys[i], prepared[i]);
-            if let Some(resp) = dispatch(&handler, &reply, &slots, packet, src, scratch) {
+            if let Some(resp) = dispatch(&handler, &reply, &slots, packet, src, key) {
                 out.push((resp, src));
             }
         }
@@ -166,7 +177,11 @@ pub async fn serve_udp(sock: UdpSocket, handler: Arc<Handler>, mut stop: watch::
             },
             _ = stop.changed() => break,
         };
-        if let Some(resp) = dispatch(&handler, &reply, &slots, &buf[..n], src, (&mut key, None)) {
+        let packet = Packet::read(&buf[..n]);
+        if let Some(q) = &packet.quick {
+            key.assign_wire(q.qname);
+        }
+        if let Some(resp) = dispatch(&handler, &reply, &slots, packet, src, &key) {
             if let Err(e) = sock.send_to(&resp, src).await {
                 debug!("udp send to {src}: {e}");
             }
@@ -231,37 +246,39 @@ impl Responder {
 }
 
 /// One datagram: admission, then the fast path (returns the answer to send
-/// now) or a task on the normal path (returns None). `key` is the loop's
-/// scratch lookup key and, when it already holds this packet's name, the
-/// packet's quick parse (see [`Handler::prepare_keys`]).
+/// now) or a task on the normal path (returns None). `packet` carries the
+/// loop's quick parse and `key` the name it found (when it is a plain
+/// query); neither is made again below.
 fn dispatch(
     handler: &Arc<Handler>,
     reply: &Responder,
     slots: &Arc<Semaphore>,
-    packet: &[u8],
+    packet: Packet<'_>,
     src: SocketAddr,
-    key: (&mut LookupKey, Option<QuickQuery<'_>>),
+    key: &LookupKey,
 ) -> Option<Vec<u8>> {
-    if let Some(reply) = handler.notify_hook(packet, src) {
+    if let Some(reply) = handler.notify_hook(packet.bytes, src) {
         return reply;
     }
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
-        if let Some(resp) = handler.try_fast(packet, key.0, key.1, src.ip()) {
-            return Some(resp);
+        if let Some(q) = &packet.quick {
+            if let Some(resp) = handler.try_fast(q, key, src.ip()) {
+                return Some(resp);
+            }
         }
     }
     let Ok(permit) = slots.clone().try_acquire_owned() else {
         handler.metrics.reject(Reject::Overload);
         return None;
     };
-    let packet = packet.to_vec();
+    let packet = packet.to_buf();
     let handler = handler.clone();
     let rt = reply.runtime();
     let reply = reply.clone();
     let task = async move {
         if let Some(resp) = handler
-            .handle_admitted(&packet, Transport::Udp, admission, src.ip())
+            .handle_admitted(packet.view(), Transport::Udp, admission, src.ip())
             .await
         {
             reply.send(resp, src).await;

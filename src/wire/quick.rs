@@ -39,13 +39,19 @@ impl<'a> QuickQuery<'a> {
     }
 }
 
+/// Header length, where the question name starts.
+const HEADER_LEN: usize = 12;
+
 pub(crate) fn be16(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
 }
 
 /// Parse a plain query cheaply, or None for anything the normal path must
-/// handle (including every malformed packet).
+/// handle (including every malformed packet). The listeners call it once
+/// per message, through [`Packet::read`].
 pub fn parse_quick(p: &[u8]) -> Option<QuickQuery<'_>> {
+    #[cfg(test)]
+    tests::PARSES.with(|n| n.set(n.get() + 1));
     if p.len() < 17 || p[2] & 0xf8 != 0 {
         // QR=1 or opcode != QUERY (AA/TC/RD are fine).
         return None;
@@ -116,4 +122,94 @@ pub fn parse_quick(p: &[u8]) -> Option<QuickQuery<'_>> {
         qclass,
         edns,
     })
+}
+
+/// A received message and its quick parse, made once by the listener that
+/// read it and handed down the query path, so no stage parses the same
+/// bytes again.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// The message as received.
+    pub bytes: &'a [u8],
+    /// Its quick parse; None when it is not a plain query.
+    pub quick: Option<QuickQuery<'a>>,
+}
+
+impl<'a> Packet<'a> {
+    /// Read a received message: the one [`parse_quick`] of its bytes.
+    pub fn read(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            quick: parse_quick(bytes),
+        }
+    }
+
+    /// A copy that outlives the receive buffer (for a task on the normal
+    /// path), keeping the parse instead of repeating it.
+    pub fn to_buf(&self) -> PacketBuf {
+        PacketBuf {
+            bytes: self.bytes.to_vec(),
+            quick: self
+                .quick
+                .map(|q| (QuickQuery { qname: &[], ..q }, q.qname.len())),
+        }
+    }
+}
+
+/// An owned [`Packet`]: the bytes and their parse, the question name kept
+/// as its length (it always starts right after the header).
+#[derive(Debug, Clone)]
+pub struct PacketBuf {
+    bytes: Vec<u8>,
+    quick: Option<(QuickQuery<'static>, usize)>,
+}
+
+impl PacketBuf {
+    /// The packet, its parse pointing into these bytes.
+    pub fn view(&self) -> Packet<'_> {
+        let quick = self.quick.and_then(|(q, len)| {
+            Some(QuickQuery {
+                qname: self.bytes.get(HEADER_LEN..HEADER_LEN + len)?,
+                ..q
+            })
+        });
+        Packet {
+            bytes: &self.bytes,
+            quick,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    thread_local! {
+        /// Calls of [`parse_quick`] on this thread, so tests can show a
+        /// message is parsed once.
+        pub(crate) static PARSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// [`parse_quick`] calls on this thread so far.
+    pub(crate) fn parses() -> usize {
+        PARSES.with(std::cell::Cell::get)
+    }
+
+    #[test]
+    fn a_copied_packet_keeps_its_parse_without_parsing_again() {
+        let mut q = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend_from_slice(b"\x03Ads\x07example\x00\x00\x01\x00\x01");
+        let before = parses();
+        let p = Packet::read(&q);
+        let buf = p.to_buf();
+        let copy = buf.view();
+        assert_eq!(parses(), before + 1);
+        let (a, b) = (p.quick.expect("plain"), copy.quick.expect("kept"));
+        assert_eq!(b.qname, a.qname);
+        assert_eq!(
+            (b.id, b.qtype, b.qclass, b.rd),
+            (a.id, a.qtype, a.qclass, a.rd)
+        );
+        assert_eq!(copy.bytes, &q[..]);
+    }
 }
