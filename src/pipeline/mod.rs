@@ -23,15 +23,26 @@
 //! stage has produced the answer (or decided to send none).
 //!
 //! Where the stages live: 0 in [`acl`] and [`ratelimit`], 1 in
-//! [`crate::wire::check`], 4b in `chain.rs`; the UDP fast path (cached and
-//! simply blocked answers straight from the receive loop) in `fast.rs`;
-//! the rest in this file, in the order above.
+//! [`crate::wire::check`], 4b in `chain.rs`, 5 in `reply.rs` (skeleton,
+//! encode and truncation, cached answers from their templates); the UDP
+//! fast path (cached and simply blocked answers straight from the receive
+//! loop) in `fast.rs`; what a block rule does in `effect.rs`, cache keys in
+//! `keys.rs`, the query-log and dry-run records in `record.rs`, prefetch
+//! in `refresh.rs`; the stages themselves in this file, in the order
+//! above.
 
 pub mod acl;
 mod chain;
+mod effect;
 mod fast;
+mod keys;
 pub mod ratelimit;
+mod record;
 mod refresh;
+mod reply;
+
+pub use effect::{dotted_name, effect_of};
+use keys::{cache_key, cache_key_of, wire_cache_key};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,83 +92,6 @@ pub enum Verdict<T> {
     Respond,
     /// Send nothing (RPZ drop, rate limiting).
     Drop,
-}
-
-/// An absolute name from dotted text of list origin. Built from raw
-/// labels: list names may break host-name syntax (`-x.example`) that
-/// `Name::from_ascii` refuses, and a trailing dot is optional.
-pub fn dotted_name(text: &str) -> Option<Name> {
-    let t = text.strip_suffix('.').unwrap_or(text);
-    if t.is_empty() {
-        return Some(Name::root());
-    }
-    let mut n = Name::from_labels(t.split('.').map(str::as_bytes)).ok()?;
-    n.set_fqdn(true);
-    Some(n)
-}
-
-/// What a block rule does to a query: the rule's own RPZ action or its
-/// list's. `zone` is the listed name that matched. None: resolve normally
-/// (RPZ tcp-only over TCP, passthru). One mapping for the normal path and
-/// the fast path, and the one the `packet` fuzz target checks.
-pub fn effect_of<'a>(b: &Block<'a>, zone: &str, transport: Transport) -> Option<Effect<'a>> {
-    let list = b.list;
-    let cfg = &list.cfg;
-    Some(match b.hit.action {
-        EntryAction::List => match cfg.action {
-            Action::Drop => Effect::Drop,
-            Action::Redirect => cfg
-                .redirect_to
-                .as_deref()
-                .and_then(dotted_name)
-                .map_or(Effect::Nxdomain, Effect::Redirect),
-            Action::Sinkhole => Effect::Sinkhole,
-            Action::Nxdomain => Effect::Nxdomain,
-            Action::Nodata => Effect::Nodata,
-            Action::Refused => Effect::Refused,
-        },
-        EntryAction::Nxdomain => Effect::Nxdomain,
-        EntryAction::Nodata => Effect::Nodata,
-        EntryAction::Drop => Effect::Drop,
-        EntryAction::TcpOnly if transport == Transport::Tcp => return None,
-        EntryAction::TcpOnly => Effect::Truncate,
-        EntryAction::LocalData => {
-            let data = list.local_data(zone, b.depth > 0);
-            match data.iter().find_map(|(_, d)| match d {
-                LocalData::Cname(t) => dotted_name(t),
-                _ => None,
-            }) {
-                Some(target) => Effect::Redirect(target),
-                None => Effect::Local(data),
-            }
-        }
-        EntryAction::Passthru => return None,
-    })
-}
-
-fn cache_key(query: &Query, dnssec_ok: bool) -> CacheKey {
-    cache_key_of(
-        &LookupKey::from_labels(query.name().iter()),
-        query,
-        dnssec_ok,
-    )
-}
-
-/// The cache key of `query` from the lookup key of its name (lowercase,
-/// in wire form), when the policy stage has already built that.
-fn cache_key_of(key: &LookupKey, query: &Query, dnssec_ok: bool) -> CacheKey {
-    wire_cache_key(
-        key,
-        u16::from(query.query_type()),
-        u16::from(query.query_class()),
-        dnssec_ok,
-    )
-}
-
-/// The one place a lookup key becomes a cache key (its name in wire form,
-/// written straight into the key), for the normal path and the fast path.
-fn wire_cache_key(key: &LookupKey, qtype: u16, qclass: u16, dnssec_ok: bool) -> CacheKey {
-    CacheKey::with_name(|out| key.wire_name(out).len(), qtype, qclass, dnssec_ok)
 }
 
 /// TTL of stale answers (RFC 8767 section 4 recommends 30 s).
@@ -298,29 +232,6 @@ impl Handler {
         Admission::Allow
     }
 
-    /// The query log hook for a blocked answer (one branch when the query
-    /// log is off).
-    fn log_blocked_query(
-        &self,
-        policy: &Policy,
-        client: IpAddr,
-        key: &LookupKey,
-        qtype: u16,
-        b: &Block<'_>,
-    ) {
-        if let Some(log) = &self.querylog {
-            let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
-                .map_or("blocked", |e| e.label());
-            log.blocked(
-                client,
-                &key.suffix_str(0),
-                qtype,
-                policy.shared(b.list),
-                action,
-            );
-        }
-    }
-
     /// Answer a packet whose source was already admitted.
     pub async fn handle_admitted(
         &self,
@@ -377,26 +288,6 @@ impl Handler {
             return Some(bytes);
         }
         Some(self.encode(out, &request, transport))
-    }
-
-    fn count_rcode(&self, rcode: ResponseCode) {
-        self.metrics.count_response(u16::from(rcode));
-    }
-
-    /// A response skeleton: header flags, question and OPT mirrored.
-    fn skeleton(&self, request: &Message) -> Message {
-        let mut resp = Message::response(request.metadata.id, OpCode::Query);
-        resp.metadata.recursion_desired = request.metadata.recursion_desired;
-        resp.metadata.recursion_available = true;
-        resp.metadata.checking_disabled = request.metadata.checking_disabled;
-        resp.queries = request.queries.clone();
-        if let Some(req_edns) = &request.edns {
-            let mut e = Edns::new();
-            e.set_max_payload(self.max_udp_payload);
-            e.set_dnssec_ok(req_edns.flags().dnssec_ok);
-            resp.edns = Some(e);
-        }
-        resp
     }
 
     /// Stages 2-4, in order. Returns None when the answer is to be dropped;
@@ -501,22 +392,6 @@ impl Handler {
                 .options
                 .extend(sub_e.options().options.clone());
         }
-    }
-
-    /// Count and log a dry-run list's would-be block.
-    fn count_dry_run(&self, b: &Block<'_>, qtype: RecordType) {
-        self.metrics
-            .dry_run
-            .with_label_values(&[b.list.name()])
-            .inc();
-        info!(
-            target: "dnsward::blocked",
-            list = b.list.name(),
-            line = b.hit.line,
-            order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
-            qtype = %qtype,
-            "dry-run: would block"
-        );
     }
 
     /// Stage 2a: per-question screening (EDNS version, class, qtype) and
@@ -694,88 +569,6 @@ impl Handler {
         Ede::new(EDE_STALE, "served stale: resolution failed").attach(resp);
         true
     }
-
-    /// Stage 5 for an answer that is exactly a cache entry's: rendered from
-    /// the entry's wire template, as a cache hit is on the fast path,
-    /// instead of encoding the same records a second time (on a cold
-    /// query the answer was just encoded into the template; the second
-    /// encode was a tenth of the instructions of the query, callgrind).
-    /// None when `resp` is not plainly the entry (an EDE or other option
-    /// was added, flags differ), the packet is not a plain query, or the
-    /// answer does not fit the client: then [`Handler::encode`].
-    fn render_cached(
-        &self,
-        packet: Packet<'_>,
-        resp: &Message,
-        entry: &CachedAnswer,
-        transport: Transport,
-    ) -> Option<Vec<u8>> {
-        let template = entry.wire.as_ref()?;
-        let plain = resp.metadata.response_code == entry.response_code
-            && u16::from(resp.metadata.response_code) == u16::from(template.rcode())
-            && !resp.metadata.truncation
-            && !resp.metadata.authoritative
-            && !resp.metadata.authentic_data
-            && resp.additionals.is_empty()
-            && resp
-                .edns
-                .as_ref()
-                .is_none_or(|e| e.options().options.is_empty() && e.version() == 0);
-        if !plain {
-            return None;
-        }
-        let q = packet.quick?;
-        if q.edns.is_some() != resp.edns.is_some() {
-            return None;
-        }
-        let limit = match transport {
-            Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => usize::from(
-                q.edns
-                    .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload)),
-            ),
-        };
-        let out = template.render(&q, entry.age(Instant::now()), self.max_udp_payload, limit)?;
-        self.count_rcode(resp.metadata.response_code);
-        Some(out)
-    }
-
-    /// Stage 5: encode, truncating over UDP when the answer does not fit.
-    fn encode(&self, resp: Message, request: &Message, transport: Transport) -> Vec<u8> {
-        self.count_rcode(resp.metadata.response_code);
-        let limit = match transport {
-            Transport::Tcp => usize::from(u16::MAX),
-            Transport::Udp => usize::from(
-                request
-                    .edns
-                    .as_ref()
-                    .map(|e| e.max_payload().clamp(512, self.max_udp_payload))
-                    .unwrap_or(512),
-            ),
-        };
-        match resp.to_vec() {
-            Ok(bytes) if bytes.len() <= limit => bytes,
-            Ok(_) => {
-                // Empty sections and TC=1: the client retries over TCP
-                // (RFC 7766); a partial RRset would be worse than none.
-                let mut t = resp.truncate();
-                if let Some(e) = t.edns.as_mut() {
-                    e.options_mut().options.clear();
-                }
-                t.to_vec()
-                    .unwrap_or_else(|_| header_only(&resp, ResponseCode::ServFail))
-            }
-            Err(_) => header_only(&resp, ResponseCode::ServFail),
-        }
-    }
-}
-
-fn header_only(resp: &Message, rcode: ResponseCode) -> Vec<u8> {
-    let mut m = Message::response(resp.metadata.id, OpCode::Query);
-    m.metadata.response_code = rcode;
-    m.metadata.recursion_available = true;
-    m.metadata.recursion_desired = resp.metadata.recursion_desired;
-    m.to_vec().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -1,0 +1,46 @@
+//! What the query path records about a blocked or would-be-blocked
+//! query besides the metrics it bumps inline: the query log hook, and the
+//! dry-run counter and log line.
+
+use super::*;
+
+impl Handler {
+    /// The query log hook for a blocked answer (one branch when the query
+    /// log is off).
+    pub(super) fn log_blocked_query(
+        &self,
+        policy: &Policy,
+        client: IpAddr,
+        key: &LookupKey,
+        qtype: u16,
+        b: &Block<'_>,
+    ) {
+        if let Some(log) = &self.querylog {
+            let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
+                .map_or("blocked", |e| e.label());
+            log.blocked(
+                client,
+                &key.suffix_str(0),
+                qtype,
+                policy.shared(b.list),
+                action,
+            );
+        }
+    }
+
+    /// Count and log a dry-run list's would-be block.
+    pub(super) fn count_dry_run(&self, b: &Block<'_>, qtype: RecordType) {
+        self.metrics
+            .dry_run
+            .with_label_values(&[b.list.name()])
+            .inc();
+        info!(
+            target: "dnsward::blocked",
+            list = b.list.name(),
+            line = b.hit.line,
+            order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
+            qtype = %qtype,
+            "dry-run: would block"
+        );
+    }
+}
