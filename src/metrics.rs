@@ -333,13 +333,13 @@ impl Metrics {
             responses: cv(RESPONSES, "DNS responses sent.", &["rcode"])?,
             blocked: cv(
                 BLOCKED,
-                "Queries answered by a block list.",
-                &["list", "action"],
+                "Queries answered by a block list, by the client's policy group.",
+                &["list", "action", "group"],
             )?,
             chain_blocked: cv(
                 CHAIN_BLOCKED,
                 "Queries blocked at a name their CNAME/DNAME chain led to (also in dnsward_blocked_total).",
-                &["list", "action"],
+                &["list", "action", "group"],
             )?,
             cache_hits: reg(
                 &r,

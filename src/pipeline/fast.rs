@@ -60,25 +60,31 @@ impl Handler {
         let limit = q
             .edns
             .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
-        let generation = {
+        let (generation, group) = {
             let policy = self.policy.load();
-            let v = policy.decide(key);
+            let (v, group) = policy.decide_client(key, client);
             if v.would_block.is_some() {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                let out = self.fast_block(&q, key, &b, usize::from(limit))?;
-                self.log_blocked_query(&policy, client, key, q.qtype, &b);
+                let out = self.fast_block(&q, key, &b, group.name, usize::from(limit))?;
+                self.log_blocked_query(&policy, client, key, q.qtype, &b, group.name);
                 return Some(out);
             }
-            policy.generation
+            // The group's name outlives the policy guard only for the log.
+            (
+                policy.generation,
+                self.querylog.as_ref().map(|_| group.name.clone()),
+            )
         };
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
         let ckey = wire_cache_key(key, q.qtype, q.qclass, dnssec_ok);
         let now = Instant::now();
         let hit = self.cache.get(&ckey, now)?;
         // A chain not yet checked under this policy (new answer, or a list
-        // changed since) takes the normal path, which checks it.
+        // changed since) takes the normal path, which checks it. A chain is
+        // marked only when no rule of any list matched it, so the mark holds
+        // for every policy group.
         if !hit.chain_cleared(generation) {
             return None;
         }
@@ -87,12 +93,13 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));
-        if let Some(log) = &self.querylog {
+        if let (Some(log), Some(group)) = (&self.querylog, &group) {
             log.resolved(
                 client,
                 &key.suffix_str(0),
                 q.qtype,
                 u16::from(template.rcode()),
+                group,
             );
         }
         self.maybe_prefetch(&hit, now);
@@ -107,6 +114,7 @@ impl Handler {
         q: &QuickQuery<'_>,
         key: &LookupKey,
         b: &Block<'_>,
+        group: &str,
         limit: usize,
     ) -> Option<Vec<u8>> {
         if self.log_blocked {
@@ -135,7 +143,7 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics
             .blocked
-            .with_label_values(&[b.list.name(), effect.label()])
+            .with_label_values(&[b.list.name(), effect.label(), group])
             .inc();
         self.metrics.count_response(u16::from(out[3] & 0x0f));
         Some(out)

@@ -196,6 +196,9 @@ pub struct Handler {
     pub prefetch: Option<Spawner<Handler>>,
     /// NOTIFY from the primaries of `[lists.transfer]` zones.
     pub notify: crate::transfer::NotifyRouter,
+    /// Names sinkholed only through their CNAME/DNAME chain, for the block
+    /// page (None when the page is off).
+    pub chained: Option<Arc<crate::policy::chained::ChainMemo>>,
 }
 
 /// What stage 0 decided about a source address.
@@ -301,6 +304,7 @@ impl Handler {
         key: &LookupKey,
         qtype: u16,
         b: &Block<'_>,
+        group: &Arc<str>,
     ) {
         if let Some(log) = &self.querylog {
             let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
@@ -311,6 +315,7 @@ impl Handler {
                 qtype,
                 policy.shared(b.list),
                 action,
+                group,
             );
         }
     }
@@ -441,11 +446,13 @@ impl Handler {
                     Verdict::Continue(None) => {
                         if let Some(log) = &self.querylog {
                             let rcode = u16::from(resp.metadata.response_code);
+                            let group = self.policy.load().groups.of(client).name.clone();
                             log.resolved(
                                 client,
                                 &key.suffix_str(0),
                                 u16::from(query.query_type()),
                                 rcode,
+                                &group,
                             );
                         }
                         return Some((resp, cached));
@@ -562,7 +569,7 @@ impl Handler {
         let qname = query.name();
         let qtype = query.query_type();
         let policy = self.policy.load();
-        let verdict = policy.decide(key);
+        let (verdict, group) = policy.decide_client(key, client);
         if let Some(b) = verdict.would_block {
             self.count_dry_run(&b, qtype);
         }
@@ -578,9 +585,9 @@ impl Handler {
         let label = effect.label();
         self.metrics
             .blocked
-            .with_label_values(&[list.name(), label])
+            .with_label_values(&[list.name(), label, group.name])
             .inc();
-        self.log_blocked_query(&policy, client, key, u16::from(qtype), &b);
+        self.log_blocked_query(&policy, client, key, u16::from(qtype), &b, group.name);
         if self.log_blocked {
             if let Some(suppressed) = self.blocked_log_cap.admit(Instant::now()) {
                 info!(

@@ -13,6 +13,7 @@ mod blockpage;
 mod chains;
 mod cli;
 mod feed;
+mod groups;
 mod hardening;
 mod lists;
 mod orders;
