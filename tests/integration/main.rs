@@ -10,6 +10,7 @@ mod common;
 
 mod blocking;
 mod blockpage;
+mod blockpage_chain;
 mod chains;
 mod cli;
 mod feed;

@@ -21,6 +21,7 @@ struct Proc {
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+mod groups;
 mod offline;
 
 /// Collect a child's stderr on a thread, so the pipe never fills and the
