@@ -73,6 +73,14 @@ pub enum StartError {
     /// ACL or rate-limit settings unusable.
     #[error("access control: {0}")]
     Access(String),
+    /// The dnstap writer thread could not start.
+    #[error("dnstap.socket {}: cannot start the writer", path.display())]
+    Dnstap {
+        /// The socket path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The query log file could not be opened.
     #[error("querylog.path {}", path.display())]
     QueryLog {
@@ -361,6 +369,16 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
+    let dnstap = match &cfg.dnstap {
+        Some(path) => Some(
+            crate::dnstap::Dnstap::start(&cfg.config.dnstap, path.clone(), metrics.dnstap.clone())
+                .map_err(|source| StartError::Dnstap {
+                    path: path.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
     let chained = cfg
         .blockpage
         .as_ref()
@@ -388,6 +406,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         prefetch: prefetch.then(|| Spawner::new(me.clone(), runtime)),
         notify: crate::transfer::NotifyRouter::new(secondaries.clone()),
         chained: chained.clone(),
+        dnstap,
     });
 
     let (stop, stop_rx) = watch::channel(false);

@@ -87,6 +87,12 @@ pub const QUERYLOG_LINES: &str = "dnsward_querylog_lines_total";
 pub const QUERYLOG_DROPPED: &str = "dnsward_querylog_dropped_total";
 /// Counter: query log write, rotate or reopen errors.
 pub const QUERYLOG_ERRORS: &str = "dnsward_querylog_errors_total";
+/// Counter: dnstap messages written to the collector.
+pub const DNSTAP_SENT: &str = "dnsward_dnstap_sent_total";
+/// Counter: dnstap entries dropped (queue full, or no collector connected).
+pub const DNSTAP_DROPPED: &str = "dnsward_dnstap_dropped_total";
+/// Gauge: 1 while a dnstap collector is connected.
+pub const DNSTAP_CONNECTED: &str = "dnsward_dnstap_connected";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -183,6 +189,18 @@ pub struct QueryLogMetrics {
     pub dropped: IntCounter,
     /// Write, rotate or reopen errors.
     pub errors: IntCounter,
+}
+
+/// Counters of the dnstap output.
+#[derive(Clone)]
+pub struct DnstapMetrics {
+    /// Messages written to the collector.
+    pub sent: IntCounter,
+    /// Entries dropped: queue full, or queued while no collector was
+    /// connected.
+    pub dropped: IntCounter,
+    /// 1 while a collector is connected.
+    pub connected: IntGauge,
 }
 
 /// What became of one query to an authoritative server (bounded label).
@@ -297,6 +315,8 @@ pub struct Metrics {
     pub log_suppressed: IntCounterVec,
     /// See [`QUERYLOG_LINES`], [`QUERYLOG_DROPPED`], [`QUERYLOG_ERRORS`].
     pub querylog: QueryLogMetrics,
+    /// See [`DNSTAP_SENT`], [`DNSTAP_DROPPED`], [`DNSTAP_CONNECTED`].
+    pub dnstap: DnstapMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -509,6 +529,23 @@ impl Metrics {
                         QUERYLOG_ERRORS,
                         "Query log write, rotate or reopen errors.",
                     )?,
+                ),
+            },
+            dnstap: DnstapMetrics {
+                sent: reg(
+                    &r,
+                    IntCounter::new(DNSTAP_SENT, "dnstap messages written to the collector.")?,
+                ),
+                dropped: reg(
+                    &r,
+                    IntCounter::new(
+                        DNSTAP_DROPPED,
+                        "dnstap entries dropped: queue full or no collector connected (answering never waits).",
+                    )?,
+                ),
+                connected: reg(
+                    &r,
+                    IntGauge::new(DNSTAP_CONNECTED, "1 while a dnstap collector is connected.")?,
                 ),
             },
             log_suppressed: cv(

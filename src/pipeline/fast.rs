@@ -44,8 +44,9 @@ impl Handler {
         packet: &[u8],
         key: &mut LookupKey,
         prepared: Option<QuickQuery<'_>>,
-        client: IpAddr,
+        src: SocketAddr,
     ) -> Option<Vec<u8>> {
+        let client = src.ip();
         let q = match prepared {
             Some(q) => q,
             None => parse_quick(packet)?,
@@ -69,6 +70,9 @@ impl Handler {
             if let Decision::Blocked(b) = v.decision {
                 let out = self.fast_block(&q, key, &b, group.name, usize::from(limit))?;
                 self.log_blocked_query(&policy, client, key, q.qtype, &b, group.name);
+                if let Some(tap) = &self.dnstap {
+                    tap.record(src, false, packet, Some(&out), true);
+                }
                 return Some(out);
             }
             // The group's name outlives the policy guard only for the log.
@@ -101,6 +105,9 @@ impl Handler {
                 u16::from(template.rcode()),
                 group,
             );
+        }
+        if let Some(tap) = &self.dnstap {
+            tap.record(src, false, packet, Some(&out), false);
         }
         self.maybe_prefetch(&hit, now);
         Some(out)

@@ -196,6 +196,8 @@ pub struct Handler {
     pub prefetch: Option<Spawner<Handler>>,
     /// NOTIFY from the primaries of `[lists.transfer]` zones.
     pub notify: crate::transfer::NotifyRouter,
+    /// The dnstap output (`[dnstap]`), None when off.
+    pub dnstap: Option<crate::dnstap::Dnstap>,
     /// Names sinkholed only through their CNAME/DNAME chain, for the block
     /// page (None when the page is off).
     pub chained: Option<Arc<crate::policy::chained::ChainMemo>>,
@@ -243,7 +245,7 @@ impl Handler {
             return reply;
         }
         let admission = self.admit(src, transport);
-        self.handle_admitted(packet, transport, admission, src.ip())
+        self.handle_admitted(packet, transport, admission, src)
             .await
     }
 
@@ -326,8 +328,9 @@ impl Handler {
         packet: &[u8],
         transport: Transport,
         admission: Admission,
-        client: IpAddr,
+        src: SocketAddr,
     ) -> Option<Vec<u8>> {
+        let client = src.ip();
         let _inflight = InFlightGuard::new(&self.inflight);
         let (denied, slip) = match admission {
             Admission::Allow => (None, false),
@@ -375,11 +378,25 @@ impl Handler {
             resp.metadata.truncation = true;
             return Some(self.encode(resp, &request, transport));
         }
-        let (out, cached) = self.answer(&request, transport, resp, client).await?;
-        if let Some(bytes) = cached.and_then(|c| self.render_cached(packet, &out, &c, transport)) {
-            return Some(bytes);
+        let mut blocked = false;
+        let answered = self
+            .answer(&request, transport, resp, client, &mut blocked)
+            .await;
+        let bytes = answered.map(|(out, cached)| {
+            cached
+                .and_then(|c| self.render_cached(packet, &out, &c, transport))
+                .unwrap_or_else(|| self.encode(out, &request, transport))
+        });
+        if let Some(tap) = &self.dnstap {
+            tap.record(
+                src,
+                transport == Transport::Tcp,
+                packet,
+                bytes.as_deref(),
+                blocked,
+            );
         }
-        Some(self.encode(out, &request, transport))
+        bytes
     }
 
     fn count_rcode(&self, rcode: ResponseCode) {
@@ -411,6 +428,7 @@ impl Handler {
         transport: Transport,
         mut resp: Message,
         client: IpAddr,
+        blocked: &mut bool,
     ) -> Option<(Message, Option<Arc<CachedAnswer>>)> {
         let query = match self.screen(request, transport, &mut resp) {
             Verdict::Continue(q) => q,
@@ -422,10 +440,21 @@ impl Handler {
         let key = LookupKey::from_labels(query.name().iter());
         // Policy before cache: a list change applies at once to names
         // already cached.
+        // Every outcome of the policy stages but `Continue(None)` is a
+        // block (for dnstap's `what = "blocked"`).
         let redirect = match self.policy_stage(query, &key, transport, &mut resp, client) {
-            Verdict::Continue(r) => r,
-            Verdict::Respond => return Some((resp, None)),
-            Verdict::Drop => return None,
+            Verdict::Continue(r) => {
+                *blocked = r.is_some();
+                r
+            }
+            Verdict::Respond => {
+                *blocked = true;
+                return Some((resp, None));
+            }
+            Verdict::Drop => {
+                *blocked = true;
+                return None;
+            }
         };
         if query.query_type() == RecordType::ANY && transport == Transport::Udp {
             // RFC 8482: no full ANY over UDP (an amplification favourite).
@@ -458,11 +487,15 @@ impl Handler {
                         return Some((resp, cached));
                     }
                     Verdict::Continue(Some(target)) => {
+                        *blocked = true;
                         self.resolve_redirect(query, target, dnssec_ok, &mut resp)
                             .await;
                     }
-                    Verdict::Respond => {}
-                    Verdict::Drop => return None,
+                    Verdict::Respond => *blocked = true,
+                    Verdict::Drop => {
+                        *blocked = true;
+                        return None;
+                    }
                 }
             }
             Some(target) => {

@@ -247,7 +247,7 @@ fn dispatch(
     }
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
-        if let Some(resp) = handler.try_fast(packet, key.0, key.1, src.ip()) {
+        if let Some(resp) = handler.try_fast(packet, key.0, key.1, src) {
             return Some(resp);
         }
     }
@@ -261,7 +261,7 @@ fn dispatch(
     let reply = reply.clone();
     let task = async move {
         if let Some(resp) = handler
-            .handle_admitted(&packet, Transport::Udp, admission, src.ip())
+            .handle_admitted(&packet, Transport::Udp, admission, src)
             .await
         {
             reply.send(resp, src).await;

@@ -13,6 +13,7 @@ mod blockpage;
 mod blockpage_chain;
 mod chains;
 mod cli;
+mod dnstap;
 mod feed;
 mod groups;
 mod hardening;
