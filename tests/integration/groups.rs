@@ -200,6 +200,28 @@ async fn a_group_list_blocks_its_clients_only_on_every_path() {
     );
     assert_eq!(count(&|l| l["list"] == "court"), 2);
     assert!(all.iter().all(|l| l["group"].is_string()), "{all:#?}");
+
+    // The compliance report counts blocks per group.
+    let cfg = dnsward::config::Config::load(&dir.path().join("dnsward.toml")).expect("config");
+    let report =
+        dnsward::report::build(&cfg, None, dnsward::policy::store::unix_secs()).expect("report");
+    let per_group = |list: &str| {
+        report
+            .orders
+            .iter()
+            .find(|o| o.list == list)
+            .map(|o| o.blocked_per_group.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(per_group("adult").get("family"), Some(&5));
+    assert_eq!(per_group("adult").get("default"), None);
+    assert_eq!(per_group("court").get("family"), Some(&1));
+    assert_eq!(per_group("court").get("default"), Some(&1));
+    let md = report.render(dnsward::report::ReportFormat::Md);
+    assert!(md.contains("### Blocked queries per policy group"), "{md}");
+    assert!(md.contains("| family | 5 |"), "{md}");
+    let csv = report.render(dnsward::report::ReportFormat::Csv);
+    assert!(csv.contains(",adult,blocked_group,,family,,,,,5"), "{csv}");
     d.shutdown(Duration::from_secs(1)).await;
 }
 
