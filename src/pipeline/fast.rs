@@ -70,9 +70,7 @@ impl Handler {
             if let Decision::Blocked(b) = v.decision {
                 let out = self.fast_block(&q, key, &b, group.name, usize::from(limit))?;
                 self.log_blocked_query(&policy, client, key, q.qtype, &b, group.name);
-                if let Some(tap) = &self.dnstap {
-                    tap.record(src, false, packet, Some(&out), true);
-                }
+                self.tap(src, Transport::Udp, packet, Some(&out), true);
                 return Some(out);
             }
             // The group's name outlives the policy guard only for the log.
@@ -106,9 +104,7 @@ impl Handler {
                 group,
             );
         }
-        if let Some(tap) = &self.dnstap {
-            tap.record(src, false, packet, Some(&out), false);
-        }
+        self.tap(src, Transport::Udp, packet, Some(&out), false);
         self.maybe_prefetch(&hit, now);
         Some(out)
     }

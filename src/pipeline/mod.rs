@@ -21,12 +21,14 @@
 //! Where the stages live: 0 in [`acl`] and [`ratelimit`], 1 in
 //! [`crate::wire::check`], 4b in `chain.rs`; the UDP fast path (cached and
 //! simply blocked answers straight from the receive loop) in `fast.rs`;
-//! the rest in this file, in the order above.
+//! what every path records (dry-run counts, the query log, dnstap) in
+//! `record.rs`; the rest in this file, in the order above.
 
 pub mod acl;
 mod chain;
 mod fast;
 pub mod ratelimit;
+mod record;
 mod refresh;
 
 use std::net::{IpAddr, SocketAddr};
@@ -297,31 +299,6 @@ impl Handler {
         Admission::Allow
     }
 
-    /// The query log hook for a blocked answer (one branch when the query
-    /// log is off).
-    fn log_blocked_query(
-        &self,
-        policy: &Policy,
-        client: IpAddr,
-        key: &LookupKey,
-        qtype: u16,
-        b: &Block<'_>,
-        group: &Arc<str>,
-    ) {
-        if let Some(log) = &self.querylog {
-            let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
-                .map_or("blocked", |e| e.label());
-            log.blocked(
-                client,
-                &key.suffix_str(0),
-                qtype,
-                policy.shared(b.list),
-                action,
-                group,
-            );
-        }
-    }
-
     /// Answer a packet whose source was already admitted.
     pub async fn handle_admitted(
         &self,
@@ -387,15 +364,7 @@ impl Handler {
                 .and_then(|c| self.render_cached(packet, &out, &c, transport))
                 .unwrap_or_else(|| self.encode(out, &request, transport))
         });
-        if let Some(tap) = &self.dnstap {
-            tap.record(
-                src,
-                transport == Transport::Tcp,
-                packet,
-                bytes.as_deref(),
-                blocked,
-            );
-        }
+        self.tap(src, transport, packet, bytes.as_deref(), blocked);
         bytes
     }
 
@@ -539,22 +508,6 @@ impl Handler {
                 .options
                 .extend(sub_e.options().options.clone());
         }
-    }
-
-    /// Count and log a dry-run list's would-be block.
-    fn count_dry_run(&self, b: &Block<'_>, qtype: RecordType) {
-        self.metrics
-            .dry_run
-            .with_label_values(&[b.list.name()])
-            .inc();
-        info!(
-            target: "dnsward::blocked",
-            list = b.list.name(),
-            line = b.hit.line,
-            order = b.list.cfg.order_id.as_deref().unwrap_or("-"),
-            qtype = %qtype,
-            "dry-run: would block"
-        );
     }
 
     /// Stage 2a: per-question screening (EDNS version, class, qtype) and
