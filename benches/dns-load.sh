@@ -57,6 +57,7 @@
 #   BLOCK_QUERY_NAMES [100000]  names sampled from the list for the blocked runs
 #   BLOCKLIST [<repo>/../shared/data/blocklists/aggregate-1m/aggregate.domains.txt.gz]
 #   DNSWARD [<repo>/target/release/dnsward]
+#   DNSWARD_TOML [unset] TOML appended to dnsward's config (e.g. [[groups]])
 #   SERVER_CPU [0] LOAD_CPU [1]   cores for the servers / for dnsperf and NSD
 #   RELOAD_DURATION [30] RELOAD_SWAPS [10] RELOAD_INTERVAL [2] RELOAD_RATE [RATE]
 #   SLOW_MS [100]        reload mode: answers slower than this are counted

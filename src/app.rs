@@ -73,6 +73,14 @@ pub enum StartError {
     /// ACL or rate-limit settings unusable.
     #[error("access control: {0}")]
     Access(String),
+    /// The dnstap writer thread could not start.
+    #[error("dnstap.socket {}: cannot start the writer", path.display())]
+    Dnstap {
+        /// The socket path.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The query log file could not be opened.
     #[error("querylog.path {}", path.display())]
     QueryLog {
@@ -109,6 +117,13 @@ pub struct Running {
 }
 
 impl Running {
+    /// Woken when `POST /admin/reload` asks for the configuration file to
+    /// be re-read (the caller owns the file's path; see
+    /// [`Running::reload_config`]).
+    pub fn config_reread(&self) -> Arc<tokio::sync::Notify> {
+        self.ops.config_reread.clone()
+    }
+
     /// Re-read every list now (what SIGHUP does).
     pub fn reload_all(&self) {
         self.hup.notify_one();
@@ -119,7 +134,7 @@ impl Running {
     }
 
     /// Apply the parts of a re-read config that can change without a
-    /// restart: ACL and rate limits (SIGHUP). Lists, listeners and the
+    /// restart: ACL, rate limits and policy groups (SIGHUP). Lists, listeners and the
     /// resolver need a restart.
     ///
     /// Every change is logged, one line per key ("acl.allow: 2 -> 3
@@ -127,6 +142,10 @@ impl Running {
     /// when it waits for a restart, and returned for callers and tests.
     pub fn reload_config(&self, cfg: &Validated) -> Result<Changes, StartError> {
         let (acl, limiter, exempt) = access_stages(cfg)?;
+        // Groups are compiled against the running lists (a list added to
+        // the file serves only after a restart); if they do not fit, the
+        // serving groups stay and every problem is logged with its key.
+        let groups = crate::policy::Groups::build(&cfg.config.groups, &self.store.list_names());
         let mut running = self
             .config
             .lock()
@@ -147,6 +166,26 @@ impl Running {
         // running, so the next reload still reports them as pending.
         running.acl = cfg.config.acl.clone();
         running.ratelimit = cfg.config.ratelimit.clone();
+        match groups {
+            Ok(g) => {
+                self.store.set_groups(g);
+                running.groups = cfg.config.groups.clone();
+            }
+            Err(problems) => {
+                for p in problems {
+                    tracing::error!("groups not reloaded, keeping the serving ones: {p}");
+                }
+            }
+        }
+        let mut changes = changes;
+        if running.groups != cfg.config.groups {
+            let (g, rest): (Vec<_>, Vec<_>) = changes
+                .applied
+                .into_iter()
+                .partition(|c| c.starts_with("groups"));
+            changes.applied = rest;
+            changes.need_restart.extend(g);
+        }
         if changes.is_empty() {
             info!("config re-read: no changes");
         }
@@ -273,6 +312,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         metrics.clone(),
         cfg.audit_log.clone(),
     ));
+    store.set_groups(cfg.groups.clone());
     {
         let s = store.clone();
         let out = tokio::task::spawn_blocking(move || {
@@ -329,6 +369,20 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let prefetch = cfg.config.cache.prefetch;
     let runtime = tokio::runtime::Handle::current();
     let upstream = build_upstream(&cfg, &metrics)?;
+    let dnstap = match &cfg.dnstap {
+        Some(path) => Some(
+            crate::dnstap::Dnstap::start(&cfg.config.dnstap, path.clone(), metrics.dnstap.clone())
+                .map_err(|source| StartError::Dnstap {
+                    path: path.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let chained = cfg
+        .blockpage
+        .as_ref()
+        .map(|_| Arc::new(crate::policy::chained::ChainMemo::default()));
     let handler = Arc::new_cyclic(|me| Handler {
         policy: store.clone(),
         cache: AnswerCache::new(cfg.config.cache.clone()),
@@ -351,6 +405,8 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         inflight: AtomicUsize::new(0),
         prefetch: prefetch.then(|| Spawner::new(me.clone(), runtime)),
         notify: crate::transfer::NotifyRouter::new(secondaries.clone()),
+        chained: chained.clone(),
+        dnstap,
     });
 
     let (stop, stop_rx) = watch::channel(false);
@@ -399,6 +455,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         store: store.clone(),
         serving: true.into(),
         admin_token_file: cfg.admin_token_file.clone(),
+        config_reread: Arc::new(tokio::sync::Notify::new()),
     });
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => {
@@ -415,7 +472,8 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let mut page_addrs = Vec::new();
     let page = match &cfg.blockpage {
         Some(p) => {
-            let bp = Arc::new(BlockPage::new(p, store.clone(), &metrics)?);
+            let memo = chained.clone().unwrap_or_default();
+            let bp = Arc::new(BlockPage::new(p, store.clone(), memo, &metrics)?);
             for addr in &p.listen {
                 let l = tokio::net::TcpListener::bind(addr)
                     .await

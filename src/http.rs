@@ -1,5 +1,5 @@
 //! The operations HTTP listener: `GET /metrics`, `/healthz`, `/readyz`,
-//! `/explain?name=NAME` (each also answers `HEAD`), and
+//! `/explain?name=NAME[&client=ADDRESS]` (each also answers `HEAD`), and
 //! `POST /admin/reload[?force=1]`.
 //!
 //! With `metrics.admin_token_file` set, every `/admin/*` request needs
@@ -38,6 +38,10 @@ pub struct OpsState {
     pub serving: AtomicBool,
     /// `metrics.admin_token_file`: when set, `/admin/*` needs its token.
     pub admin_token_file: Option<PathBuf>,
+    /// Woken by `POST /admin/reload` so the process re-reads its
+    /// configuration file as on SIGHUP (ACL, rate limits, groups), right
+    /// after the lists.
+    pub config_reread: Arc<tokio::sync::Notify>,
 }
 
 /// Shortest token accepted: shorter ones are guessable over the network.
@@ -185,8 +189,9 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
             "text/plain",
             "not ready\n".to_string(),
         ),
-        ("GET", "/explain") => match param(query, "name") {
-            Some(name) => match state.store.load().explain_name(&name) {
+        ("GET", "/explain") => match (param(query, "name"), explain_client(query)) {
+            (_, Err(why)) => ("400 Bad Request", "text/plain", why),
+            (Some(name), Ok(client)) => match explain(state, &name, client) {
                 Ok(e) => (
                     "200 OK",
                     "application/json",
@@ -196,10 +201,10 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
                 // a guess that the caller got the URL wrong.
                 Err(why) => ("400 Bad Request", "text/plain", why + "\n"),
             },
-            None => (
+            (None, Ok(_)) => (
                 "400 Bad Request",
                 "text/plain",
-                "want /explain?name=NAME\n".to_string(),
+                "want /explain?name=NAME[&client=ADDRESS]\n".to_string(),
             ),
         },
         ("POST", "/admin/reload") => {
@@ -208,7 +213,9 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
                 force: param(query, "force").is_some_and(|v| v == "1" || v == "true"),
             };
             let store = state.store.clone();
-            match tokio::task::spawn_blocking(move || store.reload(req)).await {
+            let reloaded = tokio::task::spawn_blocking(move || store.reload(req)).await;
+            state.config_reread.notify_one();
+            match reloaded {
                 Ok(out) => {
                     let status = if out.failed().is_empty() {
                         "200 OK"
@@ -257,6 +264,27 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
 }
 
 /// A query-string parameter, percent-decoded.
+/// `/explain` for `name` as `client`'s policy group sees it.
+fn explain(
+    state: &OpsState,
+    name: &str,
+    client: Option<std::net::IpAddr>,
+) -> Result<crate::policy::Explanation, String> {
+    let p = state.store.load();
+    p.explain_for(name, &p.groups, client)
+}
+
+/// The optional `client=ADDRESS` of `/explain`.
+fn explain_client(query: &str) -> Result<Option<std::net::IpAddr>, String> {
+    match param(query, "client") {
+        None => Ok(None),
+        Some(c) => c
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("client `{}` is not an IP address\n", c.escape_debug())),
+    }
+}
+
 fn param(query: &str, key: &str) -> Option<String> {
     query.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));

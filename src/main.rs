@@ -99,6 +99,10 @@ enum Command {
     Explain {
         /// The name to look up.
         name: String,
+        /// Decide for this client address: its policy group's lists
+        /// (default: a client in no group).
+        #[arg(long)]
+        client: Option<std::net::IpAddr>,
         /// Configuration file (TOML); the built-in default without it.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -155,8 +159,17 @@ async fn run(cfg: Validated, path: Option<PathBuf>) -> anyhow::Result<()> {
     if let Some(a) = running.metrics_addr {
         println!("listening http {a}");
     }
+    let config_reread = running.config_reread();
     loop {
         tokio::select! {
+            _ = config_reread.notified() => {
+                tracing::info!("POST /admin/reload: re-reading the configuration");
+                if let Some(p) = &path {
+                    if let Err(e) = Config::load(p).map_err(anyhow::Error::from).and_then(|c| running.reload_config(&c).map_err(Into::into)) {
+                        tracing::error!("config not reloaded, keeping the running one: {e:#}");
+                    }
+                }
+            }
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading access control and every list");
                 if let Some(p) = &path {
@@ -308,7 +321,7 @@ fn check_list(
     Ok(entries > 0 && too_many.is_none())
 }
 
-fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
+fn explain(name: &str, client: Option<std::net::IpAddr>, cfg: Validated) -> anyhow::Result<bool> {
     // Before loading any list: an invalid name fails fast.
     policy::explain_query_name(name).map_err(|why| anyhow::anyhow!(why))?;
     let store = dnsward::policy::store::PolicyStore::new(
@@ -329,9 +342,10 @@ fn explain(name: &str, cfg: Validated) -> anyhow::Result<bool> {
     }
     // An invalid name is an error (exit 1) with the reason, never a
     // confident "not listed".
-    let e = store
-        .load()
-        .explain_name(name)
+    store.set_groups(cfg.groups.clone());
+    let p = store.load();
+    let e = p
+        .explain_for(name, &p.groups, client)
         .map_err(|why| anyhow::anyhow!(why))?;
     print!("{e}");
     Ok(true)
@@ -395,11 +409,15 @@ fn main() -> ExitCode {
             max_rejected_percent,
             allow_tld_entries,
         } => check_list(&file, format, max_rejected_percent, allow_tld_entries),
-        Command::Explain { name, config } => load(config.as_ref()).and_then(|(c, note)| {
+        Command::Explain {
+            name,
+            client,
+            config,
+        } => load(config.as_ref()).and_then(|(c, note)| {
             if let Some(note) = note {
                 eprintln!("warning: {note}");
             }
-            explain(&name, c)
+            explain(&name, client, c)
         }),
         Command::Config { print: _, config } => load(config.as_ref()).and_then(|(c, note)| {
             if let Some(note) = note {

@@ -89,6 +89,12 @@ pub const QUERYLOG_LINES: &str = "dnsward_querylog_lines_total";
 pub const QUERYLOG_DROPPED: &str = "dnsward_querylog_dropped_total";
 /// Counter: query log write, rotate or reopen errors.
 pub const QUERYLOG_ERRORS: &str = "dnsward_querylog_errors_total";
+/// Counter: dnstap messages written to the collector.
+pub const DNSTAP_SENT: &str = "dnsward_dnstap_sent_total";
+/// Counter: dnstap entries dropped (queue full, or no collector connected).
+pub const DNSTAP_DROPPED: &str = "dnsward_dnstap_dropped_total";
+/// Gauge: 1 while a dnstap collector is connected.
+pub const DNSTAP_CONNECTED: &str = "dnsward_dnstap_connected";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -109,6 +115,18 @@ pub struct QueryLogMetrics {
     pub dropped: IntCounter,
     /// Write, rotate or reopen errors.
     pub errors: IntCounter,
+}
+
+/// Counters of the dnstap output.
+#[derive(Clone)]
+pub struct DnstapMetrics {
+    /// Messages written to the collector.
+    pub sent: IntCounter,
+    /// Entries dropped: queue full, or queued while no collector was
+    /// connected.
+    pub dropped: IntCounter,
+    /// 1 while a collector is connected.
+    pub connected: IntGauge,
 }
 
 /// What became of one query to an authoritative server (bounded label).
@@ -223,6 +241,8 @@ pub struct Metrics {
     pub log_suppressed: IntCounterVec,
     /// See [`QUERYLOG_LINES`], [`QUERYLOG_DROPPED`], [`QUERYLOG_ERRORS`].
     pub querylog: QueryLogMetrics,
+    /// See [`DNSTAP_SENT`], [`DNSTAP_DROPPED`], [`DNSTAP_CONNECTED`].
+    pub dnstap: DnstapMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -259,13 +279,13 @@ impl Metrics {
             responses: cv(RESPONSES, "DNS responses sent.", &["rcode"])?,
             blocked: cv(
                 BLOCKED,
-                "Queries answered by a block list.",
-                &["list", "action"],
+                "Queries answered by a block list, by the client's policy group.",
+                &["list", "action", "group"],
             )?,
             chain_blocked: cv(
                 CHAIN_BLOCKED,
                 "Queries blocked at a name their CNAME/DNAME chain led to (also in dnsward_blocked_total).",
-                &["list", "action"],
+                &["list", "action", "group"],
             )?,
             cache_hits: reg(
                 &r,
@@ -435,6 +455,23 @@ impl Metrics {
                         QUERYLOG_ERRORS,
                         "Query log write, rotate or reopen errors.",
                     )?,
+                ),
+            },
+            dnstap: DnstapMetrics {
+                sent: reg(
+                    &r,
+                    IntCounter::new(DNSTAP_SENT, "dnstap messages written to the collector.")?,
+                ),
+                dropped: reg(
+                    &r,
+                    IntCounter::new(
+                        DNSTAP_DROPPED,
+                        "dnstap entries dropped: queue full or no collector connected (answering never waits).",
+                    )?,
+                ),
+                connected: reg(
+                    &r,
+                    IntGauge::new(DNSTAP_CONNECTED, "1 while a dnstap collector is connected.")?,
                 ),
             },
             log_suppressed: cv(

@@ -49,6 +49,8 @@ pub struct Entry {
     pub action: &'static str,
     /// Response code, for answers that were not blocked.
     pub rcode: Option<u16>,
+    /// The client's policy group (`default` for clients in no group).
+    pub group: Arc<str>,
 }
 
 /// One JSON line (the documented format).
@@ -64,6 +66,7 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     order_id: Option<&'a str>,
     action: &'a str,
+    group: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rcode: Option<String>,
 }
@@ -123,6 +126,7 @@ impl QueryLog {
         qtype: u16,
         list: Option<Arc<CompiledList>>,
         action: &'static str,
+        group: &Arc<str>,
     ) {
         self.record(Entry {
             time: SystemTime::now(),
@@ -132,11 +136,12 @@ impl QueryLog {
             list,
             action,
             rcode: None,
+            group: group.clone(),
         });
     }
 
     /// An answer that no list blocked (logged only with `what = "all"`).
-    pub fn resolved(&self, client: IpAddr, qname: &str, qtype: u16, rcode: u16) {
+    pub fn resolved(&self, client: IpAddr, qname: &str, qtype: u16, rcode: u16, group: &Arc<str>) {
         if self.all {
             self.record(Entry {
                 time: SystemTime::now(),
@@ -146,6 +151,7 @@ impl QueryLog {
                 list: None,
                 action: "resolved",
                 rcode: Some(rcode),
+                group: group.clone(),
             });
         }
     }
@@ -264,6 +270,7 @@ impl Writer {
             list: cfg.map(|c| c.name.as_str()),
             order_id: cfg.and_then(|c| c.order_id.as_deref()),
             action: e.action,
+            group: &e.group,
             rcode: e.rcode.map(rcode_name),
         };
         let mut s = serde_json::to_string(&line).unwrap_or_default();
@@ -420,6 +427,7 @@ mod tests {
             list,
             action: "sinkhole",
             rcode: None,
+            group: Arc::from("family"),
         }
     }
 
@@ -455,10 +463,8 @@ mod tests {
         assert_eq!(v["list"], "court");
         assert_eq!(v["order_id"], "2026/77");
         assert_eq!(v["action"], "sinkhole");
-        assert!(
-            v.get("group").is_none() && v.get("rcode").is_none(),
-            "{line}"
-        );
+        assert_eq!(v["group"], "family");
+        assert!(v.get("rcode").is_none(), "{line}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -91,6 +91,9 @@ pub struct Order {
     pub blocked_total: u64,
     /// Blocked queries per UTC day (`YYYY-MM-DD`).
     pub blocked_per_day: BTreeMap<String, u64>,
+    /// Blocked queries per policy group (`default`: clients in no group,
+    /// and lines written before groups were configured).
+    pub blocked_per_group: BTreeMap<String, u64>,
 }
 
 /// One audit line, as the report shows it.
@@ -176,6 +179,7 @@ pub fn build(cfg: &Validated, since: Option<i64>, now: i64) -> Result<Report, Re
             changes: Vec::new(),
             blocked_total: 0,
             blocked_per_day: BTreeMap::new(),
+            blocked_per_group: BTreeMap::new(),
         }
     };
     for l in &cfg.lists {
@@ -300,6 +304,8 @@ pub fn build(cfg: &Validated, since: Option<i64>, now: i64) -> Result<Report, Re
                 o.blocked_total += 1;
                 let day = time.get(..10).unwrap_or(time).to_string();
                 *o.blocked_per_day.entry(day).or_default() += 1;
+                let group = v["group"].as_str().unwrap_or(crate::policy::DEFAULT_GROUP);
+                *o.blocked_per_group.entry(group.to_string()).or_default() += 1;
             })?;
             if found {
                 query_logs.push(f.display().to_string());
@@ -402,6 +408,17 @@ impl Report {
                     let _ = writeln!(out, "| {d} | {n} |");
                 }
             }
+            // Only with policy groups: otherwise every query is `default`.
+            if o.blocked_per_group
+                .keys()
+                .any(|g| g != crate::policy::DEFAULT_GROUP)
+            {
+                let _ = writeln!(out, "\n### Blocked queries per policy group\n");
+                let _ = writeln!(out, "| Group | Blocked |\n|---|---|");
+                for (g, n) in &o.blocked_per_group {
+                    let _ = writeln!(out, "| {g} | {n} |");
+                }
+            }
         }
         out
     }
@@ -442,6 +459,9 @@ impl Report {
             }
             for (d, n) in &o.blocked_per_day {
                 let _ = writeln!(out, "{id},{list},blocked_day,{d},,,,,,{n}");
+            }
+            for (g, n) in &o.blocked_per_group {
+                let _ = writeln!(out, "{id},{list},blocked_group,,{},,,,,{n}", field(g));
             }
         }
         out

@@ -338,6 +338,11 @@ format = "domains"
 action = "nxdomain"
 EOF
   fi
+  # DNSWARD_TOML: more TOML appended as is (e.g. [[groups]], to measure
+  # the client lookup on the same load).
+  if [[ -n ${DNSWARD_TOML:-} ]]; then
+    printf '\n%s\n' "$DNSWARD_TOML" >>"$1"
+  fi
 }
 
 # start_dnsward LABEL CONF: sets DW_PID DW_PORT DW_HTTP

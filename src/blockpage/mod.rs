@@ -24,11 +24,12 @@ pub mod page;
 pub mod tls;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::policy::chained::ChainMemo;
 use arc_swap::ArcSwap;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -313,6 +314,7 @@ struct PageMetrics {
 /// The running block page: policy, renderer, TLS and limits.
 pub struct BlockPage {
     store: Arc<PolicyStore>,
+    chained: Arc<ChainMemo>,
     page: ArcSwap<Page>,
     tls: Option<TlsAcceptor>,
     limits: Limits,
@@ -327,6 +329,7 @@ impl BlockPage {
     pub fn new(
         p: &Prepared,
         store: Arc<PolicyStore>,
+        chained: Arc<ChainMemo>,
         metrics: &Metrics,
     ) -> Result<Self, prometheus::Error> {
         let requests = IntCounterVec::new(
@@ -360,6 +363,7 @@ impl BlockPage {
             .keep_alive(true);
         Ok(Self {
             store,
+            chained,
             page: ArcSwap::new(p.page.clone()),
             tls: p.tls.clone().map(TlsAcceptor::from),
             limits: l,
@@ -379,13 +383,30 @@ impl BlockPage {
         self.page.store(page);
     }
 
-    /// Whether `host` is blocked, and what the page should say: the same
-    /// decision the DNS path makes for the name.
-    pub fn lookup(&self, host: &str) -> Option<Facts> {
+    /// Whether `host` is blocked for `client` (the lists of its policy
+    /// group; every list when the peer is unknown), and what the page
+    /// should say: the same decision the DNS path makes for the name, or
+    /// for the listed name its CNAME/DNAME chain led to when the resolver
+    /// blocked it through the chain (see [`ChainMemo`]).
+    pub fn lookup(&self, host: &str, client: Option<IpAddr>) -> Option<Facts> {
         let policy = self.store.load();
-        let key = LookupKey::from_dotted(host);
-        let verdict = policy.decide(&key);
-        let Decision::Blocked(b) = verdict.decision else {
+        let decide = |name: &str| {
+            let key = LookupKey::from_dotted(name);
+            match client {
+                Some(c) => policy.decide_client(&key, c).0,
+                None => policy.decide(&key),
+            }
+            .decision
+        };
+        let decision = match decide(host) {
+            Decision::Blocked(b) => Decision::Blocked(b),
+            Decision::Allowed { list, line } => Decision::Allowed { list, line },
+            Decision::NotListed => match self.chained.target(host, Instant::now()) {
+                Some(target) => decide(&target),
+                None => Decision::NotListed,
+            },
+        };
+        let Decision::Blocked(b) = decision else {
             return None;
         };
         let cfg = &b.list.cfg;
@@ -403,8 +424,13 @@ impl BlockPage {
     }
 
     /// The response to one request.
-    pub fn respond<B>(&self, req: &Request<B>, host: Option<String>) -> Response<Full<Bytes>> {
-        let facts = host.as_deref().and_then(|h| self.lookup(h));
+    pub fn respond<B>(
+        &self,
+        req: &Request<B>,
+        host: Option<String>,
+        client: Option<IpAddr>,
+    ) -> Response<Full<Bytes>> {
+        let facts = host.as_deref().and_then(|h| self.lookup(h, client));
         let mut resp = match facts {
             Some(f) => self.blocked(req, &f),
             None => {
@@ -505,6 +531,7 @@ pub async fn serve(listener: TcpListener, bp: Arc<BlockPage>, mut stop: watch::R
 
 async fn connection(bp: &Arc<BlockPage>, stream: TcpStream, stop: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok().map(|a| a.ip());
     let wait = bp.limits.header_timeout;
     let mut first = [0u8; 1];
     match tokio::time::timeout(wait, stream.peek(&mut first)).await {
@@ -516,7 +543,7 @@ async fn connection(bp: &Arc<BlockPage>, stream: TcpStream, stop: watch::Receive
         }
     }
     if first[0] != TLS_HANDSHAKE {
-        return http(bp, TokioIo::new(stream), stop).await;
+        return http(bp, TokioIo::new(stream), stop, peer).await;
     }
     let Some(acceptor) = &bp.tls else {
         // No certificate: nothing honest can be said over TLS (see
@@ -525,13 +552,13 @@ async fn connection(bp: &Arc<BlockPage>, stream: TcpStream, stop: watch::Receive
         return;
     };
     match tokio::time::timeout(wait, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => http(bp, TokioIo::new(tls), stop).await,
+        Ok(Ok(tls)) => http(bp, TokioIo::new(tls), stop, peer).await,
         Ok(Err(_)) => bp.reject("tls_handshake"),
         Err(_) => bp.reject("timeout"),
     }
 }
 
-async fn http<I>(bp: &Arc<BlockPage>, io: I, mut stop: watch::Receiver<bool>)
+async fn http<I>(bp: &Arc<BlockPage>, io: I, mut stop: watch::Receiver<bool>, peer: Option<IpAddr>)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -539,7 +566,7 @@ where
         let bp = bp.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let host = request_host(&req);
-            let resp = bp.respond(&req, host);
+            let resp = bp.respond(&req, host, peer);
             async move { Ok::<_, Infallible>(resp) }
         })
     };

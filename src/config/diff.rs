@@ -13,7 +13,7 @@ use super::Config;
 
 /// Sections a reload applies to the running server; every other section
 /// takes effect at the next start.
-pub const LIVE_SECTIONS: &[&str] = &["acl", "ratelimit"];
+pub const LIVE_SECTIONS: &[&str] = &["acl", "ratelimit", "groups"];
 
 /// Keys outside [`LIVE_SECTIONS`] that a reload also applies: what the
 /// block page says (its listeners and certificate need a restart).
@@ -54,8 +54,8 @@ pub fn changes(old: &Config, new: &Config) -> Changes {
     for section in union(&old, &new) {
         let mut lines = Vec::new();
         let (o, n) = (old.get(&section), new.get(&section));
-        if section == "lists" {
-            list_changes(o, n, &mut lines);
+        if section == "lists" || section == "groups" {
+            named_changes(&section, o, n, &mut lines);
         } else {
             value_changes(&section, o, n, &mut lines);
         }
@@ -101,7 +101,7 @@ fn value_changes(key: &str, old: Option<&Value>, new: Option<&Value>, out: &mut 
             }
         }
         (Some(Value::Array(o)), Some(Value::Array(n))) if o.iter().chain(n).all(is_scalar) => {
-            let unit = if NETWORK_KEYS.contains(&key) {
+            let unit = if NETWORK_KEYS.contains(&key) || key.ends_with("].clients") {
                 "networks"
             } else {
                 "entries"
@@ -121,9 +121,9 @@ fn value_changes(key: &str, old: Option<&Value>, new: Option<&Value>, out: &mut 
     }
 }
 
-/// Lists are matched by name, so inserting one does not read as every
-/// later list changing.
-fn list_changes(old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>) {
+/// Lists and groups are matched by name, so inserting one does not read
+/// as every later one changing.
+fn named_changes(section: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>) {
     let by_name = |v: Option<&Value>| -> Vec<(String, Value)> {
         v.and_then(Value::as_array)
             .map(|a| {
@@ -142,13 +142,15 @@ fn list_changes(old: Option<&Value>, new: Option<&Value>, out: &mut Vec<String>)
     };
     for (name, _) in &o {
         if find(&n, name).is_none() {
-            out.push(format!("lists: removed {name}"));
+            out.push(format!("{section}: removed {name}"));
         }
     }
     for (name, v) in &n {
         match find(&o, name) {
-            None => out.push(format!("lists: added {name}")),
-            Some(before) => value_changes(&format!("lists[{name}]"), Some(&before), Some(v), out),
+            None => out.push(format!("{section}: added {name}")),
+            Some(before) => {
+                value_changes(&format!("{section}[{name}]"), Some(&before), Some(v), out)
+            }
         }
     }
 }
@@ -231,6 +233,26 @@ mod tests {
             c.need_restart,
             vec!["lists: removed a", "lists[b].action: nxdomain -> sinkhole"]
         );
+    }
+
+    #[test]
+    fn groups_are_live_and_matched_by_name() {
+        let fam = |nets: &str| {
+            format!("[[groups]]\nname = \"family\"\nclients = [{nets}]\nlists = [\"adult\"]\n")
+        };
+        let sec = "[[groups]]\nname = \"secure\"\nclients = [\"10.9.0.0/16\"]\n";
+        let c = changes(
+            &cfg(&format!("{}{sec}", fam("\"10.8.0.0/16\""))),
+            &cfg(&fam("\"10.8.0.0/16\", \"10.7.0.0/16\"")),
+        );
+        assert_eq!(
+            c.applied,
+            vec![
+                "groups: removed secure",
+                "groups[family].clients: 1 -> 2 networks (+10.7.0.0/16)"
+            ]
+        );
+        assert!(c.need_restart.is_empty());
     }
 
     #[test]

@@ -62,6 +62,61 @@ pub struct Config {
     pub blockpage: BlockPageConfig,
     /// Query log of blocked (or all) answers; off by default.
     pub querylog: QueryLogConfig,
+    /// Policy groups: client networks and the optional lists they add.
+    pub groups: Vec<GroupConfig>,
+    /// dnstap output over a Frame Streams unix socket; off by default.
+    pub dnstap: DnstapConfig,
+}
+
+/// `[[groups]]`: subscribers who chose optional lists. A list that no group
+/// names applies to every client (the mandatory orders); a list named by
+/// groups applies only to their clients. A client belongs to the group
+/// whose `clients` network covers it most specifically; a client in no
+/// group gets the mandatory lists only.
+#[derive(Debug, Clone, Deserialize, Serialize, Default, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Group name: the `group` label of the blocked counters and the
+    /// query log's `group` field. Unique; `default` is reserved for
+    /// clients in no group.
+    pub name: String,
+    /// Client networks (CIDR or single addresses), IPv4 and IPv6.
+    pub clients: Vec<String>,
+    /// Names of `[[lists]]` this group adds.
+    pub lists: Vec<String>,
+}
+
+/// `[dnstap]`: a copy of answered queries as dnstap messages (Frame
+/// Streams, bidirectional handshake) to a collector's unix socket, written
+/// off the request path through a bounded queue.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DnstapConfig {
+    /// The collector's unix socket. Default: none (dnstap off; the query
+    /// path then does no work for it at all).
+    pub socket: Option<PathBuf>,
+    /// `blocked` (default): blocked answers only; `all`: every answer.
+    pub what: QueryLogWhat,
+    /// The `identity` field of every message. Default: the host name.
+    pub identity: String,
+    /// Messages waiting for the writer, at most; past this, messages are
+    /// dropped and counted. Default 16384.
+    pub queue: usize,
+    /// Wait between attempts to (re)connect to the collector, in
+    /// milliseconds. Default 1000.
+    pub reconnect_ms: u64,
+}
+
+impl Default for DnstapConfig {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            what: QueryLogWhat::Blocked,
+            identity: String::new(),
+            queue: 16_384,
+            reconnect_ms: 1000,
+        }
+    }
 }
 
 /// `[blockpage]`: the HTTP server that answers browsers sent to the
@@ -575,6 +630,43 @@ pub fn parse_addr(s: &str, default_port: u16) -> Result<SocketAddr, String> {
     Err(format!(
         "`{s}` is not an address (want ip, ip:port or [ipv6]:port)"
     ))
+}
+
+/// Parse an ACL or group entry (CIDR or single address) into a canonical network (IPv4-mapped ranges become
+/// IPv4), or say why it is unusable.
+pub fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    let net = match s.parse::<ipnet::IpNet>() {
+        Ok(n) => n,
+        Err(_) => match s.parse::<IpAddr>() {
+            Ok(a) => ipnet::IpNet::from(a),
+            Err(_) => return Err(format!("`{s}` is not an IP address or CIDR network")),
+        },
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "`{s}` has host bits set; write the network as {}",
+            net.trunc()
+        ));
+    }
+    Ok(unmap(net))
+}
+
+/// `::ffff:a.b.c.d/n` with n >= 96 is the IPv4 network `a.b.c.d/(n-96)`:
+/// clients are canonicalised the same way, so such an entry would
+/// otherwise never match.
+fn unmap(net: ipnet::IpNet) -> ipnet::IpNet {
+    const MAPPED_PREFIX: u8 = 96;
+    if let ipnet::IpNet::V6(n) = net {
+        if let (Some(v4), true) = (
+            n.network().to_ipv4_mapped(),
+            n.prefix_len() >= MAPPED_PREFIX,
+        ) {
+            if let Ok(v4net) = ipnet::Ipv4Net::new(v4, n.prefix_len() - MAPPED_PREFIX) {
+                return ipnet::IpNet::V4(v4net);
+            }
+        }
+    }
+    net
 }
 
 impl RateLimitConfig {

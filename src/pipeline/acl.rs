@@ -19,7 +19,9 @@
 
 use std::net::IpAddr;
 
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
+
+use crate::config::parse_network as parse_entry;
 
 use crate::config::{AclConfig, Problem};
 
@@ -159,43 +161,6 @@ where
         .iter()
         .find(|r| addr & r.mask == r.network)
         .map(|r| r.kind)
-}
-
-/// Parse one entry into a canonical network (IPv4-mapped ranges become
-/// IPv4), or say why it is unusable.
-fn parse_entry(s: &str) -> Result<IpNet, String> {
-    let net = match s.parse::<IpNet>() {
-        Ok(n) => n,
-        Err(_) => match s.parse::<IpAddr>() {
-            Ok(a) => IpNet::from(a),
-            Err(_) => return Err(format!("`{s}` is not an IP address or CIDR network")),
-        },
-    };
-    if net.trunc() != net {
-        return Err(format!(
-            "`{s}` has host bits set; write the network as {}",
-            net.trunc()
-        ));
-    }
-    Ok(unmap(net))
-}
-
-/// `::ffff:a.b.c.d/n` with n >= 96 is the IPv4 network `a.b.c.d/(n-96)`:
-/// clients are canonicalised the same way, so such an entry would
-/// otherwise never match.
-fn unmap(net: IpNet) -> IpNet {
-    const MAPPED_PREFIX: u8 = 96;
-    if let IpNet::V6(n) = net {
-        if let (Some(v4), true) = (
-            n.network().to_ipv4_mapped(),
-            n.prefix_len() >= MAPPED_PREFIX,
-        ) {
-            if let Ok(v4net) = Ipv4Net::new(v4, n.prefix_len() - MAPPED_PREFIX) {
-                return IpNet::V4(v4net);
-            }
-        }
-    }
-    net
 }
 
 impl AclConfig {

@@ -43,10 +43,21 @@ impl Handler {
         // Clean only if no rule matched at all: a tcp-only rule lets the
         // chain through over TCP but not over UDP (the fast path), and a
         // dry-run match is counted on every query.
+        //
+        // With policy groups the mark is shared by every group, so the
+        // chain is clean only if no rule of any list matched: an allow
+        // list of one group must not clear a chain another group's lists
+        // block, nor a chain one group passes clear it for a group that
+        // blocks it.
         let mut clean = true;
+        let group = policy.groups.of(client);
         for (hop, target) in targets.iter().enumerate() {
             let key = LookupKey::from_labels(target.iter());
-            let verdict = policy.decide(&key);
+            let verdict = policy.decide_for(&key, group);
+            if clean && group.mask.is_some() {
+                let all = policy.decide(&key);
+                clean = all.would_block.is_none() && matches!(all.decision, Decision::NotListed);
+            }
             if let Some(b) = verdict.would_block {
                 clean = false;
                 self.count_dry_run(&b, qtype);
@@ -62,11 +73,11 @@ impl Handler {
             let label = effect.label();
             self.metrics
                 .blocked
-                .with_label_values(&[b.list.name(), label])
+                .with_label_values(&[b.list.name(), label, group.name])
                 .inc();
             self.metrics
                 .chain_blocked
-                .with_label_values(&[b.list.name(), label])
+                .with_label_values(&[b.list.name(), label, group.name])
                 .inc();
             if let Some(log) = &self.querylog {
                 let qname = LookupKey::from_labels(qname.iter());
@@ -76,6 +87,7 @@ impl Handler {
                     u16::from(qtype),
                     policy.shared(b.list),
                     label,
+                    group.name,
                 );
             }
             if self.log_blocked {
@@ -115,6 +127,15 @@ impl Handler {
                     Verdict::Respond
                 }
                 other => {
+                    if let (Some(memo), Effect::Sinkhole) = (&self.chained, &other) {
+                        let asked = LookupKey::from_labels(qname.iter());
+                        memo.record(
+                            &asked.suffix_str(0),
+                            &key.suffix_str(0),
+                            ttl,
+                            Instant::now(),
+                        );
+                    }
                     let zone = dotted_name(&zone_text).unwrap_or_else(Name::root);
                     self.sinkhole.apply(resp, target, qtype, &other, zone, ttl);
                     Verdict::Respond

@@ -27,33 +27,47 @@ impl Handler {
     /// The fast path for an admitted UDP query whose answer is cached (see
     /// [`crate::wire::template`]) or simply blocked. None: take the normal
     /// path. `q` is the packet's quick parse and `key` its name, both made
-    /// once by the listener.
-    pub fn try_fast(&self, q: &QuickQuery<'_>, key: &LookupKey, client: IpAddr) -> Option<Vec<u8>> {
+    /// once by the listener; `packet` is kept only for dnstap.
+    pub fn try_fast(
+        &self,
+        packet: &[u8],
+        q: &QuickQuery<'_>,
+        key: &LookupKey,
+        src: SocketAddr,
+    ) -> Option<Vec<u8>> {
+        let client = src.ip();
         if q.qclass != 1 || matches!(q.qtype, 41 | 251 | 252 | 255) {
             return None;
         }
         let limit = q
             .edns
             .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload));
-        let generation = {
+        let (generation, group) = {
             let policy = self.policy.load();
-            let v = policy.decide(key);
+            let (v, group) = policy.decide_client(key, client);
             if v.would_block.is_some() {
                 return None;
             }
             if let Decision::Blocked(b) = v.decision {
-                let out = self.fast_block(q, key, &b, usize::from(limit))?;
-                self.log_blocked_query(&policy, client, key, q.qtype, &b);
+                let out = self.fast_block(q, key, &b, group.name, usize::from(limit))?;
+                self.log_blocked_query(&policy, client, key, q.qtype, &b, group.name);
+                self.tap(src, Transport::Udp, packet, Some(&out), true);
                 return Some(out);
             }
-            policy.generation
+            // The group's name outlives the policy guard only for the log.
+            (
+                policy.generation,
+                self.querylog.as_ref().map(|_| group.name.clone()),
+            )
         };
         let dnssec_ok = q.edns.is_some_and(|(_, d)| d);
         let ckey = wire_cache_key(key, q.qtype, q.qclass, dnssec_ok);
         let now = Instant::now();
         let hit = self.cache.get(&ckey, now)?;
         // A chain not yet checked under this policy (new answer, or a list
-        // changed since) takes the normal path, which checks it.
+        // changed since) takes the normal path, which checks it. A chain is
+        // marked only when no rule of any list matched it, so the mark holds
+        // for every policy group.
         if !hit.chain_cleared(generation) {
             return None;
         }
@@ -62,14 +76,16 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));
-        if let Some(log) = &self.querylog {
+        if let (Some(log), Some(group)) = (&self.querylog, &group) {
             log.resolved(
                 client,
                 &key.suffix_str(0),
                 q.qtype,
                 u16::from(template.rcode()),
+                group,
             );
         }
+        self.tap(src, Transport::Udp, packet, Some(&out), false);
         self.maybe_prefetch(&hit, now);
         Some(out)
     }
@@ -82,6 +98,7 @@ impl Handler {
         q: &QuickQuery<'_>,
         key: &LookupKey,
         b: &Block<'_>,
+        group: &str,
         limit: usize,
     ) -> Option<Vec<u8>> {
         if self.log_blocked {
@@ -109,7 +126,7 @@ impl Handler {
         self.metrics.count_query(false, q.qtype);
         self.metrics
             .blocked
-            .with_label_values(&[b.list.name(), effect.label()])
+            .with_label_values(&[b.list.name(), effect.label(), group])
             .inc();
         self.metrics.count_response(u16::from(out[3] & 0x0f));
         Some(out)

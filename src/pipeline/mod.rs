@@ -27,7 +27,8 @@
 //! encode and truncation, cached answers from their templates); the UDP
 //! fast path (cached and simply blocked answers straight from the receive
 //! loop) in `fast.rs`; what a block rule does in `effect.rs`, cache keys in
-//! `keys.rs`, the query-log and dry-run records in `record.rs`, prefetch
+//! `keys.rs`, what every path records (dry-run counts, the query log, dnstap) in
+//! `record.rs`, prefetch
 //! in `refresh.rs`; the stages themselves in this file, in the order
 //! above.
 
@@ -135,6 +136,11 @@ pub struct Handler {
     pub prefetch: Option<Spawner<Handler>>,
     /// NOTIFY from the primaries of `[lists.transfer]` zones.
     pub notify: crate::transfer::NotifyRouter,
+    /// The dnstap output (`[dnstap]`), None when off.
+    pub dnstap: Option<crate::dnstap::Dnstap>,
+    /// Names sinkholed only through their CNAME/DNAME chain, for the block
+    /// page (None when the page is off).
+    pub chained: Option<Arc<crate::policy::chained::ChainMemo>>,
 }
 
 /// What stage 0 decided about a source address.
@@ -180,7 +186,7 @@ impl Handler {
             return reply;
         }
         let admission = self.admit(src, transport);
-        self.handle_admitted(packet, transport, admission, src.ip())
+        self.handle_admitted(packet, transport, admission, src)
             .await
     }
 
@@ -238,8 +244,9 @@ impl Handler {
         packet: Packet<'_>,
         transport: Transport,
         admission: Admission,
-        client: IpAddr,
+        src: SocketAddr,
     ) -> Option<Vec<u8>> {
+        let client = src.ip();
         let _inflight = InFlightGuard::new(&self.inflight);
         let (denied, slip) = match admission {
             Admission::Allow => (None, false),
@@ -283,11 +290,17 @@ impl Handler {
             resp.metadata.truncation = true;
             return Some(self.encode(resp, &request, transport));
         }
-        let (out, cached) = self.answer(&request, transport, resp, client).await?;
-        if let Some(bytes) = cached.and_then(|c| self.render_cached(packet, &out, &c, transport)) {
-            return Some(bytes);
-        }
-        Some(self.encode(out, &request, transport))
+        let mut blocked = false;
+        let answered = self
+            .answer(&request, transport, resp, client, &mut blocked)
+            .await;
+        let bytes = answered.map(|(out, cached)| {
+            cached
+                .and_then(|c| self.render_cached(packet, &out, &c, transport))
+                .unwrap_or_else(|| self.encode(out, &request, transport))
+        });
+        self.tap(src, transport, packet.bytes, bytes.as_deref(), blocked);
+        bytes
     }
 
     /// Stages 2-4, in order. Returns None when the answer is to be dropped;
@@ -299,6 +312,7 @@ impl Handler {
         transport: Transport,
         mut resp: Message,
         client: IpAddr,
+        blocked: &mut bool,
     ) -> Option<(Message, Option<Arc<CachedAnswer>>)> {
         let query = match self.screen(request, transport, &mut resp) {
             Verdict::Continue(q) => q,
@@ -310,10 +324,21 @@ impl Handler {
         let key = LookupKey::from_labels(query.name().iter());
         // Policy before cache: a list change applies at once to names
         // already cached.
+        // Every outcome of the policy stages but `Continue(None)` is a
+        // block (for dnstap's `what = "blocked"`).
         let redirect = match self.policy_stage(query, &key, transport, &mut resp, client) {
-            Verdict::Continue(r) => r,
-            Verdict::Respond => return Some((resp, None)),
-            Verdict::Drop => return None,
+            Verdict::Continue(r) => {
+                *blocked = r.is_some();
+                r
+            }
+            Verdict::Respond => {
+                *blocked = true;
+                return Some((resp, None));
+            }
+            Verdict::Drop => {
+                *blocked = true;
+                return None;
+            }
         };
         if query.query_type() == RecordType::ANY && transport == Transport::Udp {
             // RFC 8482: no full ANY over UDP (an amplification favourite).
@@ -334,21 +359,27 @@ impl Handler {
                     Verdict::Continue(None) => {
                         if let Some(log) = &self.querylog {
                             let rcode = u16::from(resp.metadata.response_code);
+                            let group = self.policy.load().groups.of(client).name.clone();
                             log.resolved(
                                 client,
                                 &key.suffix_str(0),
                                 u16::from(query.query_type()),
                                 rcode,
+                                &group,
                             );
                         }
                         return Some((resp, cached));
                     }
                     Verdict::Continue(Some(target)) => {
+                        *blocked = true;
                         self.resolve_redirect(query, target, dnssec_ok, &mut resp)
                             .await;
                     }
-                    Verdict::Respond => {}
-                    Verdict::Drop => return None,
+                    Verdict::Respond => *blocked = true,
+                    Verdict::Drop => {
+                        *blocked = true;
+                        return None;
+                    }
                 }
             }
             Some(target) => {
@@ -439,7 +470,7 @@ impl Handler {
         let qname = query.name();
         let qtype = query.query_type();
         let policy = self.policy.load();
-        let verdict = policy.decide(key);
+        let (verdict, group) = policy.decide_client(key, client);
         if let Some(b) = verdict.would_block {
             self.count_dry_run(&b, qtype);
         }
@@ -455,9 +486,9 @@ impl Handler {
         let label = effect.label();
         self.metrics
             .blocked
-            .with_label_values(&[list.name(), label])
+            .with_label_values(&[list.name(), label, group.name])
             .inc();
-        self.log_blocked_query(&policy, client, key, u16::from(qtype), &b);
+        self.log_blocked_query(&policy, client, key, u16::from(qtype), &b, group.name);
         if self.log_blocked {
             if let Some(suppressed) = self.blocked_log_cap.admit(Instant::now()) {
                 info!(

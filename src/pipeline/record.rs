@@ -1,6 +1,7 @@
-//! What the query path records about a blocked or would-be-blocked
-//! query besides the metrics it bumps inline: the query log hook, and the
-//! dry-run counter and log line.
+//! What the query path records besides answering, one hook each for the
+//! normal path, the chain stage and the fast path: dry-run counts, the
+//! query log and dnstap. With the query log and dnstap off each hook is
+//! one branch.
 
 use super::*;
 
@@ -14,6 +15,7 @@ impl Handler {
         key: &LookupKey,
         qtype: u16,
         b: &Block<'_>,
+        group: &Arc<str>,
     ) {
         if let Some(log) = &self.querylog {
             let action = effect_of(b, &key.suffix_str(b.depth), Transport::Udp)
@@ -24,6 +26,7 @@ impl Handler {
                 qtype,
                 policy.shared(b.list),
                 action,
+                group,
             );
         }
     }
@@ -42,5 +45,21 @@ impl Handler {
             qtype = %qtype,
             "dry-run: would block"
         );
+    }
+
+    /// The dnstap hook for an answered query (`response` None: nothing
+    /// was sent).
+    #[inline]
+    pub(super) fn tap(
+        &self,
+        src: SocketAddr,
+        transport: Transport,
+        packet: &[u8],
+        response: Option<&[u8]>,
+        blocked: bool,
+    ) {
+        if let Some(tap) = &self.dnstap {
+            tap.record(src, transport == Transport::Tcp, packet, response, blocked);
+        }
     }
 }

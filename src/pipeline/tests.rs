@@ -48,6 +48,8 @@ fn handler() -> Handler {
         max_udp_payload: 1232,
         resolve_timeout: Duration::from_millis(10),
         log_blocked: false,
+        dnstap: None,
+        chained: None,
         blocked_log_cap: crate::logcap::LineCap::new(
             10,
             metrics.log_suppressed.with_label_values(&["blocked"]),
@@ -112,10 +114,10 @@ async fn a_message_is_quick_parsed_once_on_every_path() {
         let q = packet.quick.expect("a plain query");
         key.assign_wire(q.qname);
         let out = if id == 1 {
-            h.try_fast(&q, &key, client.ip()).expect("served fast")
+            h.try_fast(&bytes, &q, &key, client).expect("served fast")
         } else {
             let copy = packet.to_buf();
-            h.handle_admitted(copy.view(), Transport::Udp, Admission::Allow, client.ip())
+            h.handle_admitted(copy.view(), Transport::Udp, Admission::Allow, client)
                 .await
                 .expect("an answer")
         };

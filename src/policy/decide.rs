@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::compile::CompiledList;
+use super::groups::GroupRef;
 use super::matcher::{is_anchor, Hit, LookupKey};
 use super::rule::EntryAction;
 use crate::config::{ListKind, ListMode, ListState};
@@ -102,19 +103,40 @@ impl Policy {
     /// dots made unmatchable: only a parent to the right of the odd label
     /// can then match. The check runs only when some rule matched.
     pub fn decide(&self, key: &LookupKey) -> Verdict<'_> {
-        let v = self.decide_labels(key);
+        self.decide_among(key, |_| true)
+    }
+
+    /// [`Policy::decide`] over the lists that apply to a client's group
+    /// (see [`super::groups`]): a list outside the group's mask is skipped
+    /// before its table is read. Without groups this is
+    /// [`Policy::decide`] itself, not one bit test more.
+    #[inline]
+    pub fn decide_for(&self, key: &LookupKey, group: GroupRef<'_>) -> Verdict<'_> {
+        match group.mask {
+            None => self.decide(key),
+            Some(m) => self.decide_among(key, |i| m.has(i)),
+        }
+    }
+
+    #[inline]
+    fn decide_among(&self, key: &LookupKey, applies: impl Fn(usize) -> bool + Copy) -> Verdict<'_> {
+        let v = self.decide_labels(key, applies);
         if v.would_block.is_none() && matches!(v.decision, Decision::NotListed)
             || !key.has_label_dots()
         {
             return v;
         }
-        self.decide_labels(&key.without_label_dots())
+        self.decide_labels(&key.without_label_dots(), applies)
     }
 
     /// [`Policy::decide`] taking the key's dotted text at its word.
-    fn decide_labels(&self, key: &LookupKey) -> Verdict<'_> {
+    fn decide_labels(
+        &self,
+        key: &LookupKey,
+        applies: impl Fn(usize) -> bool + Copy,
+    ) -> Verdict<'_> {
         let Some(hs) = key.suffix_hashes() else {
-            return self.decide_walk(key);
+            return self.walk_among(key, applies);
         };
         // Each list scans its table first (independent reads the CPU
         // overlaps), then confirms its few candidates in the arena. The
@@ -124,8 +146,13 @@ impl Policy {
         let mut best: Option<(usize, Block<'_>)> = None;
         let mut dry: Option<(usize, Block<'_>)> = None;
         let mut allowed: Option<(usize, &CompiledList, u32)> = None;
-        for list in self.lists.iter().flatten() {
-            let list = list.as_ref();
+        for (idx, list) in self.lists.iter().enumerate() {
+            let Some(list) = list.as_deref() else {
+                continue;
+            };
+            if !applies(idx) {
+                continue;
+            }
             let scan = list.set.scan(hs);
             for i in scan.tld_first() {
                 let Some(hit) = list.set.confirm(key, hs, &scan, i) else {
@@ -196,6 +223,11 @@ impl Policy {
     /// lookup handles, and as the reference the two-pass one is tested
     /// against.
     pub fn decide_walk(&self, key: &LookupKey) -> Verdict<'_> {
+        self.walk_among(key, |_| true)
+    }
+
+    /// [`Policy::decide_walk`] over the lists for which `applies` holds.
+    fn walk_among(&self, key: &LookupKey, applies: impl Fn(usize) -> bool) -> Verdict<'_> {
         let mut best: Option<Block<'_>> = None;
         let mut dry: Option<Block<'_>> = None;
         let mut active = u64::MAX;
@@ -208,7 +240,7 @@ impl Policy {
                 let Some(list) = list.as_deref() else {
                     continue;
                 };
-                if active & bit(i) == 0 && i < 64 {
+                if active & bit(i) == 0 && i < 64 || !applies(i) {
                     continue;
                 }
                 let probe = list.set.probe(&sfx);

@@ -1,10 +1,12 @@
 //! `explain`: every rule of every list that covers a name, with the line,
 //! the scope and the effect, for the CLI and the HTTP endpoint.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::compile::CompiledList;
 use super::decide::{Decision, Policy};
+use super::groups::Groups;
 use super::matcher::LookupKey;
 use super::parse;
 use super::rule::{EntryAction, Scope};
@@ -139,6 +141,13 @@ pub struct RuleView {
     /// The list's `expires_at`, if dated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The policy groups that add the list; empty when it applies to
+    /// every client.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// False when the list does not apply to the explained client's group
+    /// (the rule matched but cannot decide for that client).
+    pub applies: bool,
 }
 
 impl From<&Match> for RuleView {
@@ -165,6 +174,8 @@ impl From<&Match> for RuleView {
             state: m.state.as_str(),
             effective_from: m.list.cfg.effective_from.clone(),
             expires_at: m.list.cfg.expires_at.clone(),
+            groups: Vec::new(),
+            applies: true,
         }
     }
 }
@@ -184,6 +195,12 @@ pub struct Explanation {
     pub name: String,
     /// `blocked`, `allowed`, `not listed` or `not listed (dry-run would block)`.
     pub verdict: &'static str,
+    /// The client explained, if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The policy group whose lists decided (`default`: clients in no
+    /// group, or every client when no groups are configured).
+    pub group: String,
     /// The deciding rule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<RuleView>,
@@ -197,15 +214,47 @@ impl Policy {
     /// outside a host name, an IP address) is an error saying what is
     /// wrong, not "not listed".
     pub fn explain_name(&self, name: &str) -> Result<Explanation, String> {
+        self.explain_for(name, &Groups::none(), None)
+    }
+
+    /// [`Policy::explain_name`] for a client: the decision over the lists
+    /// of its policy group (without a client, the default group's: the
+    /// lists no group names), each matching rule saying which groups add
+    /// its list and whether it applies.
+    pub fn explain_for(
+        &self,
+        name: &str,
+        groups: &Groups,
+        client: Option<IpAddr>,
+    ) -> Result<Explanation, String> {
         let name = explain_query_name(name)?;
         let key = LookupKey::from_dotted(&name);
         let chain = self.explain(&key);
-        let v = self.decide(&key);
+        // No client: the default group, an address no group holds.
+        let group = match client {
+            Some(c) => groups.of(c),
+            None => groups.of_default(),
+        };
+        let v = self.decide_for(&key, group);
+        let index = |list: &CompiledList| {
+            (0..self.lists.len()).find(|&i| {
+                self.loaded(i)
+                    .is_some_and(|l| std::ptr::eq(l.as_ref(), list))
+            })
+        };
+        let view = |m: &Match| {
+            let mut r = RuleView::from(m);
+            if let Some(i) = index(&m.list) {
+                r.groups = groups.naming(i).into_iter().map(String::from).collect();
+                r.applies = group.applies(i);
+            }
+            r
+        };
         let find = |list: &CompiledList, line: u32| {
             chain
                 .iter()
                 .find(|m| std::ptr::eq(m.list.as_ref(), list) && m.line == line)
-                .map(RuleView::from)
+                .map(view)
         };
         let (verdict, decided_by) = match v.decision {
             Decision::Blocked(b) => ("blocked", find(b.list, b.hit.line)),
@@ -218,8 +267,10 @@ impl Policy {
         Ok(Explanation {
             name,
             verdict,
+            client: client.map(|c| c.to_string()),
+            group: group.name.to_string(),
             decided_by,
-            chain: chain.iter().map(RuleView::from).collect(),
+            chain: chain.iter().map(view).collect(),
         })
     }
 }
@@ -227,8 +278,18 @@ impl Policy {
 impl std::fmt::Display for Explanation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let rule = |r: &RuleView| {
+            let groups = if r.groups.is_empty() {
+                String::new()
+            } else {
+                format!(" [groups {}]", r.groups.join(", "))
+            };
+            let applies = if r.applies {
+                ""
+            } else {
+                ", not applied to this group"
+            };
             format!(
-                "{} list {} `{}`{} ({}:{}){}: {}",
+                "{} list {}{groups} `{}`{} ({}:{}){}: {}{applies}",
                 r.kind,
                 r.list,
                 r.entry,
@@ -249,6 +310,9 @@ impl std::fmt::Display for Explanation {
         match &self.decided_by {
             Some(r) => writeln!(f, "{}: {} by {}", self.name, self.verdict, rule(r))?,
             None => writeln!(f, "{}: {}", self.name, self.verdict)?,
+        }
+        if let Some(c) = &self.client {
+            writeln!(f, "  client {c}: group {}", self.group)?;
         }
         for r in &self.chain {
             writeln!(f, "  matched: {}", rule(r))?;

@@ -8,10 +8,12 @@
 //! checksum mismatch, an unusable or mostly malformed file or a large
 //! shrink is refused and the serving version stays.
 
+pub mod chained;
 mod compile;
 mod decide;
 mod explain;
 pub mod feed;
+pub mod groups;
 pub mod matcher;
 pub mod parse;
 pub mod rule;
@@ -21,6 +23,7 @@ pub mod watch;
 pub use compile::*;
 pub use decide::*;
 pub use explain::*;
+pub use groups::{GroupRef, Groups, ListMask, DEFAULT_GROUP};
 
 #[cfg(test)]
 mod tests;

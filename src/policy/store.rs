@@ -10,6 +10,7 @@
 //! reported as `unchanged` and not audited.
 
 use std::io::Write;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +19,10 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::compile::Diff;
-use super::{compile_list, Candidate, CompiledList, Fingerprint, HeldList, Policy};
+use super::matcher::LookupKey;
+use super::{
+    compile_list, Candidate, CompiledList, Fingerprint, GroupRef, Groups, HeldList, Policy, Verdict,
+};
 use crate::config::{ListConfig, ListState};
 use crate::metrics::{unix_now, Metrics};
 
@@ -154,6 +158,20 @@ pub struct Published {
     /// Each configured list's date state when published (configuration
     /// order); `Active` for undated lists.
     pub states: Vec<ListState>,
+    /// The policy groups in force: published with the lists, so a query
+    /// sees list indices and group masks of the same configuration.
+    pub groups: Arc<Groups>,
+}
+
+impl Published {
+    /// The decision for `client`: its group (longest prefix, or the
+    /// default group), then the lists that apply to it. Without groups,
+    /// no lookup: every list applies.
+    #[inline]
+    pub fn decide_client(&self, key: &LookupKey, client: IpAddr) -> (Verdict<'_>, GroupRef<'_>) {
+        let group = self.groups.of(client);
+        (self.policy.decide_for(key, group), group)
+    }
 }
 
 impl std::ops::Deref for Published {
@@ -190,6 +208,7 @@ impl PolicyStore {
                 policy: empty,
                 generation: 0,
                 states: vec![ListState::Active; n],
+                groups: Arc::new(Groups::none()),
             }),
             lists,
             metrics,
@@ -544,6 +563,30 @@ impl PolicyStore {
             policy: Policy { lists, held },
             generation: old.generation + 1,
             states,
+            groups: old.groups.clone(),
+        }));
+    }
+
+    /// The configured list names, in configuration order (what groups are
+    /// compiled against: the running lists, which change only at restart).
+    pub fn list_names(&self) -> Vec<&str> {
+        self.lists.iter().map(|l| l.name.as_str()).collect()
+    }
+
+    /// Publish new policy groups with the serving lists (start-up, SIGHUP).
+    /// The generation stays: a cached chain is marked clean only when no
+    /// rule of any list matched it, which no group change can alter.
+    pub fn set_groups(&self, groups: Groups) {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let old = self.current.load_full();
+        self.current.store(Arc::new(Published {
+            policy: Policy {
+                lists: old.policy.lists.clone(),
+                held: old.policy.held.clone(),
+            },
+            generation: old.generation,
+            states: old.states.clone(),
+            groups: Arc::new(groups),
         }));
     }
 

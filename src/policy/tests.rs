@@ -270,3 +270,49 @@ fn explain_validates_the_name_and_shows_scope() {
     }
     let _ = std::fs::remove_dir_all(d);
 }
+
+#[test]
+fn a_group_mask_skips_lists_on_both_lookups() {
+    let d = tmpdir("groupmask");
+    let policy = Policy {
+        lists: vec![
+            Some(list(&d, "court", ListKind::Block, "court.example\n")),
+            Some(list(&d, "adult", ListKind::Block, "adult.example\n")),
+            Some(list(&d, "fam-allow", ListKind::Allow, "court.example\n")),
+        ],
+        held: Vec::new(),
+    };
+    let groups = Groups::build(
+        &[crate::config::GroupConfig {
+            name: "family".into(),
+            clients: vec!["10.8.0.0/16".into()],
+            lists: vec!["adult".into(), "fam-allow".into()],
+        }],
+        &["court", "adult", "fam-allow"],
+    )
+    .expect("groups");
+    let family = groups.of("10.8.1.1".parse().expect("ip"));
+    let other = groups.of("192.0.2.1".parse().expect("ip"));
+    // A name deeper than the two-pass lookup takes the walk.
+    let deep = format!("{}adult.example", "x.".repeat(30));
+    for (q, fam, oth) in [
+        ("www.adult.example", "allowed-or-blocked:adult", "none"),
+        (deep.as_str(), "allowed-or-blocked:adult", "none"),
+        // The group's allow list beats the mandatory block for it only.
+        (
+            "court.example",
+            "allowed-or-blocked:fam-allow",
+            "allowed-or-blocked:court",
+        ),
+    ] {
+        let key = LookupKey::from_dotted(q);
+        let show = |v: Verdict<'_>| match v.decision {
+            Decision::NotListed => "none".to_string(),
+            Decision::Allowed { list, .. } | Decision::Blocked(Block { list, .. }) => {
+                format!("allowed-or-blocked:{}", list.name())
+            }
+        };
+        assert_eq!(show(policy.decide_for(&key, family)), fam, "{q}");
+        assert_eq!(show(policy.decide_for(&key, other)), oth, "{q}");
+    }
+}

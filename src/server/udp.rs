@@ -263,7 +263,7 @@ fn dispatch(
     let admission = handler.admit(src, Transport::Udp);
     if admission == Admission::Allow {
         if let Some(q) = &packet.quick {
-            if let Some(resp) = handler.try_fast(q, key, src.ip()) {
+            if let Some(resp) = handler.try_fast(packet.bytes, q, key, src) {
                 return Some(resp);
             }
         }
@@ -278,7 +278,7 @@ fn dispatch(
     let reply = reply.clone();
     let task = async move {
         if let Some(resp) = handler
-            .handle_admitted(packet.view(), Transport::Udp, admission, src.ip())
+            .handle_admitted(packet.view(), Transport::Udp, admission, src)
             .await
         {
             reply.send(resp, src).await;

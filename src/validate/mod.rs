@@ -52,6 +52,10 @@ pub struct Validated {
     pub blockpage: Option<crate::blockpage::Prepared>,
     /// Query log path resolved, if the query log is on.
     pub querylog: Option<PathBuf>,
+    /// `[[groups]]` compiled against `[[lists]]`.
+    pub groups: crate::policy::Groups,
+    /// dnstap socket path resolved, if dnstap is on.
+    pub dnstap: Option<PathBuf>,
 }
 
 impl Validated {
@@ -191,6 +195,8 @@ impl Config {
         let metrics_listen = metrics(&self, &mut problems);
         let admin_token_file = admin_token(&self, base, metrics_listen, &mut problems);
         let blockpage = crate::blockpage::prepare(&self.blockpage, base, &mut problems);
+        let groups = groups(&self, &mut problems);
+        let dnstap = dnstap(&self, base, &mut problems);
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -211,8 +217,45 @@ impl Config {
             root_hints,
             audit_log,
             querylog,
+            groups,
+            dnstap,
         })
     }
+}
+
+/// `groups[*]`: compiled against the configured list names, every problem
+/// keyed (`groups[1].clients[0]`).
+fn groups(c: &Config, problems: &mut Vec<Problem>) -> crate::policy::Groups {
+    let names: Vec<&str> = c.lists.iter().map(|l| l.name.as_str()).collect();
+    crate::policy::Groups::build(&c.groups, &names).unwrap_or_else(|p| {
+        problems.extend(p);
+        crate::policy::Groups::none()
+    })
+}
+
+/// `dnstap.*`: the socket path resolved against the config's directory.
+fn dnstap(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> Option<PathBuf> {
+    let d = &c.dnstap;
+    let mut bad = |key: &str, reason: &str| {
+        problems.push(Problem {
+            key: format!("dnstap.{key}"),
+            reason: reason.into(),
+        })
+    };
+    if d.queue == 0 {
+        bad("queue", "must be at least 1");
+    }
+    if d.reconnect_ms == 0 {
+        bad("reconnect_ms", "must be at least 1");
+    }
+    if d.identity.len() > 255 {
+        bad("identity", "at most 255 bytes");
+    }
+    let path = d.socket.as_ref().map(|p| base.join(p));
+    if path.as_ref().is_some_and(|p| p.as_os_str().len() > 107) {
+        bad("socket", "a unix socket path is at most 107 bytes");
+    }
+    path
 }
 
 /// The parsed `resolver.*` values [`Validated`] keeps.

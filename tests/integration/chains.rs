@@ -209,7 +209,7 @@ async fn check_blocked_chains(s: SocketAddr) {
 fn chain_blocked(d: &dnsward::app::Running, list: &str, action: &str) -> u64 {
     d.metrics
         .chain_blocked
-        .with_label_values(&[list, action])
+        .with_label_values(&[list, action, "default"])
         .get()
 }
 
@@ -224,7 +224,7 @@ async fn recursive_chains_to_listed_names_are_blocked() {
     assert!(
         d.metrics
             .blocked
-            .with_label_values(&["court", "sinkhole"])
+            .with_label_values(&["court", "sinkhole", "default"])
             .get()
             >= 16,
         "chain blocks are blocks"

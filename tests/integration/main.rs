@@ -10,9 +10,12 @@ mod common;
 
 mod blocking;
 mod blockpage;
+mod blockpage_chain;
 mod chains;
 mod cli;
+mod dnstap;
 mod feed;
+mod groups;
 mod hardening;
 mod lists;
 mod orders;

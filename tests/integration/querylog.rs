@@ -80,15 +80,18 @@ async fn blocked_queries_are_logged_field_by_field() {
         );
         let mut keys: Vec<_> = obj.keys().map(String::as_str).collect();
         keys.sort_unstable();
-        let mut expect = vec!["action", "client", "list", "qname", "qtype", "time"];
+        assert_eq!(
+            l["group"], "default",
+            "no [[groups]]: every client is in the default group"
+        );
+        let mut expect = vec![
+            "action", "client", "group", "list", "qname", "qtype", "time",
+        ];
         if order.is_some() {
             expect.push("order_id");
             expect.sort_unstable();
         }
-        assert_eq!(
-            keys, expect,
-            "no other field (no group before policy groups)"
-        );
+        assert_eq!(keys, expect, "no other field");
     }
     let (_, text) = http_get(d.metrics_addr.expect("metrics"), "/metrics").await;
     let m = parse_metrics(&text);

@@ -21,6 +21,7 @@ struct Proc {
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
+mod groups;
 mod offline;
 
 /// Collect a child's stderr on a thread, so the pipe never fills and the
@@ -244,7 +245,7 @@ async fn metrics_endpoint_counts_this_tests_queries() {
         3.0
     );
     assert_eq!(
-        delta("dnsward_blocked_total{action=\"nxdomain\",list=\"court\"}"),
+        delta("dnsward_blocked_total{action=\"nxdomain\",group=\"default\",list=\"court\"}"),
         3.0
     );
     assert_eq!(delta("dnsward_responses_total{rcode=\"NXDOMAIN\"}"), 3.0);
@@ -468,7 +469,7 @@ async fn blocked_query_log_is_capped_and_the_rest_counted() {
         .copied()
         .unwrap_or(0.0) as usize;
     assert_eq!(
-        m.get("dnsward_blocked_total{action=\"sinkhole\",list=\"l\"}"),
+        m.get("dnsward_blocked_total{action=\"sinkhole\",group=\"default\",list=\"l\"}"),
         Some(&(SENT as f64))
     );
     // Lines written plus lines counted as left out are every block.
