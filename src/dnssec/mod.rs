@@ -25,6 +25,8 @@ use hickory_proto::rr::Name;
 mod budget;
 pub mod canonical;
 mod denial;
+#[cfg(test)]
+mod interop;
 mod keys;
 mod nsec;
 mod nsec3;
