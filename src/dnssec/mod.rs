@@ -30,6 +30,7 @@ mod interop;
 mod keys;
 mod nsec;
 mod nsec3;
+mod rsa_small;
 #[cfg(test)]
 mod testkit;
 mod verify;
