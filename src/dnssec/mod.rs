@@ -38,7 +38,7 @@ mod verify;
 pub use budget::{Budget, Limits};
 pub use denial::{prove_no_ds, prove_nodata, prove_nxdomain, prove_wildcard_expansion};
 pub use keys::{ds_matches, supported_digest, validate_dnskeys};
-pub use verify::{signer, supported_algorithm, verify_rrset};
+pub use verify::{signer, supported_algorithm, verify_rrset, verify_signature};
 
 // Trust anchors and RFC 5011 rollover live in their own modules, declared
 // below this line.

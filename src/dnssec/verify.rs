@@ -163,7 +163,7 @@ pub fn verify_rrset(
         };
         for key in usable {
             budget.charge_signature(zone)?;
-            if check(key, &data, sig.sig()) {
+            if verify_signature(key, &data, sig.sig()) {
                 return Ok(verified(rrset, sig_rr, sig, owner, now));
             }
             note(Miss::BadSignature);
@@ -175,9 +175,12 @@ pub fn verify_rrset(
     })
 }
 
-/// One public-key verification: ring, or [`rsa_small`] for RSA moduli
-/// below the 1024 bits ring accepts.
-fn check(key: &DNSKEY, data: &[u8], sig: &[u8]) -> bool {
+/// One public-key verification of `sig` over `data` (the output of
+/// [`canonical::signed_data`]) with `key`: ring, or [`rsa_small`] for RSA
+/// moduli below the 1024 bits ring accepts. Uncounted: callers outside
+/// [`verify_rrset`] (RFC 5011 self-signatures) charge
+/// [`Budget::charge_signature`] themselves.
+pub fn verify_signature(key: &DNSKEY, data: &[u8], sig: &[u8]) -> bool {
     let public = key.public_key();
     let alg = u8::from(public.algorithm());
     if rsa_small::handles(alg, public.public_bytes()) {
