@@ -5,7 +5,8 @@
 //! key cache; this module only says whether what it was handed proves
 //! what it claims.
 //!
-//! Crypto and record types come from hickory-proto (`dnssec-ring`); the
+//! Crypto and record types come from hickory-proto (`dnssec-ring`), with
+//! RSA keys below ring's 1024-bit floor checked by `rsa_small.rs`; the
 //! rules are ours, so that every signature check and NSEC3 hash is counted
 //! against a per-query [`Budget`] (KeyTrap, CVE-2023-50387; NSEC3
 //! closest-encloser, CVE-2023-50868). hickory's own `TBS` is not used for

@@ -176,7 +176,7 @@ pub fn verify_rrset(
 }
 
 /// One public-key verification of `sig` over `data` (the output of
-/// [`canonical::signed_data`]) with `key`: ring, or [`rsa_small`] for RSA
+/// [`canonical::signed_data`]) with `key`: ring, or `rsa_small` for RSA
 /// moduli below the 1024 bits ring accepts. Uncounted: callers outside
 /// [`verify_rrset`] (RFC 5011 self-signatures) charge
 /// [`Budget::charge_signature`] themselves.
