@@ -410,21 +410,6 @@ mod tests {
         assert_eq!(b.signature_checks(), limits.max_signature_checks);
     }
 
-    /// A fake zone key (not a curve point; DS matching never parses it)
-    /// whose key tag is `tag`.
-    fn colliding(tag: u16, seed: u8) -> DNSKEY {
-        use hickory_proto::dnssec::PublicKeyBuf;
-        let mut bytes = [seed; 32];
-        for w in 0..=u16::MAX {
-            bytes[30..].copy_from_slice(&w.to_be_bytes());
-            let k = DNSKEY::with_flags(257, PublicKeyBuf::new(bytes.to_vec(), Algorithm::ED25519));
-            if k.calculate_key_tag().ok() == Some(tag) {
-                return k;
-            }
-        }
-        panic!("no collision for tag {tag}");
-    }
-
     #[test]
     fn colliding_key_tags_before_the_real_key_are_hashed_within_a_bound() {
         let name = n("example.");

@@ -460,7 +460,7 @@ mod tests {
     }
 
     #[test]
-    fn colliding_key_tags_cost_at_most_max_keys_per_tag() {
+    fn many_bad_signatures_stop_at_the_budget() {
         let z = zone();
         let real = Key::new(13, 256);
         let set = vec![a("www.example.", [192, 0, 2, 1])];
@@ -489,6 +489,29 @@ mod tests {
         );
         assert_eq!(b.signature_checks(), 4);
         assert!(b.exceeded());
+    }
+
+    #[test]
+    fn colliding_key_tags_cost_at_most_max_keys_per_tag() {
+        let z = zone();
+        let real = Key::new(15, 256);
+        let set = vec![a("www.example.", [192, 0, 2, 1])];
+        let sig = sign(&set, &z, &real, Window::default());
+        let mut keys = zone_keys(&z, &[]);
+        keys.keys = (0..10).map(|i| colliding(real.tag(), i)).collect();
+        keys.keys.push(real.dnskey.clone());
+        // Ten keys share the RRSIG's tag ahead of the real one: two are
+        // tried, then the RRSIG is given up.
+        let mut b = budget();
+        let f = verify_rrset(&set, std::slice::from_ref(&sig), &keys, NOW, &mut b)
+            .expect_err("real key beyond the cap");
+        assert_eq!(f.ede, ede::EDE_DNSSEC_BOGUS);
+        assert_eq!(b.signature_checks(), Limits::default().max_keys_per_tag);
+        // The real key within the cap verifies.
+        keys.keys.rotate_right(1);
+        let mut b = budget();
+        assert!(verify_rrset(&set, &[sig], &keys, NOW, &mut b).is_ok());
+        assert_eq!(b.signature_checks(), 1);
     }
 
     #[test]
