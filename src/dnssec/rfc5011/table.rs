@@ -261,6 +261,7 @@ pub(super) fn process(
         .keys
         .retain(|k| !matches!(k.state, KeyState::Start | KeyState::Removed));
     for key in &mut point.keys {
+        key.fetched = false;
         if key.state != KeyState::AddPend {
             key.pending_count = 0;
         }
