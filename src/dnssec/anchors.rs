@@ -28,18 +28,10 @@ const ROOT_KSK_2017_DS: &str = "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC6834
 /// The root KSK-2024 digest (SHA-256), as in IANA's root-anchors.xml.
 const ROOT_KSK_2024_DS: &str = "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16";
 
-/// One trust anchor: a DS (digest of the key) or the DNSKEY itself.
-///
-/// Both forms are accepted because operators copy either from IANA or from
-/// their own signer; the validator treats a DNSKEY whose RRset it verifies
-/// with a matching anchor as trusted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Anchor {
-    /// A DS record: matches the zone's DNSKEY whose digest it holds.
-    Ds(DS),
-    /// A DNSKEY record: matches that exact key.
-    Dnskey(DNSKEY),
-}
+/// The anchor type is the validation library's ([`super::Anchor`]): a DS
+/// (digest of the key) or the DNSKEY itself, as operators copy either from
+/// IANA or from their own signer.
+pub use super::Anchor;
 
 impl Anchor {
     /// The key tag of the key this anchor names (RFC 4034 appendix B).
