@@ -9,6 +9,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use super::{KeyState, Outcome, Timers, TrackedKey, Transition, TrustPoint, UnixTime, DAY, HOUR};
 use super::{MAX_VERIFICATIONS, MIN_PENDING_COUNT};
 use crate::dnssec::anchors::{key_tag, Anchor, FLAG_REVOKE, FLAG_SEP};
+use crate::dnssec::canonical::signed_data;
 
 /// The DNSKEYs at `zone` with their TTLs.
 fn dnskeys_of<'r>(zone: &Name, records: &'r [Record]) -> Vec<(&'r Record, &'r DNSKEY)> {
@@ -46,10 +47,11 @@ fn in_window(sig: &RRSIG, now: UnixTime) -> bool {
     (now.wrapping_sub(inception) as i32) >= 0 && (expiration.wrapping_sub(now) as i32) >= 0
 }
 
-/// Whether one of `sigs` by `key` verifies the RRset `records`.
+/// Whether one of `sigs` by `key` verifies the RRset `records`. The signed
+/// data is the validation library's canonical form, so a probe and a query
+/// agree on what a valid signature is.
 fn signed_by(
-    zone: &Name,
-    records: &[&Record],
+    records: &[Record],
     sigs: &[&RRSIG],
     key: &DNSKEY,
     now: UnixTime,
@@ -66,10 +68,10 @@ fn signed_by(
             return false;
         }
         *budget -= 1;
-        if key
-            .verify_rrsig(zone, DNSClass::IN, sig, records.iter().copied())
-            .is_ok()
-        {
+        let Ok(data) = signed_data(sig.input(), records) else {
+            continue;
+        };
+        if key.verify(&data, sig.sig()).is_ok() {
             return true;
         }
     }
@@ -137,7 +139,7 @@ pub(super) fn process(
         }
     }
     let keys = dnskeys_of(&zone, dnskey_records);
-    let records: Vec<&Record> = keys.iter().map(|(r, _)| *r).collect();
+    let records: Vec<Record> = keys.iter().map(|(r, _)| (*r).clone()).collect();
     let sigs = rrsigs_of(&zone, rrsig_records);
     let mut budget = MAX_VERIFICATIONS;
 
@@ -150,7 +152,7 @@ pub(super) fn process(
         if !point.keys[i].state.trusted() {
             continue;
         }
-        if signed_by(&zone, &records, &sigs, key, now, &mut budget) {
+        if signed_by(&records, &sigs, key, now, &mut budget) {
             point.keys[i].key = (*key).clone();
             point.set_state(i, KeyState::Revoked, now, out);
         }
@@ -178,7 +180,7 @@ pub(super) fn process(
             .collect();
     let verified = trusted
         .iter()
-        .any(|k| signed_by(&zone, &records, &sigs, k, now, &mut budget));
+        .any(|k| signed_by(&records, &sigs, k, now, &mut budget));
     if !verified {
         if point.last_success != 0 {
             point.query_failed = point.query_failed.saturating_add(1);

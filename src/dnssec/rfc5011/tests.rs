@@ -7,7 +7,7 @@ use super::*;
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, RRSIG};
 use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, TBS};
-use hickory_proto::rr::{DNSClass, RData, RecordType, SerialNumber};
+use hickory_proto::rr::{RData, RecordType, SerialNumber};
 
 use crate::dnssec::anchors::FLAG_REVOKE;
 
@@ -111,7 +111,8 @@ fn answer_with(
                 key_tag: key_tag(as_published),
                 signer_name: zone.clone(),
             };
-            let tbs = TBS::from_input(zone, DNSClass::IN, &input, records.iter()).unwrap();
+            let data = crate::dnssec::canonical::signed_data(&input, &records).unwrap();
+            let tbs = TBS::from(&data[..]);
             let sig = key.signer.sign(&tbs).unwrap();
             Record::from_rdata(
                 zone.clone(),
