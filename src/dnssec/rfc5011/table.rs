@@ -185,6 +185,7 @@ pub(super) fn process(
         if point.last_success != 0 {
             point.query_failed = point.query_failed.saturating_add(1);
         }
+        point.next_probe_time = now + point.retry_time.max(HOUR);
         return Outcome::NotValidated;
     }
     point.last_success = now;

@@ -573,6 +573,8 @@ fn unverified_rrset_adds_no_key() {
     assert_eq!(state_of(&t, &zone, &intruder), None);
     assert_eq!(t.point(&zone).unwrap().query_failed, 1);
     assert_eq!(t.stats().probe_failures, 1);
+    // Retried at the retry time, not at the refresh interval.
+    assert_eq!(t.next_due(), Some(T0 + DAY + 17_280));
 
     let expired = answer_with(
         &zone,
