@@ -673,20 +673,10 @@ fn parse_ds(rdata: &[&str]) -> Result<DS, String> {
     let digest = data_encoding::HEXUPPER_PERMISSIVE
         .decode(hex.as_bytes())
         .map_err(|_| "DS digest is not hexadecimal".to_string())?;
-    let expected = match digest_type {
-        1 => Some(20),
-        2 => Some(32),
-        4 => Some(48),
-        _ => None,
-    };
-    if let Some(len) = expected {
-        if digest.len() != len {
-            return Err(format!(
-                "DS digest type {digest_type} needs {len} bytes, the digest has {}",
-                digest.len()
-            ));
-        }
-    }
+    // A digest whose length does not fit its type (20 bytes for SHA-1, 32
+    // for SHA-256, 48 for SHA-384) is accepted, as Unbound does: it matches
+    // no key, so the zone fails closed (bogus) rather than the whole
+    // configuration being refused.
     Ok(DS::new(
         tag,
         algorithm,

@@ -44,7 +44,7 @@ fn corrupt_state_file_falls_back_to_configuration() {
         (";;id: other. 1\n", "line 1: state for zone other."),
         (";;id: example. 1\n;;last_queried: soon\n", "line 2: ;;last_queried: not a number"),
         ("; autotrust trust anchor file\n;;id: example. 1\n", "line 0: no DS or DNSKEY record"),
-        ("example. IN DS 1 13 2 00\n", "line 1: DS digest type 2 needs 32 bytes"),
+        ("example. IN DS 1 13 2 0G\n", "line 1: DS digest is not hexadecimal"),
         ("other. IN DS 1 13 1 0000000000000000000000000000000000000000\n", "line 1: record for other."),
     ] {
         std::fs::write(&path, text).unwrap();
