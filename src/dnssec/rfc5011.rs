@@ -536,6 +536,20 @@ impl Rfc5011 {
     }
 }
 
+/// Whether `dir` can hold the state files: an existing directory where a
+/// file can be created. For the configuration check, so a bad
+/// `dnssec.state_dir` is refused at start rather than at the first probe.
+pub fn check_state_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    let probe = dir.join(format!(".dnsward-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| format!("{}: not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
 fn ignored() -> Observed {
     Observed {
         outcome: Outcome::Ignored,

@@ -182,3 +182,18 @@ fn without_state_dir_the_configured_anchors_serve_and_nothing_is_due() {
         Outcome::Ignored
     );
 }
+
+#[test]
+fn state_dir_check() {
+    let dir = state_dir("check");
+    assert_eq!(check_state_dir(&dir), Ok(()));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    let file = dir.join("plain");
+    std::fs::write(&file, "").unwrap();
+    assert!(check_state_dir(&file)
+        .unwrap_err()
+        .ends_with("not a directory"));
+    let missing = dir.join("missing");
+    assert!(check_state_dir(&missing).unwrap_err().contains("missing"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
