@@ -746,3 +746,25 @@ fn zsk_anchor_bootstraps_the_ksk() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A revoked trust point leaves the trusted set, so its names fall to the
+/// anchor above it.
+#[test]
+fn revoked_trust_point_falls_back_to_the_parent_anchor() {
+    let root = Name::root();
+    let zone = Name::from_ascii("corp.example.").unwrap();
+    let dir = state_dir("parent");
+    let r = Key::ksk();
+    let z = Key::ksk();
+    let mut configured = anchored(&root, vec![Anchor::Dnskey(r.dnskey.clone())]);
+    configured.set_zone(zone.clone(), vec![Anchor::Dnskey(z.dnskey.clone())]);
+    let mut t = tracker(&configured, &dir);
+    let rz = z.revoked();
+    let seen = observe(&mut t, &zone, &answer(&zone, &[&rz], &[(&z, &rz)], T0), T0);
+    assert_eq!(seen.outcome, Outcome::TrustPointRevoked);
+    let trusted = t.trusted();
+    let name = Name::from_ascii("www.corp.example.").unwrap();
+    let (start, _) = trusted.closest_enclosing(&name).unwrap();
+    assert!(start.is_root());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
