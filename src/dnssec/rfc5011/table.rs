@@ -3,13 +3,14 @@
 //! with a key trusted now, then every KSK moves by what the RRset shows.
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
-use hickory_proto::dnssec::{PublicKey, Verifier};
+use hickory_proto::dnssec::PublicKey;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::{KeyState, Outcome, Timers, TrackedKey, Transition, TrustPoint, UnixTime, DAY, HOUR};
 use super::{MAX_VERIFICATIONS, MIN_PENDING_COUNT};
 use crate::dnssec::anchors::{key_tag, Anchor, FLAG_REVOKE, FLAG_SEP};
 use crate::dnssec::canonical::signed_data;
+use crate::dnssec::{supported_algorithm, verify_signature};
 
 /// The DNSKEYs at `zone` with their TTLs.
 fn dnskeys_of<'r>(zone: &Name, records: &'r [Record]) -> Vec<(&'r Record, &'r DNSKEY)> {
@@ -48,8 +49,8 @@ fn in_window(sig: &RRSIG, now: UnixTime) -> bool {
 }
 
 /// Whether one of `sigs` by `key` verifies the RRset `records`. The signed
-/// data is the validation library's canonical form, so a probe and a query
-/// agree on what a valid signature is.
+/// data and the verification are the validation library's, so a probe
+/// and a query agree on what a valid signature is.
 fn signed_by(
     records: &[Record],
     sigs: &[&RRSIG],
@@ -71,7 +72,7 @@ fn signed_by(
         let Ok(data) = signed_data(sig.input(), records) else {
             continue;
         };
-        if key.verify(&data, sig.sig()).is_ok() {
+        if verify_signature(key, &data, sig.sig()) {
             return true;
         }
     }
@@ -199,7 +200,7 @@ pub(super) fn process(
     for (record, key) in &keys {
         if key.flags() & FLAG_SEP == 0
             || key.flags() & FLAG_REVOKE != 0
-            || !key.public_key().algorithm().is_supported()
+            || !supported_algorithm(key.public_key().algorithm())
         {
             continue;
         }
