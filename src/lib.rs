@@ -17,8 +17,8 @@
 pub mod app;
 pub mod blockpage;
 pub mod config;
-pub mod dnstap;
 pub mod dnssec;
+pub mod dnstap;
 pub mod http;
 pub mod logcap;
 pub mod metrics;
