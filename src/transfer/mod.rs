@@ -216,7 +216,12 @@ async fn check_once(
     let timeout = Duration::from_secs(u64::from(sec.cfg.timeout_secs.max(1)));
     for primary in &sec.primaries {
         let have = st.zone.as_ref().map(|z| z.soa.clone());
-        let kind = if have.is_some() { "ixfr" } else { "axfr" };
+        // The client asks by AXFR when the SOA cannot be sent.
+        let kind = if have.as_ref().and_then(zone::Soa::record).is_some() {
+            "ixfr"
+        } else {
+            "axfr"
+        };
         let res = client::transfer(
             *primary,
             &sec.zone_name,
@@ -265,8 +270,16 @@ async fn check_once(
                     }
                 }
             }
+            Ok(Answer::Newer(serial)) => {
+                info!(list = %sec.name, %primary, serial, "primary offers serial {serial} by AXFR only");
+                metrics.record_transfer(&sec.name, "ixfr", "axfr_only");
+                axfr(sec, *primary, timeout, metrics).await
+            }
             Ok(Answer::Full(records)) => Zone::from_axfr(&records).map(|z| (z, kind)),
-            Err(e @ XfrError::Rcode(_)) if have.is_some() => {
+            // A primary that cannot serve IXFR, or whose IXFR answer does
+            // not parse, may still serve the zone whole: the AXFR's own
+            // outcome (and guards) decide.
+            Err(e @ (XfrError::Rcode(_) | XfrError::Malformed(_))) if kind == "ixfr" => {
                 warn!(list = %sec.name, %primary, "IXFR not served ({e}); falling back to AXFR");
                 metrics.record_transfer(&sec.name, "ixfr", e.reason());
                 axfr(sec, *primary, timeout, metrics).await

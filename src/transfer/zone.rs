@@ -200,7 +200,17 @@ impl Zone {
         let mut lines = text.lines();
         let _origin = lines.next()?.strip_prefix("$ORIGIN ")?;
         let f: Vec<&str> = lines.next()?.split_whitespace().collect();
-        if f.len() != 11 || f[2] != "IN" || f[3] != "SOA" {
+        // Names are absolute in a rendered seed; an operator's zone file
+        // ("@", relative owners) is not one, and its SOA could not be sent
+        // in an IXFR request.
+        let absolute = |s: &str| s.ends_with('.');
+        if f.len() != 11
+            || f[2] != "IN"
+            || f[3] != "SOA"
+            || !absolute(f[0])
+            || !absolute(f[4])
+            || !absolute(f[5])
+        {
             return None;
         }
         let num = |s: &str| s.parse::<u32>().ok();
@@ -225,6 +235,9 @@ impl Zone {
             else {
                 return None;
             };
+            if !absolute(owner) {
+                return None;
+            }
             records.insert(format!("{owner} {rest}"), num(ttl)?);
         }
         Some(Self { soa, records })
@@ -305,6 +318,13 @@ mod tests {
         std::fs::write(&p, z.render()).expect("write");
         assert_eq!(Zone::read_seed(&p), Some(z));
         std::fs::write(&p, "x CNAME .\n").expect("write");
+        assert_eq!(Zone::read_seed(&p), None);
+        // An operator's zone file with relative names is not a seed.
+        std::fs::write(
+            &p,
+            "$ORIGIN rpz.test.\n@ 300 IN SOA ns.rpz.test. h.rpz.test. 6 3600 60 86400 30\n@ 300 IN NS ns.rpz.test.\n",
+        )
+        .expect("write");
         assert_eq!(Zone::read_seed(&p), None);
         let _ = std::fs::remove_dir_all(dir);
     }

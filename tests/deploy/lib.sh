@@ -62,10 +62,10 @@ ZONE
 @ 300 IN NS ns.rpz.test.
 ordered.rpz.example 300 IN CNAME .
 ZONE
-  # The seed dnsward starts from: serial 6, so dnsward asks for IXFR from 6.
-  # (NSD's answer, without an IXFR journal, is currently refused by dnsward
-  # as malformed; the panels still get their series: the seed's serial,
-  # dnsward_list_expired 0, and dnsward_list_transfer_total{result!="success"}.)
+  # The seed dnsward starts from: an operator's zone file at serial 6, loaded
+  # and enforced before the first transfer, which is an AXFR of serial 7
+  # (a zone file with relative names is not a seed dnsward wrote, so its
+  # SOA is not sent back in an IXFR).
   sed -e 's/ 7 3600 / 6 3600 /' -e 's/^ordered\.rpz/seed.rpz/' "$WORK/zones/rpz.test.zone" >"$WORK/lists/orders.rpz"
   start_nsd rpz rpz.test. "$RPZ_IP" "$WORK/zones/rpz.test.zone" "    provide-xfr: 127.0.0.0/8 NOKEY"
 

@@ -352,22 +352,19 @@ async fn expired_zone_keeps_enforcing_by_default_and_drop_stops() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nsd_serves_axfr() {
-    if !have("nsd") {
-        return;
-    }
-    let dir = TempDir::new("xfr-nsd");
+/// nsd on a loopback port serving `rpz.test.` by AXFR to loopback, without
+/// an IXFR journal: an IXFR is answered with the whole zone.
+fn start_nsd(dir: &TempDir, serial: u32, names: &[&str]) -> (Proc, SocketAddr) {
     let d = dir.path().join("nsd");
     std::fs::create_dir_all(&d).unwrap();
-    std::fs::write(d.join("rpz.test.zone"), zone_text(5, &["nsd.example"])).unwrap();
+    std::fs::write(d.join("rpz.test.zone"), zone_text(serial, names)).unwrap();
     let port = free_port();
     let conf = format!(
         "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  zonesdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  database: \"\"\n  xfrdfile: \"{d}/xfrd.state\"\n  zonelistfile: \"{d}/zone.list\"\n  logfile: \"{d}/nsd.log\"\n  username: \"\"\n  chroot: \"\"\n  server-count: 1\nremote-control:\n  control-enable: no\nzone:\n  name: rpz.test\n  zonefile: \"{d}/rpz.test.zone\"\n  provide-xfr: 127.0.0.0/8 NOKEY\n",
         d = d.display()
     );
     std::fs::write(d.join("nsd.conf"), conf).unwrap();
-    let _nsd = Proc(
+    let nsd = Proc(
         Command::new("nsd")
             .arg("-c")
             .arg(d.join("nsd.conf"))
@@ -377,12 +374,160 @@ async fn nsd_serves_axfr() {
             .spawn()
             .unwrap(),
     );
-    let primary: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nsd did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (nsd, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nsd_serves_axfr() {
+    if !have("nsd") {
+        return;
+    }
+    let dir = TempDir::new("xfr-nsd");
+    let (_nsd, primary) = start_nsd(&dir, 5, &["nsd.example"]);
     let seed = dir.path().join("court.rpz");
     let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
     wait_serial(&r, 5).await;
     assert_eq!(rcode(&r, "nsd.example").await, ResponseCode::NXDomain);
     assert_eq!(transfers(&r, "axfr", "success"), 1);
+}
+
+/// NSD keeps no IXFR journal: an IXFR from an older serial is answered
+/// with the whole zone (AXFR-style), which is applied as such. From a seed
+/// dnsward wrote, the request is an IXFR; from an operator's zone file
+/// (relative names, as `tests/deploy/lib.sh` starts from) it is an AXFR
+/// (such a file's SOA cannot be sent back; NSD answers an IXFR without one
+/// by a bare FORMERR header).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nsd_answers_ixfr_from_an_older_seed_with_the_whole_zone() {
+    if !have("nsd") {
+        return;
+    }
+    let dir = TempDir::new("xfr-nsd-ixfr");
+    let (_nsd, primary) = start_nsd(&dir, 7, &["kept.example", "added.example"]);
+    let rendered = "$ORIGIN rpz.test.\nrpz.test. 300 IN SOA ns.rpz.test. h.rpz.test. 6 3600 1 86400 30\nkept.example.rpz.test. 300 IN CNAME .\nrpz.test. 300 IN NS ns.rpz.test.\n";
+    let operator = "$ORIGIN rpz.test.\n@ 300 IN SOA ns.rpz.test. h.rpz.test. 6 3600 1 86400 30\n@ 300 IN NS ns.rpz.test.\nkept.example 300 IN CNAME .\n";
+    for (seed_text, kind) in [(rendered, "ixfr"), (operator, "axfr")] {
+        let sub = TempDir::new("xfr-nsd-node");
+        let seed = sub.write("court.rpz", seed_text);
+        let r = start_dnsward(&sub, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+        assert_eq!(rcode(&r, "kept.example").await, ResponseCode::NXDomain);
+        wait_serial(&r, 7).await;
+        assert_eq!(rcode(&r, "added.example").await, ResponseCode::NXDomain);
+        assert_eq!(transfers(&r, kind, "success"), 1, "{kind} from {seed_text}");
+        for k in ["ixfr", "axfr"] {
+            assert_eq!(transfers(&r, k, "malformed"), 0);
+            assert_eq!(transfers(&r, k, "rcode"), 0);
+        }
+        let written = std::fs::read_to_string(&seed).unwrap();
+        assert!(
+            written.contains("added.example.rpz.test. 300 IN CNAME ."),
+            "{written}"
+        );
+    }
+}
+
+/// A primary whose IXFR answers cannot be used (a bare header, as NSD's
+/// FORMERR; a header that claims a question it does not carry) but which
+/// serves AXFR: each failure is counted with its reason, then the zone is
+/// fetched whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_ixfr_answer_falls_back_to_axfr() {
+    for (rcode_byte, reason) in [(1u8, "rcode"), (0u8, "malformed")] {
+        let dir = TempDir::new("xfr-ixfr-bad");
+        let seed = dir.write("court.rpz", SEED);
+        let primary = scripted_primary(move |q| {
+            if q.queries[0].query_type == RecordType::IXFR {
+                let id = q.metadata.id.to_be_bytes();
+                vec![vec![id[0], id[1], 0x80, rcode_byte, 0, 1, 0, 0, 0, 0, 0, 0]]
+            } else {
+                vec![answer(
+                    &q,
+                    &zone_records(11, &["old.example", "new.example"]),
+                )]
+            }
+        })
+        .await;
+        let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+        wait_serial(&r, 11).await;
+        assert!(transfers(&r, "ixfr", reason) >= 1, "ixfr {reason} counted");
+        assert_eq!(transfers(&r, "axfr", "success"), 1);
+        assert_eq!(rcode(&r, "new.example").await, ResponseCode::NXDomain);
+    }
+}
+
+/// An IXFR answered by one newer SOA and nothing more (RFC 1995 section 4)
+/// is followed by an AXFR, not waited on until the timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_newer_soa_answer_is_followed_by_axfr() {
+    let dir = TempDir::new("xfr-ixfr-soa");
+    let seed = dir.write("court.rpz", SEED);
+    let primary = scripted_primary(|q| {
+        let z = zone_records(12, &["old.example", "new.example"]);
+        if q.queries[0].query_type == RecordType::IXFR {
+            vec![answer(&q, z.lines().next().unwrap())]
+        } else {
+            vec![answer(&q, &z)]
+        }
+    })
+    .await;
+    let r = start_dnsward(&dir, &node_toml(&list_toml(&seed, primary, None, ""))).await;
+    wait_serial(&r, 12).await;
+    assert_eq!(transfers(&r, "ixfr", "axfr_only"), 1);
+    assert_eq!(transfers(&r, "axfr", "success"), 1);
+    assert_eq!(rcode(&r, "new.example").await, ResponseCode::NXDomain);
+}
+
+/// A response message to `q` carrying `text`'s records, framed for TCP.
+fn answer(q: &Message, text: &str) -> Vec<u8> {
+    let mut m = Message::response(q.metadata.id, OpCode::Query);
+    m.metadata.authoritative = true;
+    m.queries = q.queries.clone();
+    m.answers = records(text);
+    m.to_vec().unwrap()
+}
+
+/// A scripted primary: each request is answered by the messages `script`
+/// returns for it; the connection then stays open, as a real primary's
+/// does, until the client closes it.
+async fn scripted_primary<F>(script: F) -> SocketAddr
+where
+    F: Fn(Message) -> Vec<Vec<u8>> + Send + Sync + 'static,
+{
+    let script = std::sync::Arc::new(script);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let script = script.clone();
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                if s.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                let Ok(q) = Message::from_vec(&q) else { return };
+                for body in script(q) {
+                    let mut out = (body.len() as u16).to_be_bytes().to_vec();
+                    out.extend(body);
+                    if s.write_all(&out).await.is_err() {
+                        return;
+                    }
+                }
+                let mut rest = Vec::new();
+                let _ = s.read_to_end(&mut rest).await;
+            });
+        }
+    });
+    addr
 }
 
 const SEED: &str = "$ORIGIN rpz.test.\nrpz.test. 300 IN SOA ns.rpz.test. h.rpz.test. 10 3600 1 86400 30\nold.example.rpz.test. 300 IN CNAME .\n";
