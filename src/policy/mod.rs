@@ -10,8 +10,10 @@
 
 mod compile;
 mod decide;
+pub mod digest;
 mod explain;
 pub mod feed;
+mod incremental;
 pub mod matcher;
 pub mod parse;
 pub mod rule;
@@ -21,6 +23,7 @@ pub mod watch;
 pub use compile::*;
 pub use decide::*;
 pub use explain::*;
+pub use incremental::*;
 
 #[cfg(test)]
 mod tests;

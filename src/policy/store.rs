@@ -99,6 +99,15 @@ impl ListOutcome {
     }
 }
 
+/// What [`PolicyStore::offer_patch`] did.
+#[derive(Debug)]
+pub enum Patched {
+    /// Applied (or refused by a guard): the outcome.
+    Done(Box<ListOutcome>),
+    /// Not applicable as a patch; compile the version whole.
+    Rebuild,
+}
+
 /// What one reload did.
 #[derive(Debug, Default, Serialize)]
 pub struct ReloadOutcome {
@@ -199,6 +208,12 @@ impl PolicyStore {
         }
     }
 
+    /// Position of list `name` in the policy (configuration order at
+    /// start).
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.lists.iter().position(|l| l.name == name)
+    }
+
     /// The serving policy. Hold the guard only for the decision, never
     /// across an `.await`.
     pub fn load(&self) -> Guard<Arc<Published>> {
@@ -219,6 +234,10 @@ impl PolicyStore {
             let prev_sha = prev
                 .as_ref()
                 .map(|p| p.report.sha256.clone())
+                .unwrap_or_default();
+            let prev_content = prev
+                .as_ref()
+                .map(|p| p.content_sha256.clone())
                 .unwrap_or_default();
             if cfg.transfer.is_some() && !cfg.path.exists() {
                 // A secondary with no seed yet: empty until its first
@@ -271,7 +290,7 @@ impl PolicyStore {
                             *slot = None;
                         }
                     }
-                    self.publish_list_metrics(&list, &prev_sha);
+                    self.publish_list_metrics(&list, &prev_content);
                     for line in list.report.reject_lines().take(20) {
                         warn!(list = %cfg.name, "{line}");
                     }
@@ -360,6 +379,10 @@ impl PolicyStore {
             .as_ref()
             .map(|p| p.report.sha256.clone())
             .unwrap_or_default();
+        let prev_content = prev
+            .as_ref()
+            .map(|p| p.content_sha256.clone())
+            .unwrap_or_default();
         let mut from = cfg.clone();
         from.path = candidate.to_path_buf();
         let refused = |reason: &'static str, error: String, version: Option<Candidate>| {
@@ -386,7 +409,7 @@ impl PolicyStore {
             list.report.sha256.clone(),
         );
         if !unchanged {
-            self.publish_list_metrics(&list, &prev_sha);
+            self.publish_list_metrics(&list, &prev_content);
             info!(list = %cfg.name, entries = list.set.len(), added = d.added, removed = d.removed, "fetched list loaded");
             self.audit(cfg, &o, false);
         }
@@ -405,6 +428,59 @@ impl PolicyStore {
         Some(o)
     }
 
+    /// Apply an IXFR to list `index` without recompiling it (see
+    /// [`super::patch_list`]): guarded like a compile, published at once.
+    /// [`Patched::Rebuild`] when the list is not loaded or its set has no
+    /// room: the caller then offers the whole version by
+    /// [`PolicyStore::offer_file`]. Blocking.
+    pub fn offer_patch(&self, index: usize, patch: &super::RpzPatch) -> Patched {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(cfg) = self.lists.get(index) else {
+            return Patched::Rebuild;
+        };
+        let old = self.current.load_full();
+        let Some(prev) = old.loaded(index).cloned() else {
+            return Patched::Rebuild;
+        };
+        let before = prev.set.len();
+        let prev_sha = prev.report.sha256.clone();
+        let started = std::time::Instant::now();
+        let (list, d) = match super::patch_list(&prev, patch) {
+            Ok(Some(v)) => v,
+            Ok(None) => return Patched::Rebuild,
+            Err(e) => {
+                return Patched::Done(Box::new(self.refuse(
+                    cfg,
+                    before,
+                    prev_sha,
+                    e.reason(),
+                    e.to_string(),
+                    e.candidate().cloned(),
+                )))
+            }
+        };
+        let unchanged = list.report.sha256 == prev_sha;
+        let o = ListOutcome::compiled(
+            &cfg.name,
+            if unchanged { "unchanged" } else { "reloaded" },
+            &d,
+            list.report.sha256.clone(),
+        );
+        if !unchanged {
+            self.publish_list_metrics(&list, &prev.content_sha256);
+            info!(list = %cfg.name, entries = list.set.len(), added = d.added, removed = d.removed, ms = started.elapsed().as_millis() as u64, "IXFR patched into the serving list");
+            self.audit(cfg, &o, false);
+        }
+        let mut all: Vec<_> = (0..self.lists.len())
+            .map(|i| old.loaded(i).cloned())
+            .collect();
+        if let Some(slot) = all.get_mut(index) {
+            *slot = Some(Arc::new(list));
+        }
+        self.publish(all, &old, unix_secs());
+        Patched::Done(Box::new(o))
+    }
+
     /// Stop enforcing list `index` (`expire_policy = "drop"` after SOA
     /// expire): it serves nothing until the next accepted transfer.
     pub fn withdraw(&self, index: usize) {
@@ -416,7 +492,7 @@ impl PolicyStore {
         let _ = self
             .metrics
             .list_info
-            .remove_label_values(&[list.name(), &list.report.sha256]);
+            .remove_label_values(&[list.name(), &list.content_sha256]);
         let mut all: Vec<_> = (0..self.lists.len())
             .map(|i| old.loaded(i).cloned())
             .collect();
@@ -576,11 +652,11 @@ impl PolicyStore {
         m.list_last_reload
             .with_label_values(&[name])
             .set(unix_now());
-        if !prev_sha.is_empty() && prev_sha != list.report.sha256 {
+        if !prev_sha.is_empty() && prev_sha != list.content_sha256 {
             let _ = m.list_info.remove_label_values(&[name, prev_sha]);
         }
         m.list_info
-            .with_label_values(&[name, &list.report.sha256])
+            .with_label_values(&[name, &list.content_sha256])
             .set(1);
     }
 

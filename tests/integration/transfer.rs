@@ -483,6 +483,143 @@ async fn single_newer_soa_answer_is_followed_by_axfr() {
     assert_eq!(rcode(&r, "new.example").await, ResponseCode::NXDomain);
 }
 
+/// SIGHUP re-points a transfer: `court` moves to another primary and
+/// gets its zone from there without a restart; `other`, removed from the
+/// configuration, stops asking its primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_repoints_a_transfer_and_stops_a_removed_one() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let counted = |serial: u32, names: &'static [&'static str]| {
+        let n = std::sync::Arc::new(AtomicUsize::new(0));
+        let c = n.clone();
+        let script = move |q: Message| {
+            c.fetch_add(1, Ordering::Relaxed);
+            vec![answer(&q, &zone_records(serial, names))]
+        };
+        (n, script)
+    };
+    let (a_count, a) = counted(11, &["a.example"]);
+    let (b_count, b) = counted(12, &["a.example", "b.example"]);
+    let (c_count, c) = counted(11, &["c.example"]);
+    let (a, b, c) = (
+        scripted_primary(a).await,
+        scripted_primary(b).await,
+        scripted_primary(c).await,
+    );
+    let dir = TempDir::new("xfr-repoint");
+    let court = |primary| {
+        list_toml(&dir.path().join("court.rpz"), primary, None, "")
+            .replace("refresh_secs = 3600", "refresh_secs = 1")
+    };
+    let other = list_toml(&dir.path().join("other.rpz"), c, None, "")
+        .replace("name = \"court\"", "name = \"other\"")
+        .replace("refresh_secs = 3600", "refresh_secs = 1");
+    let resolver = resolver_toml_at(free_port(), 200, "");
+    let toml = |lists: &str| base_toml(&format!("{resolver}{lists}"));
+    let r = start_dnsward(&dir, &toml(&format!("{}{other}", court(a)))).await;
+    wait_serial(&r, 11).await;
+    wait_until("other loaded", || async {
+        r.metrics.list_serial.with_label_values(&["other"]).get() == 11
+    })
+    .await;
+    assert_ne!(rcode(&r, "b.example").await, ResponseCode::NXDomain);
+
+    dir.write("dnsward.toml", &toml(&court(b)));
+    let cfg = dnsward::config::Config::load(&dir.path().join("dnsward.toml")).unwrap();
+    let changes = r.reload_config(&cfg).unwrap();
+    assert!(
+        changes
+            .applied
+            .iter()
+            .any(|l| l == "lists[court].transfer: re-pointed"),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .applied
+            .iter()
+            .any(|l| l.starts_with("lists[court].transfer.primaries")),
+        "{changes:?}"
+    );
+    assert!(
+        changes
+            .applied
+            .iter()
+            .any(|l| l == "lists[other].transfer: stopped"),
+        "{changes:?}"
+    );
+    wait_serial(&r, 12).await;
+    assert_eq!(rcode(&r, "b.example").await, ResponseCode::NXDomain);
+    assert!(b_count.load(Ordering::Relaxed) >= 1);
+    // Neither the old primary nor the removed list's is asked again
+    // (both were asked every second before).
+    let (a_then, c_then) = (
+        a_count.load(Ordering::Relaxed),
+        c_count.load(Ordering::Relaxed),
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        a_count.load(Ordering::Relaxed),
+        a_then,
+        "old primary still asked"
+    );
+    assert_eq!(
+        c_count.load(Ordering::Relaxed),
+        c_then,
+        "removed list still transferring"
+    );
+    // The removed list's last version is enforced until a restart.
+    assert_eq!(rcode(&r, "c.example").await, ResponseCode::NXDomain);
+}
+
+/// The published `sha256` of `dnsward_list_info` for list `court`.
+fn list_info(r: &dnsward::app::Running) -> Option<String> {
+    let text = r.metrics.render();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("dnsward_list_info{") && l.contains("list=\"court\""))?;
+    let at = line.find("sha256=\"")? + 8;
+    Some(line[at..at + 64].to_string())
+}
+
+/// Two nodes with the same policy, one from a hand-written zone file, one
+/// by transfer, publish the same `dnsward_list_info` hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_info_hash_agrees_between_a_file_and_a_transfer() {
+    let dir = TempDir::new("xfr-hash");
+    let file = dir.write(
+        "court.rpz",
+        "; by hand\n$ORIGIN rpz.test.\n$TTL 300\n@ SOA ns h 1 3600 1 86400 30\nz.example CNAME .\na.example CNAME .\n",
+    );
+    let by_file = start_dnsward(
+        &dir,
+        &node_toml(&format!(
+            "[[lists]]\nname = \"court\"\nformat = \"rpz\"\npath = \"{}\"\n",
+            file.display()
+        )),
+    )
+    .await;
+    let primary =
+        scripted_primary(|q| vec![answer(&q, &zone_records(8, &["a.example", "z.example"]))]).await;
+    let sub = TempDir::new("xfr-hash-node");
+    let by_xfr = start_dnsward(
+        &sub,
+        &node_toml(&list_toml(&sub.path().join("court.rpz"), primary, None, "")),
+    )
+    .await;
+    wait_serial(&by_xfr, 8).await;
+    let h = list_info(&by_file).expect("file list hash");
+    assert_eq!(list_info(&by_xfr).as_deref(), Some(h.as_str()));
+    // Not the file's bytes: the hash of its content.
+    let bytes = std::fs::read(&file).unwrap();
+    use sha2::Digest;
+    let file_sha: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_ne!(h, file_sha);
+}
+
 /// A response message to `q` carrying `text`'s records, framed for TCP.
 fn answer(q: &Message, text: &str) -> Vec<u8> {
     let mut m = Message::response(q.metadata.id, OpCode::Query);
@@ -640,24 +777,41 @@ async fn transfer_cut_mid_stream_keeps_the_old_policy() {
 }
 
 /// Not a test: the time for a 1,000,000-record AXFR (transfer, TSIG off,
-/// render the seed, compile, swap). Run with
-/// `cargo test --release --test transfer -- --ignored --nocapture axfr_1m`.
+/// render the seed, compile, swap), then for an IXFR of 1,000 changes
+/// (500 names removed, 500 added) from NOTIFY to serving, with queries
+/// probed throughout the IXFR. Run with
+/// `cargo test --release --test integration -- --ignored --nocapture axfr_1m`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark"]
 async fn axfr_1m_records_bench() {
     let n = 1_000_000;
-    let soa = records("rpz.test. 300 SOA ns.rpz.test. h.rpz.test. 20 30\n");
-    let mut all = soa.clone();
+    let soa = |serial: u32| {
+        records(&format!(
+            "rpz.test. 300 SOA ns.rpz.test. h.rpz.test. {serial} 30\n"
+        ))
+    };
+    let block = |name: &str| records(&format!("{name}.example.rpz.test. 300 CNAME .\n"));
+    let mut all = soa(20);
     for i in 0..n {
-        all.extend(records(&format!("b{i}.example.rpz.test. 300 CNAME .\n")));
+        all.extend(block(&format!("b{i}")));
     }
-    all.extend(soa);
-    let all = std::sync::Arc::new(all);
+    all.extend(soa(20));
+    let mut diff = soa(21);
+    diff.extend(soa(20));
+    for i in 0..500 {
+        diff.extend(block(&format!("b{i}")));
+    }
+    diff.extend(soa(21));
+    for i in 0..500 {
+        diff.extend(block(&format!("c{i}")));
+    }
+    diff.extend(soa(21));
+    let (all, diff) = (std::sync::Arc::new(all), std::sync::Arc::new(diff));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let primary = l.local_addr().unwrap();
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
-            let all = all.clone();
+            let (all, diff) = (all.clone(), diff.clone());
             tokio::spawn(async move {
                 let mut len = [0u8; 2];
                 if s.read_exact(&mut len).await.is_err() {
@@ -668,7 +822,12 @@ async fn axfr_1m_records_bench() {
                     return;
                 }
                 let Ok(q) = Message::from_vec(&q) else { return };
-                for chunk in all.chunks(1000) {
+                let ixfr_from_20 = q.queries[0].query_type == RecordType::IXFR
+                    && q.authorities.first().is_some_and(
+                        |r| matches!(&r.data, hickory_proto::rr::RData::SOA(s) if s.serial == 20),
+                    );
+                let answer = if ixfr_from_20 { diff } else { all };
+                for chunk in answer.chunks(1000) {
                     let mut m = Message::response(q.metadata.id, OpCode::Query);
                     m.queries = q.queries.clone();
                     m.answers = chunk.to_vec();
@@ -694,7 +853,7 @@ async fn axfr_1m_records_bench() {
     let deadline = Instant::now() + Duration::from_secs(600);
     while serial(&r) != 20 {
         assert!(Instant::now() < deadline, "no transfer");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let took = t0.elapsed();
     let entries = r.metrics.list_entries.with_label_values(&["court"]).get();
@@ -704,4 +863,50 @@ async fn axfr_1m_records_bench() {
         std::fs::metadata(&seed).map(|m| m.len()).unwrap_or(0) / 1_000_000
     );
     assert_eq!(entries, n as i64);
+
+    // IXFR: NOTIFY from the primary's address, queries probed throughout.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let prober = {
+        let stop = stop.clone();
+        let server = r.dns[0];
+        tokio::spawn(async move {
+            let (mut sent, mut lost) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let q = make_query("b900.example", RecordType::A, Some(1232));
+                let raw = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(1)).await;
+                sent += 1;
+                if raw.is_none_or(|r| r.len() < 4 || r[3] & 0x0f != 3) {
+                    lost += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (sent, lost)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut m = Message::new(9, hickory_proto::op::MessageType::Query, OpCode::Notify);
+    m.add_query(hickory_proto::op::Query::query(
+        hickory_proto::rr::Name::from_ascii("rpz.test.").unwrap(),
+        RecordType::SOA,
+    ));
+    let t1 = Instant::now();
+    let _ = udp_raw(r.dns[0], &m.to_vec().unwrap(), Duration::from_secs(2)).await;
+    while serial(&r) != 21 {
+        assert!(t1.elapsed() < Duration::from_secs(60), "no IXFR");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let ixfr = t1.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, lost) = prober.await.unwrap();
+    let entries = r.metrics.list_entries.with_label_values(&["court"]).get();
+    eprintln!(
+        "IXFR of 1000 changes on {n} records: {:.0} ms from NOTIFY to serving ({entries} entries); {sent} queries probed, {lost} unanswered or not blocked",
+        ixfr.as_secs_f64() * 1000.0
+    );
+    assert_eq!(transfers(&r, "ixfr", "success"), 1);
+    assert_eq!(entries, n as i64);
+    assert_eq!(rcode(&r, "c7.example").await, ResponseCode::NXDomain);
+    assert_ne!(rcode(&r, "b7.example").await, ResponseCode::NXDomain);
+    assert_eq!(lost, 0);
 }
