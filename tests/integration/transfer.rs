@@ -268,6 +268,16 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
     for (r, sub) in &nodes {
         assert_eq!(rcode(r, "worse.example").await, ResponseCode::NXDomain);
         assert_eq!(transfers(r, "ixfr", "success"), 1, "counted as IXFR");
+        // Patched into the serving set, not recompiled: a patched rule has
+        // no source line (a compiled one has its seed line).
+        let p = r.store.load();
+        let v = p.decide(&dnsward::policy::matcher::LookupKey::from_dotted(
+            "worse.example",
+        ));
+        let dnsward::policy::Decision::Blocked(b) = v.decision else {
+            panic!("worse.example not blocked");
+        };
+        assert_eq!(b.hit.line, 0, "IXFR patched in");
         // The seed is the accepted version, rewritten.
         let seed = std::fs::read_to_string(sub.path().join("state/court.rpz")).unwrap();
         assert!(seed.contains(" 2 3600 1 86400 30"), "{seed}");
