@@ -236,7 +236,7 @@ fn seed_age(path: &std::path::Path) -> Instant {
 async fn check_once(
     sec: &Secondary,
     store: &Arc<PolicyStore>,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     st: &mut State,
 ) -> bool {
     let timeout = Duration::from_secs(u64::from(sec.cfg.timeout_secs.max(1)));
@@ -287,15 +287,10 @@ async fn check_once(
                 let Some(cur) = st.zone.take() else {
                     continue;
                 };
-                let (zone, out) = incremental(sec, store, cur, records).await;
+                let (zone, out) = incremental(sec, store, metrics, cur, records).await;
                 st.zone = zone;
                 match out {
                     Inc::Applied { serial, entries } => {
-                        metrics.record_transfer(&sec.name, "ixfr", "success");
-                        metrics
-                            .list_serial
-                            .with_label_values(&[&sec.name])
-                            .set(i64::from(serial));
                         info!(list = %sec.name, serial, kind = "ixfr", entries, "zone transfer applied");
                         return true;
                     }
@@ -408,6 +403,7 @@ enum Inc {
 async fn incremental(
     sec: &Secondary,
     store: &Arc<PolicyStore>,
+    metrics: &Arc<Metrics>,
     mut zone: Zone,
     records: Vec<hickory_proto::rr::Record>,
 ) -> (Option<Zone>, Inc) {
@@ -415,6 +411,7 @@ async fn incremental(
     let index = sec.index;
     let seed = sec.seed.clone();
     let name = sec.name.clone();
+    let metrics = metrics.clone();
     let res = tokio::task::spawn_blocking(move || {
         let have = zone.soa.serial();
         let applied = match zone.apply_ixfr_in_place(&records) {
@@ -431,14 +428,31 @@ async fn incremental(
         let outcome = match s.offer_patch(index, &patch) {
             Patched::Done(o) => {
                 if o.result != "refused" {
-                    // Serving already; the seed follows.
+                    // Serving already (the gauge says so now, not after
+                    // the seed of a large zone is written); the seed
+                    // follows.
+                    metrics.record_transfer(&name, "ixfr", "success");
+                    metrics
+                        .list_serial
+                        .with_label_values(&[&name])
+                        .set(i64::from(serial));
                     if let Err(e) = write_seed(&seed, &zone) {
                         warn!(list = %name, "cannot write {}: {e}; the next restart starts from the previous seed", seed.display());
                     }
                 }
                 Some(*o)
             }
-            Patched::Rebuild => offer_whole(&s, index, &seed, &zone),
+            Patched::Rebuild => {
+                let o = offer_whole(&s, index, &seed, &zone);
+                if o.as_ref().is_some_and(|o| o.result != "refused") {
+                    metrics.record_transfer(&name, "ixfr", "success");
+                    metrics
+                        .list_serial
+                        .with_label_values(&[&name])
+                        .set(i64::from(serial));
+                }
+                o
+            }
         };
         match outcome {
             Some(o) if o.result != "refused" => (
