@@ -114,6 +114,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _watcher: Option<ListWatcher>,
+    transfers: Arc<crate::transfer::Transfers>,
 }
 
 impl Running {
@@ -150,7 +151,31 @@ impl Running {
             .config
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let changes = diff::changes(&running, &cfg.config);
+        let mut changes = diff::changes(&running, &cfg.config);
+        // Transfers follow their `[lists.transfer]` at once; the diff's
+        // lines for those keys move to "applied".
+        let repointed = self.transfers.repoint(&cfg.lists, &self.handler.notify);
+        if !repointed.is_empty() {
+            let is_transfer = |l: &String| {
+                repointed.iter().any(|r| {
+                    r.ends_with("re-pointed")
+                        && r.split(".transfer")
+                            .next()
+                            .is_some_and(|p| l.starts_with(&format!("{p}.transfer")))
+                })
+            };
+            let (moved, kept): (Vec<_>, Vec<_>) =
+                changes.need_restart.drain(..).partition(is_transfer);
+            changes.need_restart = kept;
+            changes.applied.extend(moved);
+            for r in repointed {
+                if r.ends_with("until restart") {
+                    changes.need_restart.push(r);
+                } else {
+                    changes.applied.push(r);
+                }
+            }
+        }
         self.handler.acl.store(Arc::new(acl));
         self.handler.limiter.store(Arc::new(limiter));
         self.handler.limiter_exempt.store(Arc::new(exempt));
@@ -547,17 +572,13 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             }
         })
     });
-    let transfers: Vec<_> = secondaries
-        .iter()
-        .map(|s| {
-            tokio::spawn(crate::transfer::run_secondary(
-                s.clone(),
-                store.clone(),
-                metrics.clone(),
-            ))
-        })
-        .collect();
+    let transfers = Arc::new(crate::transfer::Transfers::start(
+        &secondaries,
+        store.clone(),
+        metrics.clone(),
+    ));
     let mut stop_bg = stop_rx.clone();
+    let bg_transfers = transfers.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
         reloader.abort();
@@ -568,9 +589,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         if let Some(s) = scheduler {
             s.abort();
         }
-        for t in transfers {
-            t.abort();
-        }
+        bg_transfers.abort_all();
     }));
 
     if cfg.lists.is_empty() {
@@ -603,5 +622,6 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         stop,
         tasks,
         _watcher: watcher,
+        transfers,
     })
 }

@@ -293,7 +293,7 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
 }
 
 /// `[lists.transfer]`: where an RPZ list's zone comes from.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TransferConfig {
     /// Primaries, `ip` or `ip:port` (port 53 by default), tried in order.

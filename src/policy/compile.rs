@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::digest::ContentDigest;
 use super::matcher::{self, DomainSet, DomainSetBuilder};
 use super::parse::{self, Item, ParseOptions, ParseReport};
 use super::rule::{Format, LocalData};
@@ -31,6 +32,26 @@ pub struct CompiledList {
     pub fingerprint: Option<Fingerprint>,
     /// EDE extra text of this list's blocked answers (built once).
     pub ede_text: String,
+    /// Canonical content hash, kept up to date by IXFR patches.
+    pub content: ContentDigest,
+    /// `content` as hex: `dnsward_list_info{sha256}`.
+    pub content_sha256: String,
+}
+
+/// The canonical content hash of a set and its local data (see
+/// [`super::digest`]).
+pub fn content_digest(set: &DomainSet, local: &LocalDataMap) -> ContentDigest {
+    let mut d = ContentDigest::default();
+    let mut buf = Vec::with_capacity(300);
+    for (name, actions) in set.entries() {
+        d.entry(name, actions, true, &mut buf);
+    }
+    for ((name, below), records) in local {
+        for (ttl, data) in records {
+            d.local(name, *below, *ttl, data, true, &mut buf);
+        }
+    }
+    d
 }
 
 /// The EDE extra text of a list's blocked answers: its own text, else its
@@ -268,7 +289,7 @@ pub struct Diff {
     pub ms: [u64; 3],
 }
 
-fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
+pub(super) fn diff(old: Option<&DomainSet>, new: &DomainSet) -> Diff {
     let Some(old) = old else {
         return Diff {
             before: 0,
@@ -440,6 +461,14 @@ pub fn compile_list(
             });
         }
     }
+    let content = content_digest(&set, &local);
+    let content_sha256 = content.hex();
+    let mut report = report;
+    if cfg.transfer.is_some() {
+        // A transferred version has no file of record: its identity is
+        // its content, whether compiled whole or patched by an IXFR.
+        report.sha256.clone_from(&content_sha256);
+    }
     Ok((
         CompiledList {
             cfg: cfg.clone(),
@@ -449,6 +478,8 @@ pub fn compile_list(
             loaded_at: SystemTime::now(),
             fingerprint,
             ede_text: ede_text_for(cfg),
+            content,
+            content_sha256,
         },
         d,
     ))

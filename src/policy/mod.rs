@@ -11,9 +11,11 @@
 pub mod chained;
 mod compile;
 mod decide;
+pub mod digest;
 mod explain;
 pub mod feed;
 pub mod groups;
+mod incremental;
 pub mod matcher;
 pub mod parse;
 pub mod rule;
@@ -24,6 +26,7 @@ pub use compile::*;
 pub use decide::*;
 pub use explain::*;
 pub use groups::{GroupRef, Groups, ListMask, DEFAULT_GROUP};
+pub use incremental::*;
 
 #[cfg(test)]
 mod tests;

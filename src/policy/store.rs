@@ -103,6 +103,15 @@ impl ListOutcome {
     }
 }
 
+/// What [`PolicyStore::offer_patch`] did.
+#[derive(Debug)]
+pub enum Patched {
+    /// Applied (or refused by a guard): the outcome.
+    Done(Box<ListOutcome>),
+    /// Not applicable as a patch; compile the version whole.
+    Rebuild,
+}
+
 /// What one reload did.
 #[derive(Debug, Default, Serialize)]
 pub struct ReloadOutcome {
@@ -218,6 +227,12 @@ impl PolicyStore {
         }
     }
 
+    /// Position of list `name` in the policy (configuration order at
+    /// start).
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.lists.iter().position(|l| l.name == name)
+    }
+
     /// The serving policy. Hold the guard only for the decision, never
     /// across an `.await`.
     pub fn load(&self) -> Guard<Arc<Published>> {
@@ -238,6 +253,10 @@ impl PolicyStore {
             let prev_sha = prev
                 .as_ref()
                 .map(|p| p.report.sha256.clone())
+                .unwrap_or_default();
+            let prev_content = prev
+                .as_ref()
+                .map(|p| p.content_sha256.clone())
                 .unwrap_or_default();
             if cfg.transfer.is_some() && !cfg.path.exists() {
                 // A secondary with no seed yet: empty until its first
@@ -290,7 +309,7 @@ impl PolicyStore {
                             *slot = None;
                         }
                     }
-                    self.publish_list_metrics(&list, &prev_sha);
+                    self.publish_list_metrics(&list, &prev_content);
                     for line in list.report.reject_lines().take(20) {
                         warn!(list = %cfg.name, "{line}");
                     }
@@ -379,6 +398,10 @@ impl PolicyStore {
             .as_ref()
             .map(|p| p.report.sha256.clone())
             .unwrap_or_default();
+        let prev_content = prev
+            .as_ref()
+            .map(|p| p.content_sha256.clone())
+            .unwrap_or_default();
         let mut from = cfg.clone();
         from.path = candidate.to_path_buf();
         let refused = |reason: &'static str, error: String, version: Option<Candidate>| {
@@ -405,7 +428,7 @@ impl PolicyStore {
             list.report.sha256.clone(),
         );
         if !unchanged {
-            self.publish_list_metrics(&list, &prev_sha);
+            self.publish_list_metrics(&list, &prev_content);
             info!(list = %cfg.name, entries = list.set.len(), added = d.added, removed = d.removed, "fetched list loaded");
             self.audit(cfg, &o, false);
         }
@@ -424,6 +447,59 @@ impl PolicyStore {
         Some(o)
     }
 
+    /// Apply an IXFR to list `index` without recompiling it (see
+    /// [`super::patch_list`]): guarded like a compile, published at once.
+    /// [`Patched::Rebuild`] when the list is not loaded or its set has no
+    /// room: the caller then offers the whole version by
+    /// [`PolicyStore::offer_file`]. Blocking.
+    pub fn offer_patch(&self, index: usize, patch: &super::RpzPatch) -> Patched {
+        let _guard = self.reload_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(cfg) = self.lists.get(index) else {
+            return Patched::Rebuild;
+        };
+        let old = self.current.load_full();
+        let Some(prev) = old.loaded(index).cloned() else {
+            return Patched::Rebuild;
+        };
+        let before = prev.set.len();
+        let prev_sha = prev.report.sha256.clone();
+        let started = std::time::Instant::now();
+        let (list, d) = match super::patch_list(&prev, patch) {
+            Ok(Some(v)) => v,
+            Ok(None) => return Patched::Rebuild,
+            Err(e) => {
+                return Patched::Done(Box::new(self.refuse(
+                    cfg,
+                    before,
+                    prev_sha,
+                    e.reason(),
+                    e.to_string(),
+                    e.candidate().cloned(),
+                )))
+            }
+        };
+        let unchanged = list.report.sha256 == prev_sha;
+        let o = ListOutcome::compiled(
+            &cfg.name,
+            if unchanged { "unchanged" } else { "reloaded" },
+            &d,
+            list.report.sha256.clone(),
+        );
+        if !unchanged {
+            self.publish_list_metrics(&list, &prev.content_sha256);
+            info!(list = %cfg.name, entries = list.set.len(), added = d.added, removed = d.removed, ms = started.elapsed().as_millis() as u64, "IXFR patched into the serving list");
+            self.audit(cfg, &o, false);
+        }
+        let mut all: Vec<_> = (0..self.lists.len())
+            .map(|i| old.loaded(i).cloned())
+            .collect();
+        if let Some(slot) = all.get_mut(index) {
+            *slot = Some(Arc::new(list));
+        }
+        self.publish(all, &old, unix_secs());
+        Patched::Done(Box::new(o))
+    }
+
     /// Stop enforcing list `index` (`expire_policy = "drop"` after SOA
     /// expire): it serves nothing until the next accepted transfer.
     pub fn withdraw(&self, index: usize) {
@@ -435,7 +511,7 @@ impl PolicyStore {
         let _ = self
             .metrics
             .list_info
-            .remove_label_values(&[list.name(), &list.report.sha256]);
+            .remove_label_values(&[list.name(), &list.content_sha256]);
         let mut all: Vec<_> = (0..self.lists.len())
             .map(|i| old.loaded(i).cloned())
             .collect();
@@ -619,11 +695,11 @@ impl PolicyStore {
         m.list_last_reload
             .with_label_values(&[name])
             .set(unix_now());
-        if !prev_sha.is_empty() && prev_sha != list.report.sha256 {
+        if !prev_sha.is_empty() && prev_sha != list.content_sha256 {
             let _ = m.list_info.remove_label_values(&[name, prev_sha]);
         }
         m.list_info
-            .with_label_values(&[name, &list.report.sha256])
+            .with_label_values(&[name, &list.content_sha256])
             .set(1);
     }
 
@@ -695,75 +771,5 @@ pub fn rfc3339(unix: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::ListKind;
-    use crate::policy::matcher::LookupKey;
-    use crate::policy::rule::Format;
-    use crate::policy::Decision;
-
-    #[test]
-    fn failed_reload_keeps_old_version_counts_and_audits() {
-        let dir = std::env::temp_dir().join(format!("dnsward-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let path = dir.join("l.txt");
-        let audit = dir.join("audit.jsonl");
-        std::fs::write(&path, "blocked.example\n").expect("write");
-        let metrics = Arc::new(Metrics::new().expect("metrics"));
-        let mut cfg = ListConfig::simple("l", path.clone(), ListKind::Block);
-        cfg.format = Format::Domains;
-        cfg.order_id = Some("ORDER-1".into());
-        let store = PolicyStore::new(vec![cfg], metrics.clone(), Some(audit.clone()));
-        assert_eq!(store.reload(ReloadRequest::default()).reloaded().len(), 1);
-        assert_eq!(store.reload(ReloadRequest::default()).unchanged().len(), 1);
-        std::fs::write(&path, "!!! garbage !!!\n").expect("write");
-        let out = store.reload(ReloadRequest {
-            reread: true,
-            force: false,
-        });
-        let failed = out.failed();
-        assert_eq!(failed.len(), 1);
-        assert!(failed[0].error.as_deref().unwrap_or("").contains(":1:"));
-        let p = store.load();
-        assert!(matches!(
-            p.decide(&LookupKey::from_dotted("www.blocked.example"))
-                .decision,
-            Decision::Blocked(_)
-        ));
-        assert_eq!(
-            metrics
-                .list_reload_failures
-                .with_label_values(&["l", "no_usable_entries"])
-                .get(),
-            1
-        );
-        // The same refused file is not re-read until it changes.
-        let again = store.reload(ReloadRequest::default());
-        assert_eq!(again.unchanged().len(), 1, "{again:?}");
-        let text = std::fs::read_to_string(&audit).expect("audit");
-        for l in text.lines() {
-            // serde_json keeps the last of duplicate keys; log readers differ.
-            assert_eq!(l.matches("\"list\":").count(), 1, "one list key: {l}");
-        }
-        let lines: Vec<serde_json::Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("json"))
-            .collect();
-        assert_eq!(lines.len(), 2);
-        assert_eq!(lines[0]["result"], "reloaded");
-        assert_eq!(lines[0]["list"], "l");
-        assert_eq!(lines[0]["entries_after"], 1);
-        assert_eq!(lines[0]["order_id"], "ORDER-1");
-        assert_eq!(lines[0]["sha256"].as_str().map(str::len), Some(64));
-        assert_eq!(lines[1]["result"], "refused");
-        assert_eq!(lines[1]["reason"], "no_usable_entries");
-        let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_764_435_600), "2025-11-29T17:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -316,3 +316,131 @@ fn a_group_mask_skips_lists_on_both_lookups() {
         assert_eq!(show(policy.decide_for(&key, other)), oth, "{q}");
     }
 }
+
+/// An IXFR patched into a compiled RPZ list gives the list a whole
+/// compile of the new version gives: same answers, local data, entry count
+/// and content hash.
+#[test]
+fn ixfr_patch_equals_a_whole_compile() {
+    let dir = tmpdir("patch");
+    let soa =
+        "$ORIGIN rpz.test.\nrpz.test. 300 IN SOA ns.rpz.test. h.rpz.test. 1 3600 1 86400 30\n";
+    // Enough names that the set has room for a patch (a tiny one is
+    // rebuilt instead).
+    let filler: String = (0..100)
+        .map(|i| format!("f{i}.rpz.test. 300 IN CNAME .\n"))
+        .collect();
+    let head = format!("{soa}{filler}");
+    let v1 = format!(
+        "{head}a.rpz.test. 300 IN CNAME .\n*.b.rpz.test. 300 IN CNAME *.\nc.rpz.test. 300 IN A 192.0.2.1\nd.rpz.test. 300 IN CNAME rpz-passthru.\nkeep.rpz.test. 300 IN CNAME .\n"
+    );
+    let v2 = format!(
+        "{head}*.b.rpz.test. 300 IN CNAME *.\nb.rpz.test. 300 IN CNAME .\nc.rpz.test. 300 IN A 192.0.2.5\nc.rpz.test. 300 IN AAAA 2001:db8::1\nd.rpz.test. 300 IN CNAME rpz-passthru.\ne.x.rpz.test. 300 IN CNAME .\nkeep.rpz.test. 300 IN CNAME .\n"
+    );
+    let patch = RpzPatch {
+        text: format!(
+            "{soa}b.rpz.test. 300 IN CNAME .\n*.b.rpz.test. 300 IN CNAME *.\nc.rpz.test. 300 IN A 192.0.2.5\nc.rpz.test. 300 IN AAAA 2001:db8::1\ne.x.rpz.test. 300 IN CNAME .\n"
+        ),
+        triggers: ["a", "b", "c", "e.x"].map(String::from).to_vec(),
+    };
+    let transfer = |mut c: ListConfig| {
+        c.format = Format::Rpz;
+        c.transfer = Some(crate::config::TransferConfig {
+            primaries: vec!["127.0.0.1:53".into()],
+            zone: "rpz.test.".into(),
+            tsig_key_file: None,
+            refresh_secs: 0,
+            retry_secs: 0,
+            expire_secs: 0,
+            expire_policy: crate::config::ExpirePolicy::Keep,
+            timeout_secs: 5,
+        });
+        c
+    };
+    let c1 = transfer(cfg(&dir, "v1.rpz", ListKind::Block, &v1));
+    let (old, _) = compile_list(&c1, None, false).expect("v1");
+    let (patched, d) = patch_list(&old, &patch).expect("patch").expect("room");
+    let c2 = transfer(cfg(&dir, "v2.rpz", ListKind::Block, &v2));
+    let (whole, _) = compile_list(&c2, None, false).expect("v2");
+    assert_eq!(
+        (d.added, d.removed),
+        (1, 1),
+        "e.x new, a gone, b and c changed"
+    );
+    assert_eq!(patched.set.len(), whole.set.len());
+    assert_eq!(patched.content_sha256, whole.content_sha256);
+    assert_eq!(patched.report.sha256, whole.report.sha256);
+    assert_ne!(patched.content_sha256, old.content_sha256);
+    assert_eq!(patched.local_data("c", false), whole.local_data("c", false));
+    let describe = |l: &CompiledList, q: &str| {
+        let p = Policy {
+            lists: vec![Some(Arc::new(CompiledList {
+                cfg: l.cfg.clone(),
+                set: l.set.patched(&[]).expect("copy").expect("room").0,
+                local: l.local.clone(),
+                report: l.report.clone(),
+                loaded_at: l.loaded_at,
+                fingerprint: None,
+                ede_text: l.ede_text.clone(),
+                content: l.content,
+                content_sha256: l.content_sha256.clone(),
+            }))],
+            held: Vec::new(),
+        };
+        match p.decide(&LookupKey::from_dotted(q)).decision {
+            Decision::NotListed => "none".to_string(),
+            Decision::Allowed { .. } => "allow".to_string(),
+            Decision::Blocked(b) => format!("{:?}@{}", b.hit.action, b.depth),
+        }
+    };
+    for q in [
+        "a", "b", "x.b", "c", "d", "e.x", "y.e.x", "keep", "x.keep", "other",
+    ] {
+        assert_eq!(describe(&patched, q), describe(&whole, q), "{q}");
+    }
+    assert_eq!(describe(&patched, "a"), "none");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `dnsward_list_info`'s hash is of what a list enforces: the same policy
+/// from a hand-written zone file (comments, relative names, another order)
+/// and from the seed a transfer writes, or two orderings of a domain list,
+/// hash the same; another action does not.
+#[test]
+fn content_hash_is_canonical_across_sources() {
+    let dir = tmpdir("canon");
+    let by_hand = "; court order 7\n$ORIGIN rpz.test.\n$TTL 300\n@ IN SOA ns h 3 3600 1 86400 30\n@ IN NS ns\nz.example CNAME .\n*.a.example CNAME *.\n; local data\nc.example A 192.0.2.1\na.example CNAME .\n";
+    let rendered = "$ORIGIN rpz.test.\nrpz.test. 300 IN SOA ns.rpz.test. h.rpz.test. 9 3600 1 86400 30\n*.a.example.rpz.test. 300 IN CNAME *.\na.example.rpz.test. 300 IN CNAME .\nc.example.rpz.test. 300 IN A 192.0.2.1\nrpz.test. 300 IN NS ns.rpz.test.\nz.example.rpz.test. 300 IN CNAME .\n";
+    let hash = |name: &str, body: &str, format: Format| {
+        let mut c = cfg(&dir, name, ListKind::Block, body);
+        c.format = format;
+        compile_list(&c, None, false)
+            .expect("compile")
+            .0
+            .content_sha256
+    };
+    assert_eq!(
+        hash("hand.rpz", by_hand, Format::Rpz),
+        hash("seed.rpz", rendered, Format::Rpz)
+    );
+    assert_ne!(
+        hash("hand.rpz", by_hand, Format::Rpz),
+        hash(
+            "other.rpz",
+            &rendered.replace(
+                "z.example.rpz.test. 300 IN CNAME .",
+                "z.example.rpz.test. 300 IN CNAME *."
+            ),
+            Format::Rpz
+        )
+    );
+    assert_eq!(
+        hash("a.txt", "x.example\ny.example\n", Format::Domains),
+        hash(
+            "b.txt",
+            "# feed v2\ny.example\n\nX.Example.\n",
+            Format::Domains
+        )
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

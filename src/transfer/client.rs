@@ -68,6 +68,9 @@ impl XfrError {
 pub enum Answer {
     /// The zone is at this serial already (an IXFR answered by one SOA).
     UpToDate(u32),
+    /// An IXFR answered by one newer SOA and nothing else: the primary has
+    /// this serial and will only send it by AXFR.
+    Newer(u32),
     /// The whole zone, first and last record the SOA.
     Full(Vec<Record>),
     /// An incremental IXFR answer.
@@ -102,15 +105,20 @@ async fn run(
     key: Option<&TsigKey>,
     _deadline: Instant,
 ) -> Result<Answer, XfrError> {
-    let qtype = if have.is_some() {
+    // An IXFR names the serving version by its SOA in the authority
+    // section; without one (a seed whose SOA cannot be rebuilt) it is not
+    // an IXFR at all (NSD answers FORMERR), so ask for the whole zone.
+    let have_soa = have.and_then(|h| h.record().map(|r| (h, r)));
+    let qtype = if have_soa.is_some() {
         RecordType::IXFR
     } else {
         RecordType::AXFR
     };
+    let have = have_soa.as_ref().map(|(h, _)| *h);
     let id: u16 = rand::random();
     let mut q = Message::new(id, MessageType::Query, OpCode::Query);
     q.add_query(Query::query(zone.clone(), qtype));
-    if let Some(soa) = have.and_then(Soa::record) {
+    if let Some((_, soa)) = have_soa {
         q.add_authority(soa);
     }
     let mut bytes = q
@@ -131,23 +139,26 @@ async fn run(
     let mut closing_needed = 2;
     let mut seen_first_serial = 0;
     loop {
-        let mut len = [0u8; 2];
-        if let Err(e) = tcp.read_exact(&mut len).await {
-            return Err(if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                XfrError::Truncated
-            } else {
-                XfrError::Io(e)
-            });
-        }
-        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        tcp.read_exact(&mut buf).await.map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                XfrError::Truncated
-            } else {
-                XfrError::Io(e)
+        let buf = if records.len() == 1 && qtype == RecordType::IXFR {
+            // One newer SOA so far: either the start of a diff or of an
+            // AXFR-style answer, or (RFC 1995 section 4) all the primary
+            // will say, meaning "newer, ask by AXFR". A primary that has
+            // said all it will sends nothing more.
+            match tokio::time::timeout(SINGLE_SOA_GRACE, read_message(&mut tcp)).await {
+                Ok(Ok(b)) => b,
+                Ok(Err(XfrError::Truncated)) | Err(_) => {
+                    finish(&verifier)?;
+                    return Ok(Answer::Newer(first_serial.unwrap_or_default()));
+                }
+                Ok(Err(e)) => return Err(e),
             }
-        })?;
-        let msg = Message::from_vec(&buf).map_err(|e| XfrError::Malformed(e.to_string()))?;
+        } else {
+            read_message(&mut tcp).await?
+        };
+        let msg = match Message::from_vec(&buf) {
+            Ok(m) => m,
+            Err(e) => return Err(unparsed(&buf, id, key.is_some(), &e.to_string())),
+        };
         if msg.metadata.id != id || msg.metadata.message_type != MessageType::Response {
             return Err(XfrError::Malformed("not an answer to our request".into()));
         }
@@ -176,10 +187,16 @@ async fn run(
                     return Err(XfrError::Malformed(format!("SOA of {} not {zone}", r.name)));
                 }
                 first_serial = Some(s.serial);
-            } else if records.len() == 1 && r.record_type() == RecordType::SOA {
-                // IXFR: a second SOA means an incremental answer, whose
-                // new serial appears three times (start, last step, end).
-                closing_needed = 3;
+            } else if records.len() == 1 {
+                // IXFR: a second SOA with another serial (the client's)
+                // means an incremental answer, whose new serial appears
+                // three times (start, last step, end). The same serial
+                // twice is a whole zone holding nothing but its SOA.
+                if let (RData::SOA(s), Some(f)) = (&r.data, first_serial) {
+                    if s.serial != f {
+                        closing_needed = 3;
+                    }
+                }
             }
             if let (RData::SOA(s), Some(f)) = (&r.data, first_serial) {
                 if s.serial == f {
@@ -217,6 +234,42 @@ async fn run(
             });
         }
     }
+}
+
+/// How long a lone newer SOA may stand before it is taken as the whole
+/// answer ("newer; ask by AXFR").
+const SINGLE_SOA_GRACE: Duration = Duration::from_secs(2);
+
+/// One length-prefixed DNS message from the stream.
+async fn read_message(tcp: &mut TcpStream) -> Result<Vec<u8>, XfrError> {
+    let eof = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            XfrError::Truncated
+        } else {
+            XfrError::Io(e)
+        }
+    };
+    let mut len = [0u8; 2];
+    tcp.read_exact(&mut len).await.map_err(eof)?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    tcp.read_exact(&mut buf).await.map_err(eof)?;
+    Ok(buf)
+}
+
+/// A message hickory cannot parse. Error answers are often only a header
+/// whose counts still claim the question (NSD's FORMERR): its rcode is
+/// then the answer; anything else is malformed.
+fn unparsed(buf: &[u8], id: u16, signed: bool, why: &str) -> XfrError {
+    if buf.len() >= 12 && u16::from_be_bytes([buf[0], buf[1]]) == id && buf[2] & 0x80 != 0 {
+        let rcode = ResponseCode::from_low(buf[3] & 0x0f);
+        if rcode == ResponseCode::NotAuth && signed {
+            return XfrError::Tsig(TsigError::PeerError(9));
+        }
+        if rcode != ResponseCode::NoError {
+            return XfrError::Rcode(rcode);
+        }
+    }
+    XfrError::Malformed(format!("{why} ({} bytes)", buf.len()))
 }
 
 fn finish(v: &Option<StreamVerifier<'_>>) -> Result<(), XfrError> {

@@ -11,8 +11,11 @@
 //! an accepted version replaces the seed.
 
 pub mod client;
+mod registry;
 pub mod tsig;
 pub mod zone;
+
+pub use registry::Transfers;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -25,7 +28,7 @@ use tracing::{info, warn};
 
 use crate::config::{parse_addr, ExpirePolicy, ListConfig, TransferConfig};
 use crate::metrics::Metrics;
-use crate::policy::store::PolicyStore;
+use crate::policy::store::{Patched, PolicyStore};
 use crate::wire::Reject;
 use client::{Answer, XfrError};
 use tsig::TsigKey;
@@ -55,13 +58,28 @@ pub struct Secondary {
     pub wake: Notify,
     cfg: TransferConfig,
     seed: PathBuf,
+    /// The key file's bytes when loaded: a reload with a rewritten key
+    /// file restarts the transfer with the new key.
+    key_text: Option<Vec<u8>>,
 }
 
 /// Build the secondaries of a validated list set (lists with `transfer`).
 pub fn secondaries(lists: &[ListConfig]) -> Vec<Arc<Secondary>> {
+    secondaries_at(lists, |i, _| Some(i))
+}
+
+/// [`secondaries`], each list's policy index given by `index_of(position,
+/// name)` (None: not in the serving policy, skipped).
+pub(crate) fn secondaries_at(
+    lists: &[ListConfig],
+    index_of: impl Fn(usize, &str) -> Option<usize>,
+) -> Vec<Arc<Secondary>> {
     let mut out = Vec::new();
-    for (index, l) in lists.iter().enumerate() {
+    for (pos, l) in lists.iter().enumerate() {
         let Some(t) = &l.transfer else { continue };
+        let Some(index) = index_of(pos, &l.name) else {
+            continue;
+        };
         let Ok(zone_name) = Name::from_ascii(&t.zone) else {
             continue;
         };
@@ -78,6 +96,7 @@ pub fn secondaries(lists: &[ListConfig]) -> Vec<Arc<Secondary>> {
             None => None,
         };
         out.push(Arc::new(Secondary {
+            key_text: t.tsig_key_file.as_ref().and_then(|p| std::fs::read(p).ok()),
             index,
             name: l.name.clone(),
             zone: t.zone.trim_end_matches('.').to_ascii_lowercase(),
@@ -138,7 +157,14 @@ fn pick(configured: u32, soa: u32, fallback: Duration) -> Duration {
 
 /// Keep one list's zone current until the task is aborted.
 pub async fn run_secondary(sec: Arc<Secondary>, store: Arc<PolicyStore>, metrics: Arc<Metrics>) {
-    let seed = Zone::read_seed(&sec.seed);
+    // A seed of another zone (the list was re-pointed) still serves, but
+    // is no base for an IXFR of this one: the first transfer is an AXFR.
+    let seed = Zone::read_seed(&sec.seed).filter(|z| {
+        z.soa
+            .owner
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(&sec.zone)
+    });
     let mut st = State {
         last_ok: seed.as_ref().map(|_| seed_age(&sec.seed)),
         zone: seed,
@@ -211,13 +237,18 @@ fn seed_age(path: &std::path::Path) -> Instant {
 async fn check_once(
     sec: &Secondary,
     store: &Arc<PolicyStore>,
-    metrics: &Metrics,
+    metrics: &Arc<Metrics>,
     st: &mut State,
 ) -> bool {
     let timeout = Duration::from_secs(u64::from(sec.cfg.timeout_secs.max(1)));
     for primary in &sec.primaries {
         let have = st.zone.as_ref().map(|z| z.soa.clone());
-        let kind = if have.is_some() { "ixfr" } else { "axfr" };
+        // The client asks by AXFR when the SOA cannot be sent.
+        let kind = if have.as_ref().and_then(zone::Soa::record).is_some() {
+            "ixfr"
+        } else {
+            "axfr"
+        };
         let res = client::transfer(
             *primary,
             &sec.zone_name,
@@ -254,20 +285,50 @@ async fn check_once(
                 return true;
             }
             Ok(Answer::Incremental(records)) => {
-                let Some(cur) = st.zone.as_ref() else {
+                let Some(cur) = st.zone.take() else {
                     continue;
                 };
-                match cur.apply_ixfr(&records) {
-                    Ok(z) => Some((z, "ixfr")),
-                    Err(e) => {
+                let (zone, out) = incremental(sec, store, metrics, cur, records).await;
+                st.zone = zone;
+                match out {
+                    Inc::Applied { serial, entries } => {
+                        info!(list = %sec.name, serial, kind = "ixfr", entries, "zone transfer applied");
+                        return true;
+                    }
+                    Inc::Refused(reason) => {
+                        metrics.record_transfer(&sec.name, "ixfr", reason);
+                        return false;
+                    }
+                    Inc::Backwards(serial) => {
+                        let serving = st.zone.as_ref().map_or(0, |z| z.soa.serial());
+                        refuse(
+                            sec,
+                            store,
+                            metrics,
+                            "ixfr",
+                            "serial_backwards",
+                            format!("IXFR from {primary} has serial {serial}, behind the serving {serving}"),
+                        )
+                        .await;
+                        continue;
+                    }
+                    Inc::Mismatch(e) => {
                         warn!(list = %sec.name, %primary, "IXFR does not apply ({e}); falling back to AXFR");
                         metrics.record_transfer(&sec.name, "ixfr", "diff_mismatch");
                         axfr(sec, *primary, timeout, metrics).await
                     }
                 }
             }
+            Ok(Answer::Newer(serial)) => {
+                info!(list = %sec.name, %primary, serial, "primary offers serial {serial} by AXFR only");
+                metrics.record_transfer(&sec.name, "ixfr", "axfr_only");
+                axfr(sec, *primary, timeout, metrics).await
+            }
             Ok(Answer::Full(records)) => Zone::from_axfr(&records).map(|z| (z, kind)),
-            Err(e @ XfrError::Rcode(_)) if have.is_some() => {
+            // A primary that cannot serve IXFR, or whose IXFR answer does
+            // not parse, may still serve the zone whole: the AXFR's own
+            // outcome (and guards) decide.
+            Err(e @ (XfrError::Rcode(_) | XfrError::Malformed(_))) if kind == "ixfr" => {
                 warn!(list = %sec.name, %primary, "IXFR not served ({e}); falling back to AXFR");
                 metrics.record_transfer(&sec.name, "ixfr", e.reason());
                 axfr(sec, *primary, timeout, metrics).await
@@ -320,6 +381,138 @@ async fn check_once(
         return false;
     }
     false
+}
+
+/// How an IXFR diff fared.
+enum Inc {
+    /// Serving the new version (patched in, or compiled whole).
+    Applied { serial: u32, entries: usize },
+    /// Refused by a guard (reason label); the serving version stays.
+    Refused(&'static str),
+    /// The diff leads to an older serial.
+    Backwards(u32),
+    /// The diff does not apply to the serving version.
+    Mismatch(zone::DiffError),
+}
+
+/// Apply an IXFR to the serving zone, off the runtime: the diff is applied
+/// to the zone in place, patched into the compiled list (the swap), and
+/// only then the seed rewritten. Should the set have no room for a patch,
+/// the new version is compiled whole as after an AXFR. A refused diff is
+/// undone. Returns the zone (None only if the blocking task died, which
+/// makes the next check an AXFR).
+async fn incremental(
+    sec: &Secondary,
+    store: &Arc<PolicyStore>,
+    metrics: &Arc<Metrics>,
+    mut zone: Zone,
+    records: Vec<hickory_proto::rr::Record>,
+) -> (Option<Zone>, Inc) {
+    let s = store.clone();
+    let index = sec.index;
+    let seed = sec.seed.clone();
+    let name = sec.name.clone();
+    let metrics = metrics.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let have = zone.soa.serial();
+        let applied = match zone.apply_ixfr_in_place(&records) {
+            Ok(a) => a,
+            Err(e) => return (zone, Inc::Mismatch(e)),
+        };
+        let serial = zone.soa.serial();
+        if !serial_gt(serial, have) {
+            zone.undo(applied);
+            return (zone, Inc::Backwards(serial));
+        }
+        let (text, triggers) = zone.rpz_patch(&applied.owners);
+        let patch = crate::policy::RpzPatch { text, triggers };
+        let outcome = match s.offer_patch(index, &patch) {
+            Patched::Done(o) => {
+                if o.result != "refused" {
+                    // Serving already (the gauge says so now, not after
+                    // the seed of a large zone is written); the seed
+                    // follows.
+                    metrics.record_transfer(&name, "ixfr", "success");
+                    metrics
+                        .list_serial
+                        .with_label_values(&[&name])
+                        .set(i64::from(serial));
+                    if let Err(e) = write_seed(&seed, &zone) {
+                        warn!(list = %name, "cannot write {}: {e}; the next restart starts from the previous seed", seed.display());
+                    }
+                }
+                Some(*o)
+            }
+            Patched::Rebuild => {
+                let o = offer_whole(&s, index, &seed, &zone);
+                if o.as_ref().is_some_and(|o| o.result != "refused") {
+                    metrics.record_transfer(&name, "ixfr", "success");
+                    metrics
+                        .list_serial
+                        .with_label_values(&[&name])
+                        .set(i64::from(serial));
+                }
+                o
+            }
+        };
+        match outcome {
+            Some(o) if o.result != "refused" => (
+                zone,
+                Inc::Applied {
+                    serial,
+                    entries: o.entries_after,
+                },
+            ),
+            o => {
+                zone.undo(applied);
+                (
+                    zone,
+                    Inc::Refused(o.and_then(|o| o.reason).unwrap_or("refused")),
+                )
+            }
+        }
+    })
+    .await;
+    match res {
+        Ok((z, inc)) => (Some(z), inc),
+        Err(_) => (None, Inc::Refused("refused")),
+    }
+}
+
+/// The seed path's temporary twin.
+fn seed_tmp(seed: &std::path::Path) -> PathBuf {
+    let mut tmp = seed.as_os_str().to_os_string();
+    tmp.push(".xfr-tmp");
+    PathBuf::from(tmp)
+}
+
+/// Render `z` over the seed, atomically.
+fn write_seed(seed: &std::path::Path, z: &Zone) -> std::io::Result<()> {
+    let tmp = seed_tmp(seed);
+    if let Some(dir) = seed.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&tmp, z.render())?;
+    std::fs::rename(&tmp, seed)
+}
+
+/// Offer the whole version `z` to the store, through a file beside the
+/// seed renamed over it when accepted. Blocking.
+fn offer_whole(
+    store: &PolicyStore,
+    index: usize,
+    seed: &std::path::Path,
+    z: &Zone,
+) -> Option<crate::policy::store::ListOutcome> {
+    let tmp = seed_tmp(seed);
+    if let Some(dir) = seed.parent() {
+        std::fs::create_dir_all(dir).ok()?;
+    }
+    std::fs::write(&tmp, z.render()).ok()?;
+    let out = store.offer_file(index, &tmp, || std::fs::rename(&tmp, seed));
+    // Refused: the candidate is ours to delete (gone once renamed).
+    let _ = std::fs::remove_file(&tmp);
+    out
 }
 
 async fn axfr(
@@ -408,7 +601,8 @@ async fn install(
 /// zone they name, if they come from one of its primaries.
 #[derive(Default)]
 pub struct NotifyRouter {
-    lists: Vec<Arc<Secondary>>,
+    /// Swapped when a reload re-points transfers.
+    lists: arc_swap::ArcSwap<Vec<Arc<Secondary>>>,
 }
 
 /// A NOTIFY's fate (for the rejected-queries counter).
@@ -423,13 +617,20 @@ pub enum NotifyOutcome {
 impl NotifyRouter {
     /// A router for these secondaries.
     pub fn new(lists: Vec<Arc<Secondary>>) -> Self {
-        Self { lists }
+        Self {
+            lists: arc_swap::ArcSwap::from_pointee(lists),
+        }
+    }
+
+    /// Route to these secondaries from now on.
+    pub fn set(&self, lists: Vec<Arc<Secondary>>) {
+        self.lists.store(Arc::new(lists));
     }
 
     /// True when no list is transferred (NOTIFY is then NOTIMP, as any
     /// other unsupported opcode).
     pub fn is_empty(&self) -> bool {
-        self.lists.is_empty()
+        self.lists.load().is_empty()
     }
 
     /// Handle a NOTIFY request (opcode 4, QR=0) from `src`: the response
@@ -440,7 +641,8 @@ impl NotifyRouter {
             return (None, NotifyOutcome::Refused(Reject::NotifyMalformed));
         };
         let refused = |why| (Some(reply(packet, qend, 5)), NotifyOutcome::Refused(why));
-        let Some(sec) = self.lists.iter().find(|s| s.zone == qname) else {
+        let lists = self.lists.load();
+        let Some(sec) = lists.iter().find(|s| s.zone == qname) else {
             return refused(Reject::NotifyUnknownZone);
         };
         if !sec.primaries.iter().any(|p| same_ip(p.ip(), src)) {

@@ -95,6 +95,17 @@ pub enum DiffError {
     Malformed,
 }
 
+/// What [`Zone::apply_ixfr_in_place`] changed, to undo it or to patch
+/// the compiled list.
+#[derive(Debug)]
+pub struct Applied {
+    old_soa: Soa,
+    /// (record key, its TTL before: None if it was not there).
+    undo: Vec<(String, Option<u32>)>,
+    /// Owners (lowercase, final dot) whose records changed.
+    pub owners: Vec<String>,
+}
+
 /// One version of a zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Zone {
@@ -175,6 +186,117 @@ impl Zone {
         Ok(zone)
     }
 
+    /// Apply an incremental IXFR answer to this zone in place (no copy of
+    /// a large zone). On error the zone is as it was; on success the
+    /// returned [`Applied`] names the owners touched and can undo it
+    /// ([`Zone::undo`]) if the new version is then refused.
+    pub fn apply_ixfr_in_place(&mut self, records: &[Record]) -> Result<Applied, DiffError> {
+        let mut applied = Applied {
+            old_soa: self.soa.clone(),
+            undo: Vec::new(),
+            owners: Vec::new(),
+        };
+        let res = self.apply_steps(records, &mut applied);
+        if let Err(e) = res {
+            self.undo(applied);
+            return Err(e);
+        }
+        applied.owners.sort_unstable();
+        applied.owners.dedup();
+        Ok(applied)
+    }
+
+    fn apply_steps(&mut self, records: &[Record], a: &mut Applied) -> Result<(), DiffError> {
+        let last = records.len().checked_sub(1).ok_or(DiffError::Malformed)?;
+        let target = records
+            .first()
+            .and_then(Soa::of)
+            .ok_or(DiffError::Malformed)?;
+        let mut i = 1;
+        while i < last {
+            let old = Soa::of(&records[i]).ok_or(DiffError::Malformed)?;
+            if old.serial() != self.soa.serial() {
+                return Err(DiffError::WrongBase {
+                    found: old.serial(),
+                    serving: self.soa.serial(),
+                });
+            }
+            i += 1;
+            while i < last && records[i].record_type() != RecordType::SOA {
+                let (k, _) = key_of(&records[i]);
+                let Some(ttl) = self.records.remove(&k) else {
+                    return Err(DiffError::Missing(k));
+                };
+                a.owners.push(fqdn(&records[i].name));
+                a.undo.push((k, Some(ttl)));
+                i += 1;
+            }
+            self.soa =
+                Soa::of(records.get(i).ok_or(DiffError::Malformed)?).ok_or(DiffError::Malformed)?;
+            i += 1;
+            while i < last && records[i].record_type() != RecordType::SOA {
+                let (k, ttl) = key_of(&records[i]);
+                let before = self.records.insert(k.clone(), ttl);
+                a.owners.push(fqdn(&records[i].name));
+                a.undo.push((k, before));
+                i += 1;
+            }
+        }
+        if self.soa.serial() != target.serial() {
+            return Err(DiffError::Malformed);
+        }
+        self.soa = target;
+        Ok(())
+    }
+
+    /// Take back an [`Zone::apply_ixfr_in_place`].
+    pub fn undo(&mut self, applied: Applied) {
+        for (k, before) in applied.undo.into_iter().rev() {
+            match before {
+                Some(ttl) => {
+                    self.records.insert(k, ttl);
+                }
+                None => {
+                    self.records.remove(&k);
+                }
+            }
+        }
+        self.soa = applied.old_soa;
+    }
+
+    /// The current records of the RPZ triggers behind `owners` (each
+    /// owner and its `*.` twin, so both scopes of a name are recomputed),
+    /// as a small zone file the RPZ parser reads like the seed, and the
+    /// trigger names (relative to the apex, lowercase, no final dot).
+    /// Apex records (SOA, NS) are housekeeping and left out.
+    pub fn rpz_patch(&self, owners: &[String]) -> (String, Vec<String>) {
+        let apex = self.soa.owner.as_str();
+        let suffix = format!(".{apex}");
+        let mut triggers: Vec<String> = owners
+            .iter()
+            .filter_map(|o| {
+                let base = o.strip_prefix("*.").unwrap_or(o);
+                base.strip_suffix(&suffix).map(str::to_string)
+            })
+            .collect();
+        triggers.sort_unstable();
+        triggers.dedup();
+        let mut text = format!("$ORIGIN {apex}\n{}\n", self.soa.line());
+        for t in &triggers {
+            for owner in [format!("{t}{suffix}"), format!("*.{t}{suffix}")] {
+                let prefix = format!("{owner} ");
+                for (k, ttl) in self.records.range(prefix.clone()..) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    let rest = &k[prefix.len()..];
+                    text.push_str(&format!("{owner} {ttl} IN {rest}\n"));
+                }
+            }
+        }
+        (text, triggers)
+    }
+
     /// The zone as an RPZ zone file, deterministic: `$ORIGIN`, the SOA,
     /// then every record in sorted order.
     pub fn render(&self) -> String {
@@ -200,7 +322,17 @@ impl Zone {
         let mut lines = text.lines();
         let _origin = lines.next()?.strip_prefix("$ORIGIN ")?;
         let f: Vec<&str> = lines.next()?.split_whitespace().collect();
-        if f.len() != 11 || f[2] != "IN" || f[3] != "SOA" {
+        // Names are absolute in a rendered seed; an operator's zone file
+        // ("@", relative owners) is not one, and its SOA could not be sent
+        // in an IXFR request.
+        let absolute = |s: &str| s.ends_with('.');
+        if f.len() != 11
+            || f[2] != "IN"
+            || f[3] != "SOA"
+            || !absolute(f[0])
+            || !absolute(f[4])
+            || !absolute(f[5])
+        {
             return None;
         }
         let num = |s: &str| s.parse::<u32>().ok();
@@ -225,6 +357,9 @@ impl Zone {
             else {
                 return None;
             };
+            if !absolute(owner) {
+                return None;
+            }
             records.insert(format!("{owner} {rest}"), num(ttl)?);
         }
         Some(Self { soa, records })
@@ -297,6 +432,29 @@ mod tests {
     }
 
     #[test]
+    fn ixfr_in_place_matches_the_copy_and_undoes() {
+        let v1 = Zone::from_axfr(&[soa(1), block("a"), block("b"), soa(1)]).expect("zone");
+        let diff = [soa(2), soa(1), block("a"), soa(2), block("c"), soa(2)];
+        let mut z = v1.clone();
+        let applied = z.apply_ixfr_in_place(&diff).expect("applies");
+        assert_eq!(z, v1.apply_ixfr(&diff).expect("applies"));
+        assert_eq!(
+            applied.owners,
+            vec!["a.rpz.test.".to_string(), "c.rpz.test.".to_string()]
+        );
+        let (text, triggers) = z.rpz_patch(&applied.owners);
+        assert_eq!(triggers, vec!["a".to_string(), "c".to_string()]);
+        assert!(text.contains("c.rpz.test. 300 IN CNAME ."), "{text}");
+        assert!(!text.contains("b.rpz.test."), "{text}");
+        z.undo(applied);
+        assert_eq!(z, v1);
+        // A failing diff leaves the zone as it was.
+        let bad = [soa(2), soa(1), block("zz"), soa(2), soa(2)];
+        assert!(z.apply_ixfr_in_place(&bad).is_err());
+        assert_eq!(z, v1);
+    }
+
+    #[test]
     fn seed_round_trips() {
         let dir = std::env::temp_dir().join(format!("dnsward-zone-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
@@ -305,6 +463,13 @@ mod tests {
         std::fs::write(&p, z.render()).expect("write");
         assert_eq!(Zone::read_seed(&p), Some(z));
         std::fs::write(&p, "x CNAME .\n").expect("write");
+        assert_eq!(Zone::read_seed(&p), None);
+        // An operator's zone file with relative names is not a seed.
+        std::fs::write(
+            &p,
+            "$ORIGIN rpz.test.\n@ 300 IN SOA ns.rpz.test. h.rpz.test. 6 3600 60 86400 30\n@ 300 IN NS ns.rpz.test.\n",
+        )
+        .expect("write");
         assert_eq!(Zone::read_seed(&p), None);
         let _ = std::fs::remove_dir_all(dir);
     }

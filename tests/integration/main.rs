@@ -25,5 +25,6 @@ mod report;
 mod resolution;
 mod rpz;
 mod transfer;
+mod transfer_bench;
 mod unbound_front;
 mod wire;

@@ -71,12 +71,14 @@ pub const FAST_LABELS: usize = 16;
 const RECORD_OVERHEAD: usize = 7;
 mod build;
 mod key;
+mod patch;
 mod table;
 #[cfg(any(test, feature = "bench"))]
 mod walk;
 
 pub use build::{BuildError, DomainSetBuilder};
 pub use key::{hash_name, LookupKey, Suffix, SuffixHashes};
+pub use patch::{NameRules, PatchStats};
 pub use table::{is_anchor, DomainSet, Hit, Probe, Scan};
 
 #[cfg(test)]

@@ -498,3 +498,83 @@ fn equal_tags_in_one_probe_run_are_both_found() {
     assert_eq!(covered(&s, &format!("x.{b}")), Some(b.clone()));
     assert_eq!(covered(&s, &format!("x.{a}")), None);
 }
+
+/// A patched set answers every lookup, the fast two-pass one and the
+/// walk, as a set built from the patched rules does.
+#[test]
+fn a_patched_set_answers_as_a_rebuilt_one() {
+    let mut before: Vec<String> = (0..3000).map(|i| format!("n{i}.example")).collect();
+    before.push("deep.a.b.example".into());
+    before.push("keep.example".into());
+    let mut b = DomainSetBuilder::default();
+    for (i, n) in before.iter().enumerate() {
+        b.insert(n, Scope::Exact, L, i as u32 + 1).expect("insert");
+    }
+    let old = b.finish().expect("finish");
+    let rules = |name: &str, exact: bool, below: bool| NameRules {
+        name: name.into(),
+        exact: exact.then_some((EntryAction::Nxdomain, 0)),
+        below: below.then_some((EntryAction::Nodata, 0)),
+    };
+    let changes = vec![
+        rules("n1.example", false, false),
+        rules("deep.a.b.example", false, false),
+        rules("n2.example", true, true),
+        rules("new.deep.other.test", true, false),
+        rules("fresh.example", false, true),
+        rules("tld", true, false),
+        rules("absent.example", false, false),
+    ];
+    let (new, stats) = old.patched(&changes).expect("ok").expect("room");
+    assert_eq!(stats.added, 3);
+    assert_eq!(stats.removed, 2);
+    assert_eq!(new.len(), old.len() + 1);
+    let mut after = DomainSetBuilder::default();
+    for (i, n) in before.iter().enumerate() {
+        if changes.iter().all(|c| c.name != *n) {
+            after
+                .insert(n, Scope::Exact, L, i as u32 + 1)
+                .expect("insert");
+        }
+    }
+    for c in &changes {
+        if let Some((a, l)) = c.exact {
+            after.insert(&c.name, Scope::Exact, a, l).expect("insert");
+        }
+        if let Some((a, l)) = c.below {
+            after.insert(&c.name, Scope::Below, a, l).expect("insert");
+        }
+    }
+    let rebuilt = after.finish().expect("finish");
+    assert_eq!(new.len(), rebuilt.len());
+    let mut queries: Vec<String> = before.iter().map(|n| format!("x.{n}")).collect();
+    queries.extend(before.iter().cloned());
+    for q in [
+        "n2.example",
+        "a.n2.example",
+        "new.deep.other.test",
+        "x.new.deep.other.test",
+        "fresh.example",
+        "y.fresh.example",
+        "tld",
+        "a.tld",
+        "deep.a.b.example",
+        "absent.example",
+        "other.test",
+    ] {
+        queries.push(q.into());
+    }
+    for q in &queries {
+        let k = LookupKey::from_dotted(q);
+        let want = rebuilt.lookup(&k).map(|(d, h)| (d, h.action));
+        assert_eq!(new.lookup(&k).map(|(d, h)| (d, h.action)), want, "{q}");
+        assert_eq!(new.lookup_walk(&k).map(|(d, h)| (d, h.action)), want, "{q}");
+    }
+    // The serving set is untouched.
+    assert!(old.lookup(&LookupKey::from_dotted("n1.example")).is_some());
+    // No room: declined, for a rebuild.
+    let many: Vec<NameRules> = (0..old.len() * 2)
+        .map(|i| rules(&format!("m{i}.test"), true, false))
+        .collect();
+    assert!(old.patched(&many).expect("ok").is_none());
+}
