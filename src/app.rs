@@ -202,7 +202,6 @@ impl Running {
                 }
             }
         }
-        let mut changes = changes;
         if running.groups != cfg.config.groups {
             let (g, rest): (Vec<_>, Vec<_>) = changes
                 .applied
