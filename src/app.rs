@@ -331,7 +331,8 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let upstream = build_upstream(&cfg, &metrics)?;
     let handler = Arc::new_cyclic(|me| Handler {
         policy: store.clone(),
-        cache: AnswerCache::new(cfg.config.cache.clone()),
+        cache: AnswerCache::new(cfg.config.cache.clone())
+            .with_bogus_ttl(cfg.config.dnssec.bogus_ttl_secs),
         upstream,
         sinkhole: Sinkhole::new(&cfg.config.sinkhole),
         metrics: metrics.clone(),

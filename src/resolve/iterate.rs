@@ -54,7 +54,7 @@ use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
 use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
-use super::ResolveError;
+use super::{Answer, ResolveError};
 
 /// Deepest nesting of name-server-address resolutions.
 pub const MAX_DEPTH: u8 = 4;
@@ -236,7 +236,7 @@ impl Iterative {
 
     /// Resolve one question: rcode, answer section (CNAME chain included)
     /// and, for NXDOMAIN/NODATA, the zone's SOA.
-    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Message, ResolveError> {
+    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Answer, ResolveError> {
         let mut name = query.name().clone();
         name.set_fqdn(true);
         let mut ctx = Ctx {
@@ -252,7 +252,7 @@ impl Iterative {
         m.metadata.response_code = r.rcode;
         m.answers = r.answers;
         m.authorities = r.authority;
-        Ok(m)
+        Ok(Answer::unchecked(m))
     }
 
     /// Delegation cuts cached (for tests and metrics).
