@@ -16,6 +16,7 @@
 pub mod app;
 pub mod blockpage;
 pub mod config;
+pub mod dnssec;
 pub mod http;
 pub mod logcap;
 pub mod metrics;
