@@ -12,6 +12,7 @@ pub mod minimise;
 pub mod prefetch;
 pub mod roothints;
 pub mod servers;
+pub mod validate;
 
 use std::time::Duration;
 
