@@ -28,6 +28,8 @@ mod denial;
 mod keys;
 mod nsec;
 mod nsec3;
+#[cfg(test)]
+mod testkit;
 mod verify;
 
 pub use budget::{Budget, Limits};
