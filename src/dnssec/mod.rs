@@ -39,6 +39,8 @@ pub use verify::{signer, supported_algorithm, verify_rrset};
 
 // Trust anchors and RFC 5011 rollover live in their own modules, declared
 // below this line.
+pub mod anchors;
+pub mod rfc5011;
 
 /// Result of validating one answer (RFC 4033 §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
