@@ -230,17 +230,26 @@ impl Validator {
         let anchors = settings
             .anchors
             .iter()
-            .filter_map(|r| {
-                let a = match &r.data {
-                    RData::DNSSEC(DNSSECRData::DS(ds)) => Anchor::Ds(ds.clone()),
-                    RData::DNSSEC(DNSSECRData::DNSKEY(k)) => Anchor::Dnskey(k.clone()),
-                    _ => return None,
+            .map(|(zone, a)| {
+                let a = match a {
+                    crate::dnssec::anchors::Anchor::Ds(ds) => Anchor::Ds(ds.clone()),
+                    crate::dnssec::anchors::Anchor::Dnskey(k) => Anchor::Dnskey(k.clone()),
                 };
-                let mut zone = r.name.to_lowercase();
+                let mut zone = zone.to_lowercase();
                 zone.set_fqdn(true);
-                Some((zone, a))
+                (zone, a)
             })
             .collect();
+        if let Some(m) = &metrics {
+            for (zone, a) in settings.anchors.iter() {
+                let tag = a.key_tag().to_string();
+                let state = if settings.state_dir.is_some() { "valid" } else { "static" };
+                m.dnssec
+                    .trust_anchor_info
+                    .with_label_values(&[zone.to_string().as_str(), tag.as_str(), state])
+                    .set(1);
+            }
+        }
         Some(Self {
             anchors,
             negative: ArcSwap::from_pointee(settings.negative.clone()),
@@ -530,7 +539,10 @@ impl Validator {
                 (ZoneState::Secure(Arc::new(k)), ttl)
             }
             KeysOutcome::Insecure => (ZoneState::Insecure, keys[0].ttl),
-            KeysOutcome::Bogus(e) => (ZoneState::Bogus(e), 0),
+            KeysOutcome::Bogus(e) => {
+                tracing::debug!(%zone, "DNSKEY set bogus: {e}");
+                (ZoneState::Bogus(e), 0)
+            }
         }
     }
 
@@ -660,7 +672,10 @@ impl Validator {
                                 wildcards.push((owner, wc, keys));
                             }
                         }
-                        Err(e) => fail(&mut status, e),
+                        Err(e) => {
+                            tracing::debug!(%owner, rtype = %t, "RRset bogus: {e}");
+                            fail(&mut status, e)
+                        }
                     }
                 }
                 ZoneState::Insecure | ZoneState::NotZone => status = status.and(Status::Insecure),

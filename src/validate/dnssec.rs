@@ -5,104 +5,22 @@
 
 use std::path::{Path, PathBuf};
 
-use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY};
-use hickory_proto::dnssec::{Algorithm, PublicKeyBuf};
-use hickory_proto::rr::{Name, RData, Record, RecordType};
-use hickory_proto::serialize::txt::Parser;
+use hickory_proto::rr::Name;
+
+use crate::dnssec::anchors::AnchorSet;
 
 use crate::config::{Config, Problem};
-
-/// The root zone's DS records of KSK-2017 (key tag 20326) and KSK-2024
-/// (key tag 38696), as IANA publishes them (root-anchors.xml).
-pub const BUILTIN_ROOT_ANCHORS: &[&str] = &[
-    ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D",
-    ". IN DS 38696 8 2 683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16",
-];
 
 /// What `[dnssec]` resolved to.
 #[derive(Debug, Clone, Default)]
 pub struct DnssecSettings {
-    /// DS and DNSKEY records to start chains of trust from (empty when
-    /// validation is off).
-    pub anchors: Vec<Record>,
+    /// The trust anchors to start chains of trust from: the configured
+    /// ones, else the built-in root anchors (empty when validation is off).
+    pub anchors: AnchorSet,
     /// Negative trust anchors (RFC 7646), lowercase, absolute.
     pub negative: Vec<Name>,
     /// `dnssec.state_dir` resolved, if set.
     pub state_dir: Option<PathBuf>,
-}
-
-/// Parse one DS or DNSKEY record in presentation format; the reason when
-/// it is not one.
-pub fn parse_anchor(line: &str) -> Result<Record, String> {
-    if let Some(r) = parse_dnskey(line)? {
-        return Ok(r);
-    }
-    let text = format!("$TTL 3600\n{}\n", line.trim());
-    let (_, sets) = Parser::new(text, None, Some(Name::root()))
-        .parse()
-        .map_err(|e| format!("`{}`: {e}", line.trim()))?;
-    let mut records: Vec<Record> = sets
-        .into_values()
-        .flat_map(|s| s.records_without_rrsigs().cloned().collect::<Vec<_>>())
-        .collect();
-    match (records.pop(), records.is_empty()) {
-        (Some(r), true) if matches!(r.record_type(), RecordType::DS | RecordType::DNSKEY) => Ok(r),
-        (Some(r), true) => Err(format!(
-            "`{}`: a {} record; a trust anchor is a DS or DNSKEY record",
-            line.trim(),
-            r.record_type()
-        )),
-        _ => Err(format!("`{}`: not one DS or DNSKEY record", line.trim())),
-    }
-}
-
-/// A DNSKEY line (`owner [ttl] [IN] DNSKEY flags 3 alg base64...`), by
-/// hand: hickory's zone parser refuses DNSKEY text. `Ok(None)` when the
-/// line is not a DNSKEY record.
-fn parse_dnskey(line: &str) -> Result<Option<Record>, String> {
-    let clean: String = line.chars().filter(|c| *c != '(' && *c != ')').collect();
-    let toks: Vec<&str> = clean.split_whitespace().collect();
-    let Some(at) = toks.iter().position(|t| t.eq_ignore_ascii_case("DNSKEY")) else {
-        return Ok(None);
-    };
-    let bad = |why: &str| format!("`{}`: {why}", line.trim());
-    let owner = toks
-        .first()
-        .filter(|_| at >= 1)
-        .ok_or_else(|| bad("no owner name"))?;
-    let mut name = Name::from_ascii(owner).map_err(|e| bad(&e.to_string()))?;
-    name.set_fqdn(true);
-    let ttl = toks[1..at]
-        .iter()
-        .find_map(|t| t.parse::<u32>().ok())
-        .unwrap_or(3600);
-    let field = |i: usize| {
-        toks.get(at + i)
-            .ok_or_else(|| bad("DNSKEY needs flags, protocol, algorithm and key"))
-    };
-    let flags: u16 = field(1)?
-        .parse()
-        .map_err(|_| bad("flags is not a number"))?;
-    let protocol: u8 = field(2)?
-        .parse()
-        .map_err(|_| bad("protocol is not a number"))?;
-    if protocol != 3 {
-        return Err(bad("protocol must be 3 (RFC 4034 2.1.2)"));
-    }
-    let alg: u8 = field(3)?
-        .parse()
-        .map_err(|_| bad("algorithm is not a number"))?;
-    field(4)?;
-    let key: String = toks[at + 4..].concat();
-    let key = data_encoding::BASE64
-        .decode(key.as_bytes())
-        .map_err(|e| bad(&format!("key is not base64: {e}")))?;
-    let dnskey = DNSKEY::with_flags(flags, PublicKeyBuf::new(key, Algorithm::from_u8(alg)));
-    Ok(Some(Record::from_rdata(
-        name,
-        ttl,
-        RData::DNSSEC(DNSSECRData::DNSKEY(dnskey)),
-    )))
 }
 
 /// A zone name for `dnssec.negative_trust_anchors`.
@@ -112,15 +30,6 @@ pub fn parse_zone(text: &str) -> Result<Name, String> {
         .to_lowercase();
     n.set_fqdn(true);
     Ok(n)
-}
-
-/// Anchor lines of a trust-anchor file: blank lines, `;` and `#`
-/// comments skipped; (line number, text).
-fn file_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().enumerate().filter_map(|(i, l)| {
-        let l = l.split(';').next().unwrap_or("").trim();
-        (!l.is_empty() && !l.starts_with('#')).then_some((i + 1, l))
-    })
 }
 
 /// The negative trust anchors of `c`, for a reload (already validated).
@@ -136,46 +45,16 @@ pub fn negative_anchors(c: &Config) -> Vec<Name> {
 pub fn dnssec(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> DnssecSettings {
     let mut bad = |key: String, reason: String| problems.push(Problem { key, reason });
     let d = &c.dnssec;
-    let mut anchors = Vec::new();
-    for (i, line) in d.trust_anchors.iter().enumerate() {
-        match parse_anchor(line) {
-            Ok(r) => anchors.push(r),
-            Err(e) => bad(format!("dnssec.trust_anchors[{i}]"), e),
-        }
-    }
-    if !d.trust_anchor_file.is_empty() {
-        let path = base.join(&d.trust_anchor_file);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let before = anchors.len();
-                for (n, line) in file_lines(&text) {
-                    match parse_anchor(line) {
-                        Ok(r) => anchors.push(r),
-                        Err(e) => bad(
-                            "dnssec.trust_anchor_file".into(),
-                            format!("{}:{n}: {e}", path.display()),
-                        ),
-                    }
-                }
-                if anchors.len() == before {
-                    bad(
-                        "dnssec.trust_anchor_file".into(),
-                        format!("{}: no DS or DNSKEY record", path.display()),
-                    );
-                }
+    let file = (!d.trust_anchor_file.is_empty()).then(|| base.join(&d.trust_anchor_file));
+    let mut anchors = match AnchorSet::from_config(&d.trust_anchors, file.as_deref()) {
+        Ok(set) => set,
+        Err(errors) => {
+            for e in errors {
+                bad(e.config_key(), e.reason());
             }
-            Err(e) => bad(
-                "dnssec.trust_anchor_file".into(),
-                format!("{}: cannot read: {e}", path.display()),
-            ),
+            AnchorSet::new()
         }
-    }
-    if d.trust_anchors.is_empty() && d.trust_anchor_file.is_empty() {
-        anchors = BUILTIN_ROOT_ANCHORS
-            .iter()
-            .filter_map(|l| parse_anchor(l).ok())
-            .collect();
-    }
+    };
     let mut negative = Vec::new();
     for (i, z) in d.negative_trust_anchors.iter().enumerate() {
         match parse_zone(z) {
@@ -215,7 +94,7 @@ pub fn dnssec(c: &Config, base: &Path, problems: &mut Vec<Problem>) -> DnssecSet
         );
     }
     if !d.validation {
-        anchors.clear();
+        anchors = AnchorSet::new();
     }
     DnssecSettings {
         anchors,
@@ -229,21 +108,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn anchors_parse_and_other_records_do_not() {
-        for l in BUILTIN_ROOT_ANCHORS {
-            let r = parse_anchor(l).expect("builtin");
-            assert_eq!(r.record_type(), RecordType::DS);
-            assert!(r.name.is_root());
-        }
-        let k = parse_anchor(
-            "example.zz. 3600 IN DNSKEY 257 3 13 mdsswUyr3DPW132mOi8V9xESWE8jTo0dxCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ==",
-        )
-        .expect("dnskey");
-        assert_eq!(k.record_type(), RecordType::DNSKEY);
-        assert_eq!(k.name, Name::from_ascii("example.zz.").expect("n"));
-        assert!(parse_anchor(". IN A 192.0.2.1").is_err());
-        assert!(parse_anchor("not a record").is_err());
-        assert!(parse_zone("bad..name").is_err());
+    fn anchors_and_negative_anchors_are_checked_with_their_keys() {
+        let mut c = Config::default();
+        c.dnssec.trust_anchors = vec![". IN A 192.0.2.1".into()];
+        c.dnssec.negative_trust_anchors = vec!["ok.zz".into(), "bad..zz".into()];
+        c.dnssec.bogus_ttl_secs = 0;
+        let mut problems = Vec::new();
+        let s = dnssec(&c, Path::new("."), &mut problems);
+        let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
+        assert!(keys.contains(&"dnssec.trust_anchors[0]"), "{problems:?}");
+        assert!(keys.contains(&"dnssec.negative_trust_anchors[1]"), "{problems:?}");
+        assert!(keys.contains(&"dnssec.bogus_ttl_secs"), "{problems:?}");
+        assert_eq!(s.negative, vec![Name::from_ascii("ok.zz.").expect("n")]);
+        // No anchors configured: the built-in root anchors.
+        let mut problems = Vec::new();
+        let s = dnssec(&Config::default(), Path::new("."), &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(s.anchors.get(&Name::root()).len(), 2);
         assert_eq!(
             parse_zone("Example.ZZ").expect("zone"),
             Name::from_ascii("example.zz.").expect("n")
