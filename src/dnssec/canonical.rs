@@ -119,11 +119,16 @@ fn rrsig_prefix(input: &SigInput, out: &mut Vec<u8>) -> Result<(), CanonicalErro
     emit_lower_name(&input.signer_name, out)
 }
 
+/// Appends `name` lowercased and uncompressed. (A `BinEncoder` writes from
+/// the start of its buffer, so the name is encoded apart and appended.)
 fn emit_lower_name(name: &Name, out: &mut Vec<u8>) -> Result<(), CanonicalError> {
-    let mut enc = BinEncoder::new(out);
+    let mut buf = Vec::with_capacity(64);
+    let mut enc = BinEncoder::new(&mut buf);
     enc.set_name_encoding(NameEncoding::UncompressedLowercase);
     name.emit(&mut enc)
-        .map_err(|e| CanonicalError::Encode(e.to_string()))
+        .map_err(|e| CanonicalError::Encode(e.to_string()))?;
+    out.extend_from_slice(&buf);
+    Ok(())
 }
 
 /// The signed data for the RRset `rrset` under the RRSIG fields `input`:
@@ -200,6 +205,30 @@ mod tests {
         let soa = SOA::new(n("ns.EX."), n("host.ex."), 1, 2, 3, 4, 5);
         let bytes = canonical_rdata(&RData::SOA(soa)).expect("soa");
         assert_eq!(&bytes[..16], b"\x02ns\x02ex\x00\x04host\x02ex\x00");
+    }
+
+    #[test]
+    fn signed_data_is_rrsig_fields_then_records() {
+        use hickory_proto::dnssec::Algorithm;
+        use hickory_proto::rr::rdata::A;
+        use hickory_proto::rr::SerialNumber;
+        let input = SigInput {
+            type_covered: RecordType::A,
+            algorithm: Algorithm::ED25519,
+            num_labels: 2,
+            original_ttl: 300,
+            sig_expiration: SerialNumber::new(2),
+            sig_inception: SerialNumber::new(1),
+            key_tag: 7,
+            signer_name: n("Ex."),
+        };
+        let rr = Record::from_rdata(n("W.ex."), 60, RData::A(A::new(192, 0, 2, 1)));
+        let data = signed_data(&input, &[rr]).expect("data");
+        let mut want = vec![0, 1, 15, 2, 0, 0, 1, 44, 0, 0, 0, 2, 0, 0, 0, 1, 0, 7];
+        want.extend_from_slice(b"\x02ex\x00");
+        want.extend_from_slice(b"\x01w\x02ex\x00");
+        want.extend_from_slice(&[0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 1]);
+        assert_eq!(data, want);
     }
 
     #[test]

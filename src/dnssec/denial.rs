@@ -33,14 +33,23 @@ fn split<'a>(zone: &Name, denial: &'a [Record]) -> Denial<'a> {
     d
 }
 
-/// Runs the NSEC proof when the zone sent NSEC, else the NSEC3 one.
+/// Runs the NSEC proof when the zone sent NSEC, else the NSEC3 one, for
+/// `name` (which must be in `zone`: a zone proves nothing about others).
 fn prove(
+    name: &Name,
     zone: &Name,
     denial: &[Record],
     budget: &mut Budget,
     by_nsec: impl FnOnce(&[Nsec<'_>]) -> Result<Security, Failure>,
     by_nsec3: impl FnOnce(&mut Prover<'_, '_>) -> Result<Security, Failure>,
 ) -> Result<Security, Failure> {
+    if !zone.zone_of(name) {
+        return Err(Failure::new(
+            ede::EDE_DNSSEC_BOGUS,
+            zone,
+            "name is not in the zone",
+        ));
+    }
     let d = split(zone, denial);
     if !d.nsec.is_empty() {
         return by_nsec(&d.nsec);
@@ -74,6 +83,7 @@ pub fn prove_nxdomain(
     budget: &mut Budget,
 ) -> Result<Security, Failure> {
     prove(
+        qname,
         zone,
         denial,
         budget,
@@ -93,6 +103,7 @@ pub fn prove_nodata(
     budget: &mut Budget,
 ) -> Result<Security, Failure> {
     prove(
+        qname,
         zone,
         denial,
         budget,
@@ -112,6 +123,7 @@ pub fn prove_wildcard_expansion(
     budget: &mut Budget,
 ) -> Result<Security, Failure> {
     prove(
+        qname,
         zone,
         denial,
         budget,
@@ -129,6 +141,7 @@ pub fn prove_no_ds(
     budget: &mut Budget,
 ) -> Result<Security, Failure> {
     prove(
+        child,
         zone,
         denial,
         budget,

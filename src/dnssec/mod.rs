@@ -25,9 +25,12 @@ use hickory_proto::rr::Name;
 mod budget;
 pub mod canonical;
 mod denial;
+#[cfg(test)]
+mod interop;
 mod keys;
 mod nsec;
 mod nsec3;
+mod rsa_small;
 #[cfg(test)]
 mod testkit;
 mod verify;

@@ -374,8 +374,12 @@ mod tests {
     }
 
     #[test]
-    fn records_outside_the_zone_are_ignored() {
+    fn records_and_names_outside_the_zone_prove_nothing() {
         let other = vec![nsec("a.example.net.", "c.example.net.", &[T::A])];
         assert!(prove_nxdomain(&n("b.example."), &z(), &other, &mut budget()).is_err());
+        // The wrapping last NSEC would "cover" any name outside the zone.
+        let f = prove_nxdomain(&n("b.example.org."), &z(), &chain(), &mut budget())
+            .expect_err("outside");
+        assert_eq!(f.text, "name is not in the zone");
     }
 }

@@ -195,7 +195,9 @@ impl<'a, 'b> Prover<'a, 'b> {
         })
     }
 
-    /// RFC 5155 §8.5-8.7 (NODATA, DS NODATA with opt-out, wildcard NODATA).
+    /// RFC 5155 §8.5-8.7 (NODATA, DS NODATA with opt-out, wildcard NODATA);
+    /// insecure when the name is not matched and opt-out covers its next
+    /// closer name.
     pub(super) fn nodata(&mut self, qname: &Name, qtype: RecordType) -> Result<Security, Failure> {
         let denies = |n: &NSEC3| {
             let has = |t| n.type_set().contains(t);
@@ -225,7 +227,10 @@ impl<'a, 'b> Prover<'a, 'b> {
         let Some(enc) = self.closest_encloser(qname)? else {
             return Err(missing(self.zone, "no NSEC3 proves the type absent"));
         };
-        if qtype == RecordType::DS && enc.cover.opt_out() {
+        // Opt-out over the next closer name: an unsigned delegation may
+        // hold the name, so the answer cannot be proven (RFC 5155 §9.2;
+        // §8.6 for DS). Insecure, whatever the wildcard says.
+        if enc.cover.opt_out() {
             return Ok(Security::Insecure);
         }
         let wild =
@@ -254,6 +259,9 @@ impl<'a, 'b> Prover<'a, 'b> {
         }
         let next_closer = qname.trim_to(labels(&ce) + 1);
         match self.seen(&next_closer)? {
+            // Opt-out: the name may sit under an unsigned delegation
+            // (RFC 5155 §9.2), so the expansion is not proven secure.
+            Seen::Covered(c) if c.opt_out() => Ok(Security::Insecure),
             Seen::Covered(_) => Ok(Security::Secure),
             Seen::Matched(_) => Err(Failure::new(
                 ede::EDE_DNSSEC_BOGUS,
@@ -486,6 +494,21 @@ mod tests {
             prove_nodata(&n("sub.example."), T::DS, &z(), &c, &mut budget()),
             Ok(Security::Insecure)
         );
+        // Any NODATA or wildcard answer resting on an opt-out span is
+        // insecure (RFC 5155 §9.2), as Unbound answers without AD.
+        let nodata = |q: &str, t| prove_nodata(&n(q), t, &z(), &c, &mut budget());
+        assert_eq!(nodata("sub.example.", T::MX), Ok(Security::Insecure));
+        assert_eq!(nodata("y.w.example.", T::A), Ok(Security::Insecure));
+        // A matching record proves NODATA whatever its flags.
+        assert_eq!(nodata("a.example.", T::AAAA), Ok(Security::Secure));
+        let wild = prove_wildcard_expansion(
+            &n("x.w.example."),
+            &n("*.w.example."),
+            &z(),
+            &c,
+            &mut budget(),
+        );
+        assert_eq!(wild, Ok(Security::Insecure));
         // Without opt-out the unsigned delegation has its own NSEC3.
         let c = zone(0, false);
         assert_eq!(
