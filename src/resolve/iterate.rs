@@ -54,7 +54,8 @@ use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
 use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
-use super::ResolveError;
+use super::validate::{BoxFut, Fetch, Fetched, Validator};
+use super::{Answer, ResolveError, Status};
 
 /// Deepest nesting of name-server-address resolutions.
 pub const MAX_DEPTH: u8 = 4;
@@ -86,6 +87,8 @@ pub struct RecursiveSettings {
     pub metrics: Option<Arc<Metrics>>,
     /// QNAME minimisation mode (RFC 9156).
     pub qname_minimisation: QnameMinimisation,
+    /// DNSSEC validation (None: off, answers unchecked).
+    pub validator: Option<Arc<Validator>>,
 }
 
 /// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
@@ -177,11 +180,16 @@ struct Resolved {
     rcode: ResponseCode,
     answers: Vec<Record>,
     authority: Vec<Record>,
+    /// The zone each iteration of the chain was answered by, in order
+    /// (the validator's hint for unsigned records).
+    zones: Vec<Name>,
 }
 
 /// Per-client-query state shared by its sub-resolutions.
-struct Ctx {
+pub struct Ctx {
     queries_left: u32,
+    /// The zone the last iteration's answer came from.
+    last_zone: Name,
     depth: u8,
     dnssec_ok: bool,
     /// NS names being resolved up the stack (loop guard).
@@ -202,6 +210,27 @@ pub struct Iterative {
     max_queries: u32,
     metrics: Option<Arc<Metrics>>,
     qname_minimisation: QnameMinimisation,
+    validator: Option<Arc<Validator>>,
+}
+
+impl Fetch for Iterative {
+    type State = Ctx;
+
+    fn fetch<'a>(
+        &'a self,
+        name: &'a Name,
+        qtype: RecordType,
+        ctx: &'a mut Ctx,
+    ) -> BoxFut<'a, Option<Fetched>> {
+        Box::pin(async move {
+            let r = self.resolve_boxed(name, qtype, ctx).await.ok()?;
+            Some(Fetched {
+                rcode: Some(r.rcode),
+                answers: r.answers,
+                authority: r.authority,
+            })
+        })
+    }
 }
 
 impl Iterative {
@@ -231,28 +260,68 @@ impl Iterative {
             max_queries: s.max_queries.max(1),
             metrics: s.metrics,
             qname_minimisation: s.qname_minimisation,
+            validator: s.validator,
         }
+    }
+
+    /// The validator, when validation is on.
+    pub fn validator(&self) -> Option<&Arc<Validator>> {
+        self.validator.as_ref()
     }
 
     /// Resolve one question: rcode, answer section (CNAME chain included)
     /// and, for NXDOMAIN/NODATA, the zone's SOA.
-    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Message, ResolveError> {
+    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Answer, ResolveError> {
         let mut name = query.name().clone();
         name.set_fqdn(true);
         let mut ctx = Ctx {
             queries_left: self.max_queries,
+            last_zone: Name::root(),
             depth: 0,
-            dnssec_ok,
+            // A validator needs the signatures whatever the client asked.
+            dnssec_ok: dnssec_ok || self.validator.is_some(),
             pending_ns: Vec::new(),
         };
-        let r = self
-            .resolve_chain(&name, query.query_type(), &mut ctx)
-            .await?;
+        let qtype = query.query_type();
+        let r = self.resolve_chain(&name, qtype, &mut ctx).await?;
+        let (status, ede) = match &self.validator {
+            None => (Status::Unchecked, None),
+            Some(v) => {
+                let mut work = v.work();
+                let zones = r.zones.clone();
+                let hint = move |owner: &Name| {
+                    zones
+                        .iter()
+                        .filter(|z| z.zone_of(owner))
+                        .max_by_key(|z| z.num_labels())
+                        .cloned()
+                };
+                let (status, ede) = v
+                    .validate(
+                        self,
+                        &mut ctx,
+                        &mut work,
+                        &name,
+                        qtype,
+                        r.rcode,
+                        &r.answers,
+                        &r.authority,
+                        &hint,
+                    )
+                    .await;
+                v.finish(&work, status, ede.as_ref());
+                (status, ede)
+            }
+        };
         let mut m = Message::response(0, OpCode::Query);
         m.metadata.response_code = r.rcode;
         m.answers = r.answers;
         m.authorities = r.authority;
-        Ok(m)
+        Ok(Answer {
+            msg: m,
+            status,
+            ede,
+        })
     }
 
     /// Delegation cuts cached (for tests and metrics).
@@ -280,9 +349,14 @@ impl Iterative {
         ctx: &mut Ctx,
     ) -> Result<Resolved, IterateError> {
         let mut answers: Vec<Record> = Vec::new();
+        let mut zones: Vec<Name> = Vec::new();
         let mut name = qname.clone();
         loop {
-            match self.resolve_step(&name, qtype, ctx).await? {
+            let step = self.resolve_step(&name, qtype, ctx).await?;
+            if !zones.contains(&ctx.last_zone) {
+                zones.push(ctx.last_zone.clone());
+            }
+            match step {
                 Step::Done {
                     records,
                     rcode,
@@ -293,6 +367,7 @@ impl Iterative {
                         rcode,
                         answers,
                         authority,
+                        zones,
                     });
                 }
                 Step::Follow { records, next } => {
@@ -391,6 +466,7 @@ impl Iterative {
             let Some((reply, msg)) = asked else {
                 continue;
             };
+            ctx.last_zone = cut.zone.clone();
             if let Some(child) = minimised {
                 match reply {
                     Reply::Referral(zone) => {
