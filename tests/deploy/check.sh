@@ -7,7 +7,7 @@
 #               every alert); every alert has summary, description, and a
 #               runbook section in docs/operations.md
 #   panels      a live dnsward (NSD hierarchy on 127.0.N.x, dnsward and
-#               Prometheus on 127.0.0.1) under about 400 queries; every query
+#               Prometheus on 127.0.0.1) under about 420 queries; every query
 #               of deploy/grafana/dnsward.json and every rule of
 #               deploy/prometheus must parse and return data
 #               (tests/deploy/eval_panels.py through Prometheus' HTTP API);
