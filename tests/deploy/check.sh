@@ -26,6 +26,7 @@
 #               binary, the config, HEALTHCHECK; then a run of it
 #               (tests/deploy/container.sh)
 # Needs: promtool/prometheus (Debian prometheus), nsd, dig, curl, python3,
+# ldns-keygen and ldns-signzone (ldnsutils),
 # systemd-analyze, kubernetes-validate (pip). A missing tool fails its step.
 # Exit status: 0 when every step passes, 1 otherwise.
 set -euo pipefail
