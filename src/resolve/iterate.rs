@@ -211,7 +211,14 @@ pub struct Iterative {
     metrics: Option<Arc<Metrics>>,
     qname_minimisation: QnameMinimisation,
     validator: Option<Arc<Validator>>,
+    /// DS sets (or the NSEC/NSEC3 proofs of none) that referrals carried,
+    /// by child zone: a validator reads a delegation's DS from the
+    /// referral that followed it instead of asking again.
+    referral_ds: dashmap::DashMap<Name, (Fetched, Instant)>,
 }
+
+/// Referral DS sets kept at most.
+const REFERRAL_DS_SIZE: usize = 50_000;
 
 impl Fetch for Iterative {
     type State = Ctx;
@@ -223,6 +230,13 @@ impl Fetch for Iterative {
         ctx: &'a mut Ctx,
     ) -> BoxFut<'a, Option<Fetched>> {
         Box::pin(async move {
+            if qtype == RecordType::DS {
+                if let Some(e) = self.referral_ds.get(name) {
+                    if e.1 > Instant::now() {
+                        return Some(e.0.clone());
+                    }
+                }
+            }
             let r = self.resolve_boxed(name, qtype, ctx).await.ok()?;
             Some(Fetched {
                 rcode: Some(r.rcode),
@@ -261,7 +275,59 @@ impl Iterative {
             metrics: s.metrics,
             qname_minimisation: s.qname_minimisation,
             validator: s.validator,
+            referral_ds: dashmap::DashMap::new(),
         }
+    }
+
+    /// Keep what a referral to `child` says about its DS set: the DS
+    /// records and their signatures, or the NSEC/NSEC3 records (and
+    /// signatures) denying one. Only when validating.
+    fn note_referral(&self, msg: &Message, child: &Name) {
+        if self.validator.is_none() {
+            return;
+        }
+        let is_ds = |r: &Record| {
+            r.name == *child
+                && (r.record_type() == RecordType::DS
+                    || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if s.input().type_covered == RecordType::DS))
+        };
+        let answers: Vec<Record> = msg.authorities.iter().filter(|r| is_ds(r)).cloned().collect();
+        let authority: Vec<Record> = if answers.is_empty() {
+            msg.authorities
+                .iter()
+                .filter(|r| {
+                    matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3)
+                        || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if matches!(s.input().type_covered, RecordType::NSEC | RecordType::NSEC3))
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if answers.is_empty() && authority.is_empty() {
+            return;
+        }
+        let ttl = answers
+            .iter()
+            .chain(&authority)
+            .map(|r| r.ttl)
+            .min()
+            .unwrap_or(0)
+            .min(86_400);
+        if self.referral_ds.len() >= REFERRAL_DS_SIZE {
+            self.referral_ds.clear();
+        }
+        self.referral_ds.insert(
+            child.clone(),
+            (
+                Fetched {
+                    rcode: Some(ResponseCode::NoError),
+                    answers,
+                    authority,
+                },
+                Instant::now() + Duration::from_secs(u64::from(ttl)),
+            ),
+        );
     }
 
     /// The validator, when validation is on.
@@ -470,6 +536,7 @@ impl Iterative {
             if let Some(child) = minimised {
                 match reply {
                     Reply::Referral(zone) => {
+                        self.note_referral(&msg, &zone);
                         let now = Instant::now();
                         cut = self.cuts.insert(referral(&msg, &cut.zone, &zone, now), now);
                     }
@@ -495,6 +562,7 @@ impl Iterative {
             }
             match reply {
                 Reply::Referral(child) => {
+                    self.note_referral(&msg, &child);
                     let now = Instant::now();
                     cut = self
                         .cuts

@@ -44,7 +44,7 @@ const MAX_CHAIN_DEPTH: u8 = 16;
 const MAX_ALIASES: usize = 16;
 
 /// A fetched answer: what a DS or DNSKEY question returned.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Fetched {
     /// NOERROR or NXDOMAIN.
     pub rcode: Option<ResponseCode>,
