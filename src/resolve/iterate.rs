@@ -291,7 +291,12 @@ impl Iterative {
                 && (r.record_type() == RecordType::DS
                     || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if s.input().type_covered == RecordType::DS))
         };
-        let answers: Vec<Record> = msg.authorities.iter().filter(|r| is_ds(r)).cloned().collect();
+        let answers: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| is_ds(r))
+            .cloned()
+            .collect();
         let authority: Vec<Record> = if answers.is_empty() {
             msg.authorities
                 .iter()

@@ -243,7 +243,11 @@ impl Validator {
         if let Some(m) = &metrics {
             for (zone, a) in settings.anchors.iter() {
                 let tag = a.key_tag().to_string();
-                let state = if settings.state_dir.is_some() { "valid" } else { "static" };
+                let state = if settings.state_dir.is_some() {
+                    "valid"
+                } else {
+                    "static"
+                };
                 m.dnssec
                     .trust_anchor_info
                     .with_label_values(&[zone.to_string().as_str(), tag.as_str(), state])
@@ -628,7 +632,9 @@ impl Validator {
         authority: &[Record],
         hint: &(dyn Fn(&Name) -> Option<Name> + Sync),
     ) -> (Status, Option<Ede>) {
-        if self.under_negative(qname) {
+        // RRSIG records are not RRsets one can validate (RFC 4035 3.2.3
+        // asks AD only for authenticated RRsets): never AD for them.
+        if self.under_negative(qname) || qtype == RecordType::RRSIG {
             return (Status::Insecure, None);
         }
         let mut status = Status::Secure;

@@ -117,7 +117,10 @@ mod tests {
         let s = dnssec(&c, Path::new("."), &mut problems);
         let keys: Vec<&str> = problems.iter().map(|p| p.key.as_str()).collect();
         assert!(keys.contains(&"dnssec.trust_anchors[0]"), "{problems:?}");
-        assert!(keys.contains(&"dnssec.negative_trust_anchors[1]"), "{problems:?}");
+        assert!(
+            keys.contains(&"dnssec.negative_trust_anchors[1]"),
+            "{problems:?}"
+        );
         assert!(keys.contains(&"dnssec.bogus_ttl_secs"), "{problems:?}");
         assert_eq!(s.negative, vec![Name::from_ascii("ok.zz.").expect("n")]);
         // No anchors configured: the built-in root anchors.
