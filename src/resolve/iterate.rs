@@ -194,6 +194,12 @@ pub struct Ctx {
     dnssec_ok: bool,
     /// NS names being resolved up the stack (loop guard).
     pending_ns: Vec<Name>,
+    /// Servers that gave usable replies in this query (the ones a bogus
+    /// answer may have come from).
+    answered: Vec<SocketAddr>,
+    /// Servers not to ask again: the second attempt after a bogus answer
+    /// asks the zone's other servers (Unbound's blacklist and refetch).
+    avoid: Vec<SocketAddr>,
 }
 
 type BoxedResolve<'a> = Pin<Box<dyn Future<Output = Result<Resolved, IterateError>> + Send + 'a>>;
@@ -230,7 +236,7 @@ impl Fetch for Iterative {
         ctx: &'a mut Ctx,
     ) -> BoxFut<'a, Option<Fetched>> {
         Box::pin(async move {
-            if qtype == RecordType::DS {
+            if qtype == RecordType::DS && ctx.avoid.is_empty() {
                 if let Some(e) = self.referral_ds.get(name) {
                     if e.1 > Instant::now() {
                         return Some(e.0.clone());
@@ -352,36 +358,34 @@ impl Iterative {
             // A validator needs the signatures whatever the client asked.
             dnssec_ok: dnssec_ok || self.validator.is_some(),
             pending_ns: Vec::new(),
+            answered: Vec::new(),
+            avoid: Vec::new(),
         };
         let qtype = query.query_type();
-        let r = self.resolve_chain(&name, qtype, &mut ctx).await?;
+        let mut r = self.resolve_chain(&name, qtype, &mut ctx).await?;
         let (status, ede) = match &self.validator {
             None => (Status::Unchecked, None),
             Some(v) => {
-                let mut work = v.work();
-                let zones = r.zones.clone();
-                let hint = move |owner: &Name| {
-                    zones
-                        .iter()
-                        .filter(|z| z.zone_of(owner))
-                        .max_by_key(|z| z.num_labels())
-                        .cloned()
-                };
-                let (status, ede) = v
-                    .validate(
-                        self,
-                        &mut ctx,
-                        &mut work,
-                        &name,
-                        qtype,
-                        r.rcode,
-                        &r.answers,
-                        &r.authority,
-                        &hint,
-                    )
-                    .await;
-                v.finish(&work, status, ede.as_ref());
-                (status, ede)
+                let (status, ede) = self.validated(v, &name, qtype, &r, &mut ctx).await;
+                if status != Status::Bogus || ctx.answered.is_empty() {
+                    (status, ede)
+                } else {
+                    // A bogus answer may be one server's fault (a stale or
+                    // tampered copy): once more, from the zones' other
+                    // servers, the chain looked up again.
+                    ctx.avoid = std::mem::take(&mut ctx.answered);
+                    v.forget_bogus();
+                    match self.resolve_chain(&name, qtype, &mut ctx).await {
+                        Ok(again) => {
+                            let (s2, e2) = self.validated(v, &name, qtype, &again, &mut ctx).await;
+                            if s2 != Status::Bogus {
+                                r = again;
+                            }
+                            (s2, e2)
+                        }
+                        Err(_) => (status, ede),
+                    }
+                }
             }
         };
         let mut m = Message::response(0, OpCode::Query);
@@ -393,6 +397,41 @@ impl Iterative {
             status,
             ede,
         })
+    }
+
+    /// Validate the resolution `r` of `name`/`qtype` (one budget for it).
+    async fn validated(
+        &self,
+        v: &Validator,
+        name: &Name,
+        qtype: RecordType,
+        r: &Resolved,
+        ctx: &mut Ctx,
+    ) -> (Status, Option<crate::resolve::Ede>) {
+        let mut work = v.work();
+        let zones = r.zones.clone();
+        let hint = move |owner: &Name| {
+            zones
+                .iter()
+                .filter(|z| z.zone_of(owner))
+                .max_by_key(|z| z.num_labels())
+                .cloned()
+        };
+        let (status, ede) = v
+            .validate(
+                self,
+                ctx,
+                &mut work,
+                name,
+                qtype,
+                r.rcode,
+                &r.answers,
+                &r.authority,
+                &hint,
+            )
+            .await;
+        v.finish(&work, status, ede.as_ref());
+        (status, ede)
     }
 
     /// Delegation cuts cached (for tests and metrics).
@@ -495,6 +534,13 @@ impl Iterative {
             };
             let mut attempted: Vec<Name> = Vec::new();
             let mut servers = self.server_addresses(&mut cut, &mut attempted, ctx).await?;
+            if !ctx.avoid.is_empty() && servers.iter().all(|a| ctx.avoid.contains(a)) {
+                // Every known address gave the bogus answer: find the
+                // zone's other servers.
+                if let Some(more) = self.untried_addresses(&mut cut, &mut attempted, ctx).await {
+                    servers.extend(more);
+                }
+            }
             let asked = loop {
                 match self
                     .ask(
@@ -817,6 +863,9 @@ impl Iterative {
         ctx: &mut Ctx,
     ) -> Result<(Reply, Message), IterateError> {
         let query = Query::query(name.clone(), qtype);
+        if servers.iter().any(|s| !ctx.avoid.contains(s)) {
+            servers.retain(|s| !ctx.avoid.contains(s));
+        }
         self.stats.order(&mut servers, |s| s.ip(), Instant::now());
         let mut last = String::from("no server tried");
         let mut last_public = last.clone();
@@ -854,6 +903,9 @@ impl Iterative {
                             }
                             usable => {
                                 self.stats.answered(server.ip(), rtt, now);
+                                if self.validator.is_some() && !ctx.answered.contains(&server) {
+                                    ctx.answered.push(server);
+                                }
                                 return Ok((usable, msg));
                             }
                         }

@@ -277,6 +277,13 @@ impl Validator {
         self.keys.clear();
     }
 
+    /// Drop every bogus zone state, so a second attempt from other
+    /// servers looks the chain up again.
+    pub fn forget_bogus(&self) {
+        self.keys
+            .retain(|_, v| !matches!(v.state, ZoneState::Bogus(_)));
+    }
+
     /// The negative trust anchors in force.
     pub fn negative(&self) -> Vec<Name> {
         self.negative.load().as_ref().clone()
