@@ -377,6 +377,12 @@ impl Validator {
                 return s;
             }
             let (state, ttl) = self.establish(f, st, w, zone, depth).await;
+            tracing::debug!(%zone, ttl, "zone keys: {}", match &state {
+                ZoneState::Secure(_) => "secure".to_string(),
+                ZoneState::Insecure => "insecure".to_string(),
+                ZoneState::Bogus(e) => format!("bogus: {e}"),
+                ZoneState::NotZone => "not a zone cut".to_string(),
+            });
             // A budget that ran out says nothing about the zone.
             if !w.budget.exceeded() {
                 self.store(zone, &state, ttl);
