@@ -187,6 +187,8 @@ impl Running {
             changes.applied = rest;
             changes.need_restart.extend(g);
         }
+        apply_negative_anchors(&self.handler, cfg.dnssec.negative.clone());
+        running.dnssec.negative_trust_anchors = cfg.config.dnssec.negative_trust_anchors.clone();
         if changes.is_empty() {
             info!("config re-read: no changes");
         }
@@ -237,6 +239,44 @@ impl Running {
             );
         }
     }
+}
+
+/// The `POST /admin/reload` hook that re-reads the negative trust
+/// anchors from the config file (the rest of the file waits for SIGHUP or
+/// a restart). A file that no longer validates changes nothing.
+fn negative_anchor_reload(
+    handler: &Arc<Handler>,
+    source: Option<std::path::PathBuf>,
+) -> Option<Arc<dyn Fn() + Send + Sync>> {
+    let path = source?;
+    handler.upstream.validator()?;
+    let handler = Arc::downgrade(handler);
+    Some(Arc::new(move || {
+        let Some(h) = handler.upgrade() else {
+            return;
+        };
+        match Config::load(&path) {
+            Ok(cfg) => apply_negative_anchors(&h, cfg.dnssec.negative),
+            Err(e) => tracing::error!("negative trust anchors not reloaded: {e}"),
+        }
+    }))
+}
+
+/// Put `zones` in force as the negative trust anchors; a change drops the
+/// bogus answers cached, so names under a new anchor resolve at once.
+fn apply_negative_anchors(h: &Handler, zones: Vec<hickory_proto::rr::Name>) {
+    let Some(v) = h.upstream.validator() else {
+        return;
+    };
+    if v.negative() == zones {
+        return;
+    }
+    info!(
+        "dnssec.negative_trust_anchors: {} zone(s) now in force",
+        zones.len()
+    );
+    v.set_negative(zones);
+    h.cache.drop_bogus();
 }
 
 fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, StartError> {
@@ -460,6 +500,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         serving: true.into(),
         admin_token_file: cfg.admin_token_file.clone(),
         config_reread: Arc::new(tokio::sync::Notify::new()),
+        on_reload: negative_anchor_reload(&handler, cfg.source.clone()),
     });
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => {

@@ -95,7 +95,7 @@ impl Handler {
         if hit.status == Status::Bogus || hit.ede.is_some() {
             return None;
         }
-        let ad = hit.status == Status::Secure && (dnssec_ok || q.ad);
+        let ad = hit.status == Status::Secure && (dnssec_ok || q.ad) && !q.cd;
         let template = hit.wire.as_ref()?;
         let out = template.render(
             &q,

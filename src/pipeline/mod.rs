@@ -828,7 +828,10 @@ fn apply_status(resp: &mut Message, status: Status, ede_of: Option<&Ede>, ad_wan
                 None => add_ede(resp, 6, "DNSSEC validation failed"),
             }
         }
-        Status::Secure => resp.metadata.authentic_data = ad_wanted,
+        // With CD the client validates itself: no AD from us (as Unbound).
+        Status::Secure => {
+            resp.metadata.authentic_data = ad_wanted && !resp.metadata.checking_disabled
+        }
         Status::Insecure => {
             resp.metadata.authentic_data = false;
             if let Some(e) = ede_of {

@@ -218,6 +218,14 @@ impl Upstream {
         Upstream::Forward(f, coalesce::InFlight::default())
     }
 
+    /// The DNSSEC validator, when validation is on.
+    pub fn validator(&self) -> Option<&std::sync::Arc<validate::Validator>> {
+        match self {
+            Upstream::Recursive(r, _) => r.validator(),
+            Upstream::Forward(..) => None,
+        }
+    }
+
     /// Metrics label of the mode.
     pub fn mode(&self) -> &'static str {
         match self {

@@ -44,7 +44,7 @@ const MAX_CHAIN_DEPTH: u8 = 16;
 const MAX_ALIASES: usize = 16;
 
 /// A fetched answer: what a DS or DNSKEY question returned.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Fetched {
     /// NOERROR or NXDOMAIN.
     pub rcode: Option<ResponseCode>,
@@ -277,6 +277,13 @@ impl Validator {
         self.keys.clear();
     }
 
+    /// Drop every bogus zone state, so a second attempt from other
+    /// servers looks the chain up again.
+    pub fn forget_bogus(&self) {
+        self.keys
+            .retain(|_, v| !matches!(v.state, ZoneState::Bogus(_)));
+    }
+
     /// The negative trust anchors in force.
     pub fn negative(&self) -> Vec<Name> {
         self.negative.load().as_ref().clone()
@@ -370,6 +377,12 @@ impl Validator {
                 return s;
             }
             let (state, ttl) = self.establish(f, st, w, zone, depth).await;
+            tracing::debug!(%zone, ttl, "zone keys: {}", match &state {
+                ZoneState::Secure(_) => "secure".to_string(),
+                ZoneState::Insecure => "insecure".to_string(),
+                ZoneState::Bogus(e) => format!("bogus: {e}"),
+                ZoneState::NotZone => "not a zone cut".to_string(),
+            });
             // A budget that ran out says nothing about the zone.
             if !w.budget.exceeded() {
                 self.store(zone, &state, ttl);
@@ -632,7 +645,9 @@ impl Validator {
         authority: &[Record],
         hint: &(dyn Fn(&Name) -> Option<Name> + Sync),
     ) -> (Status, Option<Ede>) {
-        if self.under_negative(qname) {
+        // RRSIG records are not RRsets one can validate (RFC 4035 3.2.3
+        // asks AD only for authenticated RRsets): never AD for them.
+        if self.under_negative(qname) || qtype == RecordType::RRSIG {
             return (Status::Insecure, None);
         }
         let mut status = Status::Secure;

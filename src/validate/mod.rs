@@ -63,6 +63,9 @@ pub struct Validated {
     pub dnssec: DnssecSettings,
     /// The directory relative paths are resolved against.
     pub base_dir: PathBuf,
+    /// The file it was read from (None for the built-in config): what
+    /// `POST /admin/reload` re-reads the negative trust anchors from.
+    pub source: Option<PathBuf>,
 }
 
 impl Validated {
@@ -137,7 +140,12 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut problems = collected.problems;
         let config = match collected.value {
-            Some(c) if problems.is_empty() => return c.validate(path, base),
+            Some(c) if problems.is_empty() => {
+                return c.validate(path, base).map(|mut v| {
+                    v.source = Some(path.to_path_buf());
+                    v
+                })
+            }
             Some(c) if !collected.shifted => c,
             _ => {
                 return Err(ConfigError::Invalid {
@@ -237,6 +245,7 @@ impl Config {
             dnstap,
             dnssec,
             base_dir: base.to_path_buf(),
+            source: None,
         })
     }
 }
