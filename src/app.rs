@@ -282,10 +282,16 @@ fn apply_negative_anchors(h: &Handler, zones: Vec<hickory_proto::rr::Name>) {
 fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, StartError> {
     let r = &cfg.config.resolver;
     Ok(match r.mode {
-        ResolverMode::Forward => Upstream::forward(Forwarder::new(
-            cfg.upstreams.clone(),
-            Duration::from_millis(r.upstream_timeout_ms),
-        )),
+        ResolverMode::Forward => Upstream::forward(
+            Forwarder::new(
+                cfg.upstreams.clone(),
+                Duration::from_millis(r.upstream_timeout_ms),
+            )
+            .with_validator(
+                Validator::new(&cfg.dnssec, &cfg.config.dnssec, Some(metrics.clone()))
+                    .map(Arc::new),
+            ),
+        ),
         ResolverMode::Recursive => {
             let (roots, ports): (Vec<IpAddr>, HashMap<IpAddr, u16>) =
                 if !cfg.root_servers.is_empty() {

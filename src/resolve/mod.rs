@@ -222,7 +222,7 @@ impl Upstream {
     pub fn validator(&self) -> Option<&std::sync::Arc<validate::Validator>> {
         match self {
             Upstream::Recursive(r, _) => r.validator(),
-            Upstream::Forward(..) => None,
+            Upstream::Forward(f, _) => f.validator(),
         }
     }
 

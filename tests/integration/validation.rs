@@ -121,8 +121,7 @@ fn dnssec_config_errors_name_their_keys() {
         "[dnssec]\ntrust_anchors = [\". IN A 192.0.2.1\"]\nnegative_trust_anchors = [\"a..b\"]\nbogus_ttl_secs = 0\nnsec3_max_iterations = 9000\ntrust_anchor_file = \"missing.keys\"\n",
     );
     let err = dnsward::config::Config::load(&path)
-        .err()
-        .expect("invalid")
+        .expect_err("invalid")
         .to_string();
     for key in [
         "dnssec.trust_anchors[0]",
