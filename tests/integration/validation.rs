@@ -69,7 +69,7 @@ async fn bogus_is_servfail_with_ede_cd_gets_the_data_and_it_is_counted() {
     );
     assert!(
         body.contains(
-            "dnsward_dnssec_trust_anchor_info{key_tag=\"20326\",state=\"static\",zone=\".\"} 1"
+            "dnsward_dnssec_trust_anchor_info{key_tag=\"20326\",state=\"configured\",zone=\".\"} 1"
         ),
         "{body}"
     );
