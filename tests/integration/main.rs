@@ -12,6 +12,7 @@ mod blocking;
 mod blockpage;
 mod chains;
 mod cli;
+mod dnssec;
 mod feed;
 mod hardening;
 mod lists;

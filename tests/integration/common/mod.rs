@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, UdpSocket};
 
 mod auth;
 mod hierarchy;
+pub mod signed;
 
 pub use auth::*;
 pub use hierarchy::*;
