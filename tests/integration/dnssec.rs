@@ -353,3 +353,125 @@ async fn unbound_validates_the_signed_fixture_as_the_cases_say() {
         failed.join("\n  ")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dnsward_validates_the_signed_fixture_as_the_cases_say() {
+    if !tools_or_skip() || !dnsward_validates() {
+        return;
+    }
+    let h = SignedHierarchy::start().await;
+    let dir = TempDir::new("dnssec-dnsward");
+    let d = start_dnsward(&dir, &h.dnsward_toml("")).await;
+    let (report, failed) = run_cases(d.dns[0], CASES, &[]).await;
+    eprintln!("dnsward:\n  {}", report.join("\n  "));
+    // The same questions again: now from the answer cache, which must keep
+    // each answer's validation status (AD, EDE, RRSIGs).
+    let (cached, failed_cached) = run_cases(d.dns[0], CASES, &[]).await;
+    eprintln!("dnsward, cached:\n  {}", cached.join("\n  "));
+    d.shutdown(Duration::from_secs(1)).await;
+    assert!(
+        failed.is_empty() && failed_cached.is_empty(),
+        "dnsward answers unlike the validating reference:\n  {}\ncached:\n  {}",
+        failed.join("\n  "),
+        failed_cached.join("\n  ")
+    );
+}
+
+/// A negative trust anchor (RFC 7646) on the bogus zone: its data is
+/// served, insecure; the zones beside it still validate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negative_trust_anchor_serves_the_bogus_zone_insecure() {
+    if !tools_or_skip() {
+        return;
+    }
+    let nta = [
+        case(
+            "bogus zone under an NTA",
+            "www.bogus.tst.",
+            A,
+            NoError,
+            false,
+        ),
+        case("secure zone beside it", "www.nsec.tst.", A, NoError, true),
+    ];
+    let nta = [
+        Case {
+            rrsigs: true,
+            ..nta[0]
+        },
+        nta[1],
+    ];
+    let h = SignedHierarchy::start().await;
+    let dir = TempDir::new("dnssec-nta-unbound");
+    let (unbound, addr) =
+        start_unbound_validator(&dir, &h, "  domain-insecure: \"bogus.tst.\"\n").await;
+    let (report, failed) = run_cases(addr, &nta, &[]).await;
+    drop(unbound);
+    assert!(
+        failed.is_empty(),
+        "unbound (fixture bug):\n  {}",
+        report.join("\n  ")
+    );
+    if !dnsward_validates() {
+        return;
+    }
+    let d = start_dnsward(
+        &dir,
+        &h.dnsward_toml("negative_trust_anchors = [\"bogus.tst.\"]\n"),
+    )
+    .await;
+    let (report, failed) = run_cases(d.dns[0], &nta, &[]).await;
+    d.shutdown(Duration::from_secs(1)).await;
+    assert!(failed.is_empty(), "dnsward:\n  {}", report.join("\n  "));
+}
+
+/// KeyTrap (CVE-2023-50387): KEYTRAP_KEYS keys with one tag and
+/// KEYTRAP_SIGS bad signatures could cost 576 RSA verifications; dnsward
+/// answers SERVFAIL with an EDE at once, having spent at most its
+/// `max_signature_checks` on the query (histogram
+/// `dnsward_dnssec_signature_checks`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keytrap_zone_fails_fast_within_the_signature_budget() {
+    if !tools_or_skip() || !dnsward_validates() {
+        return;
+    }
+    const BUDGET: u32 = 64;
+    let h = SignedHierarchy::start().await;
+    let dir = TempDir::new("dnssec-keytrap");
+    let d = start_dnsward(
+        &dir,
+        &h.dnsward_toml(&format!("max_signature_checks = {BUDGET}\n")),
+    )
+    .await;
+    let c = CASES
+        .iter()
+        .find(|c| c.qname == "www.keytrap.tst.")
+        .expect("keytrap case");
+    let s = ask_case(d.dns[0], c).await;
+    let bad = mismatches(c, &s, &[]);
+    assert!(bad.is_empty(), "{s:?}: {}", bad.join(", "));
+    assert!(s.took < Duration::from_secs(2), "took {:?}", s.took);
+    let (_, body) = http_get(d.metrics_addr.expect("metrics"), "/metrics").await;
+    let m = parse_metrics(&body);
+    let sum = m
+        .get("dnsward_dnssec_signature_checks_sum")
+        .copied()
+        .unwrap_or(-1.0);
+    let count = m
+        .get("dnsward_dnssec_signature_checks_count")
+        .copied()
+        .unwrap_or(0.0);
+    d.shutdown(Duration::from_secs(1)).await;
+    assert!(
+        count >= 1.0,
+        "no dnsward_dnssec_signature_checks observation"
+    );
+    assert!(
+        sum <= f64::from(BUDGET) * count && sum <= f64::from(BUDGET),
+        "{sum} signature checks over {count} queries (budget {BUDGET} per query)"
+    );
+    assert!(
+        (KEYTRAP_KEYS * KEYTRAP_SIGS) as f64 > 4.0 * f64::from(BUDGET),
+        "the zone must be able to cost more than the budget"
+    );
+}

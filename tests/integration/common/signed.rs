@@ -57,8 +57,6 @@ const GRANDCHILD_HOST: u8 = 4;
 
 /// Zones signed by [`prepare`], each with the server host it lives on.
 pub struct Prepared {
-    /// Where keys and zone files are (kept for the whole test process).
-    pub dir: PathBuf,
     /// The root's DS, presentation format: the trust anchor of the tests.
     pub root_ds: String,
     /// `(zone, host octet, zone file)`.
@@ -560,11 +558,7 @@ fn prepare() -> Result<Prepared, String> {
     )?;
     add(&mut zones, ".", ROOT_HOST, text)?;
     let root_ds = ds_of(d, &root_key)?;
-    Ok(Prepared {
-        dir,
-        root_ds,
-        zones,
-    })
+    Ok(Prepared { root_ds, zones })
 }
 
 /// One process started here, stopped by its PID when dropped.
@@ -598,8 +592,9 @@ pub struct SignedHierarchy {
     pub port: u16,
     /// The root DS (trust anchor), fields separated by single spaces.
     pub root_ds: String,
-    procs: Vec<Proc>,
-    dir: TempDir,
+    /// Held for their `Drop`: the NSD processes, then their directory.
+    _procs: Vec<Proc>,
+    _dir: TempDir,
 }
 
 impl SignedHierarchy {
@@ -642,8 +637,8 @@ impl SignedHierarchy {
                 return Self {
                     port,
                     root_ds,
-                    procs,
-                    dir,
+                    _procs: procs,
+                    _dir: dir,
                 };
             }
         }
@@ -689,16 +684,6 @@ impl SignedHierarchy {
             ));
         }
         conf
-    }
-
-    /// Where NSD's configs and logs are.
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// How many NSD processes serve the hierarchy.
-    pub fn servers(&self) -> usize {
-        self.procs.len()
     }
 }
 
