@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::common::signed::*;
+use crate::common::signed_servers::*;
 use crate::common::*;
 use hickory_proto::op::{Edns, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};

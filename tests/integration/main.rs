@@ -13,6 +13,7 @@ mod blockpage;
 mod chains;
 mod cli;
 mod dnssec;
+mod dnssec_rollover;
 mod feed;
 mod hardening;
 mod lists;

@@ -29,9 +29,9 @@
 //! a fixture bug, not a dnsward bug.
 
 use super::*;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use data_encoding::BASE64;
 use sha2::{Digest, Sha256};
@@ -50,10 +50,11 @@ pub fn signed_ip(host: u8) -> Ipv4Addr {
     Ipv4Addr::new(SIGNED_NET[0], SIGNED_NET[1], SIGNED_NET[2], host)
 }
 
-const ROOT_HOST: u8 = 1;
-const TLD_HOST: u8 = 2;
-const CHILD_HOST: u8 = 3;
-const GRANDCHILD_HOST: u8 = 4;
+/// Host octets of the root, tst., its children and ins.optout.tst.
+pub const ROOT_HOST: u8 = 1;
+pub const TLD_HOST: u8 = 2;
+pub const CHILD_HOST: u8 = 3;
+pub const GRANDCHILD_HOST: u8 = 4;
 
 /// Zones signed by [`prepare`], each with the server host it lives on.
 pub struct Prepared {
@@ -61,6 +62,9 @@ pub struct Prepared {
     pub root_ds: String,
     /// `(zone, host octet, zone file)`.
     pub zones: Vec<(String, u8, PathBuf)>,
+    /// The root zone's delegation of tst. (NS, glue, DS), for tests that
+    /// sign the root with keys of their own.
+    pub root_body: String,
 }
 
 /// The prepared hierarchy, built on first use and shared by every test
@@ -70,14 +74,14 @@ pub fn prepared() -> &'static Prepared {
     P.get_or_init(|| prepare().unwrap_or_else(|e| panic!("signed fixture: {e}")))
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
-const DAY: u64 = 86_400;
+pub const DAY: u64 = 86_400;
 
 /// A command's stdout, or an error naming it and its stderr.
 fn run(dir: &Path, prog: &str, args: &[String]) -> Result<String, String> {
@@ -96,9 +100,9 @@ fn run(dir: &Path, prog: &str, args: &[String]) -> Result<String, String> {
 }
 
 /// One key made by `ldns-keygen` (flags 257, used as a CSK): its base name.
-struct Key(String);
+pub struct Key(pub String);
 
-fn keygen(dir: &Path, zone: &str, alg: &str) -> Result<Key, String> {
+pub fn keygen(dir: &Path, zone: &str, alg: &str) -> Result<Key, String> {
     let mut args = vec!["-a".to_string(), alg.to_string()];
     if alg.starts_with("RSA") {
         args.extend(["-b".into(), "2048".into()]);
@@ -108,7 +112,7 @@ fn keygen(dir: &Path, zone: &str, alg: &str) -> Result<Key, String> {
     Ok(Key(base))
 }
 
-fn ds_of(dir: &Path, key: &Key) -> Result<String, String> {
+pub fn ds_of(dir: &Path, key: &Key) -> Result<String, String> {
     let out = run(
         dir,
         "ldns-key2ds",
@@ -118,7 +122,7 @@ fn ds_of(dir: &Path, key: &Key) -> Result<String, String> {
 }
 
 /// SOA, NS and the name server's address of `zone`, then `body`.
-fn zone_text(zone: &str, host: u8, body: &str) -> String {
+pub fn zone_text(zone: &str, host: u8, body: &str) -> String {
     let ns = if zone == "." {
         "a.root.".to_string()
     } else {
@@ -136,7 +140,7 @@ fn zone_text(zone: &str, host: u8, body: &str) -> String {
 const LEAF_BODY: &str = "www A 192.0.2.1\n*.w A 192.0.2.2\nmail A 192.0.2.3\n";
 
 /// `ldns-signzone` over `text`; returns the signed zone's text.
-fn sign(
+pub fn sign(
     dir: &Path,
     zone: &str,
     text: &str,
@@ -157,7 +161,7 @@ fn sign(
     std::fs::read_to_string(dir.join(&out)).map_err(|e| format!("{out}: {e}"))
 }
 
-fn window(inception: u64, expiration: u64) -> Vec<String> {
+pub fn window(inception: u64, expiration: u64) -> Vec<String> {
     vec![
         "-i".into(),
         inception.to_string(),
@@ -558,234 +562,9 @@ fn prepare() -> Result<Prepared, String> {
     )?;
     add(&mut zones, ".", ROOT_HOST, text)?;
     let root_ds = ds_of(d, &root_key)?;
-    Ok(Prepared { root_ds, zones })
-}
-
-/// One process started here, stopped by its PID when dropped.
-pub struct Proc(pub Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Are the tools the signed hierarchy needs installed? Tests skip, with a
-/// message, when not (`.ci/run` installs them).
-pub fn have_signing_tools() -> bool {
-    ["ldns-keygen", "ldns-signzone", "ldns-key2ds", "nsd"]
-        .iter()
-        .all(|t| {
-            Command::new("sh")
-                .args(["-c", &format!("command -v {t} || test -x /usr/sbin/{t}")])
-                .stdout(Stdio::null())
-                .status()
-                .map(|s| s.success())
-                .unwrap_or(false)
-        })
-}
-
-/// The prepared zones served by NSD: one process per host octet, all on
-/// one port.
-pub struct SignedHierarchy {
-    pub port: u16,
-    /// The root DS (trust anchor), fields separated by single spaces.
-    pub root_ds: String,
-    /// Held for their `Drop`: the NSD processes, then their directory.
-    _procs: Vec<Proc>,
-    _dir: TempDir,
-}
-
-impl SignedHierarchy {
-    /// Start NSD for every host of [`prepared`] on a port free on all of
-    /// them (tried again on another port when one is taken).
-    pub async fn start() -> Self {
-        let p = tokio::task::spawn_blocking(prepared)
-            .await
-            .expect("prepare");
-        let root_ds = p.root_ds.split_whitespace().collect::<Vec<_>>().join(" ");
-        let mut hosts: Vec<u8> = p.zones.iter().map(|z| z.1).collect();
-        hosts.sort_unstable();
-        hosts.dedup();
-        for _ in 0..10 {
-            let port = std::net::UdpSocket::bind((signed_ip(ROOT_HOST), 0))
-                .and_then(|s| s.local_addr())
-                .expect("bind")
-                .port();
-            let dir = TempDir::new("signed-nsd");
-            let mut procs = Vec::new();
-            for &host in &hosts {
-                procs.push(start_nsd(&dir, p, host, port));
-            }
-            let mut ok = true;
-            for &host in &hosts {
-                let zone = p
-                    .zones
-                    .iter()
-                    .find(|z| z.1 == host)
-                    .map(|z| z.0.as_str())
-                    .unwrap_or(".");
-                ok &= nsd_ready(
-                    SocketAddr::new(signed_ip(host).into(), port),
-                    zone,
-                    &mut procs,
-                )
-                .await;
-            }
-            if ok {
-                return Self {
-                    port,
-                    root_ds,
-                    _procs: procs,
-                    _dir: dir,
-                };
-            }
-        }
-        panic!("NSD did not start on any port (logs under /tmp/dnsward-test-signed-nsd-*)");
-    }
-
-    /// The root server's address.
-    pub fn root(&self) -> SocketAddr {
-        SocketAddr::new(signed_ip(ROOT_HOST).into(), self.port)
-    }
-
-    /// dnsward's `[resolver]` (recursing from this root) and `[dnssec]`
-    /// with the root DS as its only anchor, then `dnssec_extra` lines.
-    pub fn dnsward_toml(&self, dnssec_extra: &str) -> String {
-        base_toml(&format!(
-            "[resolver]\nmode = \"recursive\"\nroot_servers = [\"{}\"]\nauthority_allow = [\"127.0.0.0/8\"]\n\
-             timeout_ms = 2000\n[dnssec]\nvalidation = true\ntrust_anchors = [\"{}\"]\n{dnssec_extra}",
-            self.root(),
-            self.root_ds
-        ))
-    }
-
-    /// Unbound's `server:` lines and a stub zone per zone (Unbound cannot
-    /// reach glue addresses on a port other than 53, so every zone is named
-    /// with its server and port), validating from the root DS.
-    pub fn unbound_conf(&self, dir: &TempDir, port: u16, extra: &str) -> String {
-        let mut conf = format!(
-            "server:\n  interface: 127.0.0.1@{port}\n  port: {port}\n  do-daemonize: no\n  \
-             username: \"\"\n  chroot: \"\"\n  directory: \"{d}\"\n  pidfile: \"\"\n  \
-             use-syslog: no\n  logfile: \"{d}/unbound.log\"\n  verbosity: 1\n  val-log-level: 2\n  \
-             num-threads: 1\n  ede: yes\n  do-ip6: no\n  do-not-query-localhost: no\n  \
-             access-control: 127.0.0.0/8 allow\n  module-config: \"validator iterator\"\n  \
-             trust-anchor: \"{ds}\"\n  target-fetch-policy: \"0 0 0 0 0\"\n  \
-             trust-anchor-signaling: no\n  root-key-sentinel: no\n{extra}",
-            d = dir.path().display(),
-            ds = self.root_ds,
-        );
-        for (zone, host, _) in &prepared().zones {
-            conf.push_str(&format!(
-                "stub-zone:\n  name: \"{zone}\"\n  stub-addr: {}@{}\n",
-                signed_ip(*host),
-                self.port
-            ));
-        }
-        conf
-    }
-}
-
-fn start_nsd(dir: &TempDir, p: &Prepared, host: u8, port: u16) -> Proc {
-    let d = dir.path().join(format!("nsd{host}"));
-    std::fs::create_dir_all(&d).expect("mkdir");
-    let mut conf = format!(
-        "server:\n  ip-address: {ip}\n  port: {port}\n  do-ip6: no\n  server-count: 1\n  \
-         username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  \
-         zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  \
-         pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  verbosity: 1\n  \
-         rrl-ratelimit: 0\n  rrl-whitelist-ratelimit: 0\n  tcp-count: 100\n\
-         remote-control:\n  control-enable: no\n",
-        ip = signed_ip(host),
-        d = d.display()
-    );
-    for (zone, _, file) in p.zones.iter().filter(|z| z.1 == host) {
-        conf.push_str(&format!(
-            "zone:\n  name: \"{zone}\"\n  zonefile: \"{}\"\n",
-            file.display()
-        ));
-    }
-    std::fs::write(d.join("nsd.conf"), conf).expect("nsd.conf");
-    let child = Command::new("nsd")
-        .args(["-d", "-c"])
-        .arg(d.join("nsd.conf"))
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::File::create(d.join("nsd.err"))
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null()),
-        )
-        .spawn()
-        .expect("spawn nsd");
-    Proc(child)
-}
-
-/// Does `addr` answer `zone` SOA authoritatively within ~10 s? False at
-/// once when an NSD process has exited (its port was taken).
-async fn nsd_ready(addr: SocketAddr, zone: &str, procs: &mut [Proc]) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if procs
-            .iter_mut()
-            .any(|p| !matches!(p.0.try_wait(), Ok(None)))
-        {
-            return false;
-        }
-        let mut q = make_query(zone, RecordType::SOA, Some(1232));
-        q.metadata.recursion_desired = false;
-        let bytes = q.to_vec().expect("encode");
-        if let Some(raw) = udp_raw(addr, &bytes, Duration::from_millis(300)).await {
-            if Message::from_vec(&raw).is_ok_and(|m| m.metadata.authoritative) {
-                return true;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
-/// A validating Unbound on a free loopback port, configured by
-/// [`SignedHierarchy::unbound_conf`] plus `extra` server lines; returns once
-/// it answers.
-pub async fn start_unbound_validator(
-    dir: &TempDir,
-    h: &SignedHierarchy,
-    extra: &str,
-) -> (Proc, SocketAddr) {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("bind")
-        .port();
-    let conf = dir.write("unbound.conf", &h.unbound_conf(dir, port, extra));
-    let child = Command::new("/usr/sbin/unbound")
-        .args(["-d", "-c"])
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn unbound");
-    let mut proc = Proc(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        assert!(
-            matches!(proc.0.try_wait(), Ok(None)),
-            "unbound exited; see {}/unbound.log",
-            dir.path().display()
-        );
-        let q = make_query("localhost.", RecordType::A, Some(1232));
-        if udp_raw(
-            addr,
-            &q.to_vec().expect("encode"),
-            Duration::from_millis(300),
-        )
-        .await
-        .is_some()
-        {
-            return (proc, addr);
-        }
-        assert!(Instant::now() < deadline, "unbound never answered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Ok(Prepared {
+        root_ds,
+        zones,
+        root_body,
+    })
 }
