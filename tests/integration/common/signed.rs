@@ -13,6 +13,8 @@
 //!   expired.tst.               signatures expired three days ago
 //!   future.tst.                signatures valid in three days
 //!   nokey.tst.                 DS names a key the zone does not publish
+//!   ds4.tst.                   DS digest type 4 (SHA-384)
+//!   digest.tst.                its only DS has digest type 200 (unknown): insecure
 //!   optout.tst.                NSEC3 opt-out, unsigned delegation ins.optout.tst.
 //!     ins.optout.tst. 127.0.53.4  unsigned
 //!   iter.tst.                  NSEC3 with 200 iterations (above RFC 9276's 150)
@@ -113,12 +115,28 @@ pub fn keygen(dir: &Path, zone: &str, alg: &str) -> Result<Key, String> {
 }
 
 pub fn ds_of(dir: &Path, key: &Key) -> Result<String, String> {
+    ds_digest(dir, key, "-2")
+}
+
+/// The key's DS with ldns-key2ds's digest option (`-1`, `-2`, `-4`).
+fn ds_digest(dir: &Path, key: &Key, digest: &str) -> Result<String, String> {
     let out = run(
         dir,
         "ldns-key2ds",
-        &["-n".into(), "-2".into(), format!("{}.key", key.0)],
+        &["-n".into(), digest.into(), format!("{}.key", key.0)],
     )?;
     Ok(out.trim().to_string())
+}
+
+/// `ds` (a DS line) with its digest type field replaced by `digest_type`.
+fn with_digest_type(ds: &str, digest_type: u8) -> String {
+    let mut f: Vec<String> = ds.split_whitespace().map(String::from).collect();
+    if let Some(i) = f.iter().position(|x| x == "DS") {
+        if let Some(t) = f.get_mut(i + 3) {
+            *t = digest_type.to_string();
+        }
+    }
+    f.join(" ")
 }
 
 /// SOA, NS and the name server's address of `zone`, then `body`.
@@ -422,6 +440,26 @@ fn prepare() -> Result<Prepared, String> {
         )?;
         add(&mut zones, zone, CHILD_HOST, text)?;
         delegate(zone, CHILD_HOST, Some(&ds_of(d, &key)?));
+    }
+
+    // DS digest type 4 (SHA-384): secure. Digest type 200 (unassigned)
+    // as the only DS: no digest the validator knows, so insecure (RFC 4035
+    // 5.2, RFC 6840 5.2), not bogus.
+    for (zone, digest) in [("ds4.tst.", Some("-4")), ("digest.tst.", None)] {
+        let key = keygen(d, zone, "ECDSAP256SHA256")?;
+        let text = sign(
+            d,
+            zone,
+            &zone_text(zone, CHILD_HOST, LEAF_BODY),
+            &[&key],
+            &valid_now(),
+        )?;
+        add(&mut zones, zone, CHILD_HOST, text)?;
+        let ds = match digest {
+            Some(opt) => ds_digest(d, &key, opt)?,
+            None => with_digest_type(&ds_of(d, &key)?, 200),
+        };
+        delegate(zone, CHILD_HOST, Some(&ds));
     }
 
     // Missing DNSKEY: the DS names a key that is never published.
