@@ -29,6 +29,7 @@ use crate::resolve::cache::AnswerCache;
 use crate::resolve::forward::Forwarder;
 use crate::resolve::iterate::{Iterative, RecursiveSettings};
 use crate::resolve::prefetch::Spawner;
+use crate::resolve::validate::Validator;
 use crate::resolve::{roothints, Upstream};
 use crate::server;
 use crate::server::conntrack::{ConnLimits, ConnMetrics, ConnTracker};
@@ -238,6 +239,8 @@ fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, S
                 socket_reuse: r.socket_reuse,
                 metrics: Some(metrics.clone()),
                 qname_minimisation: r.qname_minimisation,
+                validator: Validator::new(&cfg.dnssec, &cfg.config.dnssec, Some(metrics.clone()))
+                    .map(Arc::new),
             }))
         }
     })
@@ -331,7 +334,8 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
     let upstream = build_upstream(&cfg, &metrics)?;
     let handler = Arc::new_cyclic(|me| Handler {
         policy: store.clone(),
-        cache: AnswerCache::new(cfg.config.cache.clone()),
+        cache: AnswerCache::new(cfg.config.cache.clone())
+            .with_bogus_ttl(cfg.config.dnssec.bogus_ttl_secs),
         upstream,
         sinkhole: Sinkhole::new(&cfg.config.sinkhole),
         metrics: metrics.clone(),

@@ -6,7 +6,8 @@
 //! [`blockpage`] (the HTTP 451 page for browsers sent to the sinkhole),
 //! [`resolve`] (cache, recursor, forwarder), all built on [`wire`], the
 //! ground floor of DNS wire vocabulary (quick parse, pre-encoded answers,
-//! EDE codes, CNAME chains). [`http`] and [`metrics`] serve operations,
+//! EDE codes, CNAME chains); [`dnssec`] holds the validation rules the
+//! resolver applies, without I/O. [`http`] and [`metrics`] serve operations,
 //! [`app`] wires everything together and [`config`] holds every setting.
 //! `unsafe` is confined to [`sys`] (`recvmmsg`/`sendmmsg`/`poll`,
 //! `madvise`, `mallopt`, the prefetch hint), each call justified and
@@ -16,6 +17,7 @@
 pub mod app;
 pub mod blockpage;
 pub mod config;
+pub mod dnssec;
 pub mod http;
 pub mod logcap;
 pub mod metrics;

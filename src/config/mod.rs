@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) mod collect;
 pub mod diff;
+mod dnssec;
 mod lists;
 mod problem;
 
+pub use dnssec::*;
 pub use lists::*;
 pub use problem::Problem;
 
@@ -62,6 +64,8 @@ pub struct Config {
     pub blockpage: BlockPageConfig,
     /// Query log of blocked (or all) answers; off by default.
     pub querylog: QueryLogConfig,
+    /// DNSSEC validation, trust anchors and their limits.
+    pub dnssec: DnssecConfig,
 }
 
 /// `[blockpage]`: the HTTP server that answers browsers sent to the

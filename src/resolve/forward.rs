@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hickory_proto::op::{Message, Query, ResponseCode};
 
-use super::{exchange, ResolveError};
+use super::{exchange, Answer, ResolveError};
 
 /// The forwarder.
 pub struct Forwarder {
@@ -35,7 +35,7 @@ impl Forwarder {
 
     /// Resolve one question. SERVFAIL/REFUSED from one upstream moves on to
     /// the next; the last failure is reported if all fail.
-    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Message, ResolveError> {
+    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Answer, ResolveError> {
         let mut last = ResolveError::network("no upstream configured", "no upstream configured");
         for &up in &self.upstreams {
             match self.exchange(up, query, dnssec_ok).await {
@@ -51,7 +51,7 @@ impl Forwarder {
                         format!("upstream answered {rcode}"),
                     );
                 }
-                Ok(m) => return Ok(m),
+                Ok(m) => return Ok(Answer::unchecked(m)),
                 Err(e) => last = e,
             }
         }

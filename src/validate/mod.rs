@@ -23,6 +23,9 @@ use crate::config::{
 };
 use crate::resolve::servers::AddressPolicy;
 
+pub mod dnssec;
+pub use dnssec::DnssecSettings;
+
 /// A configuration that passed validation, with addresses parsed and paths
 /// resolved, so the rest of the program never re-parses strings.
 #[derive(Debug, Clone)]
@@ -52,6 +55,10 @@ pub struct Validated {
     pub blockpage: Option<crate::blockpage::Prepared>,
     /// Query log path resolved, if the query log is on.
     pub querylog: Option<PathBuf>,
+    /// `[dnssec]`: trust anchors parsed, negative trust anchors as names.
+    pub dnssec: DnssecSettings,
+    /// The directory relative paths are resolved against.
+    pub base_dir: PathBuf,
 }
 
 impl Validated {
@@ -84,6 +91,14 @@ impl Validated {
         c.audit.log = self.audit_log.as_deref().map(abs);
         c.querylog.path = self.querylog.as_deref().map(abs);
         c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
+        if !c.dnssec.trust_anchor_file.is_empty() {
+            c.dnssec.trust_anchor_file = abs(&self.base_dir.join(&c.dnssec.trust_anchor_file))
+                .display()
+                .to_string();
+        }
+        if let Some(p) = &self.dnssec.state_dir {
+            c.dnssec.state_dir = abs(p).display().to_string();
+        }
         if let Some(bp) = &self.blockpage {
             let show = |p: &Option<PathBuf>, raw: &mut String| {
                 if let Some(p) = p {
@@ -191,6 +206,7 @@ impl Config {
         let metrics_listen = metrics(&self, &mut problems);
         let admin_token_file = admin_token(&self, base, metrics_listen, &mut problems);
         let blockpage = crate::blockpage::prepare(&self.blockpage, base, &mut problems);
+        let dnssec = dnssec::dnssec(&self, base, &mut problems);
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -211,6 +227,8 @@ impl Config {
             root_hints,
             audit_log,
             querylog,
+            dnssec,
+            base_dir: base.to_path_buf(),
         })
     }
 }

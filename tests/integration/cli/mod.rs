@@ -46,6 +46,11 @@ impl Proc {
 
     /// Start in `cwd` (so a relative `--config` stays relative).
     fn start_with(config: &std::path::Path, cwd: Option<&std::path::Path>) -> Self {
+        // The fake hierarchies are unsigned: no validation unless asked.
+        let file = cwd.map_or_else(|| config.to_path_buf(), |d| d.join(config));
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            std::fs::write(&file, crate::common::unvalidated(&text)).expect("rewrite config");
+        }
         let mut cmd = Command::new(BIN);
         if let Some(d) = cwd {
             cmd.current_dir(d);
