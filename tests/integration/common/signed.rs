@@ -3,7 +3,7 @@
 //! `ldns-key2ds`, served by NSD on 127.0.53.{1,2,3,4}, all on one port.
 //!
 //! ```text
-//! .                127.0.53.1  alg 13, NSEC          (the trust anchor: ROOT DS)
+//! .                127.0.53.1  alg 8 (RSA), NSEC    (the trust anchor: ROOT DS), as the real root
 //! tst.             127.0.53.2  alg 8 (RSA), NSEC
 //!   nsec.tst.      127.0.53.3  alg 13, NSEC          secure, NXDOMAIN/NODATA, wildcard *.w
 //!   nsec3.tst.                 alg 13, NSEC3 0 it.   the same names, NSEC3 proofs
@@ -585,7 +585,7 @@ fn prepare() -> Result<Prepared, String> {
     )?;
     add(&mut zones, "tst.", TLD_HOST, text)?;
 
-    let root_key = keygen(d, ".", "ECDSAP256SHA256")?;
+    let root_key = keygen(d, ".", "RSASHA256")?;
     let root_body = format!(
         "tst. NS ns.tst.\nns.tst. A {}\n{}\n",
         signed_ip(TLD_HOST),
