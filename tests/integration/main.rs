@@ -12,6 +12,8 @@ mod blocking;
 mod blockpage;
 mod chains;
 mod cli;
+mod dnssec;
+mod dnssec_rollover;
 mod feed;
 mod hardening;
 mod lists;
