@@ -241,6 +241,44 @@ impl Running {
     }
 }
 
+/// The trust points of the configured anchors (RFC 5011 state read from
+/// `dnssec.state_dir` when set, which wins over the config), put in force
+/// in the validator; with a state directory, the probe task that follows
+/// rollovers.
+fn trust_points(cfg: &Validated, handler: &Arc<Handler>) -> Option<JoinHandle<()>> {
+    use crate::dnssec::rfc5011::{Rfc5011, Timers};
+    let v = handler.upstream.validator()?.clone();
+    let (rfc, errors) = Rfc5011::new(
+        &cfg.dnssec.anchors,
+        cfg.dnssec.state_dir.as_deref(),
+        Timers::default(),
+    );
+    for e in errors {
+        tracing::error!("dnssec.state_dir: {e}; using the configured anchors for that zone");
+    }
+    crate::resolve::rollover::publish(&rfc, &v);
+    if !rfc.tracking() {
+        return None;
+    }
+    let h = Arc::downgrade(handler);
+    Some(tokio::spawn(crate::resolve::rollover::run(
+        rfc,
+        v,
+        move |q| {
+            let h = h.clone();
+            async move {
+                let Some(h) = h.upgrade() else {
+                    return Err(crate::resolve::ResolveError::network(
+                        "shutting down",
+                        "shutting down",
+                    ));
+                };
+                h.upstream.resolve(&q, true, h.resolve_timeout).await
+            }
+        },
+    )))
+}
+
 /// The `POST /admin/reload` hook that re-reads the negative trust
 /// anchors from the config file (the rest of the file waits for SIGHUP or
 /// a restart). A file that no longer validates changes nothing.
@@ -608,9 +646,13 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             ))
         })
         .collect();
+    let rollover = trust_points(&cfg, &handler);
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
+        if let Some(r) = rollover {
+            r.abort();
+        }
         reloader.abort();
         sweeper.abort();
         for f in feeds {

@@ -10,6 +10,7 @@ pub mod forward;
 pub mod iterate;
 pub mod minimise;
 pub mod prefetch;
+pub mod rollover;
 pub mod roothints;
 pub mod servers;
 pub mod validate;

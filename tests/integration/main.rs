@@ -14,6 +14,8 @@ mod blockpage_chain;
 mod chains;
 mod cli;
 mod dnstap;
+mod dnssec;
+mod dnssec_rollover;
 mod feed;
 mod groups;
 mod hardening;

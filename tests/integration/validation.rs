@@ -69,7 +69,7 @@ async fn bogus_is_servfail_with_ede_cd_gets_the_data_and_it_is_counted() {
     );
     assert!(
         body.contains(
-            "dnsward_dnssec_trust_anchor_info{key_tag=\"20326\",state=\"static\",zone=\".\"} 1"
+            "dnsward_dnssec_trust_anchor_info{key_tag=\"20326\",state=\"configured\",zone=\".\"} 1"
         ),
         "{body}"
     );
@@ -132,4 +132,59 @@ fn dnssec_config_errors_name_their_keys() {
     ] {
         assert!(err.contains(key), "{key} missing from: {err}");
     }
+}
+
+/// A query for `name`/A with these bits (EDNS with DO, or no EDNS).
+fn flagged(name: &str, dnssec_ok: Option<bool>, ad: bool, cd: bool) -> hickory_proto::op::Message {
+    let mut q = make_query(name, RecordType::A, dnssec_ok.map(|_| 1232));
+    if let (Some(e), Some(true)) = (q.edns.as_mut(), dnssec_ok) {
+        e.set_dnssec_ok(true);
+    }
+    q.metadata.authentic_data = ad;
+    q.metadata.checking_disabled = cd;
+    q
+}
+
+/// (AD bit from the raw header, RRSIGs in the answer) of one UDP answer.
+async fn bits(s: std::net::SocketAddr, q: &hickory_proto::op::Message) -> (bool, bool) {
+    let (m, raw) = ask(s, Proto::Udp, q).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    let sigs = m
+        .answers
+        .iter()
+        .any(|r| r.record_type() == RecordType::RRSIG);
+    (raw[3] & 0x20 != 0, sigs)
+}
+
+/// The UDP fast path serves a secure answer's variants as the normal
+/// path does: AD for DO or AD queries (not with CD), RRSIGs only with DO.
+/// Each question is asked cold (normal path) and again (cache hit, fast
+/// path), on a signed hierarchy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_path_serves_the_ad_and_rrsig_variants_of_a_secure_answer() {
+    if !crate::common::signed_servers::have_signing_tools() {
+        eprintln!("SKIPPED: needs ldns-keygen/ldns-signzone (ldnsutils) and nsd");
+        return;
+    }
+    let h = crate::common::signed_servers::SignedHierarchy::start().await;
+    let dir = TempDir::new("val-fast");
+    let d = start_dnsward(&dir, &h.dnsward_toml("")).await;
+    let s = d.dns[0];
+    let name = "www.nsec.tst.";
+    // (DO, AD, CD) -> (AD in the answer, RRSIGs in the answer)
+    let cases = [
+        ((Some(true), false, false), (true, true)),
+        ((None, false, false), (false, false)),
+        ((Some(false), false, false), (false, false)),
+        ((Some(false), true, false), (true, false)),
+        ((None, true, false), (true, false)),
+        ((Some(true), false, true), (false, true)),
+    ];
+    for round in ["cold", "cached"] {
+        for ((dnssec_ok, ad, cd), want) in cases {
+            let got = bits(s, &flagged(name, dnssec_ok, ad, cd)).await;
+            assert_eq!(got, want, "{round}: DO {dnssec_ok:?} AD {ad} CD {cd}");
+        }
+    }
+    d.shutdown(std::time::Duration::from_secs(1)).await;
 }

@@ -18,6 +18,8 @@ use tokio::net::{TcpListener, UdpSocket};
 
 mod auth;
 mod hierarchy;
+pub mod signed;
+pub mod signed_servers;
 
 pub use auth::*;
 pub use hierarchy::*;
