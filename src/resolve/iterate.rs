@@ -54,7 +54,7 @@ use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
 use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
-use super::validate::{BoxFut, Fetch, Fetched, Validator};
+use super::validate::{BoxFut, Fetch, Fetched, Validator, Work};
 use super::{Answer, ResolveError, Status};
 
 /// Deepest nesting of name-server-address resolutions.
@@ -366,26 +366,37 @@ impl Iterative {
         let (status, ede) = match &self.validator {
             None => (Status::Unchecked, None),
             Some(v) => {
-                let (status, ede) = self.validated(v, &name, qtype, &r, &mut ctx).await;
-                if status != Status::Bogus || ctx.answered.is_empty() {
-                    (status, ede)
-                } else {
-                    // A bogus answer may be one server's fault (a stale or
-                    // tampered copy): once more, from the zones' other
-                    // servers, the chain looked up again.
-                    ctx.avoid = std::mem::take(&mut ctx.answered);
-                    v.forget_bogus();
-                    match self.resolve_chain(&name, qtype, &mut ctx).await {
-                        Ok(again) => {
-                            let (s2, e2) = self.validated(v, &name, qtype, &again, &mut ctx).await;
-                            if s2 != Status::Bogus {
-                                r = again;
+                // One budget for the whole client query, second attempt
+                // included.
+                let mut work = v.work();
+                let (status, ede) = self
+                    .validated(v, &mut work, &name, qtype, &r, &mut ctx)
+                    .await;
+                let (status, ede) =
+                    if status != Status::Bogus || ctx.answered.is_empty() || work.budget.exceeded()
+                    {
+                        (status, ede)
+                    } else {
+                        // A bogus answer may be one server's fault (a stale or
+                        // tampered copy): once more, from the zones' other
+                        // servers, the chain looked up again.
+                        ctx.avoid = std::mem::take(&mut ctx.answered);
+                        v.forget_bogus();
+                        match self.resolve_chain(&name, qtype, &mut ctx).await {
+                            Ok(again) => {
+                                let (s2, e2) = self
+                                    .validated(v, &mut work, &name, qtype, &again, &mut ctx)
+                                    .await;
+                                if s2 != Status::Bogus {
+                                    r = again;
+                                }
+                                (s2, e2)
                             }
-                            (s2, e2)
+                            Err(_) => (status, ede),
                         }
-                        Err(_) => (status, ede),
-                    }
-                }
+                    };
+                v.finish(&work, status, ede.as_ref());
+                (status, ede)
             }
         };
         let mut m = Message::response(0, OpCode::Query);
@@ -403,12 +414,12 @@ impl Iterative {
     async fn validated(
         &self,
         v: &Validator,
+        work: &mut Work,
         name: &Name,
         qtype: RecordType,
         r: &Resolved,
         ctx: &mut Ctx,
     ) -> (Status, Option<crate::resolve::Ede>) {
-        let mut work = v.work();
         let zones = r.zones.clone();
         let hint = move |owner: &Name| {
             zones
@@ -421,7 +432,7 @@ impl Iterative {
             .validate(
                 self,
                 ctx,
-                &mut work,
+                work,
                 name,
                 qtype,
                 r.rcode,
@@ -430,7 +441,6 @@ impl Iterative {
                 &hint,
             )
             .await;
-        v.finish(&work, status, ede.as_ref());
         (status, ede)
     }
 
