@@ -32,6 +32,13 @@
 #                checked against the list, and passes)
 #   blocked+1M   names taken from the 1M list (NXDOMAIN by policy)
 #   latency+1M   latency again with the 1M list loaded
+#   hit-signed   hit on the signed hierarchy, validation on in both (not in the
+#                default list: SCENARIOS="cold cold-signed" and the like)
+#   cold-signed  cold on the signed hierarchy (benches/load/signed.sh: the same
+#                zones signed with ldns-signzone, . and zz. RSASHA256, bench.zz.
+#                SIGNED_ALG), dnsward with [dnssec] trust_anchors and Unbound
+#                with module-config "validator iterator" and trust-anchor, both
+#                anchored at the bench root's DS; new processes, so cold again
 # SCENARIOS restricts the run to some of them (e.g. SCENARIOS=cold: only the
 # cold row, no 1M list prepared, ~1 min of setup less); the phase with the
 # list is skipped when none of its scenarios is asked for.
@@ -67,7 +74,12 @@
 #   KEEP_TMP [0]         1: keep the big generated files (zones, lists) too
 #   RESULTS [unset]      also copy the result table to this path
 #   SCENARIOS [hit cold latency hit+1M cold+1M blocked+1M latency+1M]  compare mode:
-#                        the scenarios to run (space-separated), in this order
+#                        the scenarios to run (space-separated), in this order;
+#                        hit-signed and cold-signed are asked for by name
+#   SIGNED_ALG [ECDSAP256SHA256]  ldns-keygen algorithm of bench.zz. (signed phase)
+#
+# With a dnsward that knows [dnssec], the unsigned phases set validation =
+# false (the bench root is unsigned; Unbound runs its iterator alone there).
 #
 # Reload mode: dnsward alone with the 1M list; dnsperf at RELOAD_RATE qps for
 # RELOAD_DURATION s (half warm names, half listed names) while the list file is
@@ -100,6 +112,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 # shellcheck source=benches/load/lib.sh
 source "$HERE/load/lib.sh"
+# shellcheck source=benches/load/signed.sh
+source "$HERE/load/signed.sh"
 
 DURATION=${DURATION:-10}
 RATE=${RATE:-2000}
@@ -125,11 +139,13 @@ QMIN=${QMIN:-yes}
 [[ $QMIN == yes || $QMIN == no ]] || die "QMIN must be yes or no (got '$QMIN')"
 RESULTS=${RESULTS:-}
 ALL_SCENARIOS="hit cold latency hit+1M cold+1M blocked+1M latency+1M"
+KNOWN_SCENARIOS="$ALL_SCENARIOS hit-signed cold-signed"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
-NEED_LIST=0
+NEED_LIST=0 NEED_SIGNED=0
 for s in $SCENARIOS; do
-  [[ " $ALL_SCENARIOS " == *" $s "* ]] || die "SCENARIOS: unknown scenario '$s' (known: $ALL_SCENARIOS)"
+  [[ " $KNOWN_SCENARIOS " == *" $s "* ]] || die "SCENARIOS: unknown scenario '$s' (known: $KNOWN_SCENARIOS)"
   [[ $s == *+1M ]] && NEED_LIST=1
+  [[ $s == *-signed ]] && NEED_SIGNED=1
 done
 [[ $MODE == reload || $MODE == listcost || $MODE == querylog ]] && NEED_LIST=1
 LIST_LINES=0 UNBOUND_ZONES=0
@@ -146,6 +162,7 @@ done
 [[ $(id -u) == 0 ]] || die "run as root (NSD binds port 53)"
 
 ensure_packages
+((NEED_SIGNED)) && ensure_packages ldns-signzone:ldnsutils ldns-keygen:ldnsutils ldns-key2ds:ldnsutils
 WORK=$(mktemp -d /tmp/dns-load.XXXXXX)
 mkdir -p "$WORK/logs"
 trap cleanup EXIT
@@ -172,6 +189,8 @@ check_hierarchy
   log "building dnsward (cargo build --release)"
   (cd "$REPO" && cargo build --release) >"$WORK/logs/cargo.log" 2>&1 || die "cargo build failed: $WORK/logs/cargo.log"
 }
+probe_dnssec
+((NEED_SIGNED)) && build_signed_hierarchy
 ((NEED_LIST)) && prepare_lists
 make_query_files "$WORK/q"
 

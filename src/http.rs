@@ -42,6 +42,10 @@ pub struct OpsState {
     /// configuration file as on SIGHUP (ACL, rate limits, groups), right
     /// after the lists.
     pub config_reread: Arc<tokio::sync::Notify>,
+    /// Run on `POST /admin/reload` besides the list reload: re-reads the
+    /// config file's negative trust anchors (blocking; None when there is
+    /// nothing to re-read).
+    pub on_reload: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 /// Shortest token accepted: shorter ones are guessable over the network.
@@ -213,7 +217,14 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
                 force: param(query, "force").is_some_and(|v| v == "1" || v == "true"),
             };
             let store = state.store.clone();
-            let reloaded = tokio::task::spawn_blocking(move || store.reload(req)).await;
+            let hook = state.on_reload.clone();
+            let work = move || {
+                if let Some(h) = hook {
+                    h();
+                }
+                store.reload(req)
+            };
+            let reloaded = tokio::task::spawn_blocking(work).await;
             state.config_reread.notify_one();
             match reloaded {
                 Ok(out) => {

@@ -95,6 +95,18 @@ pub const DNSTAP_SENT: &str = "dnsward_dnstap_sent_total";
 pub const DNSTAP_DROPPED: &str = "dnsward_dnstap_dropped_total";
 /// Gauge: 1 while a dnstap collector is connected.
 pub const DNSTAP_CONNECTED: &str = "dnsward_dnstap_connected";
+/// Counter: validated resolutions by result (`secure`, `insecure`,
+/// `bogus`, `indeterminate`).
+pub const DNSSEC_RESULTS: &str = "dnsward_dnssec_results_total";
+/// Counter: bogus resolutions by the EDE code sent (6, 7, 8, 9, 10, 12...).
+pub const DNSSEC_BOGUS: &str = "dnsward_dnssec_bogus_total";
+/// Histogram: signature verifications one client query's resolution cost.
+pub const DNSSEC_SIGNATURE_CHECKS: &str = "dnsward_dnssec_signature_checks";
+/// Counter: resolutions stopped by the per-query validation budget
+/// (KeyTrap / NSEC3 work limits).
+pub const DNSSEC_BUDGET_EXCEEDED: &str = "dnsward_dnssec_budget_exceeded_total";
+/// Gauge (1): the trust anchors in use, by zone, key tag and RFC 5011 state.
+pub const DNSSEC_TRUST_ANCHOR_INFO: &str = "dnsward_dnssec_trust_anchor_info";
 
 /// Query types given their own label value; others are `other`, so a
 /// client sending random qtypes cannot inflate the series count.
@@ -127,6 +139,36 @@ pub struct DnstapMetrics {
     pub dropped: IntCounter,
     /// 1 while a collector is connected.
     pub connected: IntGauge,
+}
+
+/// DNSSEC validation metrics.
+#[derive(Clone)]
+pub struct DnssecMetrics {
+    /// See [`DNSSEC_RESULTS`].
+    pub results: IntCounterVec,
+    /// See [`DNSSEC_BOGUS`].
+    pub bogus: IntCounterVec,
+    /// See [`DNSSEC_SIGNATURE_CHECKS`].
+    pub signature_checks: Histogram,
+    /// See [`DNSSEC_BUDGET_EXCEEDED`].
+    pub budget_exceeded: IntCounter,
+    /// See [`DNSSEC_TRUST_ANCHOR_INFO`].
+    pub trust_anchor_info: IntGaugeVec,
+}
+
+impl DnssecMetrics {
+    /// Count one validated resolution: its result label, the EDE code
+    /// of a bogus one, and the signature checks it cost.
+    pub fn count(&self, result: &'static str, bogus_ede: Option<u16>, checks: u32) {
+        self.results.with_label_values(&[result]).inc();
+        if let Some(code) = bogus_ede {
+            // Bounded: the EDE codes a validator sends are a dozen.
+            self.bogus
+                .with_label_values(&[code.to_string().as_str()])
+                .inc();
+        }
+        self.signature_checks.observe(f64::from(checks));
+    }
 }
 
 /// What became of one query to an authoritative server (bounded label).
@@ -243,6 +285,8 @@ pub struct Metrics {
     pub querylog: QueryLogMetrics,
     /// See [`DNSTAP_SENT`], [`DNSTAP_DROPPED`], [`DNSTAP_CONNECTED`].
     pub dnstap: DnstapMetrics,
+    /// See [`DNSSEC_RESULTS`] and the other `DNSSEC_*` names.
+    pub dnssec: DnssecMetrics,
     /// See [`TCP_CONNECTIONS`].
     pub tcp_connections: IntGaugeVec,
     /// See [`TCP_EVICTIONS`].
@@ -472,6 +516,42 @@ impl Metrics {
                 connected: reg(
                     &r,
                     IntGauge::new(DNSTAP_CONNECTED, "1 while a dnstap collector is connected.")?,
+                ),
+            },
+            dnssec: DnssecMetrics {
+                results: cv(
+                    DNSSEC_RESULTS,
+                    "Validated resolutions by DNSSEC result.",
+                    &["result"],
+                )?,
+                bogus: cv(
+                    DNSSEC_BOGUS,
+                    "Bogus resolutions by the EDE code answered.",
+                    &["ede"],
+                )?,
+                signature_checks: reg(
+                    &r,
+                    Histogram::with_opts(
+                        HistogramOpts::new(
+                            DNSSEC_SIGNATURE_CHECKS,
+                            "Signature verifications per validated client query.",
+                        )
+                        .buckets(vec![0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]),
+                    )?,
+                ),
+                budget_exceeded: reg(
+                    &r,
+                    IntCounter::new(
+                        DNSSEC_BUDGET_EXCEEDED,
+                        "Validations stopped by the per-query signature or NSEC3 hash budget.",
+                    )?,
+                ),
+                trust_anchor_info: reg(
+                    &r,
+                    IntGaugeVec::new(
+                        Opts::new(DNSSEC_TRUST_ANCHOR_INFO, "Trust anchors in use (value 1)."),
+                        &["zone", "key_tag", "state"],
+                    )?,
                 ),
             },
             log_suppressed: cv(

@@ -328,6 +328,13 @@ listen = "127.0.0.1:0"
 [reload]
 watch = true
 EOF
+  # dns-load.sh sources load/signed.sh (dnssec_toml); the other benches
+  # run on the unsigned hierarchy only, where validation must be off.
+  if declare -F dnssec_toml >/dev/null; then
+    dnssec_toml >>"$1"
+  else
+    printf '\n[dnssec]\nvalidation = false\n' >>"$1"
+  fi
   if [[ $2 == 1 ]]; then
     cat >>"$1" <<EOF
 
@@ -394,10 +401,10 @@ server:
     logfile: ""
     verbosity: 1
     num-threads: 1
-    # the authorities are on 127.0.N.x: allowed, and no DNSSEC in the lab
+    # the authorities are on 127.0.N.x: allowed; DNSSEC only in the signed phase
     do-not-query-localhost: no
     root-hints: "$d/root.hints"
-    module-config: "iterator"
+$(unbound_modules)
     qname-minimisation: ${QMIN:-yes}
     harden-referral-path: no
     prefetch: no
@@ -545,25 +552,47 @@ compare_mode() {
   local phase with scen r s
   : >"$WORK/runs.tsv"
   mkdir -p "$WORK/dnsward"
-  for phase in nolist list1m; do
+  for phase in nolist list1m signed; do
     with=0
     [[ $phase == list1m ]] && with=1
     # the phase's scenarios, as asked for in SCENARIOS
     local wanted=() all
-    if ((with)); then all="hit+1M cold+1M blocked+1M latency+1M"; else all="hit cold latency"; fi
+    case $phase in
+    nolist) all="hit cold latency" ;;
+    list1m) all="hit+1M cold+1M blocked+1M latency+1M" ;;
+    signed) all="hit-signed cold-signed" ;;
+    esac
     for scen in $all; do [[ " $SCENARIOS " == *" $scen "* ]] && wanted+=("$scen"); done
     ((${#wanted[@]} > 0)) || continue
     log "== phase $phase"
+    local unsigned_root=$ROOT_IP
+    # the signed phase: the signed hierarchy's root, validation on in both
+    [[ $phase == signed ]] && ROOT_IP=$SIGNED_ROOT_IP VALIDATE=1
     write_dnsward_conf "$WORK/dnsward/$phase.toml" "$with"
     start_dnsward "$phase" "$WORK/dnsward/$phase.toml"
     start_unbound "$phase" "$with"
+    ROOT_IP=$unsigned_root VALIDATE=0
     declare -A PID_OF=([dnsward]=$DW_PID [unbound]=$UB_PID)
     declare -A PORT_OF=([dnsward]=$DW_PORT [unbound]=$UB_PORT)
     for s in dnsward unbound; do
       sanity_checks "${PORT_OF[$s]}" "$with"
+      [[ $phase == signed ]] && signed_checks "${PORT_OF[$s]}"
       warm "$s" "${PORT_OF[$s]}" "$WORK/q/hot.txt" "$WORK/q/mixed.txt"
     done
-    if [[ $phase == nolist ]]; then
+    if [[ $phase == signed ]]; then
+      for scen in "${wanted[@]}"; do
+        log "-- $scen"
+        for r in 1 2; do
+          for s in dnsward unbound; do
+            case $scen in
+            hit-signed) perf "$scen" "$s" "${PID_OF[$s]}" "${PORT_OF[$s]}" "$WORK/q/hot.txt" max ;;
+            # fresh processes in this phase: the same names are cold again
+            cold-signed) perf "$scen" "$s" "${PID_OF[$s]}" "${PORT_OF[$s]}" "$WORK/q/cold$((r - 1)).txt" once ;;
+            esac
+          done
+        done
+      done
+    elif [[ $phase == nolist ]]; then
       for scen in "${wanted[@]}"; do
         log "-- $scen"
         for r in 1 2; do

@@ -21,6 +21,7 @@ pub const LIVE_KEYS: &[&str] = &[
     "blockpage.authority_url",
     "blockpage.appeal",
     "blockpage.template",
+    "dnssec.negative_trust_anchors",
 ];
 
 /// Keys whose entries are networks, so counts read "3 networks".

@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) mod collect;
 pub mod diff;
+mod dnssec;
 mod lists;
 mod problem;
 
+pub use dnssec::*;
 pub use lists::*;
 pub use problem::Problem;
 
@@ -66,6 +68,8 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// dnstap output over a Frame Streams unix socket; off by default.
     pub dnstap: DnstapConfig,
+    /// DNSSEC validation, trust anchors and their limits.
+    pub dnssec: DnssecConfig,
 }
 
 /// `[[groups]]`: subscribers who chose optional lists. A list that no group

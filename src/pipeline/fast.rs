@@ -71,8 +71,20 @@ impl Handler {
         if !hit.chain_cleared(generation) {
             return None;
         }
+        // Bogus answers (SERVFAIL, or data for CD=1) and answers with an
+        // EDE take the normal path; secure ones get AD here as there.
+        if hit.status == Status::Bogus || hit.ede.is_some() {
+            return None;
+        }
+        let ad = hit.status == Status::Secure && (dnssec_ok || q.ad) && !q.cd;
         let template = hit.wire.as_ref()?;
-        let out = template.render(q, hit.age(now), self.max_udp_payload, usize::from(limit))?;
+        let out = template.render(
+            q,
+            hit.age(now),
+            self.max_udp_payload,
+            usize::from(limit),
+            ad,
+        )?;
         self.metrics.count_query(false, q.qtype);
         self.metrics.cache_hits.inc();
         self.metrics.count_response(u16::from(template.rcode()));

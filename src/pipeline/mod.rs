@@ -67,10 +67,10 @@ use crate::policy::store::PolicyStore;
 use crate::policy::{Block, Decision, Policy};
 use crate::resolve::cache::{AnswerCache, CacheKey, CachedAnswer};
 use crate::resolve::prefetch::{self, Spawner};
-use crate::resolve::Upstream;
+use crate::resolve::{Status, Upstream};
 use crate::sinkhole::{Effect, Sinkhole};
 use crate::wire::check::{check_wire, WireReject, HEADER_LEN};
-use crate::wire::ede::{Ede, EDE_OTHER, EDE_PROHIBITED, EDE_STALE};
+use crate::wire::ede::{Ede, EDE_DNSSEC_BOGUS, EDE_OTHER, EDE_PROHIBITED, EDE_STALE};
 use crate::wire::quick::{Packet, QuickQuery};
 use crate::wire::template::{render_block, BlockAnswer, BlockShape};
 use crate::wire::Reject;
@@ -320,6 +320,8 @@ impl Handler {
             Verdict::Drop => return None,
         };
         let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        // RFC 6840 5.7: AD on a secure answer when the client set DO or AD.
+        let ad_wanted = dnssec_ok || request.metadata.authentic_data;
         // One lookup key for the policy and the cache key.
         let key = LookupKey::from_labels(query.name().iter());
         // Policy before cache: a list change applies at once to names
@@ -352,7 +354,9 @@ impl Handler {
         match redirect {
             None => {
                 let ckey = cache_key_of(&key, query, dnssec_ok);
-                let cached = self.resolve_into(query, &ckey, dnssec_ok, &mut resp).await;
+                let cached = self
+                    .resolve_into(query, &ckey, dnssec_ok, ad_wanted, &mut resp)
+                    .await;
                 // After the cache and the upstream, whichever answered: a
                 // cached chain is checked against the policy serving now.
                 match self.chain_stage(query, transport, &mut resp, cached.as_deref(), client) {
@@ -414,7 +418,11 @@ impl Handler {
         q.set_name(target);
         let ckey = cache_key(&q, dnssec_ok);
         let mut sub = Message::response(0, OpCode::Query);
-        let _ = self.resolve_into(&q, &ckey, dnssec_ok, &mut sub).await;
+        sub.metadata.checking_disabled = resp.metadata.checking_disabled;
+        // A rewritten answer is ours, never authenticated: no AD.
+        let _ = self
+            .resolve_into(&q, &ckey, dnssec_ok, false, &mut sub)
+            .await;
         resp.metadata.response_code = sub.metadata.response_code;
         resp.answers.extend(sub.answers);
         resp.authorities = sub.authorities;
@@ -527,6 +535,7 @@ impl Handler {
         query: &Query,
         ckey: &CacheKey,
         dnssec_ok: bool,
+        ad_wanted: bool,
         resp: &mut Message,
     ) -> Option<Arc<CachedAnswer>> {
         let now = Instant::now();
@@ -534,6 +543,7 @@ impl Handler {
             self.metrics.cache_hits.inc();
             hit.fill(resp, now);
             self.maybe_prefetch(&hit, now);
+            apply_status(resp, hit.status, hit.ede.as_ref(), ad_wanted);
             return Some(hit);
         }
         self.metrics.cache_misses.inc();
@@ -557,8 +567,16 @@ impl Handler {
             .with_label_values(&[mode])
             .observe(started.elapsed().as_secs_f64());
         match result {
-            Ok(msg) => {
-                let stored = self.cache.insert(ckey, query, &msg, Instant::now());
+            Ok(answer) => {
+                let msg = self.client_view(query, dnssec_ok, answer.msg);
+                let stored = self.cache.insert_validated(
+                    ckey,
+                    query,
+                    &msg,
+                    answer.status,
+                    answer.ede.clone(),
+                    Instant::now(),
+                );
                 self.metrics.cache_entries.set(self.cache.len() as i64);
                 resp.metadata.response_code = msg.metadata.response_code;
                 resp.metadata.authentic_data = false;
@@ -569,6 +587,7 @@ impl Handler {
                     .into_iter()
                     .filter(|r| r.record_type() != RecordType::OPT)
                     .collect();
+                apply_status(resp, answer.status, answer.ede.as_ref(), ad_wanted);
                 // The entry holds no additional records: with any, `resp`
                 // is not the entry's answer.
                 stored.filter(|_| resp.additionals.is_empty())
@@ -589,6 +608,31 @@ impl Handler {
         }
     }
 
+    /// The answer as a client with this DO bit may see it: without DO,
+    /// no RRSIG, NSEC or NSEC3 records unless asked for by type (RFC 4035
+    /// 3.2.1). The upstream query carried DO whenever validating, so the
+    /// validator had them.
+    pub(super) fn client_view(&self, query: &Query, dnssec_ok: bool, mut msg: Message) -> Message {
+        if dnssec_ok {
+            return msg;
+        }
+        let qtype = query.query_type();
+        let keep = |r: &Record| {
+            let t = r.record_type();
+            t == qtype || !matches!(t, RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3)
+        };
+        msg.answers.retain(keep);
+        msg.authorities.retain(|r| {
+            !matches!(
+                r.record_type(),
+                RecordType::RRSIG | RecordType::NSEC | RecordType::NSEC3
+            )
+        });
+        msg.additionals
+            .retain(|r| r.record_type() != RecordType::RRSIG);
+        msg
+    }
+
     /// RFC 8767: answer from an expired cache entry (TTL 30, EDE 3 Stale
     /// Answer) when resolution failed. True if it did.
     fn serve_stale(&self, ckey: &CacheKey, resp: &mut Message) -> bool {
@@ -599,6 +643,43 @@ impl Handler {
         stale.fill_stale(resp, STALE_TTL);
         Ede::new(EDE_STALE, "served stale: resolution failed").attach(resp);
         true
+    }
+}
+
+/// What a validation status does to a response: a bogus answer becomes
+/// SERVFAIL with its EDE unless the client set CD (RFC 4035 3.2.2: then it
+/// gets the data, unvalidated); a secure one gets AD when the client asked
+/// for it (`ad_wanted`: DO or AD set, RFC 6840 5.7).
+fn apply_status(
+    resp: &mut Message,
+    status: Status,
+    ede_of: Option<&crate::resolve::Ede>,
+    ad_wanted: bool,
+) {
+    match status {
+        Status::Bogus if !resp.metadata.checking_disabled => {
+            resp.answers.clear();
+            resp.authorities.clear();
+            resp.additionals.clear();
+            resp.metadata.response_code = ResponseCode::ServFail;
+            resp.metadata.authentic_data = false;
+            match ede_of {
+                Some(e) => e.wire().attach(resp),
+                // EDE 6: DNSSEC Bogus.
+                None => Ede::new(EDE_DNSSEC_BOGUS, "DNSSEC validation failed").attach(resp),
+            }
+        }
+        // With CD the client validates itself: no AD from us (as Unbound).
+        Status::Secure => {
+            resp.metadata.authentic_data = ad_wanted && !resp.metadata.checking_disabled
+        }
+        Status::Insecure => {
+            resp.metadata.authentic_data = false;
+            if let Some(e) = ede_of {
+                e.wire().attach(resp);
+            }
+        }
+        _ => resp.metadata.authentic_data = false,
     }
 }
 

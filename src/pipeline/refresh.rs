@@ -37,8 +37,16 @@ impl Handler {
             .resolve(query, dnssec_ok, self.resolve_timeout)
             .await
         {
-            Ok(msg) => {
-                self.cache.insert(&key, query, &msg, Instant::now());
+            Ok(answer) => {
+                let msg = self.client_view(query, dnssec_ok, answer.msg);
+                self.cache.insert_validated(
+                    &key,
+                    query,
+                    &msg,
+                    answer.status,
+                    answer.ede,
+                    Instant::now(),
+                );
                 self.metrics.cache_entries.set(self.cache.len() as i64);
             }
             Err(e) => {

@@ -66,7 +66,13 @@ impl Handler {
                     .map_or(512, |(p, _)| p.clamp(512, self.max_udp_payload)),
             ),
         };
-        let out = template.render(&q, entry.age(Instant::now()), self.max_udp_payload, limit)?;
+        let out = template.render(
+            &q,
+            entry.age(Instant::now()),
+            self.max_udp_payload,
+            limit,
+            resp.metadata.authentic_data,
+        )?;
         self.count_rcode(resp.metadata.response_code);
         Some(out)
     }

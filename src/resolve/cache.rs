@@ -27,6 +27,7 @@ use dashmap::DashMap;
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{RData, Record, RecordType};
 
+use super::{Ede, Status};
 use crate::config::CacheConfig;
 use crate::wire::template::{lower_query, WireTemplate};
 
@@ -119,6 +120,11 @@ pub struct CachedAnswer {
     /// chain was last found clean under; `u64::MAX` until then. A list
     /// change raises the generation, so the next hit re-checks.
     chain_clean_at: AtomicU64,
+    /// What DNSSEC validation found: AD on secure answers, SERVFAIL for
+    /// bogus ones (their data kept for CD=1 clients).
+    pub status: Status,
+    /// The EDE of a bogus answer's SERVFAIL (or an insecure one's note).
+    pub ede: Option<Ede>,
     /// Its key, shared with the map, so eviction can find the map entry.
     key: Arc<[u8]>,
     /// Looked up since eviction last passed over it (CLOCK's bit).
@@ -225,6 +231,10 @@ const MAX_SECOND_CHANCES: usize = 64;
 /// The cache.
 pub struct AnswerCache {
     map: DashMap<Arc<[u8]>, Arc<CachedAnswer>>,
+    /// Seconds a bogus answer is kept (`dnssec.bogus_ttl_secs`): long
+    /// enough that a broken zone is not re-fetched per query, short
+    /// enough that a fixed one recovers soon.
+    bogus_ttl: u32,
     /// Every stored answer in insertion order (CLOCK's hand at the
     /// front). Weak: an answer replaced or swept is freed at once and its
     /// slot skipped (and dropped by the next sweep).
@@ -237,9 +247,23 @@ impl AnswerCache {
     pub fn new(cfg: CacheConfig) -> Self {
         Self {
             map: DashMap::with_shard_amount(64),
+            bogus_ttl: 60,
             clock: Mutex::new(VecDeque::new()),
             cfg,
         }
+    }
+
+    /// The same cache keeping bogus answers `secs` seconds.
+    pub fn with_bogus_ttl(mut self, secs: u32) -> Self {
+        self.bogus_ttl = secs.max(1);
+        self
+    }
+
+    /// Remove every bogus answer (a negative trust anchor was added: the
+    /// zone's answers must be validated again, not served as SERVFAIL
+    /// for the rest of their bogus TTL).
+    pub fn drop_bogus(&self) {
+        self.map.retain(|_, v| v.status != Status::Bogus);
     }
 
     /// Entries held.
@@ -321,10 +345,27 @@ impl AnswerCache {
         msg: &Message,
         now: Instant,
     ) -> Option<Arc<CachedAnswer>> {
+        self.insert_validated(key, query, msg, Status::Unchecked, None, now)
+    }
+
+    /// [`AnswerCache::insert`] with the answer's DNSSEC status: a bogus
+    /// answer is kept `dnssec.bogus_ttl_secs`, whatever its records say.
+    pub fn insert_validated(
+        &self,
+        key: &CacheKey,
+        query: &Query,
+        msg: &Message,
+        status: Status,
+        ede: Option<Ede>,
+        now: Instant,
+    ) -> Option<Arc<CachedAnswer>> {
         if self.cfg.max_entries == 0 {
             return None;
         }
-        let ttl = self.ttl_for(msg)?;
+        let ttl = match status {
+            Status::Bogus => self.bogus_ttl,
+            _ => self.ttl_for(msg)?,
+        };
         let held = self.map.len();
         if held >= self.cfg.max_entries {
             self.evict_one();
@@ -346,6 +387,8 @@ impl AnswerCache {
             stored: now,
             ttl,
             wire: WireTemplate::build(&lower_query(query), msg),
+            status,
+            ede,
             key: key.clone(),
             used: AtomicBool::new(false),
             prefetching: AtomicBool::new(false),

@@ -250,7 +250,7 @@ pub(super) fn extract(
             return Step::Done {
                 records: out,
                 rcode: ResponseCode::NoError,
-                authority: Vec::new(),
+                authority: proof_records(msg, zone, dnssec_ok),
             };
         }
         let cname = msg
@@ -297,7 +297,9 @@ pub(super) fn extract(
             };
             let cname =
                 Record::from_rdata(cur.clone(), rec.ttl, RData::CNAME(CNAME(synth.clone())));
+            let owner = rec.name.clone();
             out.push(rec);
+            sigs(&mut out, &owner);
             out.push(cname);
             synth
         } else {
@@ -332,6 +334,25 @@ pub(super) fn extract(
         records: out,
         next: cur,
     }
+}
+
+/// With DO, the NSEC/NSEC3 records (and their RRSIGs) of a positive
+/// answer's authority section, from inside `zone`: the proof that a
+/// wildcard answer was rightly expanded (RFC 4035 3.1.3.3).
+fn proof_records(msg: &Message, zone: &Name, dnssec_ok: bool) -> Vec<Record> {
+    if !dnssec_ok {
+        return Vec::new();
+    }
+    let proof = |t: RecordType| matches!(t, RecordType::NSEC | RecordType::NSEC3);
+    msg.authorities
+        .iter()
+        .filter(|r| zone.zone_of(&r.name))
+        .filter(|r| {
+            proof(r.record_type())
+                || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if proof(s.input().type_covered))
+        })
+        .cloned()
+        .collect()
 }
 
 /// The SOA (and with DO the NSEC/NSEC3/RRSIG proofs) of a negative answer,

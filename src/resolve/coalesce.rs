@@ -14,13 +14,13 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-use hickory_proto::op::{Message, Query};
+use hickory_proto::op::Query;
 use tokio::sync::oneshot;
 
-use super::ResolveError;
+use super::{Answer, ResolveError};
 use crate::wire::name::LowerName;
 
-type Outcome = Result<Message, ResolveError>;
+type Outcome = Result<Answer, ResolveError>;
 /// The question: name in lowercase wire form ([`LowerName`]), then the
 /// type and the DO bit (a byte string hashes in one pass; a `Name` label
 /// by label).
@@ -142,7 +142,7 @@ mod tests {
                 f.run(&q(name), false, async {
                     c.fetch_add(1, Ordering::Relaxed);
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    Ok(Message::query())
+                    Ok(Answer::unchecked(hickory_proto::op::Message::query()))
                 })
                 .await
             }));
@@ -168,8 +168,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let f = flights.clone();
         let follower = tokio::spawn(async move {
-            f.run(&q("x.example."), false, async { Ok(Message::query()) })
-                .await
+            f.run(&q("x.example."), false, async {
+                Ok(Answer::unchecked(hickory_proto::op::Message::query()))
+            })
+            .await
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         leader.abort();

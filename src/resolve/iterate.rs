@@ -54,7 +54,8 @@ use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
 use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
-use super::ResolveError;
+use super::validate::{BoxFut, Fetch, Fetched, Validator, Work};
+use super::{Answer, ResolveError, Status};
 
 /// Deepest nesting of name-server-address resolutions.
 pub const MAX_DEPTH: u8 = 4;
@@ -86,6 +87,8 @@ pub struct RecursiveSettings {
     pub metrics: Option<Arc<Metrics>>,
     /// QNAME minimisation mode (RFC 9156).
     pub qname_minimisation: QnameMinimisation,
+    /// DNSSEC validation (None: off, answers unchecked).
+    pub validator: Option<Arc<Validator>>,
 }
 
 /// Why an iteration failed. Each maps to a [`ResolveError`] (SERVFAIL + EDE).
@@ -177,15 +180,26 @@ struct Resolved {
     rcode: ResponseCode,
     answers: Vec<Record>,
     authority: Vec<Record>,
+    /// The zone each iteration of the chain was answered by, in order
+    /// (the validator's hint for unsigned records).
+    zones: Vec<Name>,
 }
 
 /// Per-client-query state shared by its sub-resolutions.
-struct Ctx {
+pub struct Ctx {
     queries_left: u32,
+    /// The zone the last iteration's answer came from.
+    last_zone: Name,
     depth: u8,
     dnssec_ok: bool,
     /// NS names being resolved up the stack (loop guard).
     pending_ns: Vec<Name>,
+    /// Servers that gave usable replies in this query (the ones a bogus
+    /// answer may have come from).
+    answered: Vec<SocketAddr>,
+    /// Servers not to ask again: the second attempt after a bogus answer
+    /// asks the zone's other servers (Unbound's blacklist and refetch).
+    avoid: Vec<SocketAddr>,
 }
 
 type BoxedResolve<'a> = Pin<Box<dyn Future<Output = Result<Resolved, IterateError>> + Send + 'a>>;
@@ -202,6 +216,41 @@ pub struct Iterative {
     max_queries: u32,
     metrics: Option<Arc<Metrics>>,
     qname_minimisation: QnameMinimisation,
+    validator: Option<Arc<Validator>>,
+    /// DS sets (or the NSEC/NSEC3 proofs of none) that referrals carried,
+    /// by child zone: a validator reads a delegation's DS from the
+    /// referral that followed it instead of asking again.
+    referral_ds: dashmap::DashMap<Name, (Fetched, Instant)>,
+}
+
+/// Referral DS sets kept at most.
+const REFERRAL_DS_SIZE: usize = 50_000;
+
+impl Fetch for Iterative {
+    type State = Ctx;
+
+    fn fetch<'a>(
+        &'a self,
+        name: &'a Name,
+        qtype: RecordType,
+        ctx: &'a mut Ctx,
+    ) -> BoxFut<'a, Option<Fetched>> {
+        Box::pin(async move {
+            if qtype == RecordType::DS && ctx.avoid.is_empty() {
+                if let Some(e) = self.referral_ds.get(name) {
+                    if e.1 > Instant::now() {
+                        return Some(e.0.clone());
+                    }
+                }
+            }
+            let r = self.resolve_boxed(name, qtype, ctx).await.ok()?;
+            Some(Fetched {
+                rcode: Some(r.rcode),
+                answers: r.answers,
+                authority: r.authority,
+            })
+        })
+    }
 }
 
 impl Iterative {
@@ -231,28 +280,168 @@ impl Iterative {
             max_queries: s.max_queries.max(1),
             metrics: s.metrics,
             qname_minimisation: s.qname_minimisation,
+            validator: s.validator,
+            referral_ds: dashmap::DashMap::new(),
         }
+    }
+
+    /// Keep what a referral to `child` says about its DS set: the DS
+    /// records and their signatures, or the NSEC/NSEC3 records (and
+    /// signatures) denying one. Only when validating.
+    fn note_referral(&self, msg: &Message, child: &Name) {
+        if self.validator.is_none() {
+            return;
+        }
+        let is_ds = |r: &Record| {
+            r.name == *child
+                && (r.record_type() == RecordType::DS
+                    || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if s.input().type_covered == RecordType::DS))
+        };
+        let answers: Vec<Record> = msg
+            .authorities
+            .iter()
+            .filter(|r| is_ds(r))
+            .cloned()
+            .collect();
+        let authority: Vec<Record> = if answers.is_empty() {
+            msg.authorities
+                .iter()
+                .filter(|r| {
+                    matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3)
+                        || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if matches!(s.input().type_covered, RecordType::NSEC | RecordType::NSEC3))
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if answers.is_empty() && authority.is_empty() {
+            return;
+        }
+        let ttl = answers
+            .iter()
+            .chain(&authority)
+            .map(|r| r.ttl)
+            .min()
+            .unwrap_or(0)
+            .min(86_400);
+        if self.referral_ds.len() >= REFERRAL_DS_SIZE {
+            self.referral_ds.clear();
+        }
+        self.referral_ds.insert(
+            child.clone(),
+            (
+                Fetched {
+                    rcode: Some(ResponseCode::NoError),
+                    answers,
+                    authority,
+                },
+                Instant::now() + Duration::from_secs(u64::from(ttl)),
+            ),
+        );
+    }
+
+    /// The validator, when validation is on.
+    pub fn validator(&self) -> Option<&Arc<Validator>> {
+        self.validator.as_ref()
     }
 
     /// Resolve one question: rcode, answer section (CNAME chain included)
     /// and, for NXDOMAIN/NODATA, the zone's SOA.
-    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Message, ResolveError> {
+    pub async fn resolve(&self, query: &Query, dnssec_ok: bool) -> Result<Answer, ResolveError> {
         let mut name = query.name().clone();
         name.set_fqdn(true);
         let mut ctx = Ctx {
             queries_left: self.max_queries,
+            last_zone: Name::root(),
             depth: 0,
-            dnssec_ok,
+            // A validator needs the signatures whatever the client asked.
+            dnssec_ok: dnssec_ok || self.validator.is_some(),
             pending_ns: Vec::new(),
+            answered: Vec::new(),
+            avoid: Vec::new(),
         };
-        let r = self
-            .resolve_chain(&name, query.query_type(), &mut ctx)
-            .await?;
+        let qtype = query.query_type();
+        let mut r = self.resolve_chain(&name, qtype, &mut ctx).await?;
+        let (status, ede) = match &self.validator {
+            None => (Status::Unchecked, None),
+            Some(v) => {
+                // One budget for the whole client query, second attempt
+                // included.
+                let mut work = v.work();
+                let (status, ede) = self
+                    .validated(v, &mut work, &name, qtype, &r, &mut ctx)
+                    .await;
+                let (status, ede) =
+                    if status != Status::Bogus || ctx.answered.is_empty() || work.budget.exceeded()
+                    {
+                        (status, ede)
+                    } else {
+                        // A bogus answer may be one server's fault (a stale or
+                        // tampered copy): once more, from the zones' other
+                        // servers, the chain looked up again.
+                        ctx.avoid = std::mem::take(&mut ctx.answered);
+                        v.forget_bogus();
+                        match self.resolve_chain(&name, qtype, &mut ctx).await {
+                            Ok(again) => {
+                                let (s2, e2) = self
+                                    .validated(v, &mut work, &name, qtype, &again, &mut ctx)
+                                    .await;
+                                if s2 != Status::Bogus {
+                                    r = again;
+                                }
+                                (s2, e2)
+                            }
+                            Err(_) => (status, ede),
+                        }
+                    };
+                v.finish(&work, status, ede.as_ref());
+                (status, ede)
+            }
+        };
         let mut m = Message::response(0, OpCode::Query);
         m.metadata.response_code = r.rcode;
         m.answers = r.answers;
         m.authorities = r.authority;
-        Ok(m)
+        Ok(Answer {
+            msg: m,
+            status,
+            ede,
+        })
+    }
+
+    /// Validate the resolution `r` of `name`/`qtype` (one budget for it).
+    async fn validated(
+        &self,
+        v: &Validator,
+        work: &mut Work,
+        name: &Name,
+        qtype: RecordType,
+        r: &Resolved,
+        ctx: &mut Ctx,
+    ) -> (Status, Option<crate::resolve::Ede>) {
+        let zones = r.zones.clone();
+        let hint = move |owner: &Name| {
+            zones
+                .iter()
+                .filter(|z| z.zone_of(owner))
+                .max_by_key(|z| z.num_labels())
+                .cloned()
+        };
+        let (status, ede) = v
+            .validate(
+                self,
+                ctx,
+                work,
+                name,
+                qtype,
+                r.rcode,
+                &r.answers,
+                &r.authority,
+                &hint,
+            )
+            .await;
+        (status, ede)
     }
 
     /// Delegation cuts cached (for tests and metrics).
@@ -280,9 +469,14 @@ impl Iterative {
         ctx: &mut Ctx,
     ) -> Result<Resolved, IterateError> {
         let mut answers: Vec<Record> = Vec::new();
+        let mut zones: Vec<Name> = Vec::new();
         let mut name = qname.clone();
         loop {
-            match self.resolve_step(&name, qtype, ctx).await? {
+            let step = self.resolve_step(&name, qtype, ctx).await?;
+            if !zones.contains(&ctx.last_zone) {
+                zones.push(ctx.last_zone.clone());
+            }
+            match step {
                 Step::Done {
                     records,
                     rcode,
@@ -293,6 +487,7 @@ impl Iterative {
                         rcode,
                         answers,
                         authority,
+                        zones,
                     });
                 }
                 Step::Follow { records, next } => {
@@ -349,6 +544,13 @@ impl Iterative {
             };
             let mut attempted: Vec<Name> = Vec::new();
             let mut servers = self.server_addresses(&mut cut, &mut attempted, ctx).await?;
+            if !ctx.avoid.is_empty() && servers.iter().all(|a| ctx.avoid.contains(a)) {
+                // Every known address gave the bogus answer: find the
+                // zone's other servers.
+                if let Some(more) = self.untried_addresses(&mut cut, &mut attempted, ctx).await {
+                    servers.extend(more);
+                }
+            }
             let asked = loop {
                 match self
                     .ask(
@@ -391,9 +593,11 @@ impl Iterative {
             let Some((reply, msg)) = asked else {
                 continue;
             };
+            ctx.last_zone = cut.zone.clone();
             if let Some(child) = minimised {
                 match reply {
                     Reply::Referral(zone) => {
+                        self.note_referral(&msg, &zone);
                         let now = Instant::now();
                         cut = self.cuts.insert(referral(&msg, &cut.zone, &zone, now), now);
                     }
@@ -419,6 +623,7 @@ impl Iterative {
             }
             match reply {
                 Reply::Referral(child) => {
+                    self.note_referral(&msg, &child);
                     let now = Instant::now();
                     cut = self
                         .cuts
@@ -668,6 +873,9 @@ impl Iterative {
         ctx: &mut Ctx,
     ) -> Result<(Reply, Message), IterateError> {
         let query = Query::query(name.clone(), qtype);
+        if servers.iter().any(|s| !ctx.avoid.contains(s)) {
+            servers.retain(|s| !ctx.avoid.contains(s));
+        }
         self.stats.order(&mut servers, |s| s.ip(), Instant::now());
         let mut last = String::from("no server tried");
         let mut last_public = last.clone();
@@ -705,6 +913,9 @@ impl Iterative {
                             }
                             usable => {
                                 self.stats.answered(server.ip(), rtt, now);
+                                if self.validator.is_some() && !ctx.answered.contains(&server) {
+                                    ctx.answered.push(server);
+                                }
                                 return Ok((usable, msg));
                             }
                         }

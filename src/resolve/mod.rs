@@ -10,14 +10,108 @@ pub mod forward;
 pub mod iterate;
 pub mod minimise;
 pub mod prefetch;
+pub mod rollover;
 pub mod roothints;
 pub mod servers;
+pub mod validate;
 
 use std::time::Duration;
 
 use hickory_proto::op::{Message, Query};
 
 use crate::wire::ede::{EDE_NETWORK_ERROR, EDE_NO_REACHABLE_AUTHORITY};
+
+/// The DNSSEC status of one resolution (RFC 4033 5), as the cache keeps
+/// it and the response flags show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Status {
+    /// Validation is off (`dnssec.validation = false`): answered exactly
+    /// as a non-validating resolver does.
+    #[default]
+    Unchecked,
+    /// A chain of trust from an anchor proves it: AD when asked for.
+    Secure,
+    /// Proven unsigned (a delegation without DS), under a negative trust
+    /// anchor, or without an anchor above it.
+    Insecure,
+    /// Should be signed and is not, or its signatures fail: SERVFAIL with
+    /// EDE (the data only for CD=1).
+    Bogus,
+    /// Could not be decided (a chain-of-trust fetch failed).
+    Indeterminate,
+}
+
+impl Status {
+    /// Bounded metrics label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Unchecked => "unchecked",
+            Status::Secure => "secure",
+            Status::Insecure => "insecure",
+            Status::Bogus => "bogus",
+            Status::Indeterminate => "indeterminate",
+        }
+    }
+
+    /// The weaker of two parts of one answer: a whole answer is only as
+    /// secure as its least secure RRset.
+    pub fn and(self, other: Status) -> Status {
+        fn rank(s: Status) -> u8 {
+            match s {
+                Status::Bogus => 0,
+                Status::Indeterminate => 1,
+                Status::Insecure => 2,
+                Status::Unchecked => 3,
+                Status::Secure => 4,
+            }
+        }
+        if rank(other) < rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// An Extended DNS Error a validation result carries: for a bogus answer
+/// the reason for its SERVFAIL, for an insecure one a note (EDE 27 for
+/// NSEC3 iterations over the limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ede {
+    /// RFC 8914 info code.
+    pub code: u16,
+    /// EXTRA-TEXT: names the zone, never a server address.
+    pub text: std::sync::Arc<str>,
+}
+
+impl Ede {
+    /// The EDE as the reply writers take it.
+    pub fn wire(&self) -> crate::wire::ede::Ede<'_> {
+        crate::wire::ede::Ede::new(self.code, &self.text)
+    }
+}
+
+/// One resolved answer with its DNSSEC status.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Rcode and sections (NXDOMAIN and NODATA are answers).
+    pub msg: Message,
+    /// What validation found.
+    pub status: Status,
+    /// Why, when bogus (or the EDE of an insecure answer).
+    pub ede: Option<Ede>,
+}
+
+impl Answer {
+    /// An answer nobody validated.
+    pub fn unchecked(msg: Message) -> Self {
+        Self {
+            msg,
+            status: Status::Unchecked,
+            ede: None,
+        }
+    }
+}
 
 /// Why a resolution failed; each maps to SERVFAIL with an EDE code.
 /// `Clone` so one failure can answer every client waiting on it.
@@ -132,6 +226,14 @@ impl Upstream {
         Upstream::Forward(f, coalesce::InFlight::default())
     }
 
+    /// The DNSSEC validator, when validation is on.
+    pub fn validator(&self) -> Option<&std::sync::Arc<validate::Validator>> {
+        match self {
+            Upstream::Recursive(r, _) => r.validator(),
+            Upstream::Forward(f, _) => f.validator(),
+        }
+    }
+
     /// Metrics label of the mode.
     pub fn mode(&self) -> &'static str {
         match self {
@@ -148,7 +250,7 @@ impl Upstream {
         query: &Query,
         dnssec_ok: bool,
         budget: Duration,
-    ) -> Result<Message, ResolveError> {
+    ) -> Result<Answer, ResolveError> {
         // Boxed: an iteration's state machine is kilobytes, and inline it
         // would make every spawned query task that big, cache hits
         // included (tokio copies a task's future on spawn and completion;

@@ -23,6 +23,9 @@ use crate::config::{
 };
 use crate::resolve::servers::AddressPolicy;
 
+pub mod dnssec;
+pub use dnssec::DnssecSettings;
+
 /// A configuration that passed validation, with addresses parsed and paths
 /// resolved, so the rest of the program never re-parses strings.
 #[derive(Debug, Clone)]
@@ -56,6 +59,13 @@ pub struct Validated {
     pub groups: crate::policy::Groups,
     /// dnstap socket path resolved, if dnstap is on.
     pub dnstap: Option<PathBuf>,
+    /// `[dnssec]`: trust anchors parsed, negative trust anchors as names.
+    pub dnssec: DnssecSettings,
+    /// The directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+    /// The file it was read from (None for the built-in config): what
+    /// `POST /admin/reload` re-reads the negative trust anchors from.
+    pub source: Option<PathBuf>,
 }
 
 impl Validated {
@@ -88,6 +98,14 @@ impl Validated {
         c.audit.log = self.audit_log.as_deref().map(abs);
         c.querylog.path = self.querylog.as_deref().map(abs);
         c.metrics.admin_token_file = self.admin_token_file.as_deref().map(abs);
+        if !c.dnssec.trust_anchor_file.is_empty() {
+            c.dnssec.trust_anchor_file = abs(&self.base_dir.join(&c.dnssec.trust_anchor_file))
+                .display()
+                .to_string();
+        }
+        if let Some(p) = &self.dnssec.state_dir {
+            c.dnssec.state_dir = abs(p).display().to_string();
+        }
         if let Some(bp) = &self.blockpage {
             let show = |p: &Option<PathBuf>, raw: &mut String| {
                 if let Some(p) = p {
@@ -122,7 +140,12 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut problems = collected.problems;
         let config = match collected.value {
-            Some(c) if problems.is_empty() => return c.validate(path, base),
+            Some(c) if problems.is_empty() => {
+                return c.validate(path, base).map(|mut v| {
+                    v.source = Some(path.to_path_buf());
+                    v
+                })
+            }
             Some(c) if !collected.shifted => c,
             _ => {
                 return Err(ConfigError::Invalid {
@@ -197,6 +220,7 @@ impl Config {
         let blockpage = crate::blockpage::prepare(&self.blockpage, base, &mut problems);
         let groups = groups(&self, &mut problems);
         let dnstap = dnstap(&self, base, &mut problems);
+        let dnssec = dnssec::dnssec(&self, base, &mut problems);
 
         if !problems.is_empty() {
             return Err(ConfigError::Invalid {
@@ -219,6 +243,9 @@ impl Config {
             querylog,
             groups,
             dnstap,
+            dnssec,
+            base_dir: base.to_path_buf(),
+            source: None,
         })
     }
 }

@@ -12,6 +12,8 @@ pub struct QuickQuery<'a> {
     pub rd: bool,
     /// Checking disabled.
     pub cd: bool,
+    /// Authentic data (a client asking for the AD bit, RFC 6840 5.7).
+    pub ad: bool,
     /// The question name in wire form (labels, terminating zero).
     pub qname: &'a [u8],
     /// Query type.
@@ -117,6 +119,7 @@ pub fn parse_quick(p: &[u8]) -> Option<QuickQuery<'_>> {
         id: be16(p, 0)?,
         rd: p[2] & 0x01 != 0,
         cd: p[3] & 0x10 != 0,
+        ad: p[3] & 0x20 != 0,
         qname,
         qtype,
         qclass,

@@ -91,12 +91,16 @@ impl WireTemplate {
 
     /// Render for `q`, `age` seconds after caching, or None if it would
     /// exceed `limit` bytes (the normal path then truncates properly).
+    ///
+    /// `ad`: set the AD bit (a secure answer to a client that set DO or
+    /// AD); one template serves both variants.
     pub fn render(
         &self,
         q: &QuickQuery<'_>,
         age: u32,
         max_payload: u16,
         limit: usize,
+        ad: bool,
     ) -> Option<Vec<u8>> {
         if q.qname.len() != self.qname_len {
             return None;
@@ -109,7 +113,8 @@ impl WireTemplate {
         out.extend_from_slice(&self.bytes);
         out[0..2].copy_from_slice(&q.id.to_be_bytes());
         out[2] = 0x80 | u8::from(q.rd);
-        out[3] = 0x80 | if q.cd { 0x10 } else { 0 } | (self.bytes[3] & 0x0f);
+        out[3] =
+            0x80 | if ad { 0x20 } else { 0 } | if q.cd { 0x10 } else { 0 } | (self.bytes[3] & 0x0f);
         out[12..12 + self.qname_len].copy_from_slice(q.qname);
         for &off in self.ttl_offsets.iter() {
             let o = usize::from(off);
@@ -395,7 +400,7 @@ mod tests {
         let t = WireTemplate::build(&Query::query(name, RecordType::A), &resp).expect("template");
         let qb = query_bytes("WWW.Example.COM.", true);
         let q = parse_quick(&qb).expect("quick");
-        let out = t.render(&q, 10, 1232, 1232).expect("render");
+        let out = t.render(&q, 10, 1232, 1232, false).expect("render");
         let m = Message::from_vec(&out).expect("decode");
         assert_eq!(m.metadata.id, 0x1234);
         assert_eq!(m.metadata.response_code, ResponseCode::NoError);
@@ -409,13 +414,18 @@ mod tests {
             .edns
             .as_ref()
             .is_some_and(|e| e.flags().dnssec_ok && e.max_payload() == 1232));
-        assert!(t.render(&q, 10, 1232, 40).is_none(), "over the limit");
+        assert!(
+            t.render(&q, 10, 1232, 40, false).is_none(),
+            "over the limit"
+        );
         let b2 = query_bytes("www.example.com.", false);
         let q2 = parse_quick(&b2).expect("q");
-        assert!(Message::from_vec(&t.render(&q2, 0, 1232, 512).expect("r"))
-            .expect("d")
-            .edns
-            .is_none());
+        assert!(
+            Message::from_vec(&t.render(&q2, 0, 1232, 512, false).expect("r"))
+                .expect("d")
+                .edns
+                .is_none()
+        );
     }
 
     /// The hand encoder writes exactly hickory's bytes where it applies,

@@ -7,11 +7,14 @@
 #               every alert); every alert has summary, description, and a
 #               runbook section in docs/operations.md
 #   panels      a live dnsward (NSD hierarchy on 127.0.N.x, dnsward and
-#               Prometheus on 127.0.0.1) under about 400 queries; every query
+#               Prometheus on 127.0.0.1) under about 420 queries; every query
 #               of deploy/grafana/dnsward.json and every rule of
 #               deploy/prometheus must parse and return data
 #               (tests/deploy/eval_panels.py through Prometheus' HTTP API);
-#               the refused reload fires DnswardListReloadRefused
+#               the refused reload fires DnswardListReloadRefused, the
+#               KeyTrap-style zone DnswardDnssecBudgetExceeded; secure,
+#               insecure and bogus answers and the family group's blocks
+#               are counted
 #   systemd     tests/deploy/systemd.sh: systemd-analyze verify and
 #               security (exposure at most 2.0, "OK") of deploy/dnsward.service,
 #               a start as an unprivileged uid with only CAP_NET_BIND_SERVICE
@@ -26,6 +29,7 @@
 #               binary, the config, HEALTHCHECK; then a run of it
 #               (tests/deploy/container.sh)
 # Needs: promtool/prometheus (Debian prometheus), nsd, dig, curl, python3,
+# ldns-keygen and ldns-signzone (ldnsutils),
 # systemd-analyze, kubernetes-validate (pip). A missing tool fails its step.
 # Exit status: 0 when every step passes, 1 otherwise.
 set -euo pipefail
@@ -80,9 +84,20 @@ panels() {
     live_traffic
     # Two scrapes after the traffic, and the rules evaluated on them.
     sleep 4
-    # The refused reload must show as an alert on the real metric.
+    # The refused reload and the KeyTrap-style zone must show as alerts on
+    # the real metrics.
     python3 "$HERE/eval_panels.py" "http://127.0.0.1:$PROM_PORT" deploy/grafana/dnsward.json \
-      DnswardListReloadRefused
+      DnswardListReloadRefused DnswardDnssecBudgetExceeded || exit 1
+    # Every DNSSEC result the stack provokes, and the group's own blocks,
+    # came from the traffic (not only from series born at zero).
+    local want
+    for want in 'dnsward_dnssec_results_total{result="secure"}' 'dnsward_dnssec_results_total{result="insecure"}' \
+      'dnsward_dnssec_results_total{result="bogus"}' 'dnsward_dnssec_bogus_total{ede="6"}' \
+      'dnsward_blocked_total{group="family",list="adult"}' 'dnsward_blocked_total{group="default"}'; do
+      curl -s --max-time 5 -G "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=sum($want) > 0" |
+        grep -q '"result":\[{' || { echo "FAIL no traffic counted in $want" >&2; exit 1; }
+    done
+    echo "ok   DNSSEC secure, insecure, bogus (EDE 6) and group family/default blocks counted"
   )
 }
 

@@ -9,14 +9,25 @@
 #   names), and `dead.zz.` delegated to 127.0.N.4 where nothing listens, so
 #   its names end in SERVFAIL.
 #   NSD also serves `rpz.test.` on 127.0.N.5 (AXFR to loopback).
+#   DNSSEC (ldns-keygen, ldns-signzone): `.` and `zz.` are signed, the
+#   root's KSK is dnsward's trust anchor. `www.zz` is secure; `bench.zz.`
+#   and `dead.zz.` have no DS (insecure); `tampered.zz`'s address was
+#   changed after signing (bogus, EDE 6); `trap.zz.` on 127.0.N.6 signs its
+#   RRsets with TRAP_KEYS (default 72) zone keys and `www.trap.zz`'s
+#   address was changed after signing, so checking its signatures costs
+#   more than the validation budget (KeyTrap-style: budget exceeded).
 #   dnsward (target/debug/dnsward): recursive, two enforced lists, one
-#   dry-run list and one transferred from 127.0.N.5 (`orders`), [ratelimit] with 127.0.0.1 exempt and a tiny budget for
+#   dry-run list and one transferred from 127.0.N.5 (`orders`), a policy
+#   group `family` (client 127.0.0.88) adding the list `adult`,
+#   [ratelimit] with 127.0.0.1 and 127.0.0.88 exempt and a tiny budget for
 #   every other source.
 #   Prometheus: scrapes dnsward every second and loads
 #   deploy/prometheus/{rules,alerts}.yml, evaluated every second.
-# live_traffic: a bounded mix (about 400 queries: answers, cache hits,
-#   NODATA, NXDOMAIN, blocked, blocked by CNAME chain, dry-run, SERVFAIL, TCP, rate-limited from
-#   127.0.0.77), one refused and one successful list reload.
+# live_traffic: a bounded mix (about 420 queries: answers, cache hits,
+#   NODATA, NXDOMAIN, blocked, blocked by CNAME chain, blocked for the
+#   group, dry-run, SERVFAIL, TCP, DNSSEC secure/insecure/bogus/over
+#   budget, rate-limited from 127.0.0.77), one refused and one successful
+#   list reload.
 
 DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${REPO:-$(cd "$DEPLOY_DIR/../.." && pwd)}
@@ -37,6 +48,30 @@ deploy_cleanup() {
   cleanup
 }
 
+# sign_zone LABEL ORIGIN ZONEFILE [ZSKS]: sign ZONEFILE in place (NSEC,
+# ECDSA P-256, one KSK and ZSKS zone keys, default 1; signatures valid
+# for ldns-signzone's default 4 weeks) and set SIGNED_DS to the KSK's DS
+# record (one line, presentation format).
+sign_zone() {
+  local label=$1 origin=$2 zf=$3 n=${4:-1} dir keys=() i
+  dir=$WORK/keys-$label
+  mkdir -p "$dir"
+  keys+=("$dir/$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 -k "$origin")") || die "ldns-keygen $origin failed"
+  for ((i = 0; i < n; i++)); do
+    keys+=("$dir/$(cd "$dir" && ldns-keygen -a ECDSAP256SHA256 "$origin")") || die "ldns-keygen $origin failed"
+  done
+  ldns-signzone -o "$origin" -f "$zf.signed" "$zf" "${keys[@]}" || die "ldns-signzone $zf failed"
+  mv "$zf.signed" "$zf"
+  SIGNED_DS=$(tr -s '\t' ' ' <"${keys[0]}.ds")
+}
+
+# tamper ZONEFILE OWNER OLD NEW: change the address of OWNER's A record
+# after signing, so its signatures no longer verify (bogus).
+tamper() {
+  sed -i -E "s/^($2[[:space:]].*[[:space:]]A[[:space:]]+)$3\$/\1$4/" "$1"
+  grep -qE "^$2[[:space:]].*[[:space:]]A[[:space:]]+$4\$" "$1" || die "tamper: no A $3 of $2 in $1"
+}
+
 live_stack() {
   WORK=${WORK:-$(mktemp -d /tmp/dnsward-deploy.XXXXXX)}
   mkdir -p "$WORK/logs" "$WORK/lists"
@@ -45,14 +80,37 @@ live_stack() {
   cp "$REPO/target/debug/dnsward" "$DNSWARD"
   NET=$(pick_loopback_net)
   ROOT_IP=127.0.$NET.1 TLD_IP=127.0.$NET.2 LEAF_IP=127.0.$NET.3 DEAD_IP=127.0.$NET.4
+  TRAP_IP=127.0.$NET.6
   make_zones "$WORK/zones"
   cat >>"$WORK/zones/zz.zone" <<ZONE
 dead          IN NS  ns.dead.zz.
 ns.dead       IN A   $DEAD_IP
+www           IN A   198.18.1.1
+tampered      IN A   198.18.1.2
+trap          IN NS  ns.trap.zz.
+ns.trap       IN A   $TRAP_IP
 ZONE
+  cat >"$WORK/zones/trap.zz.zone" <<ZONE
+\$ORIGIN trap.zz.
+\$TTL 86400
+@             IN SOA ns.trap.zz. hostmaster.trap.zz. 1 3600 900 604800 86400
+@             IN NS  ns.trap.zz.
+ns            IN A   $TRAP_IP
+www           IN A   198.18.2.1
+ZONE
+  # Signed bottom up, each DS into its parent before the parent is signed.
+  sign_zone trap trap.zz. "$WORK/zones/trap.zz.zone" "${TRAP_KEYS:-72}"
+  tamper "$WORK/zones/trap.zz.zone" 'www\.trap\.zz\.' 198.18.2.1 198.18.2.9
+  echo "$SIGNED_DS" >>"$WORK/zones/zz.zone"
+  sign_zone tld zz. "$WORK/zones/zz.zone"
+  tamper "$WORK/zones/zz.zone" 'tampered\.zz\.' 198.18.1.2 198.18.1.9
+  echo "$SIGNED_DS" >>"$WORK/zones/root.zone"
+  sign_zone root . "$WORK/zones/root.zone"
+  ROOT_DS=$SIGNED_DS
   start_nsd root . "$ROOT_IP" "$WORK/zones/root.zone"
   start_nsd tld zz. "$TLD_IP" "$WORK/zones/zz.zone"
   start_nsd leaf bench.zz. "$LEAF_IP" "$WORK/zones/bench.zz.zone"
+  start_nsd trap trap.zz. "$TRAP_IP" "$WORK/zones/trap.zz.zone"
   # An RPZ primary for the transferred list "orders" (AXFR from loopback),
   # so the transfer series (serial, transfers, expired) have data.
   RPZ_IP=127.0.$NET.5
@@ -74,6 +132,7 @@ ZONE
   # h25.bench.zz too: c25.bench.zz (a CNAME to it) is then blocked by chain.
   { awk 'BEGIN { for (i = 0; i < 20; i++) printf "0.0.0.0 malware%d.example\n", i }'; echo "0.0.0.0 h25.bench.zz"; } >"$WORK/lists/malware.hosts"
   awk 'BEGIN { for (i = 0; i < 10; i++) printf "trial%d.example\n", i }' >"$WORK/lists/trial.txt"
+  awk 'BEGIN { for (i = 0; i < 10; i++) printf "adult%d.example\n", i }' >"$WORK/lists/adult.txt"
   cat >"$WORK/dnsward.toml" <<CONF
 [server]
 listen = ["127.0.0.1:0"]
@@ -94,7 +153,10 @@ watch = false
 qps = 1
 burst = 2
 slip = 2
-exempt = ["127.0.0.1/32"]
+exempt = ["127.0.0.1/32", "127.0.0.88/32"]
+
+[dnssec]
+trust_anchors = ["$ROOT_DS"]
 
 [[lists]]
 name = "court"
@@ -122,6 +184,15 @@ primaries = ["$RPZ_IP:53"]
 zone = "rpz.test."
 retry_secs = 1
 timeout_secs = 5
+
+[[lists]]
+name = "adult"
+path = "$WORK/lists/adult.txt"
+
+[[groups]]
+name = "family"
+clients = ["127.0.0.88/32"]
+lists = ["adult"]
 CONF
   start_dnsward deploy "$WORK/dnsward.toml"
 
@@ -184,6 +255,12 @@ live_traffic() {
     q c25.bench.zz
     q $(awk 'BEGIN { for (i = 0; i < 5; i++) printf "trial%d.example ", i }')
     q $(awk 'BEGIN { for (i = 0; i < 5; i++) printf "x%d.dead.zz ", i }')
+    # The family group's list, for its client only (and the default group's
+    # client, which it does not block).
+    q -b 127.0.0.88 $(awk 'BEGIN { for (i = 0; i < 5; i++) printf "adult%d.example ", i }')
+    q adult0.example
+    # DNSSEC: secure, secure NXDOMAIN, bogus, over the budget.
+    q +dnssec www.zz nx$off.zz tampered.zz www.trap.zz
     # Over the budget of 127.0.0.0/24 minus the exempt 127.0.0.1: drops and
     # TC=1 slips (dig is told not to retry over TCP).
     q -b 127.0.0.77 +ignore +time=1 $(awk 'BEGIN { for (i = 0; i < 12; i++) printf "h%d.bench.zz ", i }')

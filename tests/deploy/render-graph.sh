@@ -34,7 +34,7 @@ mkdir -p "$WORK/chromium" "$(dirname "$OUT")"
 # Only file:// is loaded; every background fetch is off.
 timeout -k 5 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
   --disable-background-networking --disable-component-update --disable-sync \
-  --user-data-dir="$WORK/chromium" --hide-scrollbars --window-size=1420,2620 \
+  --user-data-dir="$WORK/chromium" --hide-scrollbars --window-size=1420,3520 \
   --screenshot="$OUT" "file://$WORK/dashboard.html" >"$WORK/logs/chromium.log" 2>&1 ||
   die "chromium failed: $(tail -n 5 "$WORK/logs/chromium.log")"
 log "wrote $OUT"

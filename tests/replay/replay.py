@@ -765,6 +765,32 @@ def policy_rpz(feature_list: list[str]) -> tuple[list[str], list[str]]:
     return rules, left
 
 
+def render_dnssec(sc: Scenario, workdir: Path, ignored: list[str]) -> list[str]:
+    """The [dnssec] table: the scenario's `trust-anchor:` lines (and
+    `trust-anchor-file:`) as dnssec.trust_anchors, `domain-insecure:` as
+    negative trust anchors. Without an anchor validation is off: the
+    built-in root anchors would find every scenario's unsigned root bogus,
+    and a validator without an anchor for a name answers as an iterator."""
+    anchors = [a.strip() for a in sc.config.get("trust-anchor", []) if a.strip()]
+    for f in sc.config.get("trust-anchor-file", []):
+        try:
+            text = Path(f).read_text()
+        except OSError:
+            ignored.append(f"trust-anchor-file {f}: unreadable")
+            continue
+        anchors += [l.strip() for l in text.splitlines() if l.strip() and not l.lstrip().startswith((";", "#"))]
+    insecure = [d.strip() for d in sc.config.get("domain-insecure", []) if d.strip()]
+    if not anchors:
+        return ["[dnssec]", "validation = false", ""]
+    return [
+        "[dnssec]",
+        "validation = true",
+        f"trust_anchors = {toml_list(anchors)}",
+        f"negative_trust_anchors = {toml_list(insecure)}",
+        "",
+    ]
+
+
 def render_dnsward(sc: Scenario, workdir: Path) -> tuple[str, list[str]]:
     """dnsward's TOML for a scenario, and the CONFIG settings it cannot express."""
     ignored: list[str] = []
@@ -819,6 +845,7 @@ def render_dnsward(sc: Scenario, workdir: Path) -> tuple[str, list[str]]:
     if "max_ttl" in feats:
         lines.append(f"max_ttl_secs = {int(feats.pop('max_ttl'))}")
     lines += ["", "[metrics]", 'listen = ""', "", "[reload]", "watch = false", ""]
+    lines += render_dnssec(sc, workdir, ignored)
     rules, left = policy_rpz(feature_list)
     if rules:
         zone = ["$ORIGIN policy.replay.", "$TTL 300", "@ SOA localhost. root.localhost. 1 3600 600 86400 300", "@ NS localhost."]
@@ -1118,7 +1145,7 @@ def main() -> int:
     ap.add_argument("--unmatched", choices=["servfail", "drop"], default="servfail")
     ap.add_argument("--query-timeout", type=float, default=6.0)
     ap.add_argument("--log-level", default="info,hickory_proto=error")
-    ap.add_argument("--all", action="store_true", help="run scenarios that need validation too")
+    ap.add_argument("--all", action="store_true", help="accepted for compatibility: validation scenarios always run")
     args = ap.parse_args()
 
     def emit(status: str, reason: str, **extra) -> int:
@@ -1129,9 +1156,6 @@ def main() -> int:
         sc = parse(args.scenario)
     except (OSError, ScenarioError, ValueError) as e:
         return emit("error", f"parse: {e}")
-    why = needs_validation(sc)
-    if why and not args.all:
-        return emit("skip", why)
     if args.workdir is None:
         args.workdir = tempfile.mkdtemp(prefix="replay-")
     Path(args.workdir).mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Replay Deckard resolver scenarios against target/debug/dnsward, each in
 # its own network namespace (needs root: unshare -n, ip route).
-#   tests/replay/run.sh                 # every scenario (validation ones skipped)
+#   tests/replay/run.sh                 # every scenario, validation ones with their trust anchors
 #   tests/replay/run.sh 'iter_*'        # scenario name globs
-#   tests/replay/run.sh --all val_nx    # run one that needs validation anyway
+#   tests/replay/run.sh 'val_*'         # the validator scenarios
 # Extra options: see `python3 tests/replay/runner.py --help`.
 # Exit 1 if a scenario in tests/replay/expected-pass.txt does not pass.
 set -euo pipefail

@@ -18,6 +18,8 @@ use tokio::net::{TcpListener, UdpSocket};
 
 mod auth;
 mod hierarchy;
+pub mod signed;
+pub mod signed_servers;
 
 pub use auth::*;
 pub use hierarchy::*;
@@ -62,10 +64,23 @@ impl Drop for TempDir {
 }
 
 /// Start dnsward in-process from a TOML config written into `dir`.
+///
+/// The fake hierarchies are unsigned, and validation (on by default, with
+/// the root's trust anchors) would find them bogus: a config without a
+/// `[dnssec]` section gets `validation = false`.
 pub async fn start_dnsward(dir: &TempDir, toml: &str) -> dnsward::app::Running {
-    let path = dir.write("dnsward.toml", toml);
+    let path = dir.write("dnsward.toml", &unvalidated(toml));
     let cfg = dnsward::config::Config::load(&path).expect("config");
     dnsward::app::start(cfg).await.expect("start")
+}
+
+/// `toml` with `validation = false` unless it has a `[dnssec]` section.
+pub fn unvalidated(toml: &str) -> String {
+    if toml.contains("[dnssec]") {
+        toml.to_string()
+    } else {
+        format!("{toml}\n[dnssec]\nvalidation = false\n")
+    }
 }
 
 /// The usual test config: loopback listeners, metrics on, quick settle.
