@@ -148,6 +148,8 @@ impl Running {
         // running, so the next reload still reports them as pending.
         running.acl = cfg.config.acl.clone();
         running.ratelimit = cfg.config.ratelimit.clone();
+        apply_negative_anchors(&self.handler, cfg.dnssec.negative.clone());
+        running.dnssec.negative_trust_anchors = cfg.config.dnssec.negative_trust_anchors.clone();
         if changes.is_empty() {
             info!("config re-read: no changes");
         }
@@ -200,13 +202,95 @@ impl Running {
     }
 }
 
+/// The trust points of the configured anchors (RFC 5011 state read from
+/// `dnssec.state_dir` when set, which wins over the config), put in force
+/// in the validator; with a state directory, the probe task that follows
+/// rollovers.
+fn trust_points(cfg: &Validated, handler: &Arc<Handler>) -> Option<JoinHandle<()>> {
+    use crate::dnssec::rfc5011::{Rfc5011, Timers};
+    let v = handler.upstream.validator()?.clone();
+    let (rfc, errors) = Rfc5011::new(
+        &cfg.dnssec.anchors,
+        cfg.dnssec.state_dir.as_deref(),
+        Timers::default(),
+    );
+    for e in errors {
+        tracing::error!("dnssec.state_dir: {e}; using the configured anchors for that zone");
+    }
+    crate::resolve::rollover::publish(&rfc, &v);
+    if !rfc.tracking() {
+        return None;
+    }
+    let h = Arc::downgrade(handler);
+    Some(tokio::spawn(crate::resolve::rollover::run(
+        rfc,
+        v,
+        move |q| {
+            let h = h.clone();
+            async move {
+                let Some(h) = h.upgrade() else {
+                    return Err(crate::resolve::ResolveError::network(
+                        "shutting down",
+                        "shutting down",
+                    ));
+                };
+                h.upstream.resolve(&q, true, h.resolve_timeout).await
+            }
+        },
+    )))
+}
+
+/// The `POST /admin/reload` hook that re-reads the negative trust
+/// anchors from the config file (the rest of the file waits for SIGHUP or
+/// a restart). A file that no longer validates changes nothing.
+fn negative_anchor_reload(
+    handler: &Arc<Handler>,
+    source: Option<std::path::PathBuf>,
+) -> Option<Arc<dyn Fn() + Send + Sync>> {
+    let path = source?;
+    handler.upstream.validator()?;
+    let handler = Arc::downgrade(handler);
+    Some(Arc::new(move || {
+        let Some(h) = handler.upgrade() else {
+            return;
+        };
+        match Config::load(&path) {
+            Ok(cfg) => apply_negative_anchors(&h, cfg.dnssec.negative),
+            Err(e) => tracing::error!("negative trust anchors not reloaded: {e}"),
+        }
+    }))
+}
+
+/// Put `zones` in force as the negative trust anchors; a change drops the
+/// bogus answers cached, so names under a new anchor resolve at once.
+fn apply_negative_anchors(h: &Handler, zones: Vec<hickory_proto::rr::Name>) {
+    let Some(v) = h.upstream.validator() else {
+        return;
+    };
+    if v.negative() == zones {
+        return;
+    }
+    info!(
+        "dnssec.negative_trust_anchors: {} zone(s) now in force",
+        zones.len()
+    );
+    v.set_negative(zones);
+    h.cache.drop_bogus();
+}
+
 fn build_upstream(cfg: &Validated, metrics: &Arc<Metrics>) -> Result<Upstream, StartError> {
     let r = &cfg.config.resolver;
     Ok(match r.mode {
-        ResolverMode::Forward => Upstream::forward(Forwarder::new(
-            cfg.upstreams.clone(),
-            Duration::from_millis(r.upstream_timeout_ms),
-        )),
+        ResolverMode::Forward => Upstream::forward(
+            Forwarder::new(
+                cfg.upstreams.clone(),
+                Duration::from_millis(r.upstream_timeout_ms),
+            )
+            .with_validator(
+                Validator::new(&cfg.dnssec, &cfg.config.dnssec, Some(metrics.clone()))
+                    .map(Arc::new),
+            ),
+        ),
         ResolverMode::Recursive => {
             let (roots, ports): (Vec<IpAddr>, HashMap<IpAddr, u16>) =
                 if !cfg.root_servers.is_empty() {
@@ -403,6 +487,7 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
         store: store.clone(),
         serving: true.into(),
         admin_token_file: cfg.admin_token_file.clone(),
+        on_reload: negative_anchor_reload(&handler, cfg.source.clone()),
     });
     let metrics_addr = match cfg.metrics_listen {
         Some(addr) => {
@@ -503,9 +588,13 @@ pub async fn start(cfg: Validated) -> Result<Running, StartError> {
             ))
         })
         .collect();
+    let rollover = trust_points(&cfg, &handler);
     let mut stop_bg = stop_rx.clone();
     tasks.push(tokio::spawn(async move {
         let _ = stop_bg.changed().await;
+        if let Some(r) = rollover {
+            r.abort();
+        }
         reloader.abort();
         sweeper.abort();
         for f in feeds {

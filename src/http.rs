@@ -38,6 +38,10 @@ pub struct OpsState {
     pub serving: AtomicBool,
     /// `metrics.admin_token_file`: when set, `/admin/*` needs its token.
     pub admin_token_file: Option<PathBuf>,
+    /// Run on `POST /admin/reload` besides the list reload: re-reads the
+    /// config file's negative trust anchors (blocking; None when there is
+    /// nothing to re-read).
+    pub on_reload: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 /// Shortest token accepted: shorter ones are guessable over the network.
@@ -208,7 +212,14 @@ async fn one(mut s: TcpStream, state: &OpsState) -> std::io::Result<()> {
                 force: param(query, "force").is_some_and(|v| v == "1" || v == "true"),
             };
             let store = state.store.clone();
-            match tokio::task::spawn_blocking(move || store.reload(req)).await {
+            let hook = state.on_reload.clone();
+            let work = move || {
+                if let Some(h) = hook {
+                    h();
+                }
+                store.reload(req)
+            };
+            match tokio::task::spawn_blocking(work).await {
                 Ok(out) => {
                     let status = if out.failed().is_empty() {
                         "200 OK"

@@ -6,19 +6,20 @@
 use serde::{Deserialize, Serialize};
 
 /// Most RRSIG verifications one client query may cost, DS and DNSKEY
-/// sets of the whole chain included. A normal chain of trust (root, TLD,
-/// zone: DS, DNSKEY, answer and denial proofs) needs under 20; KeyTrap
-/// zones need thousands per query.
-pub const DEFAULT_MAX_SIGNATURE_CHECKS: u32 = 64;
+/// sets of the whole chain included: the validation library's default
+/// (`dnssec::Limits`), where a normal chain of trust (root, TLD, zone:
+/// DS, DNSKEY, answer and denial proofs) needs under 20 and KeyTrap zones
+/// need thousands per query.
+pub const DEFAULT_MAX_SIGNATURE_CHECKS: u32 = 32;
 /// Most NSEC3 hash computations one client query may cost (each costs
 /// `iterations + 1` SHA-1 rounds, at most [`DEFAULT_NSEC3_MAX_ITERATIONS`]).
-pub const DEFAULT_MAX_NSEC3_HASHES: u32 = 128;
+pub const DEFAULT_MAX_NSEC3_HASHES: u32 = 64;
 /// NSEC3 iterations above this make the answer insecure with EDE 27
 /// (RFC 9276; 150 as Unbound and BIND ship today).
 pub const DEFAULT_NSEC3_MAX_ITERATIONS: u16 = 150;
 /// DNSKEYs sharing one key tag tried for one signature (colliding tags
 /// are how KeyTrap multiplies the work).
-pub const DEFAULT_MAX_KEYS_PER_TAG: u32 = 4;
+pub const DEFAULT_MAX_KEYS_PER_TAG: u32 = 2;
 
 /// `[dnssec]`: validation of every recursive and forwarded answer.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -51,14 +52,14 @@ pub struct DnssecConfig {
     /// for CD=1), in seconds. Default 60, as Unbound's val-bogus-ttl.
     pub bogus_ttl_secs: u32,
     /// Most signature verifications per client query, in verifications.
-    /// Default 64.
+    /// Default 32.
     pub max_signature_checks: u32,
-    /// Most NSEC3 hash computations per client query, in hashes. Default 128.
+    /// Most NSEC3 hash computations per client query, in hashes. Default 64.
     pub max_nsec3_hashes: u32,
     /// NSEC3 iteration count above which an answer is insecure (EDE 27,
     /// RFC 9276). Default 150.
     pub nsec3_max_iterations: u16,
-    /// DNSKEYs with the same key tag tried per signature. Default 4.
+    /// DNSKEYs with the same key tag tried per signature. Default 2.
     pub max_keys_per_tag: u32,
 }
 

@@ -28,18 +28,10 @@ const ROOT_KSK_2017_DS: &str = "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC6834
 /// The root KSK-2024 digest (SHA-256), as in IANA's root-anchors.xml.
 const ROOT_KSK_2024_DS: &str = "683D2D0ACB8C9B712A1948B27F741219298D0A450D612C483AF444A4C0FB2B16";
 
-/// One trust anchor: a DS (digest of the key) or the DNSKEY itself.
-///
-/// Both forms are accepted because operators copy either from IANA or from
-/// their own signer; the validator treats a DNSKEY whose RRset it verifies
-/// with a matching anchor as trusted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Anchor {
-    /// A DS record: matches the zone's DNSKEY whose digest it holds.
-    Ds(DS),
-    /// A DNSKEY record: matches that exact key.
-    Dnskey(DNSKEY),
-}
+/// The anchor type is the validation library's ([`super::Anchor`]): a DS
+/// (digest of the key) or the DNSKEY itself, as operators copy either from
+/// IANA or from their own signer.
+pub use super::Anchor;
 
 impl Anchor {
     /// The key tag of the key this anchor names (RFC 4034 appendix B).
@@ -681,20 +673,10 @@ fn parse_ds(rdata: &[&str]) -> Result<DS, String> {
     let digest = data_encoding::HEXUPPER_PERMISSIVE
         .decode(hex.as_bytes())
         .map_err(|_| "DS digest is not hexadecimal".to_string())?;
-    let expected = match digest_type {
-        1 => Some(20),
-        2 => Some(32),
-        4 => Some(48),
-        _ => None,
-    };
-    if let Some(len) = expected {
-        if digest.len() != len {
-            return Err(format!(
-                "DS digest type {digest_type} needs {len} bytes, the digest has {}",
-                digest.len()
-            ));
-        }
-    }
+    // A digest whose length does not fit its type (20 bytes for SHA-1, 32
+    // for SHA-256, 48 for SHA-384) is accepted, as Unbound does: it matches
+    // no key, so the zone fails closed (bogus) rather than the whole
+    // configuration being refused.
     Ok(DS::new(
         tag,
         algorithm,

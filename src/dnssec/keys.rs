@@ -74,6 +74,13 @@ fn unsupported_reason(anchors: &[Anchor]) -> u16 {
     }
 }
 
+/// DS digests computed per DNSKEY RRset at most. Unbound (1.19.1) gives up
+/// after 4 DS that match no key; dnsward counts every digest instead, so
+/// a legitimate set with a key-tag collision or a few DS during a
+/// rollover still finds its key, while a set of colliding keys times a
+/// long DS list costs at most this many SHA-256/384 runs.
+pub const MAX_DS_DIGESTS: usize = 16;
+
 /// Validates the DNSKEY RRset of `zone` against `anchors` (the parent's
 /// validated DS RRset, or the configured trust anchors of the zone).
 ///
@@ -128,25 +135,25 @@ pub fn validate_dnskeys(
         ));
     }
 
-    // Entry keys: zone keys a usable DS names (at most max_keys_per_tag
-    // tried per DS, so colliding tags cost bounded hashing), and DNSKEY
-    // anchors the set carries or not (the anchor itself is the trust).
-    let per_tag = budget.limits().max_keys_per_tag as usize;
+    // Entry keys: zone keys a usable DS names, and DNSKEY anchors (which
+    // need not be in the set: the anchor itself is the trust). Digests are
+    // cheap next to signatures but not free: at most MAX_DS_DIGESTS per
+    // RRset, however many DS and colliding key tags the zone publishes.
+    let mut digests = 0;
     let mut entry: Vec<DNSKEY> = Vec::new();
-    for ds in &ds_set {
-        let matched = dnskeys
-            .iter()
-            .map(|(_, k)| *k)
-            .filter(|k| {
-                k.zone_key()
-                    && !k.revoke()
-                    && k.public_key().algorithm() == ds.algorithm()
-                    && k.calculate_key_tag().ok() == Some(ds.key_tag())
-            })
-            .take(per_tag)
-            .filter(|k| ds_matches(ds, zone, k));
-        for k in matched {
-            if !entry.contains(k) {
+    'ds: for ds in &ds_set {
+        let candidates = dnskeys.iter().map(|(_, k)| *k).filter(|k| {
+            k.zone_key()
+                && !k.revoke()
+                && k.public_key().algorithm() == ds.algorithm()
+                && k.calculate_key_tag().ok() == Some(ds.key_tag())
+        });
+        for k in candidates {
+            if digests == MAX_DS_DIGESTS {
+                break 'ds;
+            }
+            digests += 1;
+            if ds_matches(ds, zone, k) && !entry.contains(k) {
                 entry.push(k.clone());
             }
         }
@@ -401,5 +408,32 @@ mod tests {
             o => panic!("{o:?}"),
         }
         assert_eq!(b.signature_checks(), limits.max_signature_checks);
+    }
+
+    #[test]
+    fn colliding_key_tags_before_the_real_key_are_hashed_within_a_bound() {
+        let name = n("example.");
+        let ksk = Key::new(15, 257);
+        let with_fakes = |count: u8| {
+            let mut set: Vec<Record> = (0..count)
+                .map(|i| {
+                    Record::from_rdata(
+                        name.clone(),
+                        3600,
+                        RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::DNSKEY(
+                            colliding(ksk.tag(), i),
+                        )),
+                    )
+                })
+                .collect();
+            set.push(ksk.record(&name));
+            let sigs = vec![sign(&set, &name, &ksk, Window::default())];
+            validate_dnskeys(&name, &set, &sigs, &[ksk.anchor(&name)], NOW, &mut budget())
+        };
+        assert!(matches!(with_fakes(3), KeysOutcome::Secure(_)));
+        match with_fakes(MAX_DS_DIGESTS as u8) {
+            KeysOutcome::Bogus(f) => assert_eq!(f.ede, ede::EDE_DNSKEY_MISSING),
+            o => panic!("{o:?}"),
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! key cache; this module only says whether what it was handed proves
 //! what it claims.
 //!
-//! Crypto and record types come from hickory-proto (`dnssec-ring`); the
+//! Crypto and record types come from hickory-proto (`dnssec-ring`), with
+//! RSA keys below ring's 1024-bit floor checked by `rsa_small.rs`; the
 //! rules are ours, so that every signature check and NSEC3 hash is counted
 //! against a per-query [`Budget`] (KeyTrap, CVE-2023-50387; NSEC3
 //! closest-encloser, CVE-2023-50868). hickory's own `TBS` is not used for
@@ -38,7 +39,7 @@ mod verify;
 pub use budget::{Budget, Limits};
 pub use denial::{prove_no_ds, prove_nodata, prove_nxdomain, prove_wildcard_expansion};
 pub use keys::{ds_matches, supported_digest, validate_dnskeys};
-pub use verify::{signer, supported_algorithm, verify_rrset};
+pub use verify::{signer, supported_algorithm, verify_rrset, verify_signature};
 
 // Trust anchors and RFC 5011 rollover live in their own modules, declared
 // below this line.

@@ -2,11 +2,29 @@
 //! zone ("trust point"), as Unbound's autotrust does it.
 //!
 //! The resolver drives it and keeps the network out of here: it asks
-//! [`Rfc5011::due`] which zones to probe, queries their DNSKEY RRset (DO=1,
-//! through its own validating path) and hands the answer to
-//! [`Rfc5011::observe`], or reports [`Rfc5011::probe_failed`]. The clock is
-//! passed in (seconds since the epoch), so every transition is tested
-//! without waiting.
+//! [`Rfc5011::due`] which zones to probe, queries their DNSKEY RRset (DO=1)
+//! and hands the answer to [`Rfc5011::observe`], or reports
+//! [`Rfc5011::probe_failed`]. The clock is passed in (seconds since the
+//! epoch), so every transition is tested without waiting. The refresh task
+//! is, in outline:
+//!
+//! ```text
+//! loop {
+//!     let now = unix_now();
+//!     for zone in tracker.lock().due(now) {
+//!         match query_dnskey(&zone).await {           // DO=1, CD=1 is fine
+//!             Ok(answer) => tracker.lock().observe(&zone, &answer, &answer, now),
+//!             Err(_) => tracker.lock().probe_failed(&zone, now),
+//!         };
+//!         validator_anchors.store(Arc::new(tracker.lock().trusted()));
+//!     }
+//!     sleep_until(tracker.lock().next_due()).await;   // None: nothing tracked
+//! }
+//! ```
+//!
+//! Hand in the answer even when it did not validate: the tracker checks
+//! the signatures itself against the keys it trusts, and a self-signed
+//! revocation must be seen in an RRset that may no longer validate.
 //!
 //! Keys move Start -> AddPend -> Valid (after the add hold-down, 30 days or
 //! the DNSKEY TTL if longer, and seen in at least two probes) -> Missing
@@ -516,6 +534,20 @@ impl Rfc5011 {
     pub fn stats(&self) -> Stats {
         self.stats
     }
+}
+
+/// Whether `dir` can hold the state files: an existing directory where a
+/// file can be created. For the configuration check, so a bad
+/// `dnssec.state_dir` is refused at start rather than at the first probe.
+pub fn check_state_dir(dir: &Path) -> Result<(), String> {
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() {
+        return Err(format!("{}: not a directory", dir.display()));
+    }
+    let probe = dir.join(format!(".dnsward-write-check-{}", std::process::id()));
+    std::fs::File::create(&probe).map_err(|e| format!("{}: not writable: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 fn ignored() -> Observed {

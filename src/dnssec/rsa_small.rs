@@ -39,10 +39,13 @@ fn split_key(key: &[u8]) -> Option<(&[u8], &[u8])> {
 }
 
 /// The modulus size in bits of the RFC 3110 key `key`, if it parses.
+/// Computed from the bytes, without allocating: it runs before every RSA
+/// verification.
 pub(super) fn modulus_bits(key: &[u8]) -> Option<usize> {
     let (_, n) = split_key(key)?;
-    let n = BigUint::from_bytes_be(n);
-    usize::try_from(n.bits()).ok()
+    let start = n.iter().position(|b| *b != 0)?;
+    let first = n[start];
+    Some((n.len() - start - 1) * 8 + (8 - first.leading_zeros() as usize))
 }
 
 /// Whether `key` (algorithm `alg`) is a small RSA key this module handles.

@@ -201,3 +201,18 @@ pub fn nsec3(
         ))),
     )
 }
+
+/// A fake Ed25519 zone key (32 arbitrary bytes, no curve point) whose key
+/// tag is `tag`: what a KeyTrap zone publishes beside its real key.
+pub fn colliding(tag: u16, seed: u8) -> DNSKEY {
+    use hickory_proto::dnssec::PublicKeyBuf;
+    let mut bytes = [seed; 32];
+    for w in 0..=u16::MAX {
+        bytes[30..].copy_from_slice(&w.to_be_bytes());
+        let k = DNSKEY::with_flags(257, PublicKeyBuf::new(bytes.to_vec(), Algorithm::ED25519));
+        if k.calculate_key_tag().ok() == Some(tag) {
+            return k;
+        }
+    }
+    panic!("no collision for tag {tag}");
+}

@@ -10,6 +10,7 @@ pub mod forward;
 pub mod iterate;
 pub mod minimise;
 pub mod prefetch;
+pub mod rollover;
 pub mod roothints;
 pub mod servers;
 pub mod validate;
@@ -216,6 +217,14 @@ impl Upstream {
     /// Forwarding with `f`.
     pub fn forward(f: forward::Forwarder) -> Self {
         Upstream::Forward(f, coalesce::InFlight::default())
+    }
+
+    /// The DNSSEC validator, when validation is on.
+    pub fn validator(&self) -> Option<&std::sync::Arc<validate::Validator>> {
+        match self {
+            Upstream::Recursive(r, _) => r.validator(),
+            Upstream::Forward(f, _) => f.validator(),
+        }
     }
 
     /// Metrics label of the mode.

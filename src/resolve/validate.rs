@@ -26,6 +26,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::{Ede, Status};
 use crate::config::DnssecConfig;
+use crate::dnssec::anchors::AnchorSet;
 use crate::dnssec::{self, Anchor, Budget, Failure, KeysOutcome, Limits, Now, Security, ZoneKeys};
 use crate::metrics::Metrics;
 use crate::validate::DnssecSettings;
@@ -99,7 +100,8 @@ pub struct Work {
 
 /// Validation settings and the key cache, shared by all queries.
 pub struct Validator {
-    anchors: Vec<(Name, Anchor)>,
+    /// Swapped when an RFC 5011 probe changes the trusted keys.
+    anchors: ArcSwap<Vec<(Name, Anchor)>>,
     negative: ArcSwap<Vec<Name>>,
     keys: DashMap<Name, CachedState>,
     pending: DashMap<Name, Arc<tokio::sync::Mutex<()>>>,
@@ -227,35 +229,9 @@ impl Validator {
         if !cfg.validation {
             return None;
         }
-        let anchors = settings
-            .anchors
-            .iter()
-            .map(|(zone, a)| {
-                let a = match a {
-                    crate::dnssec::anchors::Anchor::Ds(ds) => Anchor::Ds(ds.clone()),
-                    crate::dnssec::anchors::Anchor::Dnskey(k) => Anchor::Dnskey(k.clone()),
-                };
-                let mut zone = zone.to_lowercase();
-                zone.set_fqdn(true);
-                (zone, a)
-            })
-            .collect();
-        if let Some(m) = &metrics {
-            for (zone, a) in settings.anchors.iter() {
-                let tag = a.key_tag().to_string();
-                let state = if settings.state_dir.is_some() {
-                    "valid"
-                } else {
-                    "static"
-                };
-                m.dnssec
-                    .trust_anchor_info
-                    .with_label_values(&[zone.to_string().as_str(), tag.as_str(), state])
-                    .set(1);
-            }
-        }
+        let anchors = anchor_list(&settings.anchors);
         Some(Self {
-            anchors,
+            anchors: ArcSwap::from_pointee(anchors),
             negative: ArcSwap::from_pointee(settings.negative.clone()),
             keys: DashMap::new(),
             pending: DashMap::new(),
@@ -275,6 +251,26 @@ impl Validator {
     pub fn set_negative(&self, zones: Vec<Name>) {
         self.negative.store(Arc::new(zones));
         self.keys.clear();
+    }
+
+    /// Trust `set` from now on (an RFC 5011 probe changed the keys): the
+    /// key cache is emptied so chains are built from the new anchors.
+    pub fn set_anchors(&self, set: &AnchorSet) {
+        self.anchors.store(Arc::new(anchor_list(set)));
+        self.keys.clear();
+    }
+
+    /// Show `rows` in `dnsward_dnssec_trust_anchor_info` (replacing what
+    /// it showed).
+    pub fn show_anchors(&self, rows: &[(String, u16, &'static str)]) {
+        if let Some(m) = &self.metrics {
+            let g = &m.dnssec.trust_anchor_info;
+            g.reset();
+            for (zone, tag, state) in rows {
+                g.with_label_values(&[zone.as_str(), tag.to_string().as_str(), state])
+                    .set(1);
+            }
+        }
     }
 
     /// Drop every bogus zone state, so a second attempt from other
@@ -308,7 +304,7 @@ impl Validator {
     }
 
     fn anchored(&self, name: &Name) -> bool {
-        self.anchors.iter().any(|(z, _)| z.zone_of(name))
+        self.anchors.load().iter().any(|(z, _)| z.zone_of(name))
     }
 
     fn cached(&self, zone: &Name) -> Option<ZoneState> {
@@ -377,6 +373,12 @@ impl Validator {
                 return s;
             }
             let (state, ttl) = self.establish(f, st, w, zone, depth).await;
+            tracing::debug!(%zone, ttl, "zone keys: {}", match &state {
+                ZoneState::Secure(_) => "secure".to_string(),
+                ZoneState::Insecure => "insecure".to_string(),
+                ZoneState::Bogus(e) => format!("bogus: {e}"),
+                ZoneState::NotZone => "not a zone cut".to_string(),
+            });
             // A budget that ran out says nothing about the zone.
             if !w.budget.exceeded() {
                 self.store(zone, &state, ttl);
@@ -398,6 +400,7 @@ impl Validator {
     ) -> (ZoneState, u32) {
         let here: Vec<Anchor> = self
             .anchors
+            .load()
             .iter()
             .filter(|(z, _)| z == zone)
             .map(|(_, a)| a.clone())
@@ -601,6 +604,7 @@ impl Validator {
         }
         let Some(anchor) = self
             .anchors
+            .load()
             .iter()
             .map(|(z, _)| z)
             .filter(|z| z.zone_of(owner))
@@ -791,6 +795,21 @@ impl Validator {
         }
         Ok(out)
     }
+}
+
+/// The anchors of `set` in the library's form, zones lowercase.
+fn anchor_list(set: &AnchorSet) -> Vec<(Name, Anchor)> {
+    set.iter()
+        .map(|(zone, a)| {
+            let a = match a {
+                crate::dnssec::anchors::Anchor::Ds(ds) => Anchor::Ds(ds.clone()),
+                crate::dnssec::anchors::Anchor::Dnskey(k) => Anchor::Dnskey(k.clone()),
+            };
+            let mut zone = zone.to_lowercase();
+            zone.set_fqdn(true);
+            (zone, a)
+        })
+        .collect()
 }
 
 fn security(s: Security) -> Status {

@@ -59,6 +59,9 @@ pub struct Validated {
     pub dnssec: DnssecSettings,
     /// The directory relative paths are resolved against.
     pub base_dir: PathBuf,
+    /// The file it was read from (None for the built-in config): what
+    /// `POST /admin/reload` re-reads the negative trust anchors from.
+    pub source: Option<PathBuf>,
 }
 
 impl Validated {
@@ -133,7 +136,12 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new("."));
         let mut problems = collected.problems;
         let config = match collected.value {
-            Some(c) if problems.is_empty() => return c.validate(path, base),
+            Some(c) if problems.is_empty() => {
+                return c.validate(path, base).map(|mut v| {
+                    v.source = Some(path.to_path_buf());
+                    v
+                })
+            }
             Some(c) if !collected.shifted => c,
             _ => {
                 return Err(ConfigError::Invalid {
@@ -229,6 +237,7 @@ impl Config {
             querylog,
             dnssec,
             base_dir: base.to_path_buf(),
+            source: None,
         })
     }
 }

@@ -89,6 +89,10 @@ listen = "127.0.0.1:0"
 [reload]
 watch = false
 
+# The loopback hierarchy is unsigned.
+[dnssec]
+validation = false
+
 [ratelimit]
 qps = 1
 burst = 2

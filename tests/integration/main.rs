@@ -25,4 +25,5 @@ mod resolution;
 mod rpz;
 mod transfer;
 mod unbound_front;
+mod validation;
 mod wire;

@@ -194,10 +194,10 @@ async fn config_reload_reports_what_changed_and_applies_the_acl() {
     let h = Hierarchy::start().await;
     let dir = TempDir::new("cfgdiff");
     let text = |acl: &str, idle: u32| {
-        format!(
+        unvalidated(&format!(
             "[server]\nlisten = [\"127.0.0.1:0\"]\ntcp_idle_timeout_secs = {idle}\n[metrics]\nlisten = \"127.0.0.1:0\"\n{}[acl]\nallow = [{acl}]\n",
             h.resolver_toml()
-        )
+        ))
     };
     let d = start_dnsward(&dir, &text("\"10.0.0.0/8\", \"192.0.2.0/24\"", 10)).await;
     let (m, _) = query(d.dns[0], Proto::Udp, "www.example.zz.", RecordType::A).await;

@@ -3,12 +3,14 @@
 //! with a key trusted now, then every KSK moves by what the RRset shows.
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
-use hickory_proto::dnssec::{PublicKey, Verifier};
+use hickory_proto::dnssec::PublicKey;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use super::{KeyState, Outcome, Timers, TrackedKey, Transition, TrustPoint, UnixTime, DAY, HOUR};
 use super::{MAX_VERIFICATIONS, MIN_PENDING_COUNT};
 use crate::dnssec::anchors::{key_tag, Anchor, FLAG_REVOKE, FLAG_SEP};
+use crate::dnssec::canonical::signed_data;
+use crate::dnssec::{supported_algorithm, verify_signature};
 
 /// The DNSKEYs at `zone` with their TTLs.
 fn dnskeys_of<'r>(zone: &Name, records: &'r [Record]) -> Vec<(&'r Record, &'r DNSKEY)> {
@@ -46,10 +48,11 @@ fn in_window(sig: &RRSIG, now: UnixTime) -> bool {
     (now.wrapping_sub(inception) as i32) >= 0 && (expiration.wrapping_sub(now) as i32) >= 0
 }
 
-/// Whether one of `sigs` by `key` verifies the RRset `records`.
+/// Whether one of `sigs` by `key` verifies the RRset `records`. The signed
+/// data and the verification are the validation library's, so a probe
+/// and a query agree on what a valid signature is.
 fn signed_by(
-    zone: &Name,
-    records: &[&Record],
+    records: &[Record],
     sigs: &[&RRSIG],
     key: &DNSKEY,
     now: UnixTime,
@@ -66,10 +69,10 @@ fn signed_by(
             return false;
         }
         *budget -= 1;
-        if key
-            .verify_rrsig(zone, DNSClass::IN, sig, records.iter().copied())
-            .is_ok()
-        {
+        let Ok(data) = signed_data(sig.input(), records) else {
+            continue;
+        };
+        if verify_signature(key, &data, sig.sig()) {
             return true;
         }
     }
@@ -137,7 +140,7 @@ pub(super) fn process(
         }
     }
     let keys = dnskeys_of(&zone, dnskey_records);
-    let records: Vec<&Record> = keys.iter().map(|(r, _)| *r).collect();
+    let records: Vec<Record> = keys.iter().map(|(r, _)| (*r).clone()).collect();
     let sigs = rrsigs_of(&zone, rrsig_records);
     let mut budget = MAX_VERIFICATIONS;
 
@@ -150,7 +153,7 @@ pub(super) fn process(
         if !point.keys[i].state.trusted() {
             continue;
         }
-        if signed_by(&zone, &records, &sigs, key, now, &mut budget) {
+        if signed_by(&records, &sigs, key, now, &mut budget) {
             point.keys[i].key = (*key).clone();
             point.set_state(i, KeyState::Revoked, now, out);
         }
@@ -178,11 +181,12 @@ pub(super) fn process(
             .collect();
     let verified = trusted
         .iter()
-        .any(|k| signed_by(&zone, &records, &sigs, k, now, &mut budget));
+        .any(|k| signed_by(&records, &sigs, k, now, &mut budget));
     if !verified {
         if point.last_success != 0 {
             point.query_failed = point.query_failed.saturating_add(1);
         }
+        point.next_probe_time = now + point.retry_time.max(HOUR);
         return Outcome::NotValidated;
     }
     point.last_success = now;
@@ -196,7 +200,7 @@ pub(super) fn process(
     for (record, key) in &keys {
         if key.flags() & FLAG_SEP == 0
             || key.flags() & FLAG_REVOKE != 0
-            || !key.public_key().algorithm().is_supported()
+            || !supported_algorithm(key.public_key().algorithm())
         {
             continue;
         }

@@ -7,7 +7,7 @@ use super::*;
 use hickory_proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_proto::dnssec::rdata::{DNSSECRData, SigInput, RRSIG};
 use hickory_proto::dnssec::{Algorithm, DigestType, SigningKey, TBS};
-use hickory_proto::rr::{DNSClass, RData, RecordType, SerialNumber};
+use hickory_proto::rr::{RData, RecordType, SerialNumber};
 
 use crate::dnssec::anchors::FLAG_REVOKE;
 
@@ -111,7 +111,8 @@ fn answer_with(
                 key_tag: key_tag(as_published),
                 signer_name: zone.clone(),
             };
-            let tbs = TBS::from_input(zone, DNSClass::IN, &input, records.iter()).unwrap();
+            let data = crate::dnssec::canonical::signed_data(&input, &records).unwrap();
+            let tbs = TBS::from(&data[..]);
             let sig = key.signer.sign(&tbs).unwrap();
             Record::from_rdata(
                 zone.clone(),
@@ -572,6 +573,8 @@ fn unverified_rrset_adds_no_key() {
     assert_eq!(state_of(&t, &zone, &intruder), None);
     assert_eq!(t.point(&zone).unwrap().query_failed, 1);
     assert_eq!(t.stats().probe_failures, 1);
+    // Retried at the retry time, not at the refresh interval.
+    assert_eq!(t.next_due(), Some(T0 + DAY + 17_280));
 
     let expired = answer_with(
         &zone,
@@ -741,5 +744,27 @@ fn zsk_anchor_bootstraps_the_ksk() {
         t.anchors_for(&zone),
         vec![Anchor::Dnskey(ksk.dnskey.clone())]
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A revoked trust point leaves the trusted set, so its names fall to the
+/// anchor above it.
+#[test]
+fn revoked_trust_point_falls_back_to_the_parent_anchor() {
+    let root = Name::root();
+    let zone = Name::from_ascii("corp.example.").unwrap();
+    let dir = state_dir("parent");
+    let r = Key::ksk();
+    let z = Key::ksk();
+    let mut configured = anchored(&root, vec![Anchor::Dnskey(r.dnskey.clone())]);
+    configured.set_zone(zone.clone(), vec![Anchor::Dnskey(z.dnskey.clone())]);
+    let mut t = tracker(&configured, &dir);
+    let rz = z.revoked();
+    let seen = observe(&mut t, &zone, &answer(&zone, &[&rz], &[(&z, &rz)], T0), T0);
+    assert_eq!(seen.outcome, Outcome::TrustPointRevoked);
+    let trusted = t.trusted();
+    let name = Name::from_ascii("www.corp.example.").unwrap();
+    let (start, _) = trusted.closest_enclosing(&name).unwrap();
+    assert!(start.is_root());
     std::fs::remove_dir_all(&dir).unwrap();
 }

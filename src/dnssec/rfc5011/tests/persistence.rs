@@ -44,7 +44,7 @@ fn corrupt_state_file_falls_back_to_configuration() {
         (";;id: other. 1\n", "line 1: state for zone other."),
         (";;id: example. 1\n;;last_queried: soon\n", "line 2: ;;last_queried: not a number"),
         ("; autotrust trust anchor file\n;;id: example. 1\n", "line 0: no DS or DNSKEY record"),
-        ("example. IN DS 1 13 2 00\n", "line 1: DS digest type 2 needs 32 bytes"),
+        ("example. IN DS 1 13 2 0G\n", "line 1: DS digest is not hexadecimal"),
         ("other. IN DS 1 13 1 0000000000000000000000000000000000000000\n", "line 1: record for other."),
     ] {
         std::fs::write(&path, text).unwrap();
@@ -181,4 +181,112 @@ fn without_state_dir_the_configured_anchors_serve_and_nothing_is_due() {
         tracker.observe(&Name::root(), &[], &[], 0).outcome,
         Outcome::Ignored
     );
+}
+
+#[test]
+fn state_dir_check() {
+    let dir = state_dir("check");
+    assert_eq!(check_state_dir(&dir), Ok(()));
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    let file = dir.join("plain");
+    std::fs::write(&file, "").unwrap();
+    assert!(check_state_dir(&file)
+        .unwrap_err()
+        .ends_with("not a directory"));
+    let missing = dir.join("missing");
+    assert!(check_state_dir(&missing).unwrap_err().contains("missing"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A root DNSKEY RRset made by a real signer (RSA/SHA-256, Deckard's
+/// val_minimal_noerror, dated 2017-04-01) is accepted by the tracker with
+/// the scenario's DS anchor: the KSK becomes Valid, the ZSK is not
+/// tracked, and the refresh interval follows the signature expiry.
+#[test]
+fn real_signed_root_rrset_from_deckard() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../shared/data/peer-suites/deckard-resolver-scenarios/sets/resolver/val_minimal_noerror.rpl",
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    // The answer of the `. IN DNSKEY` entry.
+    let start = text.find("\n. IN DNSKEY\nSECTION ANSWER\n").unwrap();
+    let body = &text[start..];
+    let body = &body["\n. IN DNSKEY\nSECTION ANSWER\n".len()..body.find("ENTRY_END").unwrap()];
+    let root = Name::root();
+    let mut records = Vec::new();
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let at = fields
+            .iter()
+            .position(|f| *f == "DNSKEY" || *f == "RRSIG")
+            .unwrap();
+        if fields[at] == "DNSKEY" {
+            let set = AnchorSet::parse(line, &crate::dnssec::anchors::Origin::Inline { index: 0 })
+                .unwrap();
+            let key = match &set.get(&root)[0] {
+                Anchor::Dnskey(k) => k.clone(),
+                Anchor::Ds(_) => unreachable!(),
+            };
+            records.push(Record::from_rdata(
+                root.clone(),
+                3600,
+                RData::DNSSEC(DNSSECRData::DNSKEY(key)),
+            ));
+            continue;
+        }
+        // RRSIG DNSKEY 8 0 3600000 20170409093827 20170310093827 49060 . <base64>
+        let r = &fields[at + 1..];
+        let time = |t: &str| {
+            let format = time::format_description::parse_borrowed::<1>(
+                "[year][month][day][hour][minute][second]",
+            )
+            .unwrap();
+            time::PrimitiveDateTime::parse(t, &format)
+                .unwrap()
+                .assume_utc()
+                .unix_timestamp() as u32
+        };
+        let input = SigInput {
+            type_covered: RecordType::DNSKEY,
+            algorithm: Algorithm::from_u8(r[1].parse().unwrap()),
+            num_labels: r[2].parse().unwrap(),
+            original_ttl: r[3].parse().unwrap(),
+            sig_expiration: SerialNumber::new(time(r[4])),
+            sig_inception: SerialNumber::new(time(r[5])),
+            key_tag: r[6].parse().unwrap(),
+            signer_name: root.clone(),
+        };
+        let sig = data_encoding::BASE64
+            .decode(r[8..].concat().as_bytes())
+            .unwrap();
+        records.push(Record::from_rdata(
+            root.clone(),
+            3600,
+            RData::DNSSEC(DNSSECRData::RRSIG(RRSIG::from_sig(input, sig))),
+        ));
+    }
+    let anchors = AnchorSet::from_config(
+        &[
+            ". IN DS 49060 8 2 E7B1EB56D7D5791B3D45630FEAA9C823DB84B385ACEEAC5F44DD08885C36700F"
+                .to_string(),
+        ],
+        None,
+    )
+    .unwrap();
+    let dir = state_dir("deckard");
+    let mut t = tracker(&anchors, &dir);
+    // 2017-04-01 00:00:00 UTC, the scenario's val-override-date.
+    let now = 1_491_004_800;
+    let seen = t.observe(&root, &records, &records, now);
+    assert_eq!(seen.outcome, Outcome::Updated, "{records:#?}");
+    let point = t.point(&root).unwrap();
+    assert_eq!(point.keys.len(), 1);
+    assert_eq!(key_tag(&point.keys[0].key), 49060);
+    assert_eq!(point.keys[0].state, KeyState::Valid);
+    // TTL 3600 -> the one-hour floor.
+    assert_eq!(point.query_interval, 3600);
+    // A day after the signature expired (2017-04-09) nothing verifies.
+    let seen = t.observe(&root, &records, &records, 1_491_782_400);
+    assert_eq!(seen.outcome, Outcome::NotValidated);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
