@@ -46,7 +46,6 @@ impl Handler {
             && u16::from(resp.metadata.response_code) == u16::from(template.rcode())
             && !resp.metadata.truncation
             && !resp.metadata.authoritative
-            && !resp.metadata.authentic_data
             && resp.additionals.is_empty()
             && resp
                 .edns

@@ -49,12 +49,14 @@ use crate::config::QnameMinimisation;
 use crate::metrics::{AuthorityOutcome, Metrics};
 
 pub use super::classify::MAX_CHAIN;
+
+mod dnssec;
 use super::classify::{classify, extract_owned, negative_authority, referral, Reply, Step};
 use super::delegation::{CutCache, Delegation, FailedZones, NameServer};
 use super::exchange::{self, ExchangeError, SocketPool};
 use super::minimise::{self, Minimiser};
 use super::servers::{shuffle, AddressPolicy, ServerStats};
-use super::validate::{BoxFut, Fetch, Fetched, Validator, Work};
+use super::validate::{Fetched, Validator};
 use super::{Answer, ResolveError, Status};
 
 /// Deepest nesting of name-server-address resolutions.
@@ -223,36 +225,6 @@ pub struct Iterative {
     referral_ds: dashmap::DashMap<Name, (Fetched, Instant)>,
 }
 
-/// Referral DS sets kept at most.
-const REFERRAL_DS_SIZE: usize = 50_000;
-
-impl Fetch for Iterative {
-    type State = Ctx;
-
-    fn fetch<'a>(
-        &'a self,
-        name: &'a Name,
-        qtype: RecordType,
-        ctx: &'a mut Ctx,
-    ) -> BoxFut<'a, Option<Fetched>> {
-        Box::pin(async move {
-            if qtype == RecordType::DS && ctx.avoid.is_empty() {
-                if let Some(e) = self.referral_ds.get(name) {
-                    if e.1 > Instant::now() {
-                        return Some(e.0.clone());
-                    }
-                }
-            }
-            let r = self.resolve_boxed(name, qtype, ctx).await.ok()?;
-            Some(Fetched {
-                rcode: Some(r.rcode),
-                answers: r.answers,
-                authority: r.authority,
-            })
-        })
-    }
-}
-
 impl Iterative {
     /// Start from the root hints in `s`.
     pub fn new(s: RecursiveSettings) -> Self {
@@ -285,62 +257,6 @@ impl Iterative {
         }
     }
 
-    /// Keep what a referral to `child` says about its DS set: the DS
-    /// records and their signatures, or the NSEC/NSEC3 records (and
-    /// signatures) denying one. Only when validating.
-    fn note_referral(&self, msg: &Message, child: &Name) {
-        if self.validator.is_none() {
-            return;
-        }
-        let is_ds = |r: &Record| {
-            r.name == *child
-                && (r.record_type() == RecordType::DS
-                    || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if s.input().type_covered == RecordType::DS))
-        };
-        let answers: Vec<Record> = msg
-            .authorities
-            .iter()
-            .filter(|r| is_ds(r))
-            .cloned()
-            .collect();
-        let authority: Vec<Record> = if answers.is_empty() {
-            msg.authorities
-                .iter()
-                .filter(|r| {
-                    matches!(r.record_type(), RecordType::NSEC | RecordType::NSEC3)
-                        || matches!(&r.data, RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(s)) if matches!(s.input().type_covered, RecordType::NSEC | RecordType::NSEC3))
-                })
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        if answers.is_empty() && authority.is_empty() {
-            return;
-        }
-        let ttl = answers
-            .iter()
-            .chain(&authority)
-            .map(|r| r.ttl)
-            .min()
-            .unwrap_or(0)
-            .min(86_400);
-        if self.referral_ds.len() >= REFERRAL_DS_SIZE {
-            self.referral_ds.clear();
-        }
-        self.referral_ds.insert(
-            child.clone(),
-            (
-                Fetched {
-                    rcode: Some(ResponseCode::NoError),
-                    answers,
-                    authority,
-                },
-                Instant::now() + Duration::from_secs(u64::from(ttl)),
-            ),
-        );
-    }
-
     /// The validator, when validation is on.
     pub fn validator(&self) -> Option<&Arc<Validator>> {
         self.validator.as_ref()
@@ -362,42 +278,10 @@ impl Iterative {
             avoid: Vec::new(),
         };
         let qtype = query.query_type();
-        let mut r = self.resolve_chain(&name, qtype, &mut ctx).await?;
-        let (status, ede) = match &self.validator {
-            None => (Status::Unchecked, None),
-            Some(v) => {
-                // One budget for the whole client query, second attempt
-                // included.
-                let mut work = v.work();
-                let (status, ede) = self
-                    .validated(v, &mut work, &name, qtype, &r, &mut ctx)
-                    .await;
-                let (status, ede) =
-                    if status != Status::Bogus || ctx.answered.is_empty() || work.budget.exceeded()
-                    {
-                        (status, ede)
-                    } else {
-                        // A bogus answer may be one server's fault (a stale or
-                        // tampered copy): once more, from the zones' other
-                        // servers, the chain looked up again.
-                        ctx.avoid = std::mem::take(&mut ctx.answered);
-                        v.forget_bogus();
-                        match self.resolve_chain(&name, qtype, &mut ctx).await {
-                            Ok(again) => {
-                                let (s2, e2) = self
-                                    .validated(v, &mut work, &name, qtype, &again, &mut ctx)
-                                    .await;
-                                if s2 != Status::Bogus {
-                                    r = again;
-                                }
-                                (s2, e2)
-                            }
-                            Err(_) => (status, ede),
-                        }
-                    };
-                v.finish(&work, status, ede.as_ref());
-                (status, ede)
-            }
+        let r = self.resolve_chain(&name, qtype, &mut ctx).await?;
+        let (r, status, ede) = match &self.validator {
+            None => (r, Status::Unchecked, None),
+            Some(v) => self.validate_answer(v, &name, qtype, r, &mut ctx).await,
         };
         let mut m = Message::response(0, OpCode::Query);
         m.metadata.response_code = r.rcode;
@@ -408,40 +292,6 @@ impl Iterative {
             status,
             ede,
         })
-    }
-
-    /// Validate the resolution `r` of `name`/`qtype` (one budget for it).
-    async fn validated(
-        &self,
-        v: &Validator,
-        work: &mut Work,
-        name: &Name,
-        qtype: RecordType,
-        r: &Resolved,
-        ctx: &mut Ctx,
-    ) -> (Status, Option<crate::resolve::Ede>) {
-        let zones = r.zones.clone();
-        let hint = move |owner: &Name| {
-            zones
-                .iter()
-                .filter(|z| z.zone_of(owner))
-                .max_by_key(|z| z.num_labels())
-                .cloned()
-        };
-        let (status, ede) = v
-            .validate(
-                self,
-                ctx,
-                work,
-                name,
-                qtype,
-                r.rcode,
-                &r.answers,
-                &r.authority,
-                &hint,
-            )
-            .await;
-        (status, ede)
     }
 
     /// Delegation cuts cached (for tests and metrics).

@@ -18,8 +18,8 @@ use crate::dnssec::rfc5011::{Rfc5011, UnixTime};
 
 /// Longest sleep between looks at the schedule: probes are due hours
 /// apart, but a clock moved forward (faked in tests, or corrected by NTP)
-/// is noticed within a minute.
-const TICK: Duration = Duration::from_secs(60);
+/// is noticed within seconds. A look is one comparison per trust point.
+const TICK: Duration = Duration::from_secs(5);
 
 fn unix_now() -> UnixTime {
     SystemTime::now()

@@ -395,11 +395,8 @@ async fn unbound_rolls_the_fixture_root_ksk_over_with_faked_time() {
     rollover(Who::Unbound, &lib).await;
 }
 
-/// The same rollover against dnsward. Ignored until the resolver drives
-/// the RFC 5011 tracker (`dnssec::rfc5011::Rfc5011::due`/`observe` are not
-/// called from `src/resolve` yet): today the root's new KSK is never seen.
+/// The same rollover against dnsward.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the resolver does not drive the RFC 5011 tracker yet (no probe, no observe)"]
 async fn dnsward_rolls_the_root_ksk_over_by_rfc5011_with_faked_time() {
     let Some(lib) = libfaketime() else {
         eprintln!("SKIPPED: libfaketime not installed (apt-get install faketime)");
