@@ -45,6 +45,7 @@ pub use verify::{signer, supported_algorithm, verify_rrset, verify_signature};
 // below this line.
 pub mod anchors;
 pub mod rfc5011;
+pub mod settings;
 
 /// Result of validating one answer (RFC 4033 §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -27,9 +27,9 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use super::{Ede, Status};
 use crate::config::DnssecConfig;
 use crate::dnssec::anchors::AnchorSet;
+use crate::dnssec::settings::DnssecSettings;
 use crate::dnssec::{self, Anchor, Budget, Failure, KeysOutcome, Limits, Now, Security, ZoneKeys};
 use crate::metrics::Metrics;
-use crate::validate::DnssecSettings;
 use crate::wire::ede::{
     EDE_DNSKEY_MISSING, EDE_DNSSEC_BOGUS, EDE_NSEC_MISSING, EDE_RRSIGS_MISSING,
 };

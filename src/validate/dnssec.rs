@@ -3,7 +3,7 @@
 //! range. Each problem names its key (`dnssec.trust_anchors[1]`) and,
 //! for the file, its line.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hickory_proto::rr::Name;
 
@@ -11,17 +11,7 @@ use crate::dnssec::anchors::AnchorSet;
 
 use crate::config::{Config, Problem};
 
-/// What `[dnssec]` resolved to.
-#[derive(Debug, Clone, Default)]
-pub struct DnssecSettings {
-    /// The trust anchors to start chains of trust from: the configured
-    /// ones, else the built-in root anchors (empty when validation is off).
-    pub anchors: AnchorSet,
-    /// Negative trust anchors (RFC 7646), lowercase, absolute.
-    pub negative: Vec<Name>,
-    /// `dnssec.state_dir` resolved, if set.
-    pub state_dir: Option<PathBuf>,
-}
+pub use crate::dnssec::settings::DnssecSettings;
 
 /// A zone name for `dnssec.negative_trust_anchors`.
 pub fn parse_zone(text: &str) -> Result<Name, String> {
