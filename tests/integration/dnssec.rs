@@ -461,6 +461,7 @@ async fn keytrap_zone_fails_fast_within_the_signature_budget() {
         .copied()
         .unwrap_or(0.0);
     d.shutdown(Duration::from_secs(1)).await;
+    eprintln!("keytrap: {s:?}; {sum} signature checks over {count} client queries");
     assert!(
         count >= 1.0,
         "no dnsward_dnssec_signature_checks observation"

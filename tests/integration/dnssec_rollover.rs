@@ -91,7 +91,10 @@ fn start_faked(config: &Path, clock: &Path, lib: &Path, log: &Path) -> Faked {
 /// Move the faked clock to real time + `offset` (libfaketime syntax:
 /// "+0", "+1h", "+31d").
 fn set_clock(clock: &Path, offset: &str) {
-    std::fs::write(clock, format!("{offset}\n")).expect("clock file");
+    // Written aside and renamed: libfaketime never reads a half-written file.
+    let tmp = clock.with_extension("new");
+    std::fs::write(&tmp, format!("{offset}\n")).expect("clock file");
+    std::fs::rename(&tmp, clock).expect("clock file");
 }
 
 /// `(key_tag, state)` of every root anchor dnsward reports.

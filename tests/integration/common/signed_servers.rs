@@ -6,11 +6,26 @@ use super::*;
 use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
-/// One process started here, stopped by its PID when dropped.
+/// One process started here, stopped by its PID when dropped: SIGTERM
+/// first, so NSD stops its server processes before it exits (killed, the
+/// main process leaves them answering on the port a moment longer), then
+/// SIGKILL after 5 s.
 pub struct Proc(pub Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if !matches!(self.0.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -106,17 +121,25 @@ impl SignedHierarchy {
             z.2 = file.clone();
         }
         self.procs.retain(|(host, _)| *host != ROOT_HOST);
-        let mut proc = [(
-            ROOT_HOST,
-            start_nsd(&self.dir, &self.zones, ROOT_HOST, self.port),
-        )];
-        assert!(
-            nsd_ready(self.root(), ".", &mut proc).await,
-            "root NSD did not come back (logs in {})",
+        // The stopped NSD's server processes may hold the port a moment
+        // longer: the new one then exits at once and is started again.
+        for _ in 0..20 {
+            let mut proc = [(
+                ROOT_HOST,
+                start_nsd(&self.dir, &self.zones, ROOT_HOST, self.port),
+            )];
+            if nsd_ready(self.root(), ".", &mut proc).await {
+                let [proc] = proc;
+                self.procs.push(proc);
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!(
+            "root NSD did not come back on port {} (logs in {})",
+            self.port,
             self.dir.path().display()
         );
-        let [proc] = proc;
-        self.procs.push(proc);
     }
 
     /// The root server's address.
