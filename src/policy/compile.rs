@@ -431,21 +431,9 @@ pub fn compile_list(
     };
     // Checked on first load too (nothing good to keep then, but a garbage
     // file must not become the policy); `--force` accepts it on reload.
-    if let Some(percent) = report.too_many_rejected(cfg.max_rejected_percent) {
-        if !force {
-            return Err(ListError::TooManyRejected {
-                path: cfg.path.clone(),
-                malformed: report.malformed(),
-                significant: report.significant(),
-                percent,
-                max: cfg.max_rejected_percent,
-                first: report
-                    .reject_lines()
-                    .next()
-                    .map(|l| format!("\n{l}"))
-                    .unwrap_or_default(),
-                candidate: candidate(),
-            });
+    if !force {
+        if let Some(e) = too_many_rejected(cfg, &report, candidate) {
+            return Err(e);
         }
     }
     if d.before > 0 && !force && cfg.max_shrink_percent < 100 {
@@ -504,4 +492,28 @@ pub fn check_list_with(
         }
     })?;
     Ok((report, builder.len()))
+}
+
+/// The `too_many_rejected` refusal when `report`'s malformed share is above
+/// the list's `max_rejected_percent`: one construction for a whole compile
+/// and an IXFR patch.
+pub(super) fn too_many_rejected(
+    cfg: &ListConfig,
+    report: &ParseReport,
+    candidate: impl FnOnce() -> Box<Candidate>,
+) -> Option<ListError> {
+    let percent = report.too_many_rejected(cfg.max_rejected_percent)?;
+    Some(ListError::TooManyRejected {
+        path: cfg.path.clone(),
+        malformed: report.malformed(),
+        significant: report.significant(),
+        percent,
+        max: cfg.max_rejected_percent,
+        first: report
+            .reject_lines()
+            .next()
+            .map(|l| format!("\n{l}"))
+            .unwrap_or_default(),
+        candidate: candidate(),
+    })
 }

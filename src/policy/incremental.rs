@@ -178,20 +178,8 @@ fn guards(
             previous: prev.set.len(),
         });
     }
-    if let Some(percent) = report.too_many_rejected(cfg.max_rejected_percent) {
-        return Err(ListError::TooManyRejected {
-            path: cfg.path.clone(),
-            malformed: report.malformed(),
-            significant: report.significant(),
-            percent,
-            max: cfg.max_rejected_percent,
-            first: report
-                .reject_lines()
-                .next()
-                .map(|l| format!("\n{l}"))
-                .unwrap_or_default(),
-            candidate: candidate(),
-        });
+    if let Some(e) = super::compile::too_many_rejected(cfg, report, candidate) {
+        return Err(e);
     }
     if d.before > 0
         && cfg.max_shrink_percent < 100
