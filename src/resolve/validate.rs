@@ -24,7 +24,8 @@ use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
-use super::{Ede, Status};
+use super::aggressive::NsecCache;
+use super::{Answer, Ede, Status};
 use crate::config::DnssecConfig;
 use crate::dnssec::anchors::AnchorSet;
 use crate::dnssec::settings::DnssecSettings;
@@ -108,6 +109,9 @@ pub struct Validator {
     limits: Limits,
     bogus_ttl: u32,
     metrics: Option<Arc<Metrics>>,
+    /// Validated NSEC records for RFC 8198 answers (None when
+    /// `dnssec.aggressive_nsec` is off).
+    aggressive: Option<NsecCache>,
 }
 
 /// The RRSIG record data of `r`, if it is one.
@@ -243,6 +247,7 @@ impl Validator {
             },
             bogus_ttl: cfg.bogus_ttl_secs.max(1),
             metrics,
+            aggressive: cfg.aggressive_nsec.then(NsecCache::default),
         })
     }
 
@@ -251,6 +256,9 @@ impl Validator {
     pub fn set_negative(&self, zones: Vec<Name>) {
         self.negative.store(Arc::new(zones));
         self.keys.clear();
+        if let Some(c) = &self.aggressive {
+            c.clear();
+        }
     }
 
     /// Trust `set` from now on (an RFC 5011 probe changed the keys): the
@@ -258,6 +266,9 @@ impl Validator {
     pub fn set_anchors(&self, set: &AnchorSet) {
         self.anchors.store(Arc::new(anchor_list(set)));
         self.keys.clear();
+        if let Some(c) = &self.aggressive {
+            c.clear();
+        }
     }
 
     /// Show `rows` in `dnsward_dnssec_trust_anchor_info` (replacing what
@@ -568,6 +579,18 @@ impl Validator {
         keys: &ZoneKeys,
         w: &mut Work,
     ) -> Result<Vec<Record>, Failure> {
+        self.verify_denial_ttl(authority, keys, w).map(|(d, _)| d)
+    }
+
+    /// [`Self::verify_denial`], with the lowest TTL the signatures allow
+    /// ([`dnssec::Verified::ttl`]; `u32::MAX` for no records).
+    fn verify_denial_ttl(
+        &self,
+        authority: &[Record],
+        keys: &ZoneKeys,
+        w: &mut Work,
+    ) -> Result<(Vec<Record>, u32), Failure> {
+        let mut ttl = u32::MAX;
         let mut out = Vec::new();
         for (set, sigs) in rrsets(authority) {
             let t = set[0].record_type();
@@ -581,10 +604,11 @@ impl Validator {
                     "denial without signatures",
                 ));
             }
-            dnssec::verify_rrset(&set, &sigs, keys, w.now, &mut w.budget)?;
+            let v = dnssec::verify_rrset(&set, &sigs, keys, w.now, &mut w.budget)?;
+            ttl = ttl.min(v.ttl);
             out.extend(set);
         }
-        Ok(out)
+        Ok((out, ttl))
     }
 
     /// The state of the zone an unsigned record of `owner` came from:
@@ -769,12 +793,14 @@ impl Validator {
         };
         let zone = keys.zone.clone();
         // The SOA too must be signed (it carries the negative TTL).
+        let mut soa_ttl = u32::MAX;
         for (set, ssigs) in rrsets(authority) {
             if set[0].record_type() == RecordType::SOA {
-                dnssec::verify_rrset(&set, &ssigs, &keys, w.now, &mut w.budget)?;
+                let v = dnssec::verify_rrset(&set, &ssigs, &keys, w.now, &mut w.budget)?;
+                soa_ttl = soa_ttl.min(v.ttl);
             }
         }
-        let denial = self.verify_denial(authority, &keys, w)?;
+        let (denial, denial_ttl) = self.verify_denial_ttl(authority, &keys, w)?;
         let mut out = Status::Secure;
         for (owner, wc, _) in wildcards {
             out = out.and(security(dnssec::prove_wildcard_expansion(
@@ -793,7 +819,81 @@ impl Validator {
             };
             out = out.and(security(proof));
         }
+        if out == Status::Secure && soa_ttl != u32::MAX {
+            self.keep_nsecs(&zone, &denial, authority, soa_ttl.min(denial_ttl));
+        }
         Ok(out)
+    }
+
+    /// Keep the NSEC records of a secure denial for RFC 8198 answers
+    /// (NSEC3 is left out: its opt-out spans deny nothing).
+    fn keep_nsecs(&self, zone: &Name, denial: &[Record], authority: &[Record], ttl: u32) {
+        let Some(cache) = &self.aggressive else {
+            return;
+        };
+        if denial.is_empty()
+            || self.under_negative(zone)
+            || denial.iter().any(|r| r.record_type() != RecordType::NSEC)
+        {
+            return;
+        }
+        cache.store(zone, denial, authority, ttl);
+    }
+
+    /// An NXDOMAIN or NODATA answer for `qname`/`qtype` proven by cached
+    /// validated NSEC records of a zone whose keys are cached secure
+    /// (RFC 8198 §5.1), without asking upstream; None when the cache
+    /// proves nothing (or aggressive use is off). Counted in
+    /// `dnsward_dnssec_aggressive_answers_total`.
+    pub fn aggressive_answer(&self, qname: &Name, qtype: RecordType) -> Option<Answer> {
+        let cache = self.aggressive.as_ref()?;
+        // Meta and DNSSEC types a denial proof does not speak for. DS is
+        // fine: the closest cached zone at or above a child apex is the
+        // child, whose apex NSEC denies no DS (RFC 6840 §4.4).
+        if matches!(
+            qtype,
+            RecordType::ANY | RecordType::RRSIG | RecordType::NSEC
+        ) {
+            return None;
+        }
+        let qname = qname.to_lowercase();
+        if self.under_negative(&qname) {
+            return None;
+        }
+        let zone = cache.zone_for(&qname)?;
+        if self.under_negative(&zone) || !matches!(self.cached(&zone), Some(ZoneState::Secure(_))) {
+            return None;
+        }
+        let (nsecs, syn) = cache.candidates(&zone, &qname)?;
+        let mut budget = Budget::new(&self.limits);
+        let rcode =
+            if dnssec::prove_nxdomain(&qname, &zone, &nsecs, &mut budget) == Ok(Security::Secure) {
+                ResponseCode::NXDomain
+            } else if dnssec::prove_nodata(&qname, qtype, &zone, &nsecs, &mut budget)
+                == Ok(Security::Secure)
+            {
+                ResponseCode::NoError
+            } else {
+                return None;
+            };
+        if let Some(m) = &self.metrics {
+            m.dnssec.aggressive_answers.inc();
+        }
+        tracing::debug!(%qname, %qtype, %zone, %rcode, "answered from cached NSEC (RFC 8198)");
+        let mut msg = hickory_proto::op::Message::response(0, hickory_proto::op::OpCode::Query);
+        msg.metadata.response_code = rcode;
+        msg.metadata.authentic_data = true;
+        msg.authorities = syn.authority;
+        Some(Answer {
+            msg,
+            status: Status::Secure,
+            ede: None,
+        })
+    }
+
+    /// NSEC records kept for RFC 8198 answers (tests).
+    pub fn cached_nsecs(&self) -> usize {
+        self.aggressive.as_ref().map_or(0, NsecCache::len)
     }
 }
 

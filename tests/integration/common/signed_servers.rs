@@ -119,6 +119,11 @@ impl SignedHierarchy {
         self.procs.push(proc);
     }
 
+    /// Stop the NSD of host octet `host` (its zones stop answering).
+    pub fn stop_host(&mut self, host: u8) {
+        self.procs.retain(|(h, _)| *h != host);
+    }
+
     /// The root server's address.
     pub fn root(&self) -> SocketAddr {
         SocketAddr::new(signed_ip(ROOT_HOST).into(), self.port)
