@@ -45,15 +45,36 @@ struct ZoneNsecs {
     by_owner: BTreeMap<Name, Entry>,
 }
 
-/// A negative answer synthesised from the cache: the records to put in
-/// the authority section (SOA and NSEC, with their RRSIGs).
+/// What the cache holds that may prove something about one name: the
+/// zone's SOA and candidate NSEC records, each with its RRSIGs, TTLs
+/// lowered to the time left.
 #[derive(Debug, Clone)]
-pub struct Synthesised {
-    /// The zone the records are from.
-    pub zone: Name,
-    /// SOA first, then the NSEC records, RRSIGs beside each, TTLs
-    /// lowered to the time left.
-    pub authority: Vec<Record>,
+pub struct Candidates {
+    /// The SOA and its RRSIGs.
+    pub soa: Vec<Record>,
+    /// NSEC records with their RRSIGs.
+    pub nsecs: Vec<(Record, Vec<Record>)>,
+}
+
+impl Candidates {
+    /// The NSEC records alone (the input of a denial proof).
+    pub fn records(&self, chosen: &[usize]) -> Vec<Record> {
+        chosen
+            .iter()
+            .filter_map(|&i| self.nsecs.get(i).map(|(r, _)| r.clone()))
+            .collect()
+    }
+
+    /// The authority section of an answer proven by the `chosen` NSEC
+    /// records: SOA, then each NSEC with its RRSIGs.
+    pub fn authority(&self, chosen: &[usize]) -> Vec<Record> {
+        let mut out = self.soa.clone();
+        for (r, sigs) in chosen.iter().filter_map(|&i| self.nsecs.get(i)) {
+            out.push(r.clone());
+            out.extend(sigs.iter().cloned());
+        }
+        out
+    }
 }
 
 /// The per-zone cache of validated NSEC records.
@@ -190,7 +211,7 @@ impl NsecCache {
     /// each `*.` + ancestor of `qname` in the zone, and the zone's last
     /// one when it wraps to the apex. With their RRSIGs and the zone's
     /// SOA, TTLs lowered to the time left. None when the SOA expired.
-    pub fn candidates(&self, zone: &Name, qname: &Name) -> Option<(Vec<Record>, Synthesised)> {
+    pub fn candidates(&self, zone: &Name, qname: &Name) -> Option<Candidates> {
         let now = Instant::now();
         let mut zones = self.lock();
         let z = zones.get_mut(zone)?;
@@ -226,21 +247,19 @@ impl NsecCache {
             }
         }
         let soa_left = left(z.soa_expires);
-        let mut authority: Vec<Record> = z.soa.iter().map(|r| with_ttl(r, soa_left)).collect();
-        let mut nsecs = Vec::new();
-        for e in picked {
-            let t = left(e.expires);
-            nsecs.push(with_ttl(&e.nsec, t));
-            authority.push(with_ttl(&e.nsec, t));
-            authority.extend(e.sigs.iter().map(|s| with_ttl(s, t)));
-        }
-        Some((
-            nsecs,
-            Synthesised {
-                zone: zone.clone(),
-                authority,
-            },
-        ))
+        Some(Candidates {
+            soa: z.soa.iter().map(|r| with_ttl(r, soa_left)).collect(),
+            nsecs: picked
+                .into_iter()
+                .map(|e| {
+                    let t = left(e.expires);
+                    (
+                        with_ttl(&e.nsec, t),
+                        e.sigs.iter().map(|s| with_ttl(s, t)).collect(),
+                    )
+                })
+                .collect(),
+        })
     }
 }
 
@@ -302,14 +321,15 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c.zone_for(&n("x.y.example.")), Some(n("example.")));
         assert_eq!(c.zone_for(&n("example.org.")), None);
-        let (picked, syn) = c
+        let got = c
             .candidates(&n("example."), &n("b.example."))
             .expect("cached");
         // a. covers b. and *.example. ; m. wraps to the apex.
-        assert_eq!(picked.len(), 2);
+        assert_eq!(got.nsecs.len(), 2);
         // TTL capped by the SOA minimum (RFC 9077).
-        assert!(picked.iter().all(|r| r.ttl <= 60));
-        assert_eq!(syn.authority[0].record_type(), RecordType::SOA);
+        assert!(got.records(&[0, 1]).iter().all(|r| r.ttl <= 60));
+        assert_eq!(got.authority(&[1])[0].record_type(), RecordType::SOA);
+        assert_eq!(got.authority(&[1]).len(), 2);
     }
 
     #[test]

@@ -864,18 +864,8 @@ impl Validator {
         if self.under_negative(&zone) || !matches!(self.cached(&zone), Some(ZoneState::Secure(_))) {
             return None;
         }
-        let (nsecs, syn) = cache.candidates(&zone, &qname)?;
-        let mut budget = Budget::new(&self.limits);
-        let rcode =
-            if dnssec::prove_nxdomain(&qname, &zone, &nsecs, &mut budget) == Ok(Security::Secure) {
-                ResponseCode::NXDomain
-            } else if dnssec::prove_nodata(&qname, qtype, &zone, &nsecs, &mut budget)
-                == Ok(Security::Secure)
-            {
-                ResponseCode::NoError
-            } else {
-                return None;
-            };
+        let cands = cache.candidates(&zone, &qname)?;
+        let (rcode, chosen) = self.smallest_proof(&qname, qtype, &zone, &cands)?;
         if let Some(m) = &self.metrics {
             m.dnssec.aggressive_answers.inc();
         }
@@ -883,12 +873,48 @@ impl Validator {
         let mut msg = hickory_proto::op::Message::response(0, hickory_proto::op::OpCode::Query);
         msg.metadata.response_code = rcode;
         msg.metadata.authentic_data = true;
-        msg.authorities = syn.authority;
+        msg.authorities = cands.authority(&chosen);
         Some(Answer {
             msg,
             status: Status::Secure,
             ede: None,
         })
+    }
+
+    /// The fewest cached NSEC records (one or two) that prove `qname`
+    /// absent (NXDOMAIN) or without `qtype` (NODATA, rcode NOERROR), so
+    /// the answer carries the proof a server would send and no more.
+    fn smallest_proof(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        zone: &Name,
+        cands: &super::aggressive::Candidates,
+    ) -> Option<(ResponseCode, Vec<usize>)> {
+        // At most 16 candidates (120 pairs): a name of many labels
+        // cannot make one query cost more.
+        let n = cands.nsecs.len().min(16);
+        let mut subsets: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        for i in 0..n {
+            for j in i + 1..n {
+                subsets.push(vec![i, j]);
+            }
+        }
+        let mut budget = Budget::new(&self.limits);
+        for rcode in [ResponseCode::NXDomain, ResponseCode::NoError] {
+            for set in &subsets {
+                let recs = cands.records(set);
+                let proof = if rcode == ResponseCode::NXDomain {
+                    dnssec::prove_nxdomain(qname, zone, &recs, &mut budget)
+                } else {
+                    dnssec::prove_nodata(qname, qtype, zone, &recs, &mut budget)
+                };
+                if proof == Ok(Security::Secure) {
+                    return Some((rcode, set.clone()));
+                }
+            }
+        }
+        None
     }
 
     /// NSEC records kept for RFC 8198 answers (tests).
