@@ -22,7 +22,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hickory_proto::dnssec::rdata::{DNSSECRData, NSEC};
+use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::validate::{Validator, ZoneState};
+use super::{Answer, Status};
+use crate::dnssec::{self, Budget, Security};
 
 /// NSEC records kept at most, all zones together.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -263,6 +268,111 @@ impl NsecCache {
     }
 }
 
+impl Validator {
+    /// Keep the NSEC records of a secure denial for RFC 8198 answers
+    /// (NSEC3 is left out: its opt-out spans deny nothing).
+    pub(super) fn keep_nsecs(
+        &self,
+        zone: &Name,
+        denial: &[Record],
+        authority: &[Record],
+        ttl: u32,
+    ) {
+        let Some(cache) = &self.aggressive else {
+            return;
+        };
+        if denial.is_empty()
+            || self.under_negative(zone)
+            || denial.iter().any(|r| r.record_type() != RecordType::NSEC)
+        {
+            return;
+        }
+        cache.store(zone, denial, authority, ttl);
+    }
+
+    /// An NXDOMAIN or NODATA answer for `qname`/`qtype` proven by cached
+    /// validated NSEC records of a zone whose keys are cached secure
+    /// (RFC 8198 §5.1), without asking upstream; None when the cache
+    /// proves nothing (or aggressive use is off). Counted in
+    /// `dnsward_dnssec_aggressive_answers_total`.
+    pub fn aggressive_answer(&self, qname: &Name, qtype: RecordType) -> Option<Answer> {
+        let cache = self.aggressive.as_ref()?;
+        // Meta and DNSSEC types a denial proof does not speak for. DS is
+        // fine: the closest cached zone at or above a child apex is the
+        // child, whose apex NSEC denies no DS (RFC 6840 §4.4).
+        if matches!(
+            qtype,
+            RecordType::ANY | RecordType::RRSIG | RecordType::NSEC
+        ) {
+            return None;
+        }
+        let qname = qname.to_lowercase();
+        if self.under_negative(&qname) {
+            return None;
+        }
+        let zone = cache.zone_for(&qname)?;
+        if self.under_negative(&zone) || !matches!(self.cached(&zone), Some(ZoneState::Secure(_))) {
+            return None;
+        }
+        let cands = cache.candidates(&zone, &qname)?;
+        let (rcode, chosen) = self.smallest_proof(&qname, qtype, &zone, &cands)?;
+        if let Some(m) = &self.metrics {
+            m.dnssec.aggressive_answers.inc();
+        }
+        tracing::debug!(%qname, %qtype, %zone, %rcode, "answered from cached NSEC (RFC 8198)");
+        let mut msg = hickory_proto::op::Message::response(0, hickory_proto::op::OpCode::Query);
+        msg.metadata.response_code = rcode;
+        msg.metadata.authentic_data = true;
+        msg.authorities = cands.authority(&chosen);
+        Some(Answer {
+            msg,
+            status: Status::Secure,
+            ede: None,
+        })
+    }
+
+    /// The fewest cached NSEC records (one or two) that prove `qname`
+    /// absent (NXDOMAIN) or without `qtype` (NODATA, rcode NOERROR), so
+    /// the answer carries the proof a server would send and no more.
+    fn smallest_proof(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        zone: &Name,
+        cands: &Candidates,
+    ) -> Option<(ResponseCode, Vec<usize>)> {
+        // At most 16 candidates (120 pairs): a name of many labels
+        // cannot make one query cost more.
+        let n = cands.nsecs.len().min(16);
+        let mut subsets: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
+        for i in 0..n {
+            for j in i + 1..n {
+                subsets.push(vec![i, j]);
+            }
+        }
+        let mut budget = Budget::new(&self.limits);
+        for rcode in [ResponseCode::NXDomain, ResponseCode::NoError] {
+            for set in &subsets {
+                let recs = cands.records(set);
+                let proof = if rcode == ResponseCode::NXDomain {
+                    dnssec::prove_nxdomain(qname, zone, &recs, &mut budget)
+                } else {
+                    dnssec::prove_nodata(qname, qtype, zone, &recs, &mut budget)
+                };
+                if proof == Ok(Security::Secure) {
+                    return Some((rcode, set.clone()));
+                }
+            }
+        }
+        None
+    }
+
+    /// NSEC records kept for RFC 8198 answers (tests).
+    pub fn cached_nsecs(&self) -> usize {
+        self.aggressive.as_ref().map_or(0, NsecCache::len)
+    }
+}
+
 /// The type an RRSIG record covers.
 fn covered(r: &Record) -> Option<RecordType> {
     match &r.data {
@@ -347,5 +457,66 @@ mod tests {
         assert_eq!(c.len(), MAX_PER_ZONE);
         c.clear();
         assert!(c.is_empty());
+    }
+
+    fn validator(aggressive: bool) -> Validator {
+        let cfg = crate::config::DnssecConfig {
+            aggressive_nsec: aggressive,
+            ..Default::default()
+        };
+        Validator::new(&Default::default(), &cfg, None).expect("validation on")
+    }
+
+    fn span() -> (Vec<Record>, Vec<Record>) {
+        let recs = vec![nsec("example.", "m.example.", 300)];
+        let mut auth = recs.clone();
+        auth.push(soa(60));
+        (recs, auth)
+    }
+
+    #[test]
+    fn only_nsec_outside_negative_anchors_is_kept() {
+        let v = validator(true);
+        let (recs, auth) = span();
+        v.keep_nsecs(&n("example."), &recs, &auth, 3600);
+        assert_eq!(v.cached_nsecs(), 1);
+        // The zone's keys are not cached secure: nothing is synthesised.
+        assert!(v
+            .aggressive_answer(&n("b.example."), RecordType::A)
+            .is_none());
+        // Negative trust anchors empty the cache and keep it empty.
+        v.set_negative(vec![n("example.")]);
+        assert_eq!(v.cached_nsecs(), 0);
+        v.keep_nsecs(&n("example."), &recs, &auth, 3600);
+        assert_eq!(v.cached_nsecs(), 0);
+        // NSEC3 is never kept (opt-out spans deny nothing).
+        let v = validator(true);
+        let nsec3 = Record::from_rdata(
+            n("abc.example."),
+            300,
+            RData::DNSSEC(DNSSECRData::NSEC3(
+                hickory_proto::dnssec::rdata::NSEC3::new(
+                    hickory_proto::dnssec::Nsec3HashAlgorithm::SHA1,
+                    true,
+                    0,
+                    Vec::new(),
+                    vec![1; 20],
+                    [RecordType::A],
+                ),
+            )),
+        );
+        v.keep_nsecs(&n("example."), &[nsec3], &auth, 3600);
+        assert_eq!(v.cached_nsecs(), 0);
+    }
+
+    #[test]
+    fn nothing_is_kept_with_aggressive_nsec_off() {
+        let v = validator(false);
+        let (recs, auth) = span();
+        v.keep_nsecs(&n("example."), &recs, &auth, 3600);
+        assert_eq!(v.cached_nsecs(), 0);
+        assert!(v
+            .aggressive_answer(&n("b.example."), RecordType::A)
+            .is_none());
     }
 }

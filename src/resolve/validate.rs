@@ -25,7 +25,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::aggressive::NsecCache;
-use super::{Answer, Ede, Status};
+use super::{Ede, Status};
 use crate::config::DnssecConfig;
 use crate::dnssec::anchors::AnchorSet;
 use crate::dnssec::settings::DnssecSettings;
@@ -74,7 +74,7 @@ pub trait Fetch: Send + Sync {
 
 /// What is known of one zone's keys.
 #[derive(Debug, Clone)]
-enum ZoneState {
+pub(super) enum ZoneState {
     /// Validated keys.
     Secure(Arc<ZoneKeys>),
     /// Proven unsigned (or under a negative trust anchor, or no anchor).
@@ -106,12 +106,12 @@ pub struct Validator {
     negative: ArcSwap<Vec<Name>>,
     keys: DashMap<Name, CachedState>,
     pending: DashMap<Name, Arc<tokio::sync::Mutex<()>>>,
-    limits: Limits,
+    pub(super) limits: Limits,
     bogus_ttl: u32,
-    metrics: Option<Arc<Metrics>>,
+    pub(super) metrics: Option<Arc<Metrics>>,
     /// Validated NSEC records for RFC 8198 answers (None when
     /// `dnssec.aggressive_nsec` is off).
-    aggressive: Option<NsecCache>,
+    pub(super) aggressive: Option<NsecCache>,
 }
 
 /// The RRSIG record data of `r`, if it is one.
@@ -318,7 +318,7 @@ impl Validator {
         self.anchors.load().iter().any(|(z, _)| z.zone_of(name))
     }
 
-    fn cached(&self, zone: &Name) -> Option<ZoneState> {
+    pub(super) fn cached(&self, zone: &Name) -> Option<ZoneState> {
         let e = self.keys.get(zone)?;
         (e.expires > Instant::now()).then(|| e.state.clone())
     }
@@ -823,103 +823,6 @@ impl Validator {
             self.keep_nsecs(&zone, &denial, authority, soa_ttl.min(denial_ttl));
         }
         Ok(out)
-    }
-
-    /// Keep the NSEC records of a secure denial for RFC 8198 answers
-    /// (NSEC3 is left out: its opt-out spans deny nothing).
-    fn keep_nsecs(&self, zone: &Name, denial: &[Record], authority: &[Record], ttl: u32) {
-        let Some(cache) = &self.aggressive else {
-            return;
-        };
-        if denial.is_empty()
-            || self.under_negative(zone)
-            || denial.iter().any(|r| r.record_type() != RecordType::NSEC)
-        {
-            return;
-        }
-        cache.store(zone, denial, authority, ttl);
-    }
-
-    /// An NXDOMAIN or NODATA answer for `qname`/`qtype` proven by cached
-    /// validated NSEC records of a zone whose keys are cached secure
-    /// (RFC 8198 §5.1), without asking upstream; None when the cache
-    /// proves nothing (or aggressive use is off). Counted in
-    /// `dnsward_dnssec_aggressive_answers_total`.
-    pub fn aggressive_answer(&self, qname: &Name, qtype: RecordType) -> Option<Answer> {
-        let cache = self.aggressive.as_ref()?;
-        // Meta and DNSSEC types a denial proof does not speak for. DS is
-        // fine: the closest cached zone at or above a child apex is the
-        // child, whose apex NSEC denies no DS (RFC 6840 §4.4).
-        if matches!(
-            qtype,
-            RecordType::ANY | RecordType::RRSIG | RecordType::NSEC
-        ) {
-            return None;
-        }
-        let qname = qname.to_lowercase();
-        if self.under_negative(&qname) {
-            return None;
-        }
-        let zone = cache.zone_for(&qname)?;
-        if self.under_negative(&zone) || !matches!(self.cached(&zone), Some(ZoneState::Secure(_))) {
-            return None;
-        }
-        let cands = cache.candidates(&zone, &qname)?;
-        let (rcode, chosen) = self.smallest_proof(&qname, qtype, &zone, &cands)?;
-        if let Some(m) = &self.metrics {
-            m.dnssec.aggressive_answers.inc();
-        }
-        tracing::debug!(%qname, %qtype, %zone, %rcode, "answered from cached NSEC (RFC 8198)");
-        let mut msg = hickory_proto::op::Message::response(0, hickory_proto::op::OpCode::Query);
-        msg.metadata.response_code = rcode;
-        msg.metadata.authentic_data = true;
-        msg.authorities = cands.authority(&chosen);
-        Some(Answer {
-            msg,
-            status: Status::Secure,
-            ede: None,
-        })
-    }
-
-    /// The fewest cached NSEC records (one or two) that prove `qname`
-    /// absent (NXDOMAIN) or without `qtype` (NODATA, rcode NOERROR), so
-    /// the answer carries the proof a server would send and no more.
-    fn smallest_proof(
-        &self,
-        qname: &Name,
-        qtype: RecordType,
-        zone: &Name,
-        cands: &super::aggressive::Candidates,
-    ) -> Option<(ResponseCode, Vec<usize>)> {
-        // At most 16 candidates (120 pairs): a name of many labels
-        // cannot make one query cost more.
-        let n = cands.nsecs.len().min(16);
-        let mut subsets: Vec<Vec<usize>> = (0..n).map(|i| vec![i]).collect();
-        for i in 0..n {
-            for j in i + 1..n {
-                subsets.push(vec![i, j]);
-            }
-        }
-        let mut budget = Budget::new(&self.limits);
-        for rcode in [ResponseCode::NXDomain, ResponseCode::NoError] {
-            for set in &subsets {
-                let recs = cands.records(set);
-                let proof = if rcode == ResponseCode::NXDomain {
-                    dnssec::prove_nxdomain(qname, zone, &recs, &mut budget)
-                } else {
-                    dnssec::prove_nodata(qname, qtype, zone, &recs, &mut budget)
-                };
-                if proof == Ok(Security::Secure) {
-                    return Some((rcode, set.clone()));
-                }
-            }
-        }
-        None
-    }
-
-    /// NSEC records kept for RFC 8198 answers (tests).
-    pub fn cached_nsecs(&self) -> usize {
-        self.aggressive.as_ref().map_or(0, NsecCache::len)
     }
 }
 
