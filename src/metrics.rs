@@ -105,6 +105,9 @@ pub const DNSSEC_SIGNATURE_CHECKS: &str = "dnsward_dnssec_signature_checks";
 /// Counter: resolutions stopped by the per-query validation budget
 /// (KeyTrap / NSEC3 work limits).
 pub const DNSSEC_BUDGET_EXCEEDED: &str = "dnsward_dnssec_budget_exceeded_total";
+/// Negative answers synthesised from cached validated NSEC records
+/// (RFC 8198), without an upstream query.
+pub const DNSSEC_AGGRESSIVE_ANSWERS: &str = "dnsward_dnssec_aggressive_answers_total";
 /// Gauge (1): the trust anchors in use, by zone, key tag and RFC 5011 state.
 pub const DNSSEC_TRUST_ANCHOR_INFO: &str = "dnsward_dnssec_trust_anchor_info";
 
@@ -152,6 +155,8 @@ pub struct DnssecMetrics {
     pub signature_checks: Histogram,
     /// See [`DNSSEC_BUDGET_EXCEEDED`].
     pub budget_exceeded: IntCounter,
+    /// See [`DNSSEC_AGGRESSIVE_ANSWERS`].
+    pub aggressive_answers: IntCounter,
     /// See [`DNSSEC_TRUST_ANCHOR_INFO`].
     pub trust_anchor_info: IntGaugeVec,
 }
@@ -544,6 +549,13 @@ impl Metrics {
                     IntCounter::new(
                         DNSSEC_BUDGET_EXCEEDED,
                         "Validations stopped by the per-query signature or NSEC3 hash budget.",
+                    )?,
+                ),
+                aggressive_answers: reg(
+                    &r,
+                    IntCounter::new(
+                        DNSSEC_AGGRESSIVE_ANSWERS,
+                        "NXDOMAIN and NODATA answers synthesised from cached validated NSEC records (RFC 8198).",
                     )?,
                 ),
                 trust_anchor_info: reg(

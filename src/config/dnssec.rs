@@ -45,7 +45,8 @@ pub struct DnssecConfig {
     /// (Unbound auto-trust-anchor-file format). Default "" (no rollover
     /// tracking: the configured or built-in anchors are used as they are).
     pub state_dir: String,
-    /// Answer from validated NSEC/NSEC3 ranges already cached (RFC 8198).
+    /// Answer NXDOMAIN/NODATA from validated NSEC records already cached
+    /// (RFC 8198; NSEC3 is not used).
     /// Default true.
     pub aggressive_nsec: bool,
     /// How long a bogus answer is cached (SERVFAIL served from cache, data

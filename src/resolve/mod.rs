@@ -1,6 +1,7 @@
 //! Resolution of names that pass the policy: recursion from the root or
 //! forwarding to upstreams, behind one interface and one time budget.
 
+pub mod aggressive;
 pub mod cache;
 pub mod classify;
 pub mod coalesce;

@@ -24,6 +24,7 @@ use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+use super::aggressive::NsecCache;
 use super::{Ede, Status};
 use crate::config::DnssecConfig;
 use crate::dnssec::anchors::AnchorSet;
@@ -73,7 +74,7 @@ pub trait Fetch: Send + Sync {
 
 /// What is known of one zone's keys.
 #[derive(Debug, Clone)]
-enum ZoneState {
+pub(super) enum ZoneState {
     /// Validated keys.
     Secure(Arc<ZoneKeys>),
     /// Proven unsigned (or under a negative trust anchor, or no anchor).
@@ -105,9 +106,12 @@ pub struct Validator {
     negative: ArcSwap<Vec<Name>>,
     keys: DashMap<Name, CachedState>,
     pending: DashMap<Name, Arc<tokio::sync::Mutex<()>>>,
-    limits: Limits,
+    pub(super) limits: Limits,
     bogus_ttl: u32,
-    metrics: Option<Arc<Metrics>>,
+    pub(super) metrics: Option<Arc<Metrics>>,
+    /// Validated NSEC records for RFC 8198 answers (None when
+    /// `dnssec.aggressive_nsec` is off).
+    pub(super) aggressive: Option<NsecCache>,
 }
 
 /// The RRSIG record data of `r`, if it is one.
@@ -243,6 +247,7 @@ impl Validator {
             },
             bogus_ttl: cfg.bogus_ttl_secs.max(1),
             metrics,
+            aggressive: cfg.aggressive_nsec.then(NsecCache::default),
         })
     }
 
@@ -251,6 +256,9 @@ impl Validator {
     pub fn set_negative(&self, zones: Vec<Name>) {
         self.negative.store(Arc::new(zones));
         self.keys.clear();
+        if let Some(c) = &self.aggressive {
+            c.clear();
+        }
     }
 
     /// Trust `set` from now on (an RFC 5011 probe changed the keys): the
@@ -258,6 +266,9 @@ impl Validator {
     pub fn set_anchors(&self, set: &AnchorSet) {
         self.anchors.store(Arc::new(anchor_list(set)));
         self.keys.clear();
+        if let Some(c) = &self.aggressive {
+            c.clear();
+        }
     }
 
     /// Show `rows` in `dnsward_dnssec_trust_anchor_info` (replacing what
@@ -307,7 +318,7 @@ impl Validator {
         self.anchors.load().iter().any(|(z, _)| z.zone_of(name))
     }
 
-    fn cached(&self, zone: &Name) -> Option<ZoneState> {
+    pub(super) fn cached(&self, zone: &Name) -> Option<ZoneState> {
         let e = self.keys.get(zone)?;
         (e.expires > Instant::now()).then(|| e.state.clone())
     }
@@ -568,6 +579,18 @@ impl Validator {
         keys: &ZoneKeys,
         w: &mut Work,
     ) -> Result<Vec<Record>, Failure> {
+        self.verify_denial_ttl(authority, keys, w).map(|(d, _)| d)
+    }
+
+    /// [`Self::verify_denial`], with the lowest TTL the signatures allow
+    /// ([`dnssec::Verified::ttl`]; `u32::MAX` for no records).
+    fn verify_denial_ttl(
+        &self,
+        authority: &[Record],
+        keys: &ZoneKeys,
+        w: &mut Work,
+    ) -> Result<(Vec<Record>, u32), Failure> {
+        let mut ttl = u32::MAX;
         let mut out = Vec::new();
         for (set, sigs) in rrsets(authority) {
             let t = set[0].record_type();
@@ -581,10 +604,11 @@ impl Validator {
                     "denial without signatures",
                 ));
             }
-            dnssec::verify_rrset(&set, &sigs, keys, w.now, &mut w.budget)?;
+            let v = dnssec::verify_rrset(&set, &sigs, keys, w.now, &mut w.budget)?;
+            ttl = ttl.min(v.ttl);
             out.extend(set);
         }
-        Ok(out)
+        Ok((out, ttl))
     }
 
     /// The state of the zone an unsigned record of `owner` came from:
@@ -769,12 +793,14 @@ impl Validator {
         };
         let zone = keys.zone.clone();
         // The SOA too must be signed (it carries the negative TTL).
+        let mut soa_ttl = u32::MAX;
         for (set, ssigs) in rrsets(authority) {
             if set[0].record_type() == RecordType::SOA {
-                dnssec::verify_rrset(&set, &ssigs, &keys, w.now, &mut w.budget)?;
+                let v = dnssec::verify_rrset(&set, &ssigs, &keys, w.now, &mut w.budget)?;
+                soa_ttl = soa_ttl.min(v.ttl);
             }
         }
-        let denial = self.verify_denial(authority, &keys, w)?;
+        let (denial, denial_ttl) = self.verify_denial_ttl(authority, &keys, w)?;
         let mut out = Status::Secure;
         for (owner, wc, _) in wildcards {
             out = out.and(security(dnssec::prove_wildcard_expansion(
@@ -792,6 +818,9 @@ impl Validator {
                 dnssec::prove_nodata(target, qtype, &zone, &denial, &mut w.budget)?
             };
             out = out.and(security(proof));
+        }
+        if out == Status::Secure && soa_ttl != u32::MAX {
+            self.keep_nsecs(&zone, &denial, authority, soa_ttl.min(denial_ttl));
         }
         Ok(out)
     }

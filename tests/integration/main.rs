@@ -14,6 +14,7 @@ mod blockpage_chain;
 mod chains;
 mod cli;
 mod dnssec;
+mod dnssec_aggressive;
 mod dnssec_rollover;
 mod dnstap;
 mod feed;

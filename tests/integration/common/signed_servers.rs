@@ -142,6 +142,26 @@ impl SignedHierarchy {
         );
     }
 
+    /// Stop the NSD of host octet `host` and wait (at most 5 s) until
+    /// nothing answers there: NSD's server processes may outlive the
+    /// main one for a moment.
+    pub async fn stop_host(&mut self, host: u8) {
+        self.procs.retain(|(h, _)| *h != host);
+        let addr = SocketAddr::new(signed_ip(host).into(), self.port);
+        let q = make_query(".", RecordType::SOA, None)
+            .to_vec()
+            .expect("encode");
+        for _ in 0..50 {
+            if udp_raw(addr, &q, Duration::from_millis(100))
+                .await
+                .is_none()
+            {
+                return;
+            }
+        }
+        panic!("NSD on {addr} still answers after it was stopped");
+    }
+
     /// The root server's address.
     pub fn root(&self) -> SocketAddr {
         SocketAddr::new(signed_ip(ROOT_HOST).into(), self.port)
