@@ -229,24 +229,7 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
     }
 
     // Queries run throughout the swap; every one must be answered.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let prober = {
-        let stop = stop.clone();
-        let server = nodes[0].0.dns[0];
-        tokio::spawn(async move {
-            let (mut sent, mut lost) = (0u32, 0u32);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let q = make_query("bad.example", RecordType::A, Some(1232));
-                let raw = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(1)).await;
-                sent += 1;
-                if raw.is_none_or(|r| r.len() < 4 || r[3] & 0x0f != 3) {
-                    lost += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            (sent, lost)
-        })
-    };
+    let prober = NxProber::start(nodes[0].0.dns[0], "bad.example", Duration::from_millis(2));
     let t0 = Instant::now();
     knot.update(2, &v2);
     let deadline = t0 + Duration::from_secs(2);
@@ -263,8 +246,7 @@ async fn knot_notify_makes_three_nodes_converge_by_ixfr_with_tsig() {
     }
     // Convergence takes tens of milliseconds: probe a little after it too.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (sent, lost) = prober.await.unwrap();
+    let (sent, lost) = prober.finish().await;
     assert!(sent > 10, "{sent} probes");
     assert_eq!(
         lost, 0,
@@ -644,6 +626,58 @@ fn answer(q: &Message, text: &str) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
+/// One length-prefixed DNS message (RFC 1035 4.2.2) from a transfer
+/// client; None at the end of the stream or on bytes that do not decode.
+pub(crate) async fn read_request(s: &mut tokio::net::TcpStream) -> Option<Message> {
+    let mut len = [0u8; 2];
+    s.read_exact(&mut len).await.ok()?;
+    let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    s.read_exact(&mut q).await.ok()?;
+    Message::from_vec(&q).ok()
+}
+
+/// `body` behind its two-byte length, as DNS over TCP frames a message.
+pub(crate) fn framed(body: Vec<u8>) -> Vec<u8> {
+    let mut out = (body.len() as u16).to_be_bytes().to_vec();
+    out.extend(body);
+    out
+}
+
+/// Queries for a blocked name sent one after another while a list is
+/// swapped, counting those not answered NXDOMAIN.
+pub(crate) struct NxProber {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(u32, u32)>,
+}
+
+impl NxProber {
+    /// Start probing `name` at `server`, pausing `every` between queries.
+    pub(crate) fn start(server: SocketAddr, name: &'static str, every: Duration) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let (mut sent, mut lost) = (0u32, 0u32);
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let q = make_query(name, RecordType::A, Some(1232));
+                let raw = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(1)).await;
+                sent += 1;
+                if raw.is_none_or(|r| r.len() < 4 || r[3] & 0x0f != 3) {
+                    lost += 1;
+                }
+                tokio::time::sleep(every).await;
+            }
+            (sent, lost)
+        });
+        Self { stop, task }
+    }
+
+    /// Stop, and give (queries sent, queries not answered NXDOMAIN).
+    pub(crate) async fn finish(self) -> (u32, u32) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
 /// A scripted primary: each request is answered by the messages `script`
 /// returns for it; the connection then stays open, as a real primary's
 /// does, until the client closes it.
@@ -658,18 +692,11 @@ where
         while let Ok((mut s, _)) = l.accept().await {
             let script = script.clone();
             tokio::spawn(async move {
-                let mut len = [0u8; 2];
-                if s.read_exact(&mut len).await.is_err() {
+                let Some(q) = read_request(&mut s).await else {
                     return;
-                }
-                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                if s.read_exact(&mut q).await.is_err() {
-                    return;
-                }
-                let Ok(q) = Message::from_vec(&q) else { return };
+                };
                 for body in script(q) {
-                    let mut out = (body.len() as u16).to_be_bytes().to_vec();
-                    out.extend(body);
+                    let out = framed(body);
                     if s.write_all(&out).await.is_err() {
                         return;
                     }
@@ -715,22 +742,14 @@ async fn fake_primary(answers: String, cut: Option<usize>) -> SocketAddr {
         while let Ok((mut s, _)) = l.accept().await {
             let answers = answers.clone();
             tokio::spawn(async move {
-                let mut len = [0u8; 2];
-                if s.read_exact(&mut len).await.is_err() {
+                let Some(q) = read_request(&mut s).await else {
                     return;
-                }
-                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                if s.read_exact(&mut q).await.is_err() {
-                    return;
-                }
-                let Ok(q) = Message::from_vec(&q) else { return };
+                };
                 let mut m = Message::response(q.metadata.id, OpCode::Query);
                 m.metadata.authoritative = true;
                 m.queries = q.queries.clone();
                 m.answers = records(&answers);
-                let body = m.to_vec().unwrap();
-                let mut out = (body.len() as u16).to_be_bytes().to_vec();
-                out.extend(body);
+                let mut out = framed(m.to_vec().unwrap());
                 if let Some(n) = cut {
                     out.truncate(n);
                 }

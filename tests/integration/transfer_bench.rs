@@ -5,11 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use super::transfer::{list_toml, node_toml, rcode, serial, transfers};
+use super::transfer::{
+    framed, list_toml, node_toml, rcode, read_request, serial, transfers, NxProber,
+};
 use crate::common::*;
 use hickory_proto::op::{Message, OpCode, ResponseCode};
 use hickory_proto::rr::RecordType;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// Not a test: the time for a 1,000,000-record AXFR (transfer, TSIG off,
 /// render the seed, compile, swap), then for an IXFR of 1,000 changes
@@ -48,15 +50,9 @@ async fn axfr_1m_records_bench() {
         while let Ok((mut s, _)) = l.accept().await {
             let (all, diff) = (all.clone(), diff.clone());
             tokio::spawn(async move {
-                let mut len = [0u8; 2];
-                if s.read_exact(&mut len).await.is_err() {
+                let Some(q) = read_request(&mut s).await else {
                     return;
-                }
-                let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
-                if s.read_exact(&mut q).await.is_err() {
-                    return;
-                }
-                let Ok(q) = Message::from_vec(&q) else { return };
+                };
                 let ixfr_from_20 = q.queries[0].query_type == RecordType::IXFR
                     && q.authorities.first().is_some_and(
                         |r| matches!(&r.data, hickory_proto::rr::RData::SOA(s) if s.serial == 20),
@@ -66,9 +62,7 @@ async fn axfr_1m_records_bench() {
                     let mut m = Message::response(q.metadata.id, OpCode::Query);
                     m.queries = q.queries.clone();
                     m.answers = chunk.to_vec();
-                    let body = m.to_vec().unwrap();
-                    let mut out = (body.len() as u16).to_be_bytes().to_vec();
-                    out.extend(body);
+                    let out = framed(m.to_vec().unwrap());
                     if s.write_all(&out).await.is_err() {
                         return;
                     }
@@ -100,24 +94,7 @@ async fn axfr_1m_records_bench() {
     assert_eq!(entries, n as i64);
 
     // IXFR: NOTIFY from the primary's address, queries probed throughout.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let prober = {
-        let stop = stop.clone();
-        let server = r.dns[0];
-        tokio::spawn(async move {
-            let (mut sent, mut lost) = (0u32, 0u32);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let q = make_query("b900.example", RecordType::A, Some(1232));
-                let raw = udp_raw(server, &q.to_vec().unwrap(), Duration::from_secs(1)).await;
-                sent += 1;
-                if raw.is_none_or(|r| r.len() < 4 || r[3] & 0x0f != 3) {
-                    lost += 1;
-                }
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            (sent, lost)
-        })
-    };
+    let prober = NxProber::start(r.dns[0], "b900.example", Duration::from_millis(1));
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut m = Message::new(9, hickory_proto::op::MessageType::Query, OpCode::Notify);
     m.add_query(hickory_proto::op::Query::query(
@@ -132,8 +109,7 @@ async fn axfr_1m_records_bench() {
     }
     let ixfr = t1.elapsed();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (sent, lost) = prober.await.unwrap();
+    let (sent, lost) = prober.finish().await;
     let entries = r.metrics.list_entries.with_label_values(&["court"]).get();
     eprintln!(
         "IXFR of 1000 changes on {n} records: {:.0} ms from NOTIFY to serving ({entries} entries); {sent} queries probed, {lost} unanswered or not blocked",
