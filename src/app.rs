@@ -157,23 +157,21 @@ impl Running {
         // lines for those keys move to "applied".
         let repointed = self.transfers.repoint(&cfg.lists, &self.handler.notify);
         if !repointed.is_empty() {
-            let is_transfer = |l: &String| {
-                repointed.iter().any(|r| {
-                    r.ends_with("re-pointed")
-                        && r.split(".transfer")
-                            .next()
-                            .is_some_and(|p| l.starts_with(&format!("{p}.transfer")))
-                })
-            };
+            let keys: Vec<String> = repointed
+                .iter()
+                .filter(|r| r.what == crate::transfer::Repoint::Repointed)
+                .map(|r| r.key())
+                .collect();
+            let is_transfer = |l: &String| keys.iter().any(|k| l.starts_with(k.as_str()));
             let (moved, kept): (Vec<_>, Vec<_>) =
                 changes.need_restart.drain(..).partition(is_transfer);
             changes.need_restart = kept;
             changes.applied.extend(moved);
             for r in repointed {
-                if r.ends_with("until restart") {
-                    changes.need_restart.push(r);
+                if r.applied() {
+                    changes.applied.push(r.line());
                 } else {
-                    changes.applied.push(r);
+                    changes.need_restart.push(r.line());
                 }
             }
         }

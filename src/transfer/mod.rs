@@ -15,7 +15,7 @@ mod registry;
 pub mod tsig;
 pub mod zone;
 
-pub use registry::Transfers;
+pub use registry::{Repoint, RepointedList, Transfers};
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -16,6 +16,49 @@ use crate::config::ListConfig;
 use crate::metrics::Metrics;
 use crate::policy::store::PolicyStore;
 
+/// What a reload did to one list's transfer task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repoint {
+    /// Restarted with the list's new `[lists.transfer]`.
+    Repointed,
+    /// Stopped: the list or its `[lists.transfer]` is gone.
+    Stopped,
+    /// A list that gained a `[lists.transfer]`: it starts at a restart.
+    AddedUntilRestart,
+}
+
+/// One list's [`Repoint`], as the reload reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepointedList {
+    /// The list's name.
+    pub list: String,
+    /// What happened to its task.
+    pub what: Repoint,
+}
+
+impl RepointedList {
+    /// The change line, keyed as the config diff keys it.
+    pub fn line(&self) -> String {
+        let what = match self.what {
+            Repoint::Repointed => "re-pointed",
+            Repoint::Stopped => "stopped",
+            Repoint::AddedUntilRestart => "added, not started until restart",
+        };
+        format!("{}: {what}", self.key())
+    }
+
+    /// `lists[NAME].transfer`: the diff's lines for this list's transfer
+    /// start with it.
+    pub fn key(&self) -> String {
+        format!("lists[{}].transfer", self.list)
+    }
+
+    /// In force now (else it waits for a restart).
+    pub fn applied(&self) -> bool {
+        self.what != Repoint::AddedUntilRestart
+    }
+}
+
 /// The transfer tasks of a running server.
 pub struct Transfers {
     store: Arc<PolicyStore>,
@@ -54,8 +97,8 @@ impl Transfers {
     /// Re-point the tasks to a re-read list set; `router` then routes
     /// NOTIFY to the new set. Lists are matched by name; a list that is
     /// not in the serving policy (added since the start) waits for a
-    /// restart. Returns one line per list re-pointed or stopped.
-    pub fn repoint(&self, lists: &[ListConfig], router: &NotifyRouter) -> Vec<String> {
+    /// restart. Returns what happened to each list whose task changed.
+    pub fn repoint(&self, lists: &[ListConfig], router: &NotifyRouter) -> Vec<RepointedList> {
         let wanted = secondaries_at(lists, |_, name| self.store.index_of(name));
         let mut lines = Vec::new();
         let Ok(mut tasks) = self.tasks.lock() else {
@@ -68,13 +111,19 @@ impl Transfers {
                 Some(w) => {
                     handle.abort();
                     info!(list = %w.name, zone = %w.zone, primaries = ?w.primaries, "transfer re-pointed");
-                    lines.push(format!("lists[{}].transfer: re-pointed", w.name));
+                    lines.push(RepointedList {
+                        list: w.name.clone(),
+                        what: Repoint::Repointed,
+                    });
                     next.push(self.spawn(w.clone()));
                 }
                 None => {
                     handle.abort();
                     info!(list = %old.name, "transfer stopped: no [lists.transfer] for it any more; its last version is enforced until restart");
-                    lines.push(format!("lists[{}].transfer: stopped", old.name));
+                    lines.push(RepointedList {
+                        list: old.name.clone(),
+                        what: Repoint::Stopped,
+                    });
                 }
             }
         }
@@ -82,10 +131,10 @@ impl Transfers {
             if !next.iter().any(|(s, _)| s.name == w.name) {
                 // A list that had no transfer at start: the policy
                 // compiled it as a file list; a restart makes it one.
-                lines.push(format!(
-                    "lists[{}].transfer: added, not started until restart",
-                    w.name
-                ));
+                lines.push(RepointedList {
+                    list: w.name.clone(),
+                    what: Repoint::AddedUntilRestart,
+                });
             }
         }
         router.set(next.iter().map(|(s, _)| s.clone()).collect());
